@@ -1,0 +1,184 @@
+#include "app/server.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <thread>
+#include <vector>
+
+#include "app/embedded_redis.hpp"
+#include "app/password_pool.hpp"
+#include "chat/demo_data.hpp"
+#include "chat/rest_api.hpp"
+#include "redis/chat_store.hpp"
+#include "redis/client.hpp"
+#include "transport/http_session.hpp"
+#include "transport/listener.hpp"
+#include "transport/session_registry.hpp"
+#include "transport/static_files.hpp"
+
+namespace redchat::app {
+
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Everything that belongs to one I/O thread. Only that thread touches it once running.
+struct worker {
+    std::size_t index = 0;
+    asio::io_context ioc{1};
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::unique_ptr<redis::client> redis;
+    std::unique_ptr<chat::store> store;
+    std::unique_ptr<chat::rest_api> api;
+    transport::session_registry sessions;
+    std::unique_ptr<transport::http_services> services;
+};
+
+fs::path default_web_root() {
+    std::error_code ec;
+    const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    // The binary lands in build/<preset>/; the client is built into web/dist of the tree.
+    if (!ec) {
+        for (const auto& candidate : {exe.parent_path() / "../../web/dist", exe.parent_path() / "web"}) {
+            if (fs::is_regular_file(candidate / "index.html", ec)) return fs::weakly_canonical(candidate, ec);
+        }
+    }
+    return fs::path(REDCHAT_SOURCE_DIR) / "web/dist";
+}
+
+void log_exception(std::exception_ptr e) {
+    if (!e) return;
+    try {
+        std::rethrow_exception(e);
+    } catch (const std::exception& ex) {
+        spdlog::error("event=coroutine_failed error=\"{}\"", ex.what());
+    }
+}
+
+asio::awaitable<void> load_demo(worker& w, chat::password_hasher& hasher) {
+    asio::steady_timer timer(w.ioc);
+    while (!w.redis->ready()) {
+        if (w.sessions.draining()) co_return;
+        timer.expires_after(50ms);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    auto loaded = co_await chat::load_demo_data(*w.store, hasher, now);
+    if (!loaded) {
+        spdlog::error("event=demo_data_failed error=\"{}\"", loaded.error().message());
+    } else if (*loaded) {
+        spdlog::info("event=demo_data_loaded users=4");
+    } else {
+        spdlog::info("event=demo_data_skipped reason=\"total_users exists\"");
+    }
+}
+
+// Shutdown on one thread: idle connections close now, busy ones finish their response; then the
+// Redis connection and the loop stop (or at the deadline, whatever is left).
+asio::awaitable<void> drain(worker& w, std::chrono::steady_clock::time_point deadline) {
+    w.sessions.begin_drain();
+    asio::steady_timer timer(w.ioc);
+    while (w.sessions.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+        timer.expires_after(20ms);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    w.redis->stop();
+    w.work.reset();
+    w.ioc.stop();
+}
+
+}  // namespace
+
+int run_server(const config::server_config& cfg) {
+    std::optional<embedded_redis> own_redis;
+    config::redis_endpoint endpoint;
+    if (cfg.redis) {
+        endpoint = *cfg.redis;
+        spdlog::info("event=redis_configured endpoint={}", endpoint.redacted());
+    } else {
+        own_redis.emplace(cfg.redis_server_binary, cfg.data_dir);
+        endpoint = own_redis->start();
+    }
+
+    metrics::registry stats(cfg.threads);
+    password_pool passwords(cfg.password_threads, cfg.bcrypt_cost);
+    const transport::static_files files(cfg.web_root.empty() ? default_web_root() : fs::path(cfg.web_root));
+    if (!files.has_index()) {
+        spdlog::warn("event=web_client_missing root={} hint=\"run make web\"", files.root().string());
+    }
+
+    std::vector<std::unique_ptr<worker>> workers;
+    std::vector<asio::io_context*> contexts;
+    for (std::size_t i = 0; i < cfg.threads; ++i) {
+        auto w = std::make_unique<worker>();
+        w->index = i;
+        w->work.emplace(w->ioc.get_executor());
+        w->redis = std::make_unique<redis::client>(
+            w->ioc.get_executor(),
+            redis::client::options{endpoint, cfg.redis_timeout, "redchat-io-" + std::to_string(i)},
+            stats.for_thread(i));
+        w->store = redis::make_chat_store(*w->redis);
+        w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg);
+        w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i), stats,
+                                                       files, cfg, w->sessions});
+        contexts.push_back(&w->ioc);
+        asio::post(w->ioc, [r = w->redis.get()] { r->start(); });
+        workers.push_back(std::move(w));
+    }
+
+    worker& home = *workers.front();
+    transport::listener listener(home.ioc, contexts, cfg.bind, cfg.port,
+                                 [&workers](std::size_t index, asio::ip::tcp::socket socket) {
+                                     worker& w = *workers[index];
+                                     asio::co_spawn(w.ioc,
+                                                    transport::run_http_session(std::move(socket), *w.services),
+                                                    log_exception);
+                                 });
+    listener.start();
+    const std::string host = cfg.bind == "0.0.0.0" ? "localhost" : cfg.bind;
+    spdlog::info("event=listening url=http://{}:{}/ threads={} web_root={}", host, listener.port(),
+                 cfg.threads, files.root().string());
+
+    if (cfg.demo_data) asio::co_spawn(home.ioc, load_demo(home, passwords), log_exception);
+
+    bool stopping = false;
+    asio::signal_set signals(home.ioc, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (ec || stopping) return;
+        stopping = true;
+        spdlog::info("event=shutdown_started signal={}", signo);
+        listener.stop();
+        const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
+        for (auto& w : workers) {
+            asio::co_spawn(w->ioc, drain(*w, deadline), log_exception);
+        }
+    });
+
+    std::vector<std::thread> threads;
+    for (std::size_t i = 1; i < workers.size(); ++i) {
+        threads.emplace_back([&w = *workers[i]] { w.ioc.run(); });
+    }
+    home.ioc.run();
+    for (auto& t : threads) t.join();
+    signals.cancel();
+    passwords.stop();
+    workers.clear();
+    if (own_redis) own_redis->stop();
+    spdlog::info("event=shutdown_complete");
+    return 0;
+}
+
+}  // namespace redchat::app

@@ -1,0 +1,85 @@
+#include "chat/demo_data.hpp"
+
+#include <array>
+#include <random>
+
+#include "chat/message.hpp"
+#include "chat/rules.hpp"
+#include "core/random_id.hpp"
+
+namespace redchat::chat {
+namespace {
+
+boost::asio::awaitable<result<void>> store_message(store& db, std::string room, std::string from,
+                                                   double date, std::string text) {
+    message m{random_hex(8), std::move(room), std::move(from), date, std::move(text)};
+    co_return co_await db.append_message(m.room_id, m.date, to_json(m));
+}
+
+std::vector<std::string> ids(std::string a, std::string b) {
+    std::vector<std::string> out;
+    out.push_back(std::move(a));
+    out.push_back(std::move(b));
+    return out;
+}
+
+}  // namespace
+
+boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& hasher, double now) {
+    auto claimed = co_await db.claim_empty_store();
+    if (!claimed) co_return failure<bool>(claimed.error());
+    if (!*claimed) co_return false;
+
+    if (auto named = co_await db.set_room_name(std::string(general_room_id), std::string("General")); !named) {
+        co_return failure<bool>(named.error());
+    }
+
+    std::uint32_t seed = 0;
+    random_bytes(&seed, sizeof seed);
+    std::mt19937 rng(seed);
+    auto pick = [&rng](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+
+    static constexpr std::array<const char*, 4> names{"Pablo", "Joe", "Mary", "Alex"};
+    std::vector<user> users;
+    for (const char* name : names) {
+        auto hashed = co_await hasher.hash(std::string("password123"));
+        if (!hashed) co_return failure<bool>(errc::bad_input);
+        auto created = co_await db.create_user(std::string(name), *hashed);
+        if (!created) co_return failure<bool>(created.error());
+        if (!*created) co_return failure<bool>(errc::conflict);
+        users.push_back(**created);
+    }
+
+    static constexpr std::array<const char*, 4> greetings{"Hello", "Hi", "Yo", "Hola"};
+    for (std::size_t a = 0; a < users.size(); ++a) {
+        for (std::size_t b = a + 1; b < users.size(); ++b) {
+            const std::string room = private_room_id(users[a].id, users[b].id);
+            if (auto added = co_await db.add_room(room, ids(users[a].id, users[b].id)); !added) {
+                co_return failure<bool>(added.error());
+            }
+            // One greeting from each side, a few minutes back, in a random order.
+            const bool b_first = pick(2) == 1;
+            const double first = now - 300 + static_cast<double>(pick(120000)) / 1000.0;
+            const double second = first + 1 + static_cast<double>(pick(120000)) / 1000.0;
+            const auto& opener = b_first ? users[b] : users[a];
+            const auto& answer = b_first ? users[a] : users[b];
+            auto r = co_await store_message(db, room, opener.id, first, greetings[pick(greetings.size())]);
+            if (!r) co_return failure<bool>(r.error());
+            r = co_await store_message(db, room, answer.id, second, greetings[pick(greetings.size())]);
+            if (!r) co_return failure<bool>(r.error());
+        }
+    }
+
+    static constexpr std::array<const char*, 5> general{
+        "Hello!", "Hi, How are you? What about our next meeting?", "Yeah everything is fine",
+        "Next meeting tomorrow 10.00AM", "Wow that's great"};
+    for (std::size_t i = 0; i < general.size(); ++i) {
+        const double date = now - 1000 + 200 * static_cast<double>(i);
+        auto r = co_await store_message(db, std::string(general_room_id), users[pick(users.size())].id,
+                                        date, general[i]);
+        if (!r) co_return failure<bool>(r.error());
+    }
+    co_return true;
+}
+
+}  // namespace redchat::chat

@@ -1,0 +1,35 @@
+#pragma once
+// Chat messages as stored in `room:{id}` and sent to clients, and their JSON codec.
+//
+// Readers are lenient because other servers share the data: `from` may be a number or a string,
+// `date` an integer, a float or a numeric string, keys may be camelCase or PascalCase, and `id`
+// is absent in messages written by the reference servers. Writers produce one canonical form:
+//   {"id":"...","roomId":"0","from":"1","date":1718000000.123,"message":"text"}
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace redchat::chat {
+
+struct message {
+    std::string id;       // empty for messages written by reference servers
+    std::string room_id;
+    std::string from;     // user id as a string
+    double date = 0;      // seconds since the epoch; also the sorted-set score
+    std::string text;
+};
+
+// nullopt when `json` is not an object with a room, a sender, a date and a string text.
+std::optional<message> parse_message(std::string_view json);
+
+// The canonical JSON form (text stored raw, never HTML-escaped).
+std::string to_json(const message& m);
+
+// `date` as JSON and as a Redis score: shortest round-trip form, no exponent.
+std::string format_date(double seconds);
+
+// JSON string literal for `s`, quotes included.
+std::string json_quote(std::string_view s);
+
+}  // namespace redchat::chat

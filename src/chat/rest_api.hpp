@@ -1,0 +1,61 @@
+#pragma once
+// The HTTP API of compat-spec §1, independent of any HTTP library: the transport turns a request
+// into an api_request, awaits handle(), and writes the api_response.
+
+#include <boost/asio/awaitable.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "chat/store.hpp"
+#include "config/config.hpp"
+#include "core/metrics.hpp"
+
+namespace redchat::chat {
+
+struct api_request {
+    std::string method;                     // "GET", "POST", ...
+    std::string target;                     // origin-form: path and query, still encoded
+    std::string body;
+    std::optional<std::string> session_id;  // from the session cookie, if any
+};
+
+struct api_response {
+    int status = 200;
+    std::string body;                        // JSON
+    std::optional<std::string> set_session;  // a new session id to send as a cookie
+    bool clear_session = false;              // expire the session cookie
+    std::string allow;                       // for 405: the allowed methods
+};
+
+class rest_api {
+public:
+    rest_api(store& db, password_hasher& hasher, const config::server_config& cfg);
+
+    // The metrics route of `target` if it is an API path, nullopt otherwise (static files).
+    static std::optional<metrics::route> match(std::string_view target);
+
+    // Never throws for bad input; store failures become 503.
+    boost::asio::awaitable<api_response> handle(api_request req);
+
+private:
+    struct context;
+    boost::asio::awaitable<api_response> me(context& ctx);
+    boost::asio::awaitable<api_response> login(context& ctx);
+    boost::asio::awaitable<api_response> logout(context& ctx);
+    boost::asio::awaitable<api_response> users_online(context& ctx);
+    boost::asio::awaitable<api_response> users(context& ctx);
+    boost::asio::awaitable<api_response> rooms(context& ctx);
+    boost::asio::awaitable<api_response> room_messages(context& ctx);
+    boost::asio::awaitable<api_response> create_room(context& ctx);
+
+    store& db_;
+    password_hasher& hasher_;
+    const config::server_config& cfg_;
+};
+
+// {"message": text} with escaping.
+std::string error_body(std::string_view text);
+
+}  // namespace redchat::chat

@@ -1,0 +1,42 @@
+#pragma once
+// The domain's rules for names, ids and rooms. Pure functions, no I/O.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace redchat::chat {
+
+// The public room every user belongs to.
+inline constexpr std::string_view general_room_id = "0";
+
+// Number of Unicode code points in `s`, or nullopt when `s` is not valid UTF-8 (overlong forms,
+// surrogates and code points above U+10FFFF are invalid).
+std::optional<std::size_t> utf8_length(std::string_view s);
+
+// Why `name` cannot be registered as a new user, or nullopt when it can: 1 to `max_chars` code
+// points of valid UTF-8, no whitespace, no control characters, no ':'.
+std::optional<std::string> username_problem(std::string_view name, std::size_t max_chars);
+
+// Why `password` cannot be set for a new account, or nullopt when it can.
+std::optional<std::string> password_problem(std::string_view password, std::size_t min_chars);
+
+// User ids are what INCR total_users produced: 1 to 18 decimal digits, no leading zero.
+bool is_user_id(std::string_view id);
+
+// Accepts a JSON-ish user id given as a string or a non-negative integer and normalises it.
+std::optional<std::string> normalize_user_id(std::string_view id);
+
+// "{min}:{max}" of two user ids compared as numbers.
+std::string private_room_id(std::string_view a, std::string_view b);
+
+// The two user ids of a private room id "a:b" (a < b), or nullopt.
+std::optional<std::pair<std::string, std::string>> private_room_members(std::string_view room_id);
+
+// Room ids we accept from clients: "0", a private id "a:b", or another id of up to 64 printable
+// ASCII characters without spaces (rooms written by other ports).
+bool is_room_id(std::string_view room_id);
+
+}  // namespace redchat::chat

@@ -1,0 +1,77 @@
+#pragma once
+// What the chat domain needs from storage, named for the need. redis/chat_store implements it
+// with the exact key layout of docs/redis-schema.md; tests use an in-memory fake.
+//
+// Every call is a coroutine on the caller's I/O thread and fails with a value (errc::redis_*)
+// rather than an exception. Parameters are taken by value (they outlive suspension).
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/error.hpp"
+
+namespace redchat::chat {
+
+struct user {
+    std::string id;
+    std::string username;
+};
+
+struct user_credentials {
+    user account;
+    std::string password_hash;
+};
+
+class store {
+public:
+    template <typename T>
+    using task = boost::asio::awaitable<result<T>>;
+
+    virtual ~store() = default;
+
+    // Health: a round trip to the backing store.
+    virtual task<void> ping() = 0;
+
+    virtual task<std::optional<user_credentials>> find_user(std::string username) = 0;
+    // Registers a new user in General. nullopt when the name was taken meanwhile.
+    virtual task<std::optional<user>> create_user(std::string username, std::string password_hash) = 0;
+    // Usernames of `ids`, in order; nullopt for ids that have no user.
+    virtual task<std::vector<std::optional<std::string>>> usernames(std::vector<std::string> ids) = 0;
+    virtual task<std::vector<std::string>> online_user_ids() = 0;
+    virtual task<std::vector<bool>> online_flags(std::vector<std::string> ids) = 0;
+
+    virtual task<std::vector<std::string>> user_rooms(std::string user_id) = 0;
+    virtual task<bool> is_room_member(std::string user_id, std::string room_id) = 0;
+    // Display names of named rooms (`room:{id}:name`), in order; nullopt for unnamed rooms.
+    virtual task<std::vector<std::optional<std::string>>> room_names(std::vector<std::string> room_ids) = 0;
+    virtual task<void> add_room(std::string room_id, std::vector<std::string> member_ids) = 0;
+    virtual task<void> set_room_name(std::string room_id, std::string name) = 0;
+
+    // Stored message JSON, newest first, starting `offset` from the newest.
+    virtual task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
+                                                         std::size_t count) = 0;
+    virtual task<void> append_message(std::string room_id, double score, std::string json) = 0;
+
+    virtual task<void> put_session(std::string session_id, std::string user_id,
+                                   std::chrono::seconds ttl) = 0;
+    virtual task<std::optional<std::string>> session_user(std::string session_id) = 0;
+    virtual task<void> delete_session(std::string session_id) = 0;
+
+    // Claims the one-time demo-data load: true only for the first caller on an empty store
+    // (`total_users` absent), which then owns loading it.
+    virtual task<bool> claim_empty_store() = 0;
+};
+
+// bcrypt, off the I/O threads: implementations hop to a worker pool and back.
+class password_hasher {
+public:
+    virtual ~password_hasher() = default;
+    virtual boost::asio::awaitable<std::optional<std::string>> hash(std::string password) = 0;
+    virtual boost::asio::awaitable<bool> verify(std::string password, std::string stored_hash) = 0;
+};
+
+}  // namespace redchat::chat

@@ -1,0 +1,109 @@
+#include "config/config.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <sstream>
+#include <thread>
+
+namespace redchat::config {
+
+parse_outcome parse_command_line(int argc, const char* const* argv) {
+    server_config cfg;
+    CLI::App app{"redchat-server: a real-time chat server on Redis (Socket.IO, REST, web client)",
+                 "redchat-server"};
+    app.set_version_flag("--version", "redchat 0.1.0");
+    app.get_formatter()->column_width(36);
+
+    std::string redis_url;
+    std::string demo = "on";
+    std::string cookie_secure = "off";
+    long long session_ttl = cfg.session_ttl.count();
+    long long redis_timeout_ms = cfg.redis_timeout.count();
+    long long shutdown_s = cfg.shutdown_timeout.count();
+
+    app.add_option("--port", cfg.port, "TCP port to listen on (0: any free port)")
+        ->envname("PORT")
+        ->capture_default_str();
+    app.add_option("--bind", cfg.bind, "Address to listen on")->envname("BIND")->capture_default_str();
+    app.add_option("--redis-url", redis_url,
+                   "redis://[:password@]host:port[/db] or unix:///path.sock; unset: start a "
+                   "private redis-server")
+        ->envname("REDIS_URL");
+    app.add_option("--data-dir", cfg.data_dir, "Data folder of the private redis-server")
+        ->envname("DATA_DIR")
+        ->capture_default_str();
+    app.add_option("--redis-server", cfg.redis_server_binary,
+                   "redis-server binary used when --redis-url is unset")
+        ->envname("REDIS_SERVER")
+        ->capture_default_str();
+    app.add_option("--web-root", cfg.web_root,
+                   "Folder of the web client (default: web/dist of the source tree)")
+        ->envname("WEB_ROOT");
+    app.add_option("--threads", cfg.threads, "I/O threads (0: one per core)")
+        ->envname("THREADS")
+        ->check(CLI::Range(0u, 256u))
+        ->capture_default_str();
+    app.add_option("--password-threads", cfg.password_threads, "bcrypt worker threads")
+        ->envname("PASSWORD_THREADS")
+        ->check(CLI::Range(1u, 64u))
+        ->capture_default_str();
+    app.add_option("--bcrypt-cost", cfg.bcrypt_cost, "bcrypt cost of new password hashes")
+        ->envname("BCRYPT_COST")
+        ->check(CLI::Range(4, 16))
+        ->capture_default_str();
+    app.add_option("--demo-data", demo, "Load demo users and messages into an empty Redis")
+        ->envname("DEMO_DATA")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str();
+    app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical, off")
+        ->envname("LOG_LEVEL")
+        ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
+        ->capture_default_str();
+    app.add_option("--session-ttl", session_ttl, "Seconds a login session lives")
+        ->envname("SESSION_TTL")
+        ->check(CLI::Range(60LL, 365LL * 24 * 3600))
+        ->capture_default_str();
+    app.add_option("--cookie-secure", cookie_secure, "Mark the session cookie Secure (behind TLS)")
+        ->envname("COOKIE_SECURE")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str();
+    app.add_option("--redis-timeout-ms", redis_timeout_ms, "Deadline of every Redis command")
+        ->envname("REDIS_TIMEOUT_MS")
+        ->check(CLI::Range(10LL, 60'000LL))
+        ->capture_default_str();
+    app.add_option("--shutdown-timeout", shutdown_s, "Seconds allowed for a clean shutdown")
+        ->envname("SHUTDOWN_TIMEOUT")
+        ->check(CLI::Range(1LL, 600LL))
+        ->capture_default_str();
+    app.add_option("--max-body-bytes", cfg.limit.max_body_bytes, "Largest HTTP request body")
+        ->envname("MAX_BODY_BYTES")
+        ->check(CLI::Range(std::size_t{1024}, std::size_t{16} << 20))
+        ->capture_default_str();
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        std::ostringstream out, err;
+        const int code = app.exit(e, out, err);
+        return {std::nullopt, code, out.str() + err.str()};
+    }
+
+    if (!redis_url.empty()) {
+        auto ep = parse_redis_url(redis_url);
+        if (!ep) {
+            return {std::nullopt, 2,
+                    "--redis-url: expected redis://[:password@]host:port[/db] or unix:///path\n"};
+        }
+        cfg.redis = *ep;
+        cfg.redis_url_text = ep->redacted();
+    }
+    cfg.demo_data = demo == "on";
+    cfg.cookie_secure = cookie_secure == "on";
+    cfg.session_ttl = std::chrono::seconds(session_ttl);
+    cfg.redis_timeout = std::chrono::milliseconds(redis_timeout_ms);
+    cfg.shutdown_timeout = std::chrono::seconds(shutdown_s);
+    if (cfg.threads == 0) cfg.threads = std::max(1u, std::thread::hardware_concurrency());
+    return {cfg, 0, {}};
+}
+
+}  // namespace redchat::config

@@ -1,0 +1,56 @@
+#pragma once
+// Every setting, limit and timeout of the server in one value, filled from flags and environment.
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/redis_url.hpp"
+
+namespace redchat::config {
+
+struct limits {
+    std::size_t max_header_bytes = 8 * 1024;
+    std::size_t max_body_bytes = 64 * 1024;
+    std::chrono::seconds request_timeout{30};
+    std::size_t max_page_size = 100;          // history page size cap
+    std::size_t max_page_offset = 1'000'000;  // history offset bound
+    std::size_t max_ids_per_request = 100;    // /users?ids[]=
+    std::size_t max_username_chars = 32;
+    std::size_t min_password_chars = 6;
+};
+
+struct server_config {
+    std::string bind = "127.0.0.1";
+    unsigned short port = 8080;
+    std::optional<redis_endpoint> redis;  // nullopt: start our own redis-server
+    std::string redis_url_text;           // as given, for logs (redacted)
+    std::string data_dir = "var/redis";   // the embedded Redis's files
+    std::string redis_server_binary = "redis-server";
+    std::string web_root;                 // empty: the built web client next to the binary
+    unsigned threads = 0;                 // 0: one per core
+    unsigned password_threads = 2;        // bcrypt worker pool
+    int bcrypt_cost = 10;
+    bool demo_data = true;
+    std::string log_level = "info";
+    std::chrono::seconds session_ttl{7 * 24 * 3600};
+    bool cookie_secure = false;
+    std::chrono::milliseconds redis_timeout{2000};
+    std::chrono::seconds shutdown_timeout{10};
+    std::chrono::seconds sse_keepalive{15};
+    std::string github_url = "https://github.com/redis-developer/basic-redis-chat-app-demo-python";
+    limits limit;
+};
+
+struct parse_outcome {
+    std::optional<server_config> config;  // set when the server should run
+    int exit_code = 0;                    // otherwise: exit with this code...
+    std::string output;                   // ...after printing this (help, version or an error)
+};
+
+// Flags win over environment variables, which win over defaults.
+parse_outcome parse_command_line(int argc, const char* const* argv);
+
+}  // namespace redchat::config

@@ -1,0 +1,73 @@
+#pragma once
+// Process metrics in Prometheus text format. Each I/O thread writes only its own shard (relaxed
+// atomics, no contention); a scrape sums the shards.
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace redchat::metrics {
+
+// Routes are a closed set so that label values stay bounded whatever clients request.
+enum class route : std::uint8_t {
+    me,
+    login,
+    logout,
+    users_online,
+    users,
+    rooms,
+    room_messages,
+    create_room,
+    links,
+    stream,
+    healthz,
+    readyz,
+    metrics,
+    socketio,
+    static_file,
+    unknown,
+    count_
+};
+const char* route_name(route r) noexcept;
+
+inline constexpr std::array<int, 16> tracked_statuses{200, 201, 204, 304, 400, 401, 403, 404,
+                                                      405, 409, 413, 429, 431, 500, 503, 0};
+inline constexpr std::array<double, 12> latency_bounds_seconds{
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5};
+
+using counter = std::atomic<std::uint64_t>;
+using gauge = std::atomic<std::int64_t>;
+
+struct shard {
+    std::array<std::array<counter, tracked_statuses.size()>, static_cast<std::size_t>(route::count_)>
+        requests{};
+    std::array<counter, latency_bounds_seconds.size() + 1> latency_buckets{};  // last is +Inf
+    counter latency_sum_ns{0};
+    counter latency_count{0};
+    counter redis_commands{0};
+    counter redis_errors{0};    // error replies
+    counter redis_failures{0};  // timeouts and lost connections
+    counter redis_reconnects{0};
+    counter connections_accepted{0};
+    gauge connections_open{0};
+    gauge sse_streams_open{0};
+
+    void record_request(route r, int status, std::uint64_t duration_ns) noexcept;
+};
+
+class registry {
+public:
+    explicit registry(std::size_t shards);
+    shard& for_thread(std::size_t index) { return *shards_.at(index); }
+    std::size_t size() const { return shards_.size(); }
+    // The whole exposition, summed over shards.
+    std::string render() const;
+
+private:
+    std::vector<std::unique_ptr<shard>> shards_;
+};
+
+}  // namespace redchat::metrics

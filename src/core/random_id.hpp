@@ -1,0 +1,19 @@
+#pragma once
+// Unpredictable identifiers from the kernel's CSPRNG (getrandom), for sessions and messages.
+
+#include <cstddef>
+#include <string>
+
+namespace redchat {
+
+// Fills `out` with `size` random bytes. Never fails: getrandom on Linux blocks only until the
+// pool is first seeded, and a failure there is a broken system (we abort).
+void random_bytes(void* out, std::size_t size);
+
+// 128 random bits as 32 lowercase hex characters.
+std::string random_hex_id();
+
+// `bytes` random bytes as lowercase hex.
+std::string random_hex(std::size_t bytes);
+
+}  // namespace redchat

@@ -1,0 +1,101 @@
+#include "redis/hiredis_asio.hpp"
+
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <hiredis/async.h>
+
+#include <memory>
+
+namespace redchat::redis {
+namespace {
+
+namespace asio = boost::asio;
+
+// Shared with the pending waits, so a wait that completes after hiredis freed the context finds
+// `ac == nullptr` instead of freed memory.
+struct watcher {
+    watcher(asio::any_io_executor ex, redisAsyncContext* context)
+        : descriptor(ex, context->c.fd), ac(context) {}
+    asio::posix::stream_descriptor descriptor;
+    redisAsyncContext* ac;
+    bool want_read = false;
+    bool want_write = false;
+    bool reading = false;
+    bool writing = false;
+};
+
+using watcher_ptr = std::shared_ptr<watcher>;
+
+void arm_read(const watcher_ptr& w);
+void arm_write(const watcher_ptr& w);
+
+void arm_read(const watcher_ptr& w) {
+    if (w->reading || w->ac == nullptr || !w->want_read) return;
+    w->reading = true;
+    w->descriptor.async_wait(asio::posix::descriptor_base::wait_read,
+                             [w](const boost::system::error_code& ec) {
+                                 w->reading = false;
+                                 if (ec || w->ac == nullptr || !w->want_read) return;
+                                 redisAsyncHandleRead(w->ac);  // may free the context
+                                 arm_read(w);
+                             });
+}
+
+void arm_write(const watcher_ptr& w) {
+    if (w->writing || w->ac == nullptr || !w->want_write) return;
+    w->writing = true;
+    w->descriptor.async_wait(asio::posix::descriptor_base::wait_write,
+                             [w](const boost::system::error_code& ec) {
+                                 w->writing = false;
+                                 if (ec || w->ac == nullptr || !w->want_write) return;
+                                 redisAsyncHandleWrite(w->ac);  // may free the context
+                                 arm_write(w);
+                             });
+}
+
+watcher_ptr& from(void* privdata) { return *static_cast<watcher_ptr*>(privdata); }
+
+void add_read(void* privdata) {
+    auto& w = from(privdata);
+    w->want_read = true;
+    arm_read(w);
+}
+
+void del_read(void* privdata) { from(privdata)->want_read = false; }
+
+void add_write(void* privdata) {
+    auto& w = from(privdata);
+    w->want_write = true;
+    arm_write(w);
+}
+
+void del_write(void* privdata) { from(privdata)->want_write = false; }
+
+void cleanup(void* privdata) {
+    auto* holder = static_cast<watcher_ptr*>(privdata);
+    auto& w = *holder;
+    w->ac = nullptr;
+    w->want_read = w->want_write = false;
+    boost::system::error_code ignored;
+    w->descriptor.cancel(ignored);
+    (void)w->descriptor.release();  // hiredis closes the fd itself
+    delete holder;
+}
+
+}  // namespace
+
+bool attach_to_asio(redisAsyncContext* ac, asio::any_io_executor executor) {
+    if (ac->ev.data != nullptr) return false;
+    auto* holder = new watcher_ptr(std::make_shared<watcher>(std::move(executor), ac));
+    ac->ev.data = holder;
+    ac->ev.addRead = add_read;
+    ac->ev.delRead = del_read;
+    ac->ev.addWrite = add_write;
+    ac->ev.delWrite = del_write;
+    ac->ev.cleanup = cleanup;
+    // A non-blocking connect completes when the socket turns writable (or fails readable).
+    add_read(holder);
+    add_write(holder);
+    return true;
+}
+
+}  // namespace redchat::redis

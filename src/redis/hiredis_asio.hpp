@@ -1,0 +1,16 @@
+#pragma once
+// Drives a hiredis async context from an Asio io_context: hiredis asks to watch its socket for
+// reads and writes through the ev hooks; we wait with stream_descriptor::async_wait and call
+// redisAsyncHandleRead/Write when the socket is ready. hiredis owns the fd; we never close it.
+
+#include <boost/asio/any_io_executor.hpp>
+
+struct redisAsyncContext;
+
+namespace redchat::redis {
+
+// Installs the hooks on `ac`; they are removed by hiredis's cleanup hook when it frees `ac`.
+// Returns false if something is already attached.
+bool attach_to_asio(redisAsyncContext* ac, boost::asio::any_io_executor executor);
+
+}  // namespace redchat::redis

@@ -1,0 +1,36 @@
+#pragma once
+// One HTTP/1.1 connection: reads requests within limits, routes them (REST API, health,
+// metrics, event stream, static files) and writes the responses, keeping the connection alive.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "chat/rest_api.hpp"
+#include "chat/store.hpp"
+#include "config/config.hpp"
+#include "core/metrics.hpp"
+#include "transport/session_registry.hpp"
+#include "transport/static_files.hpp"
+
+namespace redchat::transport {
+
+// Everything an HTTP session may use, all owned by (or shared read-only with) its I/O thread.
+struct http_services {
+    chat::rest_api& api;
+    chat::store& store;
+    metrics::shard& stats;
+    const metrics::registry& all_stats;
+    const static_files& files;
+    const config::server_config& config;
+    session_registry& sessions;
+};
+
+inline constexpr const char* session_cookie_name = "redchat_sid";
+
+boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket,
+                                              http_services& services);
+
+// The session id of a Cookie header value, if it holds a well-formed one (32 hex digits).
+std::optional<std::string> session_from_cookie(std::string_view cookie_header);
+
+}  // namespace redchat::transport
