@@ -84,6 +84,24 @@ json::array single(std::string_view name) {
 
 }  // namespace
 
+std::string normalize_target(std::string_view target) {
+    static constexpr std::string_view unsafe = "[]{}|^\"<>\\`";
+    static constexpr char hex[] = "0123456789ABCDEF";
+    std::string out;
+    out.reserve(target.size());
+    for (char c : target) {
+        const auto u = static_cast<unsigned char>(c);
+        if (u >= 0x80 || unsafe.find(c) != std::string_view::npos) {
+            out += '%';
+            out += hex[u >> 4];
+            out += hex[u & 0xF];
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
 std::string error_body(std::string_view text) {
     json::object o;
     o["message"] = text;

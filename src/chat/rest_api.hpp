@@ -55,6 +55,11 @@ private:
     const config::server_config& cfg_;
 };
 
+// The request target with bytes that browsers and HTTP clients send raw but RFC 3986 forbids
+// (`[`, `]`, `{`, `}`, `|`, `^`, `"`, `<`, `>`, `\`, backtick, non-ASCII) percent-encoded, so
+// that `/users?ids[]=1` parses like `/users?ids%5B%5D=1`. Control characters stay (and fail).
+std::string normalize_target(std::string_view target);
+
 // {"message": text} with escaping.
 std::string error_body(std::string_view text);
 

@@ -19,6 +19,10 @@ using clock_type = std::chrono::steady_clock;
 using batch_handler = asio::any_completion_handler<void(error_code, std::vector<reply>)>;
 
 struct client::batch {
+    // Constructed in place: Boost 1.81's any_completion_handler move-assignment recurses.
+    batch(batch_handler h, asio::any_io_executor ex, metrics::shard* s)
+        : handler(std::move(h)), executor(std::move(ex)), stats(s) {}
+
     std::vector<reply> replies;
     std::size_t remaining = 0;
     bool done = false;
@@ -269,10 +273,7 @@ asio::awaitable<result<std::vector<reply>>> client::exec_all(std::vector<command
     auto [ec, replies] = co_await asio::async_initiate<decltype(token),
                                                        void(error_code, std::vector<reply>)>(
         [this](auto handler, std::vector<command> c) {
-            auto b = std::make_shared<batch>();
-            b->handler = batch_handler(std::move(handler));
-            b->executor = executor_;
-            b->stats = &stats_;
+            auto b = std::make_shared<batch>(batch_handler(std::move(handler)), executor_, &stats_);
             submit(std::move(c), std::move(b));
         },
         token, std::move(cmds));

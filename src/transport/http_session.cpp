@@ -165,7 +165,7 @@ awaitable<void> http_connection::run() {
 }
 
 awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route) {
-    const std::string_view target = req.target();
+    const std::string target = chat::normalize_target(req.target());
     auto url = boost::urls::parse_origin_form(target);
     if (!url) {
         co_return co_await send(json_response(req, 400, chat::error_body("Malformed request target")));
@@ -218,7 +218,7 @@ awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route
 awaitable<outcome> http_connection::serve_api(request& req, metrics::route) {
     chat::api_request api_req;
     api_req.method = std::string(req.method_string());
-    api_req.target = std::string(req.target());
+    api_req.target = chat::normalize_target(req.target());
     api_req.body = std::move(req.body());
     if (auto cookie = req.find(http::field::cookie); cookie != req.end()) {
         api_req.session_id = session_from_cookie(cookie->value());
