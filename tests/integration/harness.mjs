@@ -1,0 +1,575 @@
+// Test harness for the black-box integration tests of redchat-server.
+//
+// Every helper starts real processes: a private redis-server on a free loopback port and the
+// server binary under test (env REDCHAT_SERVER). Every process started here is tracked and killed
+// when the test process exits, even when a test or hook throws; tests should still stop their
+// processes in `after` hooks so that a clean shutdown (exit code 0) is asserted.
+
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import Redis from 'ioredis';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const SERVER_BIN = process.env.REDCHAT_SERVER || '/work/main/build/release/redchat-server';
+export const REDIS_BIN = process.env.REDIS_SERVER || 'redis-server';
+export const FIXTURES_DIR = path.resolve(here, '..', 'fixtures');
+export const COOKIE_NAME = 'redchat_sid';
+
+// ---------------------------------------------------------------------------------------------
+// Process bookkeeping: whatever happens, nothing started here outlives the test process.
+
+const live = new Set(); // ChildProcess objects still running
+const tmpDirs = new Set();
+const servers = new Set(); // started server handles, for diagnostics
+
+function track(child) {
+  live.add(child);
+  child.once('exit', () => live.delete(child));
+  return child;
+}
+
+process.on('exit', () => {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  if (!process.env.REDCHAT_TEST_KEEP_TMP) {
+    for (const dir of tmpDirs) {
+      try {
+        fs.rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // best effort
+      }
+    }
+  }
+});
+for (const sig of ['SIGINT', 'SIGTERM']) {
+  process.once(sig, () => process.exit(130));
+}
+
+export function makeTempDir(prefix = 'redchat-it-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tmpDirs.add(dir);
+  return dir;
+}
+
+/** A free TCP port on 127.0.0.1: bind port 0, read the port, close. */
+export async function freePort() {
+  const srv = net.createServer();
+  srv.unref();
+  await new Promise((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', resolve);
+  });
+  const { port } = srv.address();
+  await new Promise((resolve) => srv.close(resolve));
+  return port;
+}
+
+async function waitExit(child, ms) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return { code: child.exitCode, signal: child.signalCode };
+  }
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal }));
+  const timeout = sleep(ms).then(() => null);
+  return Promise.race([exited, timeout]);
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`. Resolves to {code, signal, forced}. */
+async function terminate(child, graceMs) {
+  if (child.exitCode !== null || child.signalCode !== null) {
+    return { code: child.exitCode, signal: child.signalCode, forced: false };
+  }
+  child.kill('SIGTERM');
+  const r = await waitExit(child, graceMs);
+  if (r) return { ...r, forced: false };
+  child.kill('SIGKILL');
+  const k = await waitExit(child, 5000);
+  return { ...(k || { code: null, signal: 'SIGKILL' }), forced: true };
+}
+
+// ---------------------------------------------------------------------------------------------
+// redis-server
+
+/** Minimal RESP PING over a fresh socket: true when the server answers +PONG. */
+export function redisPing(port, timeoutMs = 500) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ port, host: '127.0.0.1' });
+    let buf = '';
+    const done = (ok) => {
+      sock.destroy();
+      resolve(ok);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.on('error', () => done(false));
+    sock.on('connect', () => sock.write('PING\r\n'));
+    sock.on('data', (d) => {
+      buf += d.toString('latin1');
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+    });
+  });
+}
+
+/**
+ * Starts a private redis-server on a free loopback port.
+ * Returns {port, url, dir, client(), stop(), kill(), restart(), running()}.
+ */
+export async function startRedis() {
+  const dir = makeTempDir('redchat-redis-');
+  let lastError = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    const port = await freePort();
+    const handle = new RedisHandle(port, dir);
+    try {
+      await handle.launch();
+      return handle;
+    } catch (err) {
+      lastError = err; // port raced away or startup failed: try another port
+      await handle.kill();
+    }
+  }
+  throw lastError;
+}
+
+class RedisHandle {
+  constructor(port, dir) {
+    this.port = port;
+    this.dir = dir;
+    this.url = `redis://127.0.0.1:${port}`;
+    this.child = null;
+    this.output = '';
+    this.clients = new Set();
+  }
+
+  async launch() {
+    const args = [
+      '--port', String(this.port),
+      '--bind', '127.0.0.1',
+      '--save', '',
+      '--appendonly', 'no',
+      '--dir', this.dir,
+      '--daemonize', 'no',
+      '--loglevel', 'warning',
+    ];
+    const child = track(spawn(REDIS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
+    this.child = child;
+    this.output = '';
+    const collect = (d) => {
+      this.output = (this.output + d.toString()).slice(-20000);
+    };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    const deadline = Date.now() + 10000;
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null || child.signalCode !== null) {
+        throw new Error(`redis-server exited early (port ${this.port}):\n${this.output}`);
+      }
+      if (await redisPing(this.port)) return;
+      await sleep(50);
+    }
+    throw new Error(`redis-server did not answer PING within 10 s (port ${this.port}):\n${this.output}`);
+  }
+
+  running() {
+    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** A new ioredis client (closed by stop()). */
+  client() {
+    const c = new Redis({
+      host: '127.0.0.1',
+      port: this.port,
+      maxRetriesPerRequest: 2,
+      retryStrategy: (times) => Math.min(times * 100, 500),
+      enableOfflineQueue: true,
+    });
+    c.on('error', () => {}); // expected while redis is down in the robustness tests
+    this.clients.add(c);
+    return c;
+  }
+
+  /** Kills redis-server hard (SIGKILL): a crash as seen by the chat server. */
+  async kill() {
+    if (!this.child) return;
+    if (this.running()) this.child.kill('SIGKILL');
+    await waitExit(this.child, 5000);
+  }
+
+  /** Starts redis-server again on the same port and folder (data is gone: no persistence). */
+  async restart() {
+    await this.kill();
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      try {
+        await this.launch();
+        return;
+      } catch (err) {
+        // the port may be in TIME_WAIT/not yet released for a moment
+        if (this.child && this.running()) this.child.kill('SIGKILL');
+        if (Date.now() > deadline) throw err;
+        await sleep(200);
+      }
+    }
+  }
+
+  async stop() {
+    for (const c of this.clients) c.disconnect();
+    this.clients.clear();
+    if (this.child) await terminate(this.child, 5000);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// redchat-server
+
+/**
+ * Starts the server binary.
+ * opts: {redis (handle) | redisUrl, demoData: 'on'|'off', webRoot, extraArgs: [], env: {}}
+ * Returns {base, port, child, logs(), waitForLog(re, ms), stop(), kill()}.
+ * Without an explicit webRoot an empty temporary folder is used (no index.html).
+ */
+export async function startServer(opts = {}) {
+  const redisUrl = opts.redisUrl || opts.redis?.url;
+  if (!redisUrl) throw new Error('startServer needs a redis handle or redisUrl');
+  const webRoot = opts.webRoot || makeTempDir('redchat-web-');
+  const args = [
+    '--port', '0',
+    '--bind', '127.0.0.1',
+    '--redis-url', redisUrl,
+    '--demo-data', opts.demoData || 'off',
+    '--bcrypt-cost', '4',
+    '--threads', '2',
+    '--log-level', 'info',
+    '--web-root', webRoot,
+    ...(opts.extraArgs || []),
+  ];
+  const child = track(
+    spawn(SERVER_BIN, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...(opts.env || {}) },
+    }),
+  );
+  const handle = new ServerHandle(child, args);
+  servers.add(handle);
+  try {
+    const m = await handle.waitForLog(/event=listening url=http:\/\/127\.0\.0\.1:(\d+)\//, 15000);
+    handle.port = Number(m[1]);
+    handle.base = `http://127.0.0.1:${handle.port}`;
+  } catch (err) {
+    await handle.kill();
+    throw new Error(`${err.message}\nserver args: ${args.join(' ')}\n--- server stderr ---\n${handle.logs()}`);
+  }
+  return handle;
+}
+
+class ServerHandle {
+  constructor(child, args) {
+    this.child = child;
+    this.args = args;
+    this.stderr = '';
+    this.stdout = '';
+    this.port = 0;
+    this.base = '';
+    this.stopped = false;
+    this.waiters = new Set();
+    child.stderr.on('data', (d) => {
+      this.stderr += d.toString();
+      if (this.stderr.length > 2_000_000) this.stderr = this.stderr.slice(-1_000_000);
+      for (const w of this.waiters) w();
+    });
+    child.stdout.on('data', (d) => {
+      this.stdout = (this.stdout + d.toString()).slice(-100000);
+    });
+    child.once('exit', () => {
+      for (const w of this.waiters) w();
+    });
+  }
+
+  logs() {
+    return this.stderr + (this.stdout ? `\n--- stdout ---\n${this.stdout}` : '');
+  }
+
+  running() {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves with the match of `re` in stderr; rejects after `ms` or when the process exits. */
+  waitForLog(re, ms = 5000) {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = this.stderr.match(re);
+        if (m) {
+          finish();
+          resolve(m);
+        } else if (!this.running()) {
+          finish();
+          reject(new Error(`server exited (code ${this.child.exitCode}, signal ${this.child.signalCode}) before logging ${re}`));
+        }
+      };
+      const timer = setTimeout(() => {
+        finish();
+        reject(new Error(`server did not log ${re} within ${ms} ms`));
+      }, ms);
+      const finish = () => {
+        clearTimeout(timer);
+        this.waiters.delete(check);
+      };
+      this.waiters.add(check);
+      check();
+    });
+  }
+
+  /** SIGTERM; resolves to {code, signal, forced, ms}. Never throws. */
+  async terminate(graceMs = 10000) {
+    const t0 = Date.now();
+    const r = await terminate(this.child, graceMs);
+    this.stopped = true;
+    servers.delete(this);
+    if (process.exitCode) {
+      // A test in this file failed: show what the server said.
+      process.stderr.write(`\n--- redchat-server stderr (${this.base}) ---\n${this.logs().slice(-8000)}\n--- end ---\n`);
+    }
+    return { ...r, ms: Date.now() - t0 };
+  }
+
+  /** SIGTERM and require a clean exit (code 0) within 10 s. */
+  async stop() {
+    if (this.stopped) return;
+    const r = await this.terminate(10000);
+    if (r.forced || r.code !== 0) {
+      throw new Error(
+        `redchat-server did not exit cleanly on SIGTERM: ${JSON.stringify(r)}\n--- stderr ---\n${this.logs().slice(-8000)}`,
+      );
+    }
+  }
+
+  async kill() {
+    if (this.running()) this.child.kill('SIGKILL');
+    await waitExit(this.child, 5000);
+    this.stopped = true;
+    servers.delete(this);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Readiness and demo data
+
+export async function waitFor(what, fn, ms = 10000, interval = 50) {
+  const deadline = Date.now() + ms;
+  let last;
+  for (;;) {
+    try {
+      last = await fn();
+      if (last) return last;
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
+    }
+    await sleep(interval);
+  }
+}
+
+export async function waitReady(server, ms = 10000) {
+  await waitFor('GET /readyz == 200', async () => {
+    const r = await fetch(`${server.base}/readyz`, { signal: AbortSignal.timeout(2000) });
+    await r.arrayBuffer();
+    return r.status === 200;
+  }, ms);
+}
+
+/** Waits until the asynchronous demo data load of an empty Redis has finished. */
+export async function waitForDemoData(server, redisClient, ms = 15000) {
+  await waitReady(server, ms);
+  await waitFor('demo data (user:4 and the General messages)', async () => {
+    const [u4, general] = await Promise.all([redisClient.exists('user:4'), redisClient.zcard('room:0')]);
+    return u4 === 1 && general >= 5;
+  }, ms);
+}
+
+// ---------------------------------------------------------------------------------------------
+// HTTP client with a cookie jar (only the session cookie matters)
+
+function parseSetCookie(line) {
+  const [pair, ...attrs] = line.split(';').map((s) => s.trim());
+  const eq = pair.indexOf('=');
+  const out = { name: pair.slice(0, eq), value: pair.slice(eq + 1), attrs: {} };
+  for (const a of attrs) {
+    const i = a.indexOf('=');
+    if (i < 0) out.attrs[a.toLowerCase()] = true;
+    else out.attrs[a.slice(0, i).toLowerCase()] = a.slice(i + 1);
+  }
+  return out;
+}
+
+export { parseSetCookie };
+
+/**
+ * api(base) -> {get(path), post(path, body), raw(method, path, {headers, body}), sid, cookies}
+ * Each call resolves to {status, headers, json, text, setCookies}.
+ */
+export function api(base) {
+  const jar = new Map();
+  const client = {
+    jar,
+    get sid() {
+      return jar.get(COOKIE_NAME);
+    },
+    set sid(v) {
+      if (v === undefined || v === null) jar.delete(COOKIE_NAME);
+      else jar.set(COOKIE_NAME, v);
+    },
+    async raw(method, p, { headers = {}, body, timeoutMs = 5000, redirect = 'manual' } = {}) {
+      const h = { ...headers };
+      if (jar.size && !Object.keys(h).some((k) => k.toLowerCase() === 'cookie')) {
+        h.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+      }
+      const res = await fetch(base + p, {
+        method,
+        headers: h,
+        body,
+        redirect,
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+      const setCookies = res.headers.getSetCookie();
+      for (const line of setCookies) {
+        const c = parseSetCookie(line);
+        if (c.attrs['max-age'] === '0' || c.value === '') jar.delete(c.name);
+        else jar.set(c.name, c.value);
+      }
+      const text = await res.text();
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch {
+        json = undefined;
+      }
+      return { status: res.status, headers: res.headers, json, text, setCookies };
+    },
+    get(p, opts = {}) {
+      return client.raw('GET', p, opts);
+    },
+    post(p, body, opts = {}) {
+      return client.raw('POST', p, {
+        ...opts,
+        headers: { 'content-type': 'application/json', ...(opts.headers || {}) },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    },
+    login(username, password) {
+      return client.post('/login', { username, password });
+    },
+  };
+  return client;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fixtures
+
+export function readFixture(name) {
+  const file = path.join(FIXTURES_DIR, name);
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => JSON.parse(l));
+}
+
+/** Loads a reference `.jsonl` dump (see tests/fixtures) into Redis. Returns the records. */
+export async function loadFixture(redisClient, name) {
+  const records = readFixture(name);
+  const multi = redisClient.multi();
+  for (const { key, type, value } of records) {
+    switch (type) {
+      case 'string':
+        multi.set(key, value);
+        break;
+      case 'hash':
+        multi.hset(key, value);
+        break;
+      case 'set':
+        multi.sadd(key, ...value);
+        break;
+      case 'zset':
+        for (const [member, score] of value) multi.zadd(key, String(score), member);
+        break;
+      default:
+        throw new Error(`unknown fixture type ${type} for ${key}`);
+    }
+  }
+  const res = await multi.exec();
+  for (const [err] of res) if (err) throw err;
+  return records;
+}
+
+/** Every key with its type and value, for before/after comparisons. */
+export async function snapshot(redisClient) {
+  const keys = (await redisClient.keys('*')).sort();
+  const out = {};
+  for (const key of keys) {
+    const type = await redisClient.type(key);
+    let value;
+    if (type === 'string') value = await redisClient.get(key);
+    else if (type === 'hash') value = await redisClient.hgetall(key);
+    else if (type === 'set') value = (await redisClient.smembers(key)).sort();
+    else if (type === 'zset') value = await redisClient.zrange(key, 0, -1, 'WITHSCORES');
+    else if (type === 'list') value = await redisClient.lrange(key, 0, -1);
+    else value = `<${type}>`;
+    out[key] = { type, value };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Convenience: a redis + server pair with cleanup
+
+/**
+ * Starts redis-server and redchat-server. Registers nothing itself: call `stack.stop()` in an
+ * `after` hook. `stop()` asserts the server's clean exit and always stops redis.
+ */
+export async function startStack(opts = {}) {
+  const redis = await startRedis();
+  const stack = { redis, server: null, db: null };
+  stack.stop = async () => {
+    try {
+      if (stack.server) await stack.server.stop();
+    } finally {
+      await redis.stop();
+    }
+  };
+  try {
+    stack.db = redis.client();
+    if (opts.fixture) await loadFixture(stack.db, opts.fixture);
+    if (opts.beforeServer) await opts.beforeServer(stack.db);
+    stack.server = await startServer({ redis, ...opts });
+    if (opts.demoData === 'on' && !opts.fixture) await waitForDemoData(stack.server, stack.db);
+    else await waitReady(stack.server);
+  } catch (err) {
+    if (stack.server) await stack.server.kill();
+    await redis.stop();
+    throw err;
+  }
+  stack.base = stack.server.base;
+  stack.api = () => api(stack.server.base);
+  return stack;
+}
+
+/** Asserts-friendly check that an error response is JSON with a string `message`. */
+export function isErrorBody(res) {
+  return !!res.json && typeof res.json === 'object' && typeof res.json.message === 'string' && res.json.message.length > 0;
+}
+
+export function describeRes(res) {
+  return `HTTP ${res.status} ${res.text.slice(0, 500)}`;
+}

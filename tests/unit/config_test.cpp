@@ -1,0 +1,122 @@
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <vector>
+
+#include "config/config.hpp"
+#include "config/redis_url.hpp"
+
+namespace redchat::config {
+namespace {
+
+parse_outcome parse(std::vector<const char*> args) {
+    args.insert(args.begin(), "redchat-server");
+    return parse_command_line(static_cast<int>(args.size()), args.data());
+}
+
+// Sets an environment variable for the duration of a test.
+struct scoped_env {
+    scoped_env(const char* name, const char* value) : name_(name) { ::setenv(name, value, 1); }
+    ~scoped_env() { ::unsetenv(name_); }
+    const char* name_;
+};
+
+TEST(redis_url, host_port_password_db) {
+    auto ep = parse_redis_url("redis://:s3cret@10.1.2.3:6380/2");
+    ASSERT_TRUE(ep);
+    EXPECT_EQ(ep->host, "10.1.2.3");
+    EXPECT_EQ(ep->port, 6380);
+    EXPECT_EQ(ep->password, "s3cret");
+    EXPECT_FALSE(ep->username);
+    EXPECT_EQ(ep->database, 2);
+    EXPECT_EQ(ep->redacted(), "redis://:***@10.1.2.3:6380/2");
+}
+
+TEST(redis_url, defaults_and_acl_user) {
+    auto plain = parse_redis_url("redis://localhost");
+    ASSERT_TRUE(plain);
+    EXPECT_EQ(plain->port, 6379);
+    EXPECT_EQ(plain->database, 0);
+    EXPECT_FALSE(plain->password);
+    auto acl = parse_redis_url("redis://alice:pw@localhost:7000");
+    ASSERT_TRUE(acl);
+    EXPECT_EQ(acl->username, "alice");
+    EXPECT_EQ(acl->password, "pw");
+}
+
+TEST(redis_url, unix_socket) {
+    auto ep = parse_redis_url("unix:///var/run/redis.sock?db=3");
+    ASSERT_TRUE(ep);
+    EXPECT_EQ(ep->unix_socket, "/var/run/redis.sock");
+    EXPECT_EQ(ep->database, 3);
+}
+
+TEST(redis_url, rejects_bad_urls) {
+    for (const char* bad : {"", "localhost:6379", "http://x:1", "redis://", "redis://h:0",
+                            "redis://h:70000", "redis://h:12ab", "redis://h/16", "redis://h/x",
+                            "unix://"}) {
+        EXPECT_FALSE(parse_redis_url(bad)) << bad;
+    }
+}
+
+TEST(command_line, defaults) {
+    auto out = parse({});
+    ASSERT_TRUE(out.config) << out.output;
+    EXPECT_EQ(out.config->port, 8080);
+    EXPECT_EQ(out.config->bind, "127.0.0.1");
+    EXPECT_FALSE(out.config->redis);
+    EXPECT_TRUE(out.config->demo_data);
+    EXPECT_GE(out.config->threads, 1u);
+    EXPECT_EQ(out.config->session_ttl.count(), 7 * 24 * 3600);
+}
+
+TEST(command_line, flags) {
+    auto out = parse({"--port", "9000", "--redis-url", "redis://127.0.0.1:7001/1", "--threads", "3",
+                      "--demo-data", "off", "--log-level", "debug", "--session-ttl", "3600",
+                      "--web-root", "/srv/web"});
+    ASSERT_TRUE(out.config) << out.output;
+    EXPECT_EQ(out.config->port, 9000);
+    ASSERT_TRUE(out.config->redis);
+    EXPECT_EQ(out.config->redis->port, 7001);
+    EXPECT_EQ(out.config->redis->database, 1);
+    EXPECT_EQ(out.config->threads, 3u);
+    EXPECT_FALSE(out.config->demo_data);
+    EXPECT_EQ(out.config->log_level, "debug");
+    EXPECT_EQ(out.config->session_ttl.count(), 3600);
+    EXPECT_EQ(out.config->web_root, "/srv/web");
+}
+
+TEST(command_line, environment_and_flag_precedence) {
+    scoped_env port("PORT", "7070");
+    scoped_env demo("DEMO_DATA", "off");
+    scoped_env url("REDIS_URL", "redis://envhost:6390");
+    auto from_env = parse({});
+    ASSERT_TRUE(from_env.config) << from_env.output;
+    EXPECT_EQ(from_env.config->port, 7070);
+    EXPECT_FALSE(from_env.config->demo_data);
+    EXPECT_EQ(from_env.config->redis->host, "envhost");
+    auto flag_wins = parse({"--port", "7171"});
+    ASSERT_TRUE(flag_wins.config);
+    EXPECT_EQ(flag_wins.config->port, 7171);
+}
+
+TEST(command_line, errors_and_help) {
+    auto bad_port = parse({"--port", "seventy"});
+    EXPECT_FALSE(bad_port.config);
+    EXPECT_NE(bad_port.exit_code, 0);
+    auto bad_demo = parse({"--demo-data", "maybe"});
+    EXPECT_FALSE(bad_demo.config);
+    auto bad_url = parse({"--redis-url", "mysql://x"});
+    EXPECT_FALSE(bad_url.config);
+    EXPECT_NE(bad_url.output.find("--redis-url"), std::string::npos);
+    auto help = parse({"--help"});
+    EXPECT_FALSE(help.config);
+    EXPECT_EQ(help.exit_code, 0);
+    for (const char* flag : {"--port", "--bind", "--redis-url", "--web-root", "--threads",
+                             "--demo-data", "--log-level", "--session-ttl"}) {
+        EXPECT_NE(help.output.find(flag), std::string::npos) << flag;
+    }
+}
+
+}  // namespace
+}  // namespace redchat::config

@@ -1,0 +1,91 @@
+#include <gtest/gtest.h>
+
+#include <set>
+
+#include "core/bcrypt.hpp"
+#include "core/error.hpp"
+#include "core/metrics.hpp"
+#include "core/random_id.hpp"
+
+namespace redchat {
+namespace {
+
+TEST(random_id, is_32_lowercase_hex_and_unique) {
+    std::set<std::string> seen;
+    for (int i = 0; i < 1000; ++i) {
+        auto id = random_hex_id();
+        ASSERT_EQ(id.size(), 32u);
+        for (char c : id) ASSERT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << id;
+        seen.insert(id);
+    }
+    EXPECT_EQ(seen.size(), 1000u);
+}
+
+TEST(bcrypt, hash_is_2b_with_requested_cost_and_verifies) {
+    auto h = bcrypt::hash("password123", 4);
+    ASSERT_TRUE(h);
+    EXPECT_EQ(h->substr(0, 7), "$2b$04$");
+    EXPECT_EQ(h->size(), 60u);
+    EXPECT_TRUE(bcrypt::verify("password123", *h));
+    EXPECT_FALSE(bcrypt::verify("password124", *h));
+    EXPECT_FALSE(bcrypt::verify("", *h));
+}
+
+TEST(bcrypt, two_hashes_of_one_password_differ_by_salt) {
+    auto a = bcrypt::hash("secret99", 4);
+    auto b = bcrypt::hash("secret99", 4);
+    ASSERT_TRUE(a && b);
+    EXPECT_NE(*a, *b);
+}
+
+TEST(bcrypt, verifies_hashes_made_by_other_implementations) {
+    // Made by the Node reference (bcrypt npm) and the Python reference (bcrypt PyPI).
+    EXPECT_TRUE(bcrypt::verify("password123",
+                               "$2b$10$gRER.yIrMobYkoZmuvvj4eT0aodcfFL5TSdFJDRbvqgstdVW79NR6"));
+    // A classic OpenBSD test vector in its $2a$ form, and the same digest labelled $2y$ (PHP).
+    EXPECT_TRUE(bcrypt::verify("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+    EXPECT_TRUE(bcrypt::verify("U*U", "$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+    EXPECT_FALSE(bcrypt::verify("U*V", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+}
+
+TEST(bcrypt, malformed_hashes_are_mismatches_not_errors) {
+    EXPECT_FALSE(bcrypt::verify("x", ""));
+    EXPECT_FALSE(bcrypt::verify("x", "plaintext"));
+    EXPECT_FALSE(bcrypt::verify("x", "$1$abcdefgh$0123456789012345678901"));
+    EXPECT_FALSE(bcrypt::verify("x", "$2b$10$short"));
+    EXPECT_FALSE(bcrypt::verify("x", "$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+    EXPECT_FALSE(bcrypt::verify(std::string("a\0b", 3),
+                                "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+}
+
+TEST(error, result_carries_our_category) {
+    result<int> r = make_error_code(errc::redis_timeout);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().category().name(), std::string("redchat"));
+    EXPECT_EQ(r.error().message(), "Redis did not answer in time");
+    auto b = failure<bool>(errc::not_found);
+    EXPECT_FALSE(b);
+}
+
+TEST(metrics, render_sums_shards_and_skips_empty_series) {
+    metrics::registry reg(2);
+    reg.for_thread(0).record_request(metrics::route::login, 200, 300'000);
+    reg.for_thread(1).record_request(metrics::route::login, 200, 3'000'000);
+    reg.for_thread(1).record_request(metrics::route::rooms, 403, 100);
+    reg.for_thread(1).record_request(metrics::route::rooms, 299, 100);  // untracked status
+    reg.for_thread(0).redis_errors += 2;
+    reg.for_thread(1).connections_open += 3;
+    const std::string text = reg.render();
+    EXPECT_NE(text.find("redchat_http_requests_total{route=\"/login\",status=\"200\"} 2\n"), std::string::npos);
+    EXPECT_NE(text.find("redchat_http_requests_total{route=\"/rooms/:userId\",status=\"403\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("redchat_http_requests_total{route=\"/rooms/:userId\",status=\"other\"} 1\n"), std::string::npos);
+    EXPECT_EQ(text.find("route=\"/me\""), std::string::npos);
+    EXPECT_NE(text.find("redchat_http_request_duration_seconds_bucket{le=\"0.0005\"} 3\n"), std::string::npos);
+    EXPECT_NE(text.find("redchat_http_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"), std::string::npos);
+    EXPECT_NE(text.find("redchat_http_request_duration_seconds_count 4\n"), std::string::npos);
+    EXPECT_NE(text.find("redchat_redis_command_errors_total 2\n"), std::string::npos);
+    EXPECT_NE(text.find("redchat_connections_open 3\n"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace redchat
