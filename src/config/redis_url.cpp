@@ -59,7 +59,7 @@ result<redis_endpoint> parse_redis_url(std::string_view text) {
             ep.password = std::string(u.user());
         }
     }
-    std::string_view path = u.path();
+    const std::string path = u.path();  // decoded copy
     if (!path.empty() && path != "/") {
         auto db = parse_int(path.substr(1), 15);
         if (!db) return make_error_code(errc::bad_input);

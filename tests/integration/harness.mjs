@@ -17,7 +17,8 @@ import Redis from 'ioredis';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
-export const SERVER_BIN = process.env.REDCHAT_SERVER || '/work/main/build/release/redchat-server';
+// Default: the release build of this checkout (/work/main/build/release/redchat-server here).
+export const SERVER_BIN = process.env.REDCHAT_SERVER || path.resolve(here, '..', '..', 'build', 'release', 'redchat-server');
 export const REDIS_BIN = process.env.REDIS_SERVER || 'redis-server';
 export const FIXTURES_DIR = path.resolve(here, '..', 'fixtures');
 export const COOKIE_NAME = 'redchat_sid';
@@ -27,7 +28,6 @@ export const COOKIE_NAME = 'redchat_sid';
 
 const live = new Set(); // ChildProcess objects still running
 const tmpDirs = new Set();
-const servers = new Set(); // started server handles, for diagnostics
 
 function track(child) {
   live.add(child);
@@ -80,9 +80,16 @@ async function waitExit(child, ms) {
   if (child.exitCode !== null || child.signalCode !== null) {
     return { code: child.exitCode, signal: child.signalCode };
   }
+  let timer;
   const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal }));
-  const timeout = sleep(ms).then(() => null);
-  return Promise.race([exited, timeout]);
+  const timeout = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(null), ms);
+  });
+  try {
+    return await Promise.race([exited, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** SIGTERM, then SIGKILL after `graceMs`. Resolves to {code, signal, forced}. */
@@ -121,14 +128,14 @@ export function redisPing(port, timeoutMs = 500) {
 }
 
 /**
- * Starts a private redis-server on a free loopback port.
+ * Starts a private redis-server on a free loopback port (or on `port`).
  * Returns {port, url, dir, client(), stop(), kill(), restart(), running()}.
  */
-export async function startRedis() {
+export async function startRedis({ port: fixedPort } = {}) {
   const dir = makeTempDir('redchat-redis-');
   let lastError = null;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
+  for (let attempt = 0; attempt < (fixedPort ? 1 : 3); attempt++) {
+    const port = fixedPort || (await freePort());
     const handle = new RedisHandle(port, dir);
     try {
       await handle.launch();
@@ -164,6 +171,9 @@ class RedisHandle {
     const child = track(spawn(REDIS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     this.child = child;
     this.output = '';
+    child.on('error', (err) => {
+      this.output += `\nspawn ${REDIS_BIN}: ${err.message}`;
+    });
     const collect = (d) => {
       this.output = (this.output + d.toString()).slice(-20000);
     };
@@ -205,6 +215,16 @@ class RedisHandle {
     await waitExit(this.child, 5000);
   }
 
+  /** SIGSTOP: redis keeps its connections open but answers nothing (a hung server). */
+  pause() {
+    if (this.running()) this.child.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after pause(). */
+  resume() {
+    if (this.running()) this.child.kill('SIGCONT');
+  }
+
   /** Starts redis-server again on the same port and folder (data is gone: no persistence). */
   async restart() {
     await this.kill();
@@ -225,6 +245,7 @@ class RedisHandle {
   async stop() {
     for (const c of this.clients) c.disconnect();
     this.clients.clear();
+    this.resume();
     if (this.child) await terminate(this.child, 5000);
   }
 }
@@ -260,7 +281,6 @@ export async function startServer(opts = {}) {
     }),
   );
   const handle = new ServerHandle(child, args);
-  servers.add(handle);
   try {
     const m = await handle.waitForLog(/event=listening url=http:\/\/127\.0\.0\.1:(\d+)\//, 15000);
     handle.port = Number(m[1]);
@@ -293,6 +313,12 @@ class ServerHandle {
     child.once('exit', () => {
       for (const w of this.waiters) w();
     });
+    child.on('error', (err) => {
+      // e.g. ENOENT: a wrong REDCHAT_SERVER path
+      this.spawnError = err;
+      this.stderr += `\nspawn ${SERVER_BIN}: ${err.message}\n`;
+      for (const w of this.waiters) w();
+    });
   }
 
   logs() {
@@ -300,7 +326,7 @@ class ServerHandle {
   }
 
   running() {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return !this.spawnError && this.child.exitCode === null && this.child.signalCode === null;
   }
 
   /** Resolves with the match of `re` in stderr; rejects after `ms` or when the process exits. */
@@ -334,7 +360,6 @@ class ServerHandle {
     const t0 = Date.now();
     const r = await terminate(this.child, graceMs);
     this.stopped = true;
-    servers.delete(this);
     if (process.exitCode) {
       // A test in this file failed: show what the server said.
       process.stderr.write(`\n--- redchat-server stderr (${this.base}) ---\n${this.logs().slice(-8000)}\n--- end ---\n`);
@@ -357,7 +382,6 @@ class ServerHandle {
     if (this.running()) this.child.kill('SIGKILL');
     await waitExit(this.child, 5000);
     this.stopped = true;
-    servers.delete(this);
   }
 }
 

@@ -1,0 +1,56 @@
+# The two commands of the README:
+#   make run    set up what is missing, build, and run the server on http://localhost:8080
+#   make test   build and run every test through ctest (release, then ASan+UBSan)
+# Everything else here is a step of those two.
+
+SHELL := /bin/bash
+PORT ?= 8080
+DATA_DIR ?= var/redis
+NPM_CI := npm ci --no-audit --no-fund --loglevel=error
+
+.PHONY: run test setup setup-run build build-asan web test-deps test-release test-asan clean format tidy
+
+run: setup-run build web
+	@echo "redchat: starting on http://localhost:$(PORT)  (Ctrl-C stops the server and its Redis)"
+	PORT=$(PORT) DATA_DIR=$(DATA_DIR) exec ./build/release/redchat-server
+
+test: setup build web test-deps test-release build-asan test-asan
+
+setup:
+	@bash scripts/setup.sh
+
+setup-run:
+	@bash scripts/setup.sh --run
+
+build:
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+
+build-asan:
+	@cmake --preset asan-ubsan >/dev/null
+	@cmake --build --preset asan-ubsan
+
+# The web client arrives with its own issue; until then the server serves whatever web/dist has.
+web:
+	@if [ -f web/package.json ]; then \
+	  cd web && { [ -d node_modules ] || $(NPM_CI); } && npm run --silent build; \
+	fi
+
+test-deps:
+	@cd tests/integration && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || $(NPM_CI); }
+
+test-release:
+	@cd build/release && ctest --output-on-failure --timeout 900
+
+test-asan:
+	@cd build/asan-ubsan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure --timeout 900
+
+format:
+	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i
+
+tidy: build
+	@git ls-files 'src/*.cpp' | xargs clang-tidy -p build/release --quiet
+
+clean:
+	rm -rf build
