@@ -1,13 +1,13 @@
 #include "app/embedded_redis.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,16 +24,19 @@ using namespace std::chrono_literals;
 namespace {
 
 std::string find_in_path(const std::string& name) {
-    if (name.find('/') != std::string::npos) return name;
+    if (name.find('/') != std::string::npos)
+        return name;
     const char* path = std::getenv("PATH");
     std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
     dirs += ":/usr/sbin:/sbin";
     std::size_t start = 0;
     while (start <= dirs.size()) {
         auto end = dirs.find(':', start);
-        if (end == std::string::npos) end = dirs.size();
+        if (end == std::string::npos)
+            end = dirs.size();
         fs::path candidate = fs::path(dirs.substr(start, end - start)) / name;
-        if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+        if (::access(candidate.c_str(), X_OK) == 0)
+            return candidate.string();
         start = end + 1;
     }
     return {};
@@ -48,7 +51,8 @@ unsigned short free_loopback_port() {
     socklen_t len = sizeof addr;
     if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
         ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        if (fd >= 0) ::close(fd);
+        if (fd >= 0)
+            ::close(fd);
         throw std::runtime_error("cannot find a free loopback port for redis-server");
     }
     ::close(fd);
@@ -60,13 +64,15 @@ bool answers_ping(const config::redis_endpoint& ep) {
     redisContext* c = ep.unix_socket.empty()
                           ? redisConnectWithTimeout(ep.host.c_str(), ep.port, timeout)
                           : redisConnectUnixWithTimeout(ep.unix_socket.c_str(), timeout);
-    if (c == nullptr) return false;
+    if (c == nullptr)
+        return false;
     bool ok = false;
     if (c->err == 0) {
         redisSetTimeout(c, timeout);
         auto* r = static_cast<redisReply*>(redisCommand(c, "PING"));
         ok = r != nullptr && r->type == REDIS_REPLY_STATUS;  // -LOADING is an error reply
-        if (r != nullptr) freeReplyObject(r);
+        if (r != nullptr)
+            freeReplyObject(r);
     }
     redisFree(c);
     return ok;
@@ -77,7 +83,9 @@ bool answers_ping(const config::redis_endpoint& ep) {
 embedded_redis::embedded_redis(std::string binary, fs::path data_dir)
     : binary_(std::move(binary)), data_dir_(std::move(data_dir)) {}
 
-embedded_redis::~embedded_redis() { stop(); }
+embedded_redis::~embedded_redis() {
+    stop();
+}
 
 config::redis_endpoint embedded_redis::start() {
     const std::string path = find_in_path(binary_);
@@ -89,13 +97,26 @@ config::redis_endpoint embedded_redis::start() {
     data_dir_ = fs::canonical(data_dir_);
 
     const fs::path socket = data_dir_ / "redis.sock";
-    args_ = {binary_, "--dir", data_dir_.string(), "--appendonly", "yes", "--appendfsync", "everysec",
-             "--daemonize", "no", "--logfile", (data_dir_ / "redis.log").string(),
-             "--protected-mode", "yes", "--bind", "127.0.0.1"};
+    args_ = {binary_,
+             "--dir",
+             data_dir_.string(),
+             "--appendonly",
+             "yes",
+             "--appendfsync",
+             "everysec",
+             "--daemonize",
+             "no",
+             "--logfile",
+             (data_dir_ / "redis.log").string(),
+             "--protected-mode",
+             "yes",
+             "--bind",
+             "127.0.0.1"};
     if (socket.string().size() < 100) {
         endpoint_.unix_socket = socket.string();
         fs::remove(socket);
-        args_.insert(args_.end(), {"--port", "0", "--unixsocket", socket.string(), "--unixsocketperm", "700"});
+        args_.insert(args_.end(),
+                     {"--port", "0", "--unixsocket", socket.string(), "--unixsocketperm", "700"});
     } else {
         endpoint_.host = "127.0.0.1";
         endpoint_.port = free_loopback_port();
@@ -130,15 +151,18 @@ config::redis_endpoint embedded_redis::start() {
 
 pid_t embedded_redis::spawn() {
     std::vector<char*> argv;
-    for (auto& a : args_) argv.push_back(a.data());
+    for (auto& a : args_)
+        argv.push_back(a.data());
     argv.push_back(nullptr);
     const pid_t parent = ::getpid();
     const pid_t pid = ::fork();
-    if (pid < 0) throw std::runtime_error("fork failed");
+    if (pid < 0)
+        throw std::runtime_error("fork failed");
     if (pid == 0) {
         // Child: only async-signal-safe calls until exec.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the chat server
-        if (::getppid() != parent) ::_exit(1);
+        if (::getppid() != parent)
+            ::_exit(1);
         const int devnull = ::open("/dev/null", O_RDWR);
         if (devnull >= 0) {
             ::dup2(devnull, 0);
@@ -165,9 +189,11 @@ void embedded_redis::supervise() {
         std::unique_lock lock(mutex_);
         running_ = false;
         changed_.notify_all();
-        if (stopping_) return;
+        if (stopping_)
+            return;
         spdlog::error("event=embedded_redis_exited status={} action=restart_in_1s", status);
-        if (changed_.wait_for(lock, 1s, [this] { return stopping_; })) return;
+        if (changed_.wait_for(lock, 1s, [this] { return stopping_; }))
+            return;
         try {
             pid_ = spawn();
             running_ = true;
@@ -181,7 +207,8 @@ void embedded_redis::supervise() {
 void embedded_redis::stop() {
     {
         std::unique_lock lock(mutex_);
-        if (!watcher_.joinable()) return;
+        if (!watcher_.joinable())
+            return;
         stopping_ = true;
         changed_.notify_all();
         if (running_) {

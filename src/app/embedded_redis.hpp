@@ -17,7 +17,7 @@
 namespace redchat::app {
 
 class embedded_redis {
-public:
+  public:
     embedded_redis(std::string binary, std::filesystem::path data_dir);
     ~embedded_redis();
     embedded_redis(const embedded_redis&) = delete;
@@ -27,7 +27,7 @@ public:
     config::redis_endpoint start();
     void stop();
 
-private:
+  private:
     pid_t spawn();
     void supervise();
 

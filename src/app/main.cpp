@@ -20,7 +20,8 @@ int main(int argc, char** argv) {
 
     // Structured (logfmt-style) lines on stderr.
     auto logger = spdlog::stderr_logger_mt("redchat");
-    logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l tid=%t %v", spdlog::pattern_time_type::utc);
+    logger->set_pattern("ts=%Y-%m-%dT%H:%M:%S.%eZ level=%l tid=%t %v",
+                        spdlog::pattern_time_type::utc);
     logger->set_level(spdlog::level::from_str(cfg.log_level));
     logger->flush_on(spdlog::level::info);
     spdlog::set_default_logger(logger);

@@ -12,7 +12,9 @@ namespace asio = boost::asio;
 
 password_pool::password_pool(unsigned threads, int cost) : pool_(threads), cost_(cost) {}
 
-password_pool::~password_pool() { stop(); }
+password_pool::~password_pool() {
+    stop();
+}
 
 void password_pool::stop() {
     pool_.stop();

@@ -10,7 +10,7 @@
 namespace redchat::app {
 
 class password_pool final : public chat::password_hasher {
-public:
+  public:
     password_pool(unsigned threads, int cost);
     ~password_pool() override;
 
@@ -20,7 +20,7 @@ public:
 
     void stop();
 
-private:
+  private:
     boost::asio::thread_pool pool_;
     int cost_;
 };

@@ -1,5 +1,6 @@
 #include "app/server.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -7,7 +8,6 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 #include <filesystem>
@@ -52,15 +52,18 @@ fs::path default_web_root() {
     const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
     // The binary lands in build/<preset>/; the client is built into web/dist of the tree.
     if (!ec) {
-        for (const auto& candidate : {exe.parent_path() / "../../web/dist", exe.parent_path() / "web"}) {
-            if (fs::is_regular_file(candidate / "index.html", ec)) return fs::weakly_canonical(candidate, ec);
+        for (const auto& candidate :
+             {exe.parent_path() / "../../web/dist", exe.parent_path() / "web"}) {
+            if (fs::is_regular_file(candidate / "index.html", ec))
+                return fs::weakly_canonical(candidate, ec);
         }
     }
     return fs::path(REDCHAT_SOURCE_DIR) / "web/dist";
 }
 
 void log_exception(std::exception_ptr e) {
-    if (!e) return;
+    if (!e)
+        return;
     try {
         std::rethrow_exception(e);
     } catch (const std::exception& ex) {
@@ -71,11 +74,13 @@ void log_exception(std::exception_ptr e) {
 asio::awaitable<void> load_demo(worker& w, chat::password_hasher& hasher) {
     asio::steady_timer timer(w.ioc);
     while (!w.redis->ready()) {
-        if (w.sessions.draining()) co_return;
+        if (w.sessions.draining())
+            co_return;
         timer.expires_after(50ms);
         co_await timer.async_wait(asio::use_awaitable);
     }
-    const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    const double now =
+        std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto loaded = co_await chat::load_demo_data(*w.store, hasher, now);
     if (!loaded) {
         spdlog::error("event=demo_data_failed error=\"{}\"", loaded.error().message());
@@ -115,9 +120,11 @@ int run_server(const config::server_config& cfg) {
 
     metrics::registry stats(cfg.threads);
     password_pool passwords(cfg.password_threads, cfg.bcrypt_cost);
-    const transport::static_files files(cfg.web_root.empty() ? default_web_root() : fs::path(cfg.web_root));
+    const transport::static_files files(cfg.web_root.empty() ? default_web_root()
+                                                             : fs::path(cfg.web_root));
     if (!files.has_index()) {
-        spdlog::warn("event=web_client_missing root={} hint=\"run make web\"", files.root().string());
+        spdlog::warn("event=web_client_missing root={} hint=\"run make web\"",
+                     files.root().string());
     }
 
     std::vector<std::unique_ptr<worker>> workers;
@@ -132,35 +139,40 @@ int run_server(const config::server_config& cfg) {
             stats.for_thread(i));
         w->store = redis::make_chat_store(*w->redis);
         w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg);
-        w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i), stats,
-                                                       files, cfg, w->sessions});
+        w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),
+                                                       stats, files, cfg, w->sessions});
         contexts.push_back(&w->ioc);
         asio::post(w->ioc, [r = w->redis.get()] { r->start(); });
         workers.push_back(std::move(w));
     }
 
     worker& home = *workers.front();
-    transport::listener listener(home.ioc, contexts, cfg.bind, cfg.port,
-                                 [&workers](std::size_t index, asio::ip::tcp::socket socket) {
-                                     worker& w = *workers[index];
-                                     asio::co_spawn(w.ioc,
-                                                    transport::run_http_session(std::move(socket), *w.services),
-                                                    log_exception);
-                                 });
-    listener.start();
+    // Destroyed before the workers: their I/O objects live on the workers' io_contexts.
+    std::optional<transport::listener> listener;
+    std::optional<asio::signal_set> signals;
+    listener.emplace(home.ioc, contexts, cfg.bind, cfg.port,
+                     [&workers](std::size_t index, asio::ip::tcp::socket socket) {
+                         worker& w = *workers[index];
+                         asio::co_spawn(w.ioc,
+                                        transport::run_http_session(std::move(socket), *w.services),
+                                        log_exception);
+                     });
+    listener->start();
     const std::string host = cfg.bind == "0.0.0.0" ? "localhost" : cfg.bind;
-    spdlog::info("event=listening url=http://{}:{}/ threads={} web_root={}", host, listener.port(),
+    spdlog::info("event=listening url=http://{}:{}/ threads={} web_root={}", host, listener->port(),
                  cfg.threads, files.root().string());
 
-    if (cfg.demo_data) asio::co_spawn(home.ioc, load_demo(home, passwords), log_exception);
+    if (cfg.demo_data)
+        asio::co_spawn(home.ioc, load_demo(home, passwords), log_exception);
 
     bool stopping = false;
-    asio::signal_set signals(home.ioc, SIGINT, SIGTERM);
-    signals.async_wait([&](const boost::system::error_code& ec, int signo) {
-        if (ec || stopping) return;
+    signals.emplace(home.ioc, SIGINT, SIGTERM);
+    signals->async_wait([&](const boost::system::error_code& ec, int signo) {
+        if (ec || stopping)
+            return;
         stopping = true;
         spdlog::info("event=shutdown_started signal={}", signo);
-        listener.stop();
+        listener->stop();
         const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
         for (auto& w : workers) {
             asio::co_spawn(w->ioc, drain(*w, deadline), log_exception);
@@ -172,11 +184,14 @@ int run_server(const config::server_config& cfg) {
         threads.emplace_back([&w = *workers[i]] { w.ioc.run(); });
     }
     home.ioc.run();
-    for (auto& t : threads) t.join();
-    signals.cancel();
+    for (auto& t : threads)
+        t.join();
+    signals.reset();
+    listener.reset();
     passwords.stop();
     workers.clear();
-    if (own_redis) own_redis->stop();
+    if (own_redis)
+        own_redis->stop();
     spdlog::info("event=shutdown_complete");
     return 0;
 }

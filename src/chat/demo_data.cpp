@@ -25,28 +25,38 @@ std::vector<std::string> ids(std::string a, std::string b) {
 
 }  // namespace
 
-boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& hasher, double now) {
+boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& hasher,
+                                                    double now) {
     auto claimed = co_await db.claim_empty_store();
-    if (!claimed) co_return failure<bool>(claimed.error());
-    if (!*claimed) co_return false;
+    if (!claimed)
+        co_return failure<bool>(claimed.error());
+    if (!*claimed)
+        co_return false;
 
-    if (auto named = co_await db.set_room_name(std::string(general_room_id), std::string("General")); !named) {
+    if (auto named =
+            co_await db.set_room_name(std::string(general_room_id), std::string("General"));
+        !named) {
         co_return failure<bool>(named.error());
     }
 
     std::uint32_t seed = 0;
     random_bytes(&seed, sizeof seed);
     std::mt19937 rng(seed);
-    auto pick = [&rng](std::size_t n) { return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng); };
+    auto pick = [&rng](std::size_t n) {
+        return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
+    };
 
     static constexpr std::array<const char*, 4> names{"Pablo", "Joe", "Mary", "Alex"};
     std::vector<user> users;
     for (const char* name : names) {
         auto hashed = co_await hasher.hash(std::string("password123"));
-        if (!hashed) co_return failure<bool>(errc::bad_input);
+        if (!hashed)
+            co_return failure<bool>(errc::bad_input);
         auto created = co_await db.create_user(std::string(name), *hashed);
-        if (!created) co_return failure<bool>(created.error());
-        if (!*created) co_return failure<bool>(errc::conflict);
+        if (!created)
+            co_return failure<bool>(created.error());
+        if (!*created)
+            co_return failure<bool>(errc::conflict);
         users.push_back(**created);
     }
 
@@ -63,10 +73,14 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
             const double second = first + 1 + static_cast<double>(pick(120000)) / 1000.0;
             const auto& opener = b_first ? users[b] : users[a];
             const auto& answer = b_first ? users[a] : users[b];
-            auto r = co_await store_message(db, room, opener.id, first, greetings[pick(greetings.size())]);
-            if (!r) co_return failure<bool>(r.error());
-            r = co_await store_message(db, room, answer.id, second, greetings[pick(greetings.size())]);
-            if (!r) co_return failure<bool>(r.error());
+            auto r = co_await store_message(db, room, opener.id, first,
+                                            greetings[pick(greetings.size())]);
+            if (!r)
+                co_return failure<bool>(r.error());
+            r = co_await store_message(db, room, answer.id, second,
+                                       greetings[pick(greetings.size())]);
+            if (!r)
+                co_return failure<bool>(r.error());
         }
     }
 
@@ -75,9 +89,10 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
         "Next meeting tomorrow 10.00AM", "Wow that's great"};
     for (std::size_t i = 0; i < general.size(); ++i) {
         const double date = now - 1000 + 200 * static_cast<double>(i);
-        auto r = co_await store_message(db, std::string(general_room_id), users[pick(users.size())].id,
-                                        date, general[i]);
-        if (!r) co_return failure<bool>(r.error());
+        auto r = co_await store_message(db, std::string(general_room_id),
+                                        users[pick(users.size())].id, date, general[i]);
+        if (!r)
+            co_return failure<bool>(r.error());
     }
     co_return true;
 }

@@ -13,10 +13,10 @@
 namespace redchat::chat {
 
 struct message {
-    std::string id;       // empty for messages written by reference servers
+    std::string id;  // empty for messages written by reference servers
     std::string room_id;
-    std::string from;     // user id as a string
-    double date = 0;      // seconds since the epoch; also the sorted-set score
+    std::string from;  // user id as a string
+    double date = 0;   // seconds since the epoch; also the sorted-set score
     std::string text;
 };
 

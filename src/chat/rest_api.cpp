@@ -20,9 +20,13 @@ namespace {
 namespace json = boost::json;
 using boost::asio::awaitable;
 
-api_response reply(int status, const json::value& v) { return {status, json::serialize(v)}; }
+api_response reply(int status, const json::value& v) {
+    return {status, json::serialize(v)};
+}
 
-api_response fail(int status, std::string_view text) { return {status, error_body(text)}; }
+api_response fail(int status, std::string_view text) {
+    return {status, error_body(text)};
+}
 
 // A failed store call: the backing store is unavailable or misbehaving, never the client's fault.
 api_response store_failure(const boost::system::error_code& ec) {
@@ -32,18 +36,24 @@ api_response store_failure(const boost::system::error_code& ec) {
 
 std::optional<std::size_t> parse_count(std::string_view s) {
     std::size_t v = 0;
-    if (s.empty() || s.size() > 12) return std::nullopt;
+    if (s.empty() || s.size() > 12)
+        return std::nullopt;
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-    if (ec != std::errc{} || ptr != s.data() + s.size()) return std::nullopt;
+    if (ec != std::errc{} || ptr != s.data() + s.size())
+        return std::nullopt;
     return v;
 }
 
 // A user id from JSON: a string of digits or a non-negative integer.
 std::optional<std::string> json_user_id(const json::value* v) {
-    if (v == nullptr) return std::nullopt;
-    if (v->is_string()) return normalize_user_id(v->get_string());
-    if (v->is_int64() && v->get_int64() > 0) return std::to_string(v->get_int64());
-    if (v->is_uint64() && v->get_uint64() > 0) return std::to_string(v->get_uint64());
+    if (v == nullptr)
+        return std::nullopt;
+    if (v->is_string())
+        return normalize_user_id(v->get_string());
+    if (v->is_int64() && v->get_int64() > 0)
+        return std::to_string(v->get_int64());
+    if (v->is_uint64() && v->get_uint64() > 0)
+        return std::to_string(v->get_uint64());
     return std::nullopt;
 }
 
@@ -51,7 +61,8 @@ json::object user_json(std::string_view id, std::string_view name, std::optional
     json::object o;
     o["id"] = id;
     o["username"] = name;
-    if (online) o["online"] = *online;
+    if (online)
+        o["online"] = *online;
     return o;
 }
 
@@ -120,30 +131,43 @@ rest_api::rest_api(store& db, password_hasher& hasher, const config::server_conf
 
 std::optional<metrics::route> rest_api::match(std::string_view target) {
     auto url = boost::urls::parse_origin_form(target);
-    if (!url) return std::nullopt;
+    if (!url)
+        return std::nullopt;
     std::vector<std::string> seg;
-    for (auto s : url->segments()) seg.push_back(s);
+    for (auto s : url->segments())
+        seg.push_back(s);
     using metrics::route;
     if (seg.size() == 1) {
-        if (seg[0] == "me") return route::me;
-        if (seg[0] == "login") return route::login;
-        if (seg[0] == "logout") return route::logout;
-        if (seg[0] == "users") return route::users;
-        if (seg[0] == "room") return route::create_room;
-        if (seg[0] == "links") return route::links;
+        if (seg[0] == "me")
+            return route::me;
+        if (seg[0] == "login")
+            return route::login;
+        if (seg[0] == "logout")
+            return route::logout;
+        if (seg[0] == "users")
+            return route::users;
+        if (seg[0] == "room")
+            return route::create_room;
+        if (seg[0] == "links")
+            return route::links;
     }
-    if (seg.size() == 2 && seg[0] == "users" && seg[1] == "online") return route::users_online;
-    if (seg.size() == 2 && seg[0] == "rooms") return route::rooms;
-    if (seg.size() == 3 && seg[0] == "room" && seg[2] == "messages") return route::room_messages;
+    if (seg.size() == 2 && seg[0] == "users" && seg[1] == "online")
+        return route::users_online;
+    if (seg.size() == 2 && seg[0] == "rooms")
+        return route::rooms;
+    if (seg.size() == 3 && seg[0] == "room" && seg[2] == "messages")
+        return route::room_messages;
     return std::nullopt;
 }
 
 awaitable<api_response> rest_api::handle(api_request req) {
     auto r = match(req.target);
-    if (!r) co_return fail(404, "Not found");
+    if (!r)
+        co_return fail(404, "Not found");
     context ctx{std::move(req), {}, {}, {}};
     ctx.url = *boost::urls::parse_origin_form(ctx.req.target);
-    for (auto s : ctx.url.segments()) ctx.segments.push_back(s);
+    for (auto s : ctx.url.segments())
+        ctx.segments.push_back(s);
 
     const bool get = ctx.req.method == "GET" || ctx.req.method == "HEAD";
     const bool post = ctx.req.method == "POST";
@@ -156,56 +180,74 @@ awaitable<api_response> rest_api::handle(api_request req) {
     using metrics::route;
     switch (*r) {
         case route::links: {
-            if (!get) co_return only("GET, HEAD");
+            if (!get)
+                co_return only("GET, HEAD");
             json::object o;
             o["github"] = cfg_.github_url;
             co_return reply(200, o);
         }
         case route::login:
-            if (!post) co_return only("POST");
+            if (!post)
+                co_return only("POST");
             co_return co_await login(ctx);
         case route::logout:
-            if (!post) co_return only("POST");
+            if (!post)
+                co_return only("POST");
             co_return co_await logout(ctx);
         case route::create_room:
-            if (!post) co_return only("POST");
+            if (!post)
+                co_return only("POST");
             break;
         default:
-            if (!get) co_return only("GET, HEAD");
+            if (!get)
+                co_return only("GET, HEAD");
             break;
     }
 
     // Everything below needs to know the session's user.
     if (ctx.req.session_id) {
         auto uid = co_await db_.session_user(*ctx.req.session_id);
-        if (!uid) co_return store_failure(uid.error());
+        if (!uid)
+            co_return store_failure(uid.error());
         ctx.user_id = std::move(*uid);
     }
-    if (*r == route::me) co_return co_await me(ctx);
-    if (!ctx.user_id) co_return fail(401, "Not logged in");
+    if (*r == route::me)
+        co_return co_await me(ctx);
+    if (!ctx.user_id)
+        co_return fail(401, "Not logged in");
     switch (*r) {
-        case route::users_online: co_return co_await users_online(ctx);
-        case route::users: co_return co_await users(ctx);
-        case route::rooms: co_return co_await rooms(ctx);
-        case route::room_messages: co_return co_await room_messages(ctx);
-        case route::create_room: co_return co_await create_room(ctx);
-        default: break;
+        case route::users_online:
+            co_return co_await users_online(ctx);
+        case route::users:
+            co_return co_await users(ctx);
+        case route::rooms:
+            co_return co_await rooms(ctx);
+        case route::room_messages:
+            co_return co_await room_messages(ctx);
+        case route::create_room:
+            co_return co_await create_room(ctx);
+        default:
+            break;
     }
     co_return fail(404, "Not found");
 }
 
 awaitable<api_response> rest_api::me(context& ctx) {
-    if (!ctx.user_id) co_return api_response{200, std::string("null")};
+    if (!ctx.user_id)
+        co_return api_response{200, std::string("null")};
     auto names = co_await db_.usernames(std::vector<std::string>(1, *ctx.user_id));
-    if (!names) co_return store_failure(names.error());
-    if (!(*names)[0]) co_return api_response{200, std::string("null")};
+    if (!names)
+        co_return store_failure(names.error());
+    if (!(*names)[0])
+        co_return api_response{200, std::string("null")};
     co_return reply(200, user_json(*ctx.user_id, *(*names)[0], std::nullopt));
 }
 
 awaitable<api_response> rest_api::login(context& ctx) {
     boost::system::error_code ec;
     json::value body = json::parse(ctx.req.body, ec);
-    if (ec || !body.is_object()) co_return fail(400, "Request body must be a JSON object");
+    if (ec || !body.is_object())
+        co_return fail(400, "Request body must be a JSON object");
     const auto& o = body.get_object();
     const auto* u = o.if_contains("username");
     const auto* p = o.if_contains("password");
@@ -219,7 +261,8 @@ awaitable<api_response> rest_api::login(context& ctx) {
     }
 
     auto found = co_await db_.find_user(username);
-    if (!found) co_return store_failure(found.error());
+    if (!found)
+        co_return store_failure(found.error());
 
     user account;
     int status = 200;
@@ -236,19 +279,24 @@ awaitable<api_response> rest_api::login(context& ctx) {
             co_return fail(400, *problem);
         }
         auto hashed = co_await hasher_.hash(password);
-        if (!hashed) co_return fail(503, "Could not hash the password, please try again");
+        if (!hashed)
+            co_return fail(503, "Could not hash the password, please try again");
         auto created = co_await db_.create_user(username, *hashed);
-        if (!created) co_return store_failure(created.error());
-        if (!*created) co_return fail(409, "This username was just taken, please choose another");
+        if (!created)
+            co_return store_failure(created.error());
+        if (!*created)
+            co_return fail(409, "This username was just taken, please choose another");
         account = **created;
         status = 201;
     }
 
     // A fresh session id at every login; the old session (if any) is ended.
-    if (ctx.req.session_id) (void)co_await db_.delete_session(*ctx.req.session_id);
+    if (ctx.req.session_id)
+        (void)co_await db_.delete_session(*ctx.req.session_id);
     std::string sid = random_hex_id();
     auto stored = co_await db_.put_session(sid, account.id, cfg_.session_ttl);
-    if (!stored) co_return store_failure(stored.error());
+    if (!stored)
+        co_return store_failure(stored.error());
     api_response res = reply(status, user_json(account.id, account.username, std::nullopt));
     res.set_session = std::move(sid);
     co_return res;
@@ -257,7 +305,8 @@ awaitable<api_response> rest_api::login(context& ctx) {
 awaitable<api_response> rest_api::logout(context& ctx) {
     if (ctx.req.session_id) {
         auto deleted = co_await db_.delete_session(*ctx.req.session_id);
-        if (!deleted) co_return store_failure(deleted.error());
+        if (!deleted)
+            co_return store_failure(deleted.error());
     }
     api_response res{200, std::string("{}")};
     res.clear_session = true;
@@ -266,18 +315,22 @@ awaitable<api_response> rest_api::logout(context& ctx) {
 
 awaitable<api_response> rest_api::users_online(context&) {
     auto ids = co_await db_.online_user_ids();
-    if (!ids) co_return store_failure(ids.error());
+    if (!ids)
+        co_return store_failure(ids.error());
     std::vector<std::string> valid;
     for (auto& id : *ids) {
-        if (is_user_id(id)) valid.push_back(std::move(id));
+        if (is_user_id(id))
+            valid.push_back(std::move(id));
     }
     json::object out;
     if (!valid.empty()) {
         auto names = co_await db_.usernames(valid);
-        if (!names) co_return store_failure(names.error());
+        if (!names)
+            co_return store_failure(names.error());
         for (std::size_t i = 0; i < valid.size(); ++i) {
             // A dangling id (no user hash) is skipped rather than shown as a ghost.
-            if ((*names)[i]) out[valid[i]] = user_json(valid[i], *(*names)[i], true);
+            if ((*names)[i])
+                out[valid[i]] = user_json(valid[i], *(*names)[i], true);
         }
     }
     co_return reply(200, out);
@@ -286,45 +339,57 @@ awaitable<api_response> rest_api::users_online(context&) {
 awaitable<api_response> rest_api::users(context& ctx) {
     std::vector<std::string> ids;
     for (auto param : ctx.url.params()) {
-        if (param.key != "ids[]" && param.key != "ids") continue;
-        if (!param.has_value || !is_user_id(param.value)) co_return fail(400, "ids[] must be user ids");
-        if (std::find(ids.begin(), ids.end(), param.value) == ids.end()) ids.push_back(param.value);
+        if (param.key != "ids[]" && param.key != "ids")
+            continue;
+        if (!param.has_value || !is_user_id(param.value))
+            co_return fail(400, "ids[] must be user ids");
+        if (std::find(ids.begin(), ids.end(), param.value) == ids.end())
+            ids.push_back(param.value);
         if (ids.size() > cfg_.limit.max_ids_per_request) {
             co_return fail(400, "At most " + std::to_string(cfg_.limit.max_ids_per_request) +
                                     " ids per request");
         }
     }
-    if (ids.empty()) co_return fail(404, "No user ids given");
+    if (ids.empty())
+        co_return fail(404, "No user ids given");
     auto names = co_await db_.usernames(ids);
-    if (!names) co_return store_failure(names.error());
+    if (!names)
+        co_return store_failure(names.error());
     auto online = co_await db_.online_flags(ids);
-    if (!online) co_return store_failure(online.error());
+    if (!online)
+        co_return store_failure(online.error());
     json::object out;
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        if ((*names)[i]) out[ids[i]] = user_json(ids[i], *(*names)[i], (*online)[i]);
+        if ((*names)[i])
+            out[ids[i]] = user_json(ids[i], *(*names)[i], (*online)[i]);
     }
     co_return reply(200, out);
 }
 
 awaitable<api_response> rest_api::rooms(context& ctx) {
     const std::string& wanted = ctx.segments[1];
-    if (wanted != *ctx.user_id) co_return fail(403, "You can only list your own rooms");
+    if (wanted != *ctx.user_id)
+        co_return fail(403, "You can only list your own rooms");
     auto room_ids = co_await db_.user_rooms(*ctx.user_id);
-    if (!room_ids) co_return store_failure(room_ids.error());
+    if (!room_ids)
+        co_return store_failure(room_ids.error());
     auto& ids = *room_ids;
     std::erase_if(ids, [](const std::string& id) { return !is_room_id(id); });
     // General first, then by id, for a stable answer (the reference client sorts anyway).
     std::sort(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {
-        if ((a == general_room_id) != (b == general_room_id)) return a == general_room_id;
+        if ((a == general_room_id) != (b == general_room_id))
+            return a == general_room_id;
         return a < b;
     });
     auto names = co_await db_.room_names(ids);
-    if (!names) co_return store_failure(names.error());
+    if (!names)
+        co_return store_failure(names.error());
 
     // One round trip for the usernames of every private room.
     std::vector<std::string> user_ids;
     for (std::size_t i = 0; i < ids.size(); ++i) {
-        if ((*names)[i]) continue;
+        if ((*names)[i])
+            continue;
         if (auto members = private_room_members(ids[i])) {
             user_ids.push_back(members->first);
             user_ids.push_back(members->second);
@@ -333,7 +398,8 @@ awaitable<api_response> rest_api::rooms(context& ctx) {
     std::vector<std::optional<std::string>> usernames;
     if (!user_ids.empty()) {
         auto fetched = co_await db_.usernames(user_ids);
-        if (!fetched) co_return store_failure(fetched.error());
+        if (!fetched)
+            co_return store_failure(fetched.error());
         usernames = std::move(*fetched);
     }
 
@@ -360,7 +426,8 @@ awaitable<api_response> rest_api::rooms(context& ctx) {
 
 awaitable<api_response> rest_api::room_messages(context& ctx) {
     const std::string& room_id = ctx.segments[1];
-    if (!is_room_id(room_id)) co_return fail(400, "Invalid room id");
+    if (!is_room_id(room_id))
+        co_return fail(400, "Invalid room id");
     std::size_t offset = 0;
     std::size_t size = 15;
     for (auto param : ctx.url.params()) {
@@ -373,25 +440,31 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
             offset = *v;
         } else if (param.key == "size") {
             auto v = parse_count(param.value);
-            if (!v) co_return fail(400, "size must be a non-negative integer");
+            if (!v)
+                co_return fail(400, "size must be a non-negative integer");
             size = std::min(*v, cfg_.limit.max_page_size);
         }
     }
     auto member = co_await db_.is_room_member(*ctx.user_id, room_id);
-    if (!member) co_return store_failure(member.error());
-    if (!*member) co_return fail(403, "You are not a member of this room");
+    if (!member)
+        co_return store_failure(member.error());
+    if (!*member)
+        co_return fail(403, "You are not a member of this room");
 
     // Normalised messages (string `from`, numeric `date`), newest first, written with the
     // message codec so that dates keep their plain decimal form.
     std::string out = "[";
     if (size > 0) {
         auto raw = co_await db_.room_messages(room_id, offset, size);
-        if (!raw) co_return store_failure(raw.error());
+        if (!raw)
+            co_return store_failure(raw.error());
         for (const auto& text : *raw) {
             // Messages another port wrote in a shape we cannot read are skipped, not fatal.
             auto m = parse_message(text);
-            if (!m) continue;
-            if (out.size() > 1) out += ',';
+            if (!m)
+                continue;
+            if (out.size() > 1)
+                out += ',';
             out += to_json(*m);
         }
     }
@@ -402,21 +475,27 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
 awaitable<api_response> rest_api::create_room(context& ctx) {
     boost::system::error_code ec;
     json::value body = json::parse(ctx.req.body, ec);
-    if (ec || !body.is_object()) co_return fail(400, "Request body must be a JSON object");
+    if (ec || !body.is_object())
+        co_return fail(400, "Request body must be a JSON object");
     auto a = json_user_id(body.get_object().if_contains("user1"));
     auto b = json_user_id(body.get_object().if_contains("user2"));
-    if (!a || !b) co_return fail(400, "user1 and user2 must be user ids");
-    if (*a == *b) co_return fail(400, "A private room needs two different users");
+    if (!a || !b)
+        co_return fail(400, "user1 and user2 must be user ids");
+    if (*a == *b)
+        co_return fail(400, "A private room needs two different users");
     if (*a != *ctx.user_id && *b != *ctx.user_id) {
         co_return fail(403, "You can only create rooms you are part of");
     }
     std::string room_id = private_room_id(*a, *b);
     auto members = *private_room_members(room_id);
     auto names = co_await db_.usernames(pair_of(members.first, members.second));
-    if (!names) co_return store_failure(names.error());
-    if (!(*names)[0] || !(*names)[1]) co_return fail(404, "No such user");
+    if (!names)
+        co_return store_failure(names.error());
+    if (!(*names)[0] || !(*names)[1])
+        co_return fail(404, "No such user");
     auto added = co_await db_.add_room(room_id, pair_of(members.first, members.second));
-    if (!added) co_return store_failure(added.error());
+    if (!added)
+        co_return store_failure(added.error());
     json::object out;
     out["id"] = room_id;
     out["names"] = member_names(*names, pair_of(members.first, members.second));

@@ -15,8 +15,8 @@
 namespace redchat::chat {
 
 struct api_request {
-    std::string method;                     // "GET", "POST", ...
-    std::string target;                     // origin-form: path and query, still encoded
+    std::string method;  // "GET", "POST", ...
+    std::string target;  // origin-form: path and query, still encoded
     std::string body;
     std::optional<std::string> session_id;  // from the session cookie, if any
 };
@@ -30,7 +30,7 @@ struct api_response {
 };
 
 class rest_api {
-public:
+  public:
     rest_api(store& db, password_hasher& hasher, const config::server_config& cfg);
 
     // The metrics route of `target` if it is an API path, nullopt otherwise (static files).
@@ -39,7 +39,7 @@ public:
     // Never throws for bad input; store failures become 503.
     boost::asio::awaitable<api_response> handle(api_request req);
 
-private:
+  private:
     struct context;
     boost::asio::awaitable<api_response> me(context& ctx);
     boost::asio::awaitable<api_response> login(context& ctx);

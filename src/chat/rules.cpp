@@ -26,22 +26,37 @@ std::optional<char32_t> next_code_point(std::string_view s, std::size_t& i) {
     } else {
         return std::nullopt;
     }
-    if (i + extra >= s.size()) return std::nullopt;
+    if (i + extra >= s.size())
+        return std::nullopt;
     for (std::size_t k = 1; k <= extra; ++k) {
         const unsigned char cc = byte(i + k);
-        if ((cc & 0xC0) != 0x80) return std::nullopt;
+        if ((cc & 0xC0) != 0x80)
+            return std::nullopt;
         cp = (cp << 6) | (cc & 0x3F);
     }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return std::nullopt;
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return std::nullopt;
     i += extra + 1;
     return cp;
 }
 
 bool is_space_or_control(char32_t cp) {
-    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F)) return true;  // C0, DEL, C1
+    if (cp < 0x20 || (cp >= 0x7F && cp <= 0x9F))
+        return true;  // C0, DEL, C1
     switch (cp) {
-        case 0x20: case 0xA0: case 0x1680: case 0x2028: case 0x2029: case 0x202F: case 0x205F:
-        case 0x3000: case 0xFEFF: case 0x180E: case 0x200B: case 0x200C: case 0x200D:
+        case 0x20:
+        case 0xA0:
+        case 0x1680:
+        case 0x2028:
+        case 0x2029:
+        case 0x202F:
+        case 0x205F:
+        case 0x3000:
+        case 0xFEFF:
+        case 0x180E:
+        case 0x200B:
+        case 0x200C:
+        case 0x200D:
             return true;
         default:
             return cp >= 0x2000 && cp <= 0x200A;
@@ -53,20 +68,25 @@ bool is_space_or_control(char32_t cp) {
 std::optional<std::size_t> utf8_length(std::string_view s) {
     std::size_t count = 0;
     for (std::size_t i = 0; i < s.size();) {
-        if (!next_code_point(s, i)) return std::nullopt;
+        if (!next_code_point(s, i))
+            return std::nullopt;
         ++count;
     }
     return count;
 }
 
 std::optional<std::string> username_problem(std::string_view name, std::size_t max_chars) {
-    if (name.empty()) return "Username must not be empty";
+    if (name.empty())
+        return "Username must not be empty";
     std::size_t count = 0;
     for (std::size_t i = 0; i < name.size();) {
         auto cp = next_code_point(name, i);
-        if (!cp) return "Username must be valid UTF-8";
-        if (is_space_or_control(*cp)) return "Username must not contain spaces or control characters";
-        if (*cp == U':') return "Username must not contain ':'";
+        if (!cp)
+            return "Username must be valid UTF-8";
+        if (is_space_or_control(*cp))
+            return "Username must not contain spaces or control characters";
+        if (*cp == U':')
+            return "Username must not contain ':'";
         if (++count > max_chars) {
             return "Username must be at most " + std::to_string(max_chars) + " characters";
         }
@@ -76,25 +96,31 @@ std::optional<std::string> username_problem(std::string_view name, std::size_t m
 
 std::optional<std::string> password_problem(std::string_view password, std::size_t min_chars) {
     auto length = utf8_length(password);
-    if (!length) return "Password must be valid UTF-8";
+    if (!length)
+        return "Password must be valid UTF-8";
     if (*length < min_chars) {
         return "Password must be at least " + std::to_string(min_chars) + " characters";
     }
-    if (password.size() > 72) return "Password must be at most 72 bytes";
-    if (password.find('\0') != std::string_view::npos) return "Password must not contain NUL";
+    if (password.size() > 72)
+        return "Password must be at most 72 bytes";
+    if (password.find('\0') != std::string_view::npos)
+        return "Password must not contain NUL";
     return std::nullopt;
 }
 
 bool is_user_id(std::string_view id) {
-    if (id.empty() || id.size() > 18 || id[0] == '0') return false;
+    if (id.empty() || id.size() > 18 || id[0] == '0')
+        return false;
     for (char c : id) {
-        if (c < '0' || c > '9') return false;
+        if (c < '0' || c > '9')
+            return false;
     }
     return true;
 }
 
 std::optional<std::string> normalize_user_id(std::string_view id) {
-    if (is_user_id(id)) return std::string(id);
+    if (is_user_id(id))
+        return std::string(id);
     return std::nullopt;
 }
 
@@ -106,18 +132,23 @@ std::string private_room_id(std::string_view a, std::string_view b) {
 
 std::optional<std::pair<std::string, std::string>> private_room_members(std::string_view room_id) {
     const auto colon = room_id.find(':');
-    if (colon == std::string_view::npos) return std::nullopt;
+    if (colon == std::string_view::npos)
+        return std::nullopt;
     auto a = room_id.substr(0, colon);
     auto b = room_id.substr(colon + 1);
-    if (!is_user_id(a) || !is_user_id(b) || a == b) return std::nullopt;
-    if (private_room_id(a, b) != room_id) return std::nullopt;
+    if (!is_user_id(a) || !is_user_id(b) || a == b)
+        return std::nullopt;
+    if (private_room_id(a, b) != room_id)
+        return std::nullopt;
     return std::pair{std::string(a), std::string(b)};
 }
 
 bool is_room_id(std::string_view room_id) {
-    if (room_id.empty() || room_id.size() > 64) return false;
+    if (room_id.empty() || room_id.size() > 64)
+        return false;
     for (char c : room_id) {
-        if (c <= 0x20 || c >= 0x7F) return false;
+        if (c <= 0x20 || c >= 0x7F)
+            return false;
     }
     return true;
 }

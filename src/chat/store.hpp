@@ -27,7 +27,7 @@ struct user_credentials {
 };
 
 class store {
-public:
+  public:
     template <typename T>
     using task = boost::asio::awaitable<result<T>>;
 
@@ -38,16 +38,19 @@ public:
 
     virtual task<std::optional<user_credentials>> find_user(std::string username) = 0;
     // Registers a new user in General. nullopt when the name was taken meanwhile.
-    virtual task<std::optional<user>> create_user(std::string username, std::string password_hash) = 0;
+    virtual task<std::optional<user>> create_user(std::string username,
+                                                  std::string password_hash) = 0;
     // Usernames of `ids`, in order; nullopt for ids that have no user.
-    virtual task<std::vector<std::optional<std::string>>> usernames(std::vector<std::string> ids) = 0;
+    virtual task<std::vector<std::optional<std::string>>> usernames(
+        std::vector<std::string> ids) = 0;
     virtual task<std::vector<std::string>> online_user_ids() = 0;
     virtual task<std::vector<bool>> online_flags(std::vector<std::string> ids) = 0;
 
     virtual task<std::vector<std::string>> user_rooms(std::string user_id) = 0;
     virtual task<bool> is_room_member(std::string user_id, std::string room_id) = 0;
     // Display names of named rooms (`room:{id}:name`), in order; nullopt for unnamed rooms.
-    virtual task<std::vector<std::optional<std::string>>> room_names(std::vector<std::string> room_ids) = 0;
+    virtual task<std::vector<std::optional<std::string>>> room_names(
+        std::vector<std::string> room_ids) = 0;
     virtual task<void> add_room(std::string room_id, std::vector<std::string> member_ids) = 0;
     virtual task<void> set_room_name(std::string room_id, std::string name) = 0;
 
@@ -68,7 +71,7 @@ public:
 
 // bcrypt, off the I/O threads: implementations hop to a worker pool and back.
 class password_hasher {
-public:
+  public:
     virtual ~password_hasher() = default;
     virtual boost::asio::awaitable<std::optional<std::string>> hash(std::string password) = 0;
     virtual boost::asio::awaitable<bool> verify(std::string password, std::string stored_hash) = 0;

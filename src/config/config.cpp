@@ -24,7 +24,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.add_option("--port", cfg.port, "TCP port to listen on (0: any free port)")
         ->envname("PORT")
         ->capture_default_str();
-    app.add_option("--bind", cfg.bind, "Address to listen on")->envname("BIND")->capture_default_str();
+    app.add_option("--bind", cfg.bind, "Address to listen on")
+        ->envname("BIND")
+        ->capture_default_str();
     app.add_option("--redis-url", redis_url,
                    "redis://[:password@]host:port[/db] or unix:///path.sock; unset: start a "
                    "private redis-server")
@@ -102,7 +104,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     cfg.session_ttl = std::chrono::seconds(session_ttl);
     cfg.redis_timeout = std::chrono::milliseconds(redis_timeout_ms);
     cfg.shutdown_timeout = std::chrono::seconds(shutdown_s);
-    if (cfg.threads == 0) cfg.threads = std::max(1u, std::thread::hardware_concurrency());
+    if (cfg.threads == 0)
+        cfg.threads = std::max(1u, std::thread::hardware_concurrency());
     return {cfg, 0, {}};
 }
 

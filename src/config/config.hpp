@@ -29,9 +29,9 @@ struct server_config {
     std::string redis_url_text;           // as given, for logs (redacted)
     std::string data_dir = "var/redis";   // the embedded Redis's files
     std::string redis_server_binary = "redis-server";
-    std::string web_root;                 // empty: the built web client next to the binary
-    unsigned threads = 0;                 // 0: one per core
-    unsigned password_threads = 2;        // bcrypt worker pool
+    std::string web_root;           // empty: the built web client next to the binary
+    unsigned threads = 0;           // 0: one per core
+    unsigned password_threads = 2;  // bcrypt worker pool
     int bcrypt_cost = 10;
     bool demo_data = true;
     std::string log_level = "info";

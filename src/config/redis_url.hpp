@@ -10,7 +10,7 @@
 namespace redchat::config {
 
 struct redis_endpoint {
-    std::string host;         // empty when unix_socket is set
+    std::string host;  // empty when unix_socket is set
     unsigned short port = 6379;
     std::string unix_socket;  // path; empty for TCP
     std::optional<std::string> username;

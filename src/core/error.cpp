@@ -6,22 +6,33 @@ namespace redchat {
 namespace {
 
 class category final : public boost::system::error_category {
-public:
+  public:
     const char* name() const noexcept override { return "redchat"; }
 
     std::string message(int ev) const override {
         switch (static_cast<errc>(ev)) {
-            case errc::ok: return "ok";
-            case errc::redis_unavailable: return "Redis is not available";
-            case errc::redis_timeout: return "Redis did not answer in time";
-            case errc::redis_error: return "Redis returned an error";
-            case errc::redis_protocol: return "Redis returned an unexpected reply";
-            case errc::bad_input: return "invalid input";
-            case errc::not_found: return "not found";
-            case errc::conflict: return "conflict";
-            case errc::forbidden: return "forbidden";
-            case errc::unauthorized: return "unauthorized";
-            case errc::shutting_down: return "the server is shutting down";
+            case errc::ok:
+                return "ok";
+            case errc::redis_unavailable:
+                return "Redis is not available";
+            case errc::redis_timeout:
+                return "Redis did not answer in time";
+            case errc::redis_error:
+                return "Redis returned an error";
+            case errc::redis_protocol:
+                return "Redis returned an unexpected reply";
+            case errc::bad_input:
+                return "invalid input";
+            case errc::not_found:
+                return "not found";
+            case errc::conflict:
+                return "conflict";
+            case errc::forbidden:
+                return "forbidden";
+            case errc::unauthorized:
+                return "unauthorized";
+            case errc::shutting_down:
+                return "the server is shutting down";
         }
         return "unknown error";
     }

@@ -9,7 +9,8 @@ constexpr auto relaxed = std::memory_order_relaxed;
 
 std::size_t status_slot(int status) noexcept {
     for (std::size_t i = 0; i + 1 < tracked_statuses.size(); ++i) {
-        if (tracked_statuses[i] == status) return i;
+        if (tracked_statuses[i] == status)
+            return i;
     }
     return tracked_statuses.size() - 1;
 }
@@ -18,23 +19,39 @@ std::size_t status_slot(int status) noexcept {
 
 const char* route_name(route r) noexcept {
     switch (r) {
-        case route::me: return "/me";
-        case route::login: return "/login";
-        case route::logout: return "/logout";
-        case route::users_online: return "/users/online";
-        case route::users: return "/users";
-        case route::rooms: return "/rooms/:userId";
-        case route::room_messages: return "/room/:roomId/messages";
-        case route::create_room: return "/room";
-        case route::links: return "/links";
-        case route::stream: return "/stream";
-        case route::healthz: return "/healthz";
-        case route::readyz: return "/readyz";
-        case route::metrics: return "/metrics";
-        case route::socketio: return "/socket.io/";
-        case route::static_file: return "static";
+        case route::me:
+            return "/me";
+        case route::login:
+            return "/login";
+        case route::logout:
+            return "/logout";
+        case route::users_online:
+            return "/users/online";
+        case route::users:
+            return "/users";
+        case route::rooms:
+            return "/rooms/:userId";
+        case route::room_messages:
+            return "/room/:roomId/messages";
+        case route::create_room:
+            return "/room";
+        case route::links:
+            return "/links";
+        case route::stream:
+            return "/stream";
+        case route::healthz:
+            return "/healthz";
+        case route::readyz:
+            return "/readyz";
+        case route::metrics:
+            return "/metrics";
+        case route::socketio:
+            return "/socket.io/";
+        case route::static_file:
+            return "static";
         case route::unknown:
-        case route::count_: break;
+        case route::count_:
+            break;
     }
     return "other";
 }
@@ -43,7 +60,8 @@ void shard::record_request(route r, int status, std::uint64_t duration_ns) noexc
     requests[static_cast<std::size_t>(r)][status_slot(status)].fetch_add(1, relaxed);
     const double seconds = static_cast<double>(duration_ns) / 1e9;
     std::size_t b = 0;
-    while (b < latency_bounds_seconds.size() && seconds > latency_bounds_seconds[b]) ++b;
+    while (b < latency_bounds_seconds.size() && seconds > latency_bounds_seconds[b])
+        ++b;
     latency_buckets[b].fetch_add(1, relaxed);
     latency_sum_ns.fetch_add(duration_ns, relaxed);
     latency_count.fetch_add(1, relaxed);
@@ -51,19 +69,22 @@ void shard::record_request(route r, int status, std::uint64_t duration_ns) noexc
 
 registry::registry(std::size_t shards) {
     shards_.reserve(shards);
-    for (std::size_t i = 0; i < shards; ++i) shards_.push_back(std::make_unique<shard>());
+    for (std::size_t i = 0; i < shards; ++i)
+        shards_.push_back(std::make_unique<shard>());
 }
 
 std::string registry::render() const {
     std::string out;
     auto sum = [&](auto member) {
         std::uint64_t total = 0;
-        for (const auto& s : shards_) total += static_cast<std::uint64_t>(((*s).*member).load(relaxed));
+        for (const auto& s : shards_)
+            total += static_cast<std::uint64_t>(((*s).*member).load(relaxed));
         return total;
     };
     auto sum_signed = [&](auto member) {
         std::int64_t total = 0;
-        for (const auto& s : shards_) total += ((*s).*member).load(relaxed);
+        for (const auto& s : shards_)
+            total += ((*s).*member).load(relaxed);
         return total;
     };
 
@@ -72,8 +93,10 @@ std::string registry::render() const {
     for (std::size_t r = 0; r < static_cast<std::size_t>(route::count_); ++r) {
         for (std::size_t st = 0; st < tracked_statuses.size(); ++st) {
             std::uint64_t total = 0;
-            for (const auto& s : shards_) total += s->requests[r][st].load(relaxed);
-            if (total == 0) continue;
+            for (const auto& s : shards_)
+                total += s->requests[r][st].load(relaxed);
+            if (total == 0)
+                continue;
             const int code = tracked_statuses[st];
             out += fmt::format("redchat_http_requests_total{{route=\"{}\",status=\"{}\"}} {}\n",
                                route_name(static_cast<route>(r)),
@@ -81,27 +104,33 @@ std::string registry::render() const {
         }
     }
 
-    out += "# HELP redchat_http_request_duration_seconds Time from a complete request to its response.\n";
+    out +=
+        "# HELP redchat_http_request_duration_seconds Time from a complete request to its "
+        "response.\n";
     out += "# TYPE redchat_http_request_duration_seconds histogram\n";
     std::uint64_t cumulative = 0;
     for (std::size_t b = 0; b <= latency_bounds_seconds.size(); ++b) {
-        for (const auto& s : shards_) cumulative += s->latency_buckets[b].load(relaxed);
-        const std::string le =
-            b < latency_bounds_seconds.size() ? fmt::format("{}", latency_bounds_seconds[b]) : "+Inf";
+        for (const auto& s : shards_)
+            cumulative += s->latency_buckets[b].load(relaxed);
+        const std::string le = b < latency_bounds_seconds.size()
+                                   ? fmt::format("{}", latency_bounds_seconds[b])
+                                   : "+Inf";
         out += fmt::format("redchat_http_request_duration_seconds_bucket{{le=\"{}\"}} {}\n", le,
                            cumulative);
     }
     out += fmt::format("redchat_http_request_duration_seconds_sum {:.6f}\n",
                        static_cast<double>(sum(&shard::latency_sum_ns)) / 1e9);
-    out += fmt::format("redchat_http_request_duration_seconds_count {}\n", sum(&shard::latency_count));
+    out +=
+        fmt::format("redchat_http_request_duration_seconds_count {}\n", sum(&shard::latency_count));
 
     auto line = [&](const char* name, const char* type, const char* help, auto value) {
-        out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
+        out +=
+            fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", name, help, name, type, name, value);
     };
     line("redchat_redis_commands_total", "counter", "Redis commands sent.",
          sum(&shard::redis_commands));
-    line("redchat_redis_command_errors_total", "counter", "Redis commands answered with an error reply.",
-         sum(&shard::redis_errors));
+    line("redchat_redis_command_errors_total", "counter",
+         "Redis commands answered with an error reply.", sum(&shard::redis_errors));
     line("redchat_redis_command_failures_total", "counter",
          "Redis commands that timed out or lost their connection.", sum(&shard::redis_failures));
     line("redchat_redis_reconnects_total", "counter", "Redis connections re-established.",

@@ -42,7 +42,8 @@ using counter = std::atomic<std::uint64_t>;
 using gauge = std::atomic<std::int64_t>;
 
 struct shard {
-    std::array<std::array<counter, tracked_statuses.size()>, static_cast<std::size_t>(route::count_)>
+    std::array<std::array<counter, tracked_statuses.size()>,
+               static_cast<std::size_t>(route::count_)>
         requests{};
     std::array<counter, latency_bounds_seconds.size() + 1> latency_buckets{};  // last is +Inf
     counter latency_sum_ns{0};
@@ -59,14 +60,14 @@ struct shard {
 };
 
 class registry {
-public:
+  public:
     explicit registry(std::size_t shards);
     shard& for_thread(std::size_t index) { return *shards_.at(index); }
     std::size_t size() const { return shards_.size(); }
     // The whole exposition, summed over shards.
     std::string render() const;
 
-private:
+  private:
     std::vector<std::unique_ptr<shard>> shards_;
 };
 

@@ -13,7 +13,8 @@ void random_bytes(void* out, std::size_t size) {
     while (size > 0) {
         const ssize_t n = ::getrandom(p, size, 0);
         if (n < 0) {
-            if (errno == EINTR) continue;
+            if (errno == EINTR)
+                continue;
             std::abort();
         }
         p += n;
@@ -34,6 +35,8 @@ std::string random_hex(std::size_t bytes) {
     return out;
 }
 
-std::string random_hex_id() { return random_hex(16); }
+std::string random_hex_id() {
+    return random_hex(16);
+}
 
 }  // namespace redchat

@@ -39,54 +39,67 @@ std::vector<command> one(command c) {
 
 // `username:{name}` holds "user:{id}"; tolerate a bare id written by other ports.
 std::string_view user_id_of(std::string_view key) {
-    if (key.starts_with("user:")) key.remove_prefix(5);
+    if (key.starts_with("user:"))
+        key.remove_prefix(5);
     return key;
 }
 
 class redis_chat_store final : public chat::store {
-public:
+  public:
     explicit redis_chat_store(client& redis) : redis_(redis) {}
 
     task<void> ping() override {
         auto r = co_await redis_.exec(cmd("PING"));
-        if (!r) co_return r.error();
+        if (!r)
+            co_return r.error();
         co_return result<void>{};
     }
 
     task<std::optional<chat::user_credentials>> find_user(std::string username) override {
         auto key = co_await redis_.exec(cmd("GET", keys::username(username)));
-        if (!key) co_return key.error();
+        if (!key)
+            co_return key.error();
         auto value = key->as_string();
-        if (!value) co_return std::optional<chat::user_credentials>{};
+        if (!value)
+            co_return std::optional<chat::user_credentials>{};
         std::string id(user_id_of(*value));
         auto fields = co_await redis_.exec(cmd("HMGET", keys::user(id), "username", "password"));
-        if (!fields) co_return fields.error();
-        if (fields->elements.size() != 2) co_return make_error_code(errc::redis_protocol);
+        if (!fields)
+            co_return fields.error();
+        if (fields->elements.size() != 2)
+            co_return make_error_code(errc::redis_protocol);
         auto name = fields->elements[0].as_string();
         auto hash = fields->elements[1].as_string();
-        if (!name || !hash) co_return std::optional<chat::user_credentials>{};  // dangling
+        if (!name || !hash)
+            co_return std::optional<chat::user_credentials>{};  // dangling
         co_return chat::user_credentials{{id, *name}, *hash};
     }
 
     task<std::optional<chat::user>> create_user(std::string username, std::string hash) override {
         auto r = co_await redis_.exec(cmd("EVAL", create_user_script, "2", keys::username(username),
                                           keys::total_users, username, hash));
-        if (!r) co_return r.error();
-        if (r->is_nil()) co_return std::optional<chat::user>{};
+        if (!r)
+            co_return r.error();
+        if (r->is_nil())
+            co_return std::optional<chat::user>{};
         auto id = r->as_integer();
-        if (!id) co_return make_error_code(errc::redis_protocol);
+        if (!id)
+            co_return make_error_code(errc::redis_protocol);
         co_return chat::user{std::to_string(*id), username};
     }
 
     task<std::vector<std::optional<std::string>>> usernames(std::vector<std::string> ids) override {
         std::vector<command> cmds;
         cmds.reserve(ids.size());
-        for (const auto& id : ids) cmds.push_back(cmd("HGET", keys::user(id), "username"));
+        for (const auto& id : ids)
+            cmds.push_back(cmd("HGET", keys::user(id), "username"));
         auto r = co_await redis_.exec_all(std::move(cmds));
-        if (!r) co_return r.error();
+        if (!r)
+            co_return r.error();
         std::vector<std::optional<std::string>> out;
         out.reserve(r->size());
-        for (const auto& rep : *r) out.push_back(rep.as_string());
+        for (const auto& rep : *r)
+            out.push_back(rep.as_string());
         co_return out;
     }
 
@@ -96,11 +109,14 @@ public:
 
     task<std::vector<bool>> online_flags(std::vector<std::string> ids) override {
         std::vector<command> cmds;
-        for (const auto& id : ids) cmds.push_back(cmd("SISMEMBER", std::string(keys::online_users), id));
+        for (const auto& id : ids)
+            cmds.push_back(cmd("SISMEMBER", std::string(keys::online_users), id));
         auto r = co_await redis_.exec_all(std::move(cmds));
-        if (!r) co_return r.error();
+        if (!r)
+            co_return r.error();
         std::vector<bool> out;
-        for (const auto& rep : *r) out.push_back(rep.as_integer().value_or(0) == 1);
+        for (const auto& rep : *r)
+            out.push_back(rep.as_integer().value_or(0) == 1);
         co_return out;
     }
 
@@ -110,23 +126,29 @@ public:
 
     task<bool> is_room_member(std::string user_id, std::string room_id) override {
         auto r = co_await redis_.exec(cmd("SISMEMBER", keys::user_rooms(user_id), room_id));
-        if (!r) co_return failure<bool>(r.error());
+        if (!r)
+            co_return failure<bool>(r.error());
         co_return r->as_integer().value_or(0) == 1;
     }
 
-    task<std::vector<std::optional<std::string>>> room_names(std::vector<std::string> room_ids) override {
+    task<std::vector<std::optional<std::string>>> room_names(
+        std::vector<std::string> room_ids) override {
         std::vector<command> cmds;
-        for (const auto& id : room_ids) cmds.push_back(cmd("GET", keys::room_name(id)));
+        for (const auto& id : room_ids)
+            cmds.push_back(cmd("GET", keys::room_name(id)));
         auto r = co_await redis_.exec_all(std::move(cmds));
-        if (!r) co_return r.error();
+        if (!r)
+            co_return r.error();
         std::vector<std::optional<std::string>> out;
-        for (const auto& rep : *r) out.push_back(rep.as_string());
+        for (const auto& rep : *r)
+            out.push_back(rep.as_string());
         co_return out;
     }
 
     task<void> add_room(std::string room_id, std::vector<std::string> member_ids) override {
         std::vector<command> cmds;
-        for (const auto& id : member_ids) cmds.push_back(cmd("SADD", keys::user_rooms(id), room_id));
+        for (const auto& id : member_ids)
+            cmds.push_back(cmd("SADD", keys::user_rooms(id), room_id));
         co_return co_await done(redis_.exec_all(std::move(cmds)));
     }
 
@@ -136,9 +158,10 @@ public:
 
     task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
                                                  std::size_t count) override {
-        if (count == 0) co_return std::vector<std::string>{};
+        if (count == 0)
+            co_return std::vector<std::string>{};
         co_return co_await strings(cmd("ZREVRANGE", keys::room(room_id), std::to_string(offset),
-                                    std::to_string(offset + count - 1)));
+                                       std::to_string(offset + count - 1)));
     }
 
     task<void> append_message(std::string room_id, double score, std::string json) override {
@@ -148,13 +171,14 @@ public:
 
     task<void> put_session(std::string session_id, std::string user_id,
                            std::chrono::seconds ttl) override {
-        co_return co_await done(redis_.exec_all(one(cmd("SET", keys::session(session_id), user_id, "EX",
-                                                        std::to_string(ttl.count())))));
+        co_return co_await done(redis_.exec_all(one(
+            cmd("SET", keys::session(session_id), user_id, "EX", std::to_string(ttl.count())))));
     }
 
     task<std::optional<std::string>> session_user(std::string session_id) override {
         auto r = co_await redis_.exec(cmd("GET", keys::session(session_id)));
-        if (!r) co_return r.error();
+        if (!r)
+            co_return r.error();
         co_return r->as_string();
     }
 
@@ -164,22 +188,26 @@ public:
 
     task<bool> claim_empty_store() override {
         auto r = co_await redis_.exec(cmd("SET", keys::total_users, "0", "NX"));
-        if (!r) co_return failure<bool>(r.error());
+        if (!r)
+            co_return failure<bool>(r.error());
         co_return !r->is_nil();
     }
 
-private:
+  private:
     task<std::vector<std::string>> strings(command c) {
         auto r = co_await redis_.exec(std::move(c));
-        if (!r) co_return r.error();
+        if (!r)
+            co_return r.error();
         auto list = r->as_strings();
-        if (!list) co_return make_error_code(errc::redis_protocol);
+        if (!list)
+            co_return make_error_code(errc::redis_protocol);
         co_return std::move(*list);
     }
 
     static task<void> done(awaitable<result<std::vector<reply>>> call) {
         auto r = co_await std::move(call);
-        if (!r) co_return r.error();
+        if (!r)
+            co_return r.error();
         co_return result<void>{};
     }
 

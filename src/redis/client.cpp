@@ -1,13 +1,13 @@
 #include "redis/client.hpp"
 
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
-#include <spdlog/spdlog.h>
 
 #include "redis/hiredis_asio.hpp"
 
@@ -33,9 +33,11 @@ struct client::batch {
 
     // Completes the call once; later replies for it are ignored.
     void finish(error_code ec) {
-        if (done) return;
+        if (done)
+            return;
         done = true;
-        if (ec) replies.clear();
+        if (ec)
+            replies.clear();
         asio::post(executor, [h = std::move(handler), ec, r = std::move(replies)]() mutable {
             std::move(h)(ec, std::move(r));
         });
@@ -52,7 +54,8 @@ struct reply_slot {
 void on_reply(redisAsyncContext*, void* raw, void* privdata) {
     std::unique_ptr<reply_slot> slot(static_cast<reply_slot*>(privdata));
     auto& b = *slot->owner;
-    if (b.done) return;
+    if (b.done)
+        return;
     if (raw == nullptr) {  // connection lost or freed with this call in flight
         b.stats->redis_failures.fetch_add(1, std::memory_order_relaxed);
         b.finish(errc::redis_unavailable);
@@ -66,11 +69,13 @@ void on_reply(redisAsyncContext*, void* raw, void* privdata) {
         return;
     }
     b.replies[slot->index] = from_hiredis(r);
-    if (--b.remaining == 0) b.finish({});
+    if (--b.remaining == 0)
+        b.finish({});
 }
 
 void on_setup_reply(redisAsyncContext*, void* raw, void*) {
-    if (raw == nullptr) return;
+    if (raw == nullptr)
+        return;
     const auto& r = *static_cast<redisReply*>(raw);
     if (r.type == REDIS_REPLY_ERROR) {
         spdlog::error("redis connection setup failed: {}", std::string_view(r.str, r.len));
@@ -99,10 +104,13 @@ client::client(asio::any_io_executor executor, options opts, metrics::shard& sta
       reconnect_timer_(executor),
       tick_timer_(executor) {}
 
-client::~client() { stop(); }
+client::~client() {
+    stop();
+}
 
 void client::start() {
-    if (state_ != state::stopped) return;
+    if (state_ != state::stopped)
+        return;
     state_ = state::disconnected;
     connect();
     tick();
@@ -119,7 +127,8 @@ void client::stop() {
         redisAsyncFree(ac);  // fails the calls in flight
     }
     for (auto& weak : in_flight_) {
-        if (auto b = weak.lock()) b->finish(errc::shutting_down);
+        if (auto b = weak.lock())
+            b->finish(errc::shutting_down);
     }
     in_flight_.clear();
 }
@@ -128,13 +137,13 @@ void client::connect() {
     state_ = state::connecting;
     connect_started_ = clock_type::now();
     const auto& ep = opts_.endpoint;
-    redisAsyncContext* ac = ep.unix_socket.empty()
-                                ? redisAsyncConnect(ep.host.c_str(), ep.port)
-                                : redisAsyncConnectUnix(ep.unix_socket.c_str());
+    redisAsyncContext* ac = ep.unix_socket.empty() ? redisAsyncConnect(ep.host.c_str(), ep.port)
+                                                   : redisAsyncConnectUnix(ep.unix_socket.c_str());
     if (ac == nullptr || ac->err != 0) {
         spdlog::debug("redis connect to {} failed: {}", ep.redacted(),
                       ac != nullptr ? ac->errstr : "out of memory");
-        if (ac != nullptr) redisAsyncFree(ac);
+        if (ac != nullptr)
+            redisAsyncFree(ac);
         state_ = state::disconnected;
         schedule_reconnect();
         return;
@@ -148,10 +157,12 @@ void client::connect() {
 
 void client::on_connect(const redisAsyncContext* ac, int status) {
     auto* self = static_cast<client*>(ac->data);
-    if (self == nullptr) return;
+    if (self == nullptr)
+        return;
     if (status != REDIS_OK) {
         // hiredis frees the context after this callback.
-        spdlog::debug("redis connect to {} failed: {}", self->opts_.endpoint.redacted(), ac->errstr);
+        spdlog::debug("redis connect to {} failed: {}", self->opts_.endpoint.redacted(),
+                      ac->errstr);
         self->ctx_ = nullptr;
         self->state_ = state::disconnected;
         self->schedule_reconnect();
@@ -162,11 +173,13 @@ void client::on_connect(const redisAsyncContext* ac, int status) {
     // Pipelined ahead of any call, so every call runs authenticated on the right database.
     if (ep.password) {
         command auth{"AUTH"};
-        if (ep.username) auth.push_back(*ep.username);
+        if (ep.username)
+            auth.push_back(*ep.username);
         auth.push_back(*ep.password);
         send_argv(ctx, on_setup_reply, nullptr, auth);
     }
-    if (ep.database != 0) send_argv(ctx, on_setup_reply, nullptr, {"SELECT", std::to_string(ep.database)});
+    if (ep.database != 0)
+        send_argv(ctx, on_setup_reply, nullptr, {"SELECT", std::to_string(ep.database)});
     send_argv(ctx, on_setup_reply, nullptr, {"CLIENT", "SETNAME", self->opts_.name});
     if (self->ever_connected_) {
         self->stats_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
@@ -179,10 +192,12 @@ void client::on_connect(const redisAsyncContext* ac, int status) {
 
 void client::on_disconnect(const redisAsyncContext* ac, int status) {
     auto* self = static_cast<client*>(ac->data);
-    if (self == nullptr) return;
+    if (self == nullptr)
+        return;
     // hiredis frees the context after this callback.
     self->ctx_ = nullptr;
-    if (self->state_ == state::stopped) return;
+    if (self->state_ == state::stopped)
+        return;
     spdlog::warn("redis connection {} lost{}", self->opts_.name,
                  status == REDIS_OK ? "" : std::string(": ") + ac->errstr);
     self->state_ = state::disconnected;
@@ -190,11 +205,14 @@ void client::on_disconnect(const redisAsyncContext* ac, int status) {
 }
 
 void client::schedule_reconnect() {
-    if (state_ == state::stopped) return;
-    backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
+    if (state_ == state::stopped)
+        return;
+    backoff_ =
+        std::clamp(backoff_ * 2, std::chrono::milliseconds(50), std::chrono::milliseconds(2000));
     reconnect_timer_.expires_after(backoff_);
     reconnect_timer_.async_wait([this](const error_code& ec) {
-        if (!ec && state_ == state::disconnected) connect();
+        if (!ec && state_ == state::disconnected)
+            connect();
     });
 }
 
@@ -222,7 +240,8 @@ void client::tick() {
             in_flight_.pop_front();
             continue;
         }
-        if (b->deadline > now) break;
+        if (b->deadline > now)
+            break;
         stats_.redis_failures.fetch_add(1, std::memory_order_relaxed);
         b->finish(errc::redis_timeout);
         in_flight_.pop_front();
@@ -235,11 +254,13 @@ void client::tick() {
         spdlog::warn("redis connect to {} timed out", opts_.endpoint.redacted());
         drop_connection();
     }
-    if (state_ == state::stopped) return;
+    if (state_ == state::stopped)
+        return;
     tick_timer_.expires_after(std::clamp(opts_.timeout / 8, std::chrono::milliseconds(5),
                                          std::chrono::milliseconds(250)));
     tick_timer_.async_wait([this](const error_code& ec) {
-        if (!ec) tick();
+        if (!ec)
+            tick();
     });
 }
 
@@ -270,14 +291,16 @@ void client::submit(std::vector<command> cmds, std::shared_ptr<batch> b) {
 
 asio::awaitable<result<std::vector<reply>>> client::exec_all(std::vector<command> cmds) {
     auto token = asio::as_tuple(asio::use_awaitable);
-    auto [ec, replies] = co_await asio::async_initiate<decltype(token),
-                                                       void(error_code, std::vector<reply>)>(
-        [this](auto handler, std::vector<command> c) {
-            auto b = std::make_shared<batch>(batch_handler(std::move(handler)), executor_, &stats_);
-            submit(std::move(c), std::move(b));
-        },
-        token, std::move(cmds));
-    if (ec) co_return ec;
+    auto [ec, replies] =
+        co_await asio::async_initiate<decltype(token), void(error_code, std::vector<reply>)>(
+            [this](auto handler, std::vector<command> c) {
+                auto b =
+                    std::make_shared<batch>(batch_handler(std::move(handler)), executor_, &stats_);
+                submit(std::move(c), std::move(b));
+            },
+            token, std::move(cmds));
+    if (ec)
+        co_return ec;
     co_return std::move(replies);
 }
 
@@ -285,7 +308,8 @@ asio::awaitable<result<reply>> client::exec(command cmd) {
     std::vector<command> one;
     one.push_back(std::move(cmd));
     auto r = co_await exec_all(std::move(one));
-    if (!r) co_return r.error();
+    if (!r)
+        co_return r.error();
     co_return std::move(r->front());
 }
 

@@ -29,7 +29,7 @@ namespace redchat::redis {
 using command = std::vector<std::string>;
 
 class client {
-public:
+  public:
     struct options {
         config::redis_endpoint endpoint;
         std::chrono::milliseconds timeout{2000};
@@ -55,7 +55,7 @@ public:
 
     struct batch;  // one call in flight (internal)
 
-private:
+  private:
     enum class state { stopped, disconnected, connecting, ready };
 
     void connect();

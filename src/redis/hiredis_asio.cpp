@@ -1,7 +1,7 @@
 #include "redis/hiredis_asio.hpp"
 
-#include <boost/asio/posix/stream_descriptor.hpp>
 #include <hiredis/async.h>
+#include <boost/asio/posix/stream_descriptor.hpp>
 
 #include <memory>
 
@@ -29,30 +29,36 @@ void arm_read(const watcher_ptr& w);
 void arm_write(const watcher_ptr& w);
 
 void arm_read(const watcher_ptr& w) {
-    if (w->reading || w->ac == nullptr || !w->want_read) return;
+    if (w->reading || w->ac == nullptr || !w->want_read)
+        return;
     w->reading = true;
     w->descriptor.async_wait(asio::posix::descriptor_base::wait_read,
                              [w](const boost::system::error_code& ec) {
                                  w->reading = false;
-                                 if (ec || w->ac == nullptr || !w->want_read) return;
+                                 if (ec || w->ac == nullptr || !w->want_read)
+                                     return;
                                  redisAsyncHandleRead(w->ac);  // may free the context
                                  arm_read(w);
                              });
 }
 
 void arm_write(const watcher_ptr& w) {
-    if (w->writing || w->ac == nullptr || !w->want_write) return;
+    if (w->writing || w->ac == nullptr || !w->want_write)
+        return;
     w->writing = true;
     w->descriptor.async_wait(asio::posix::descriptor_base::wait_write,
                              [w](const boost::system::error_code& ec) {
                                  w->writing = false;
-                                 if (ec || w->ac == nullptr || !w->want_write) return;
+                                 if (ec || w->ac == nullptr || !w->want_write)
+                                     return;
                                  redisAsyncHandleWrite(w->ac);  // may free the context
                                  arm_write(w);
                              });
 }
 
-watcher_ptr& from(void* privdata) { return *static_cast<watcher_ptr*>(privdata); }
+watcher_ptr& from(void* privdata) {
+    return *static_cast<watcher_ptr*>(privdata);
+}
 
 void add_read(void* privdata) {
     auto& w = from(privdata);
@@ -60,7 +66,9 @@ void add_read(void* privdata) {
     arm_read(w);
 }
 
-void del_read(void* privdata) { from(privdata)->want_read = false; }
+void del_read(void* privdata) {
+    from(privdata)->want_read = false;
+}
 
 void add_write(void* privdata) {
     auto& w = from(privdata);
@@ -68,7 +76,9 @@ void add_write(void* privdata) {
     arm_write(w);
 }
 
-void del_write(void* privdata) { from(privdata)->want_write = false; }
+void del_write(void* privdata) {
+    from(privdata)->want_write = false;
+}
 
 void cleanup(void* privdata) {
     auto* holder = static_cast<watcher_ptr*>(privdata);
@@ -84,7 +94,8 @@ void cleanup(void* privdata) {
 }  // namespace
 
 bool attach_to_asio(redisAsyncContext* ac, asio::any_io_executor executor) {
-    if (ac->ev.data != nullptr) return false;
+    if (ac->ev.data != nullptr)
+        return false;
     auto* holder = new watcher_ptr(std::make_shared<watcher>(std::move(executor), ac));
     ac->ev.data = holder;
     ac->ev.addRead = add_read;

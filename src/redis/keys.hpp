@@ -11,11 +11,23 @@ inline constexpr std::string_view total_users = "total_users";
 inline constexpr std::string_view online_users = "online_users";
 inline constexpr std::string_view messages_channel = "MESSAGES";
 
-inline std::string username(std::string_view name) { return "username:" + std::string(name); }
-inline std::string user(std::string_view id) { return "user:" + std::string(id); }
-inline std::string user_rooms(std::string_view id) { return "user:" + std::string(id) + ":rooms"; }
-inline std::string room(std::string_view id) { return "room:" + std::string(id); }
-inline std::string room_name(std::string_view id) { return "room:" + std::string(id) + ":name"; }
-inline std::string session(std::string_view id) { return "session:" + std::string(id); }
+inline std::string username(std::string_view name) {
+    return "username:" + std::string(name);
+}
+inline std::string user(std::string_view id) {
+    return "user:" + std::string(id);
+}
+inline std::string user_rooms(std::string_view id) {
+    return "user:" + std::string(id) + ":rooms";
+}
+inline std::string room(std::string_view id) {
+    return "room:" + std::string(id);
+}
+inline std::string room_name(std::string_view id) {
+    return "room:" + std::string(id) + ":name";
+}
+inline std::string session(std::string_view id) {
+    return "session:" + std::string(id);
+}
 
 }  // namespace redchat::redis::keys

@@ -14,8 +14,8 @@ struct reply {
     enum class kind : std::uint8_t { nil, integer, string, status, error, array };
     kind type = kind::nil;
     std::int64_t integer = 0;
-    std::string str;               // string, status and error
-    std::vector<reply> elements;   // array
+    std::string str;              // string, status and error
+    std::vector<reply> elements;  // array
 
     bool is_nil() const { return type == kind::nil; }
     bool is_error() const { return type == kind::error; }

@@ -1,5 +1,6 @@
 #include "transport/http_session.hpp"
 
+#include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -8,7 +9,6 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/url/parse.hpp>
-#include <spdlog/spdlog.h>
 
 #include <chrono>
 
@@ -39,7 +39,8 @@ string_response json_response(unsigned version, bool keep_alive, bool head, int 
     res.set(http::field::cache_control, "no-store");
     res.body() = std::move(body);
     res.prepare_payload();
-    if (head) res.body().clear();  // keeps Content-Length of the GET answer
+    if (head)
+        res.body().clear();  // keeps Content-Length of the GET answer
     finish_headers(res, keep_alive);
     return res;
 }
@@ -53,7 +54,8 @@ std::string session_cookie(const config::server_config& cfg, std::string_view va
                            long long max_age) {
     std::string c = std::string(session_cookie_name) + "=" + std::string(value) +
                     "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" + std::to_string(max_age);
-    if (cfg.cookie_secure) c += "; Secure";
+    if (cfg.cookie_secure)
+        c += "; Secure";
     return c;
 }
 
@@ -64,13 +66,13 @@ struct outcome {
 };
 
 class http_connection {
-public:
+  public:
     http_connection(asio::ip::tcp::socket socket, http_services& services)
         : stream_(std::move(socket)), svc_(services) {}
 
     awaitable<void> run();
 
-private:
+  private:
     awaitable<outcome> dispatch(request& req, metrics::route& route);
     awaitable<outcome> serve_api(request& req, metrics::route route);
     awaitable<outcome> serve_static(request& req, std::string_view path);
@@ -88,7 +90,8 @@ awaitable<outcome> http_connection::send(string_response res) {
     const outcome o{static_cast<int>(res.result_int()), res.keep_alive()};
     auto [ec, n] = co_await http::async_write(stream_, res, nothrow);
     (void)n;
-    if (ec) co_return outcome{o.status, false};
+    if (ec)
+        co_return outcome{o.status, false};
     co_return o;
 }
 
@@ -96,7 +99,8 @@ awaitable<void> http_connection::run() {
     session_registry::guard registered(svc_.sessions, [this] {
         beast::error_code ignored;
         stream_.socket().close(ignored);
-        if (stream_timer_ != nullptr) stream_timer_->cancel();
+        if (stream_timer_ != nullptr)
+            stream_timer_->cancel();
     });
     registered_ = &registered;
     svc_.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
@@ -104,7 +108,8 @@ awaitable<void> http_connection::run() {
     const auto& limit = svc_.config.limit;
 
     for (;;) {
-        if (svc_.sessions.draining()) break;
+        if (svc_.sessions.draining())
+            break;
         registered.set_idle(true);
         http::request_parser<http::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(limit.max_header_bytes));
@@ -123,7 +128,8 @@ awaitable<void> http_connection::run() {
             std::string text = "Malformed HTTP request";
             if (ec == http::error::body_limit) {
                 status = 413;
-                text = "Request body is larger than " + std::to_string(limit.max_body_bytes) + " bytes";
+                text = "Request body is larger than " + std::to_string(limit.max_body_bytes) +
+                       " bytes";
             } else if (ec == http::error::header_limit) {
                 status = 431;
                 text = "Request headers are larger than " + std::to_string(limit.max_header_bytes) +
@@ -151,11 +157,13 @@ awaitable<void> http_connection::run() {
             o = co_await send(json_response(req, 500, chat::error_body("Internal server error")));
             o.keep_alive = false;
         }
-        const auto elapsed = std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - started);
+        const auto elapsed =
+            std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - started);
         svc_.stats.record_request(route, o.status, static_cast<std::uint64_t>(elapsed.count()));
-        spdlog::debug("{} {} -> {} ({} us)", std::string(req.method_string()), std::string(req.target()),
-                      o.status, elapsed.count() / 1000);
-        if (!o.keep_alive) break;
+        spdlog::debug("{} {} -> {} ({} us)", std::string(req.method_string()),
+                      std::string(req.target()), o.status, elapsed.count() / 1000);
+        if (!o.keep_alive)
+            break;
     }
 
     beast::error_code ignored;
@@ -168,7 +176,8 @@ awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route
     const std::string target = chat::normalize_target(req.target());
     auto url = boost::urls::parse_origin_form(target);
     if (!url) {
-        co_return co_await send(json_response(req, 400, chat::error_body("Malformed request target")));
+        co_return co_await send(
+            json_response(req, 400, chat::error_body("Malformed request target")));
     }
     std::string path = url->path();  // percent-decoded
     const bool get = req.method() == http::verb::get || req.method() == http::verb::head;
@@ -211,7 +220,8 @@ awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route
         co_return co_await serve_api(req, *api_route);
     }
     route = metrics::route::static_file;
-    if (!get) co_return co_await send(json_response(req, 404, chat::error_body("Not found")));
+    if (!get)
+        co_return co_await send(json_response(req, 404, chat::error_body("Not found")));
     co_return co_await serve_static(req, path);
 }
 
@@ -231,7 +241,8 @@ awaitable<outcome> http_connection::serve_api(request& req, metrics::route) {
     } else if (r.clear_session) {
         res.set(http::field::set_cookie, session_cookie(svc_.config, "", 0));
     }
-    if (!r.allow.empty()) res.set(http::field::allow, r.allow);
+    if (!r.allow.empty())
+        res.set(http::field::allow, r.allow);
     co_return co_await send(std::move(res));
 }
 
@@ -241,11 +252,13 @@ awaitable<outcome> http_connection::serve_static(request& req, std::string_view 
         if (!svc_.files.has_index() && (path == "/" || path == "/index.html")) {
             co_return co_await send(json_response(
                 req, 404,
-                chat::error_body("The web client is not built: run `make web` or pass --web-root")));
+                chat::error_body(
+                    "The web client is not built: run `make web` or pass --web-root")));
         }
         co_return co_await send(json_response(req, 404, chat::error_body("Not found")));
     }
-    if (auto inm = req.find(http::field::if_none_match); inm != req.end() && inm->value() == file->etag) {
+    if (auto inm = req.find(http::field::if_none_match);
+        inm != req.end() && inm->value() == file->etag) {
         http::response<http::empty_body> res{http::status::not_modified, req.version()};
         res.set(http::field::etag, file->etag);
         res.set(http::field::cache_control, file->cache_control);
@@ -258,7 +271,8 @@ awaitable<outcome> http_connection::serve_static(request& req, std::string_view 
     http::file_body::value_type body;
     beast::error_code ec;
     body.open(file->path.c_str(), beast::file_mode::scan, ec);
-    if (ec) co_return co_await send(json_response(req, 404, chat::error_body("Not found")));
+    if (ec)
+        co_return co_await send(json_response(req, 404, chat::error_body("Not found")));
 
     auto headers = [&](auto& res) {
         res.set(http::field::content_type, file->content_type);
@@ -308,7 +322,8 @@ awaitable<outcome> http_connection::serve_stream(request& req) {
     while (!ec && !svc_.sessions.draining()) {
         timer.expires_after(svc_.config.sse_keepalive);
         auto [tec] = co_await timer.async_wait(nothrow);
-        if (tec) break;
+        if (tec)
+            break;
         std::tie(ec, n) = co_await asio::async_write(stream_, asio::buffer(keepalive), nothrow);
     }
     stream_timer_ = nullptr;
@@ -324,14 +339,20 @@ std::optional<std::string> session_from_cookie(std::string_view header) {
         auto end = header.find(';');
         auto part = header.substr(0, end);
         header = end == std::string_view::npos ? std::string_view{} : header.substr(end + 1);
-        while (!part.empty() && (part.front() == ' ' || part.front() == '\t')) part.remove_prefix(1);
-        while (!part.empty() && (part.back() == ' ' || part.back() == '\t')) part.remove_suffix(1);
-        if (!part.starts_with(name) || part.size() <= name.size() || part[name.size()] != '=') continue;
+        while (!part.empty() && (part.front() == ' ' || part.front() == '\t'))
+            part.remove_prefix(1);
+        while (!part.empty() && (part.back() == ' ' || part.back() == '\t'))
+            part.remove_suffix(1);
+        if (!part.starts_with(name) || part.size() <= name.size() || part[name.size()] != '=')
+            continue;
         auto value = part.substr(name.size() + 1);
-        if (value.size() != 32) continue;
+        if (value.size() != 32)
+            continue;
         bool hex = true;
-        for (char c : value) hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-        if (hex) return std::string(value);
+        for (char c : value)
+            hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
+        if (hex)
+            return std::string(value);
     }
     return std::nullopt;
 }

@@ -1,7 +1,7 @@
 #include "transport/listener.hpp"
 
-#include <boost/asio/post.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/asio/post.hpp>
 
 namespace redchat::transport {
 
@@ -19,7 +19,9 @@ listener::listener(asio::io_context& home, std::vector<asio::io_context*> thread
     port_ = acceptor_.local_endpoint().port();
 }
 
-void listener::start() { accept_next(); }
+void listener::start() {
+    accept_next();
+}
 
 void listener::stop() {
     boost::system::error_code ignored;
@@ -30,20 +32,21 @@ void listener::accept_next() {
     const std::size_t index = next_;
     next_ = (next_ + 1) % threads_.size();
     // The socket is created on the target thread's io_context: its I/O runs there for life.
-    acceptor_.async_accept(*threads_[index], [this, index](const boost::system::error_code& ec,
-                                                           tcp::socket socket) {
-        if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-        if (ec) {
-            // EMFILE and friends: log and keep accepting rather than spin or die.
-            spdlog::warn("accept failed: {}", ec.message());
-        } else {
-            socket.set_option(tcp::no_delay(true));
-            asio::post(*threads_[index], [this, index, s = std::move(socket)]() mutable {
-                on_accept_(index, std::move(s));
-            });
-        }
-        accept_next();
-    });
+    acceptor_.async_accept(
+        *threads_[index], [this, index](const boost::system::error_code& ec, tcp::socket socket) {
+            if (ec == asio::error::operation_aborted || !acceptor_.is_open())
+                return;
+            if (ec) {
+                // EMFILE and friends: log and keep accepting rather than spin or die.
+                spdlog::warn("accept failed: {}", ec.message());
+            } else {
+                socket.set_option(tcp::no_delay(true));
+                asio::post(*threads_[index], [this, index, s = std::move(socket)]() mutable {
+                    on_accept_(index, std::move(s));
+                });
+            }
+            accept_next();
+        });
 }
 
 }  // namespace redchat::transport

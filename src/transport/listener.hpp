@@ -12,7 +12,7 @@
 namespace redchat::transport {
 
 class listener {
-public:
+  public:
     // Runs on thread `index`'s io_context; `on_accept` is invoked there with the new socket.
     using accept_handler = std::function<void(std::size_t index, boost::asio::ip::tcp::socket)>;
 
@@ -24,7 +24,7 @@ public:
     void start();
     void stop();
 
-private:
+  private:
     void accept_next();
 
     boost::asio::ip::tcp::acceptor acceptor_;

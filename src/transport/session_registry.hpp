@@ -14,10 +14,10 @@ class session_registry {
         bool idle = true;
     };
 
-public:
+  public:
     // Registers a connection for its lifetime; leaving happens in the destructor.
     class guard {
-    public:
+      public:
         guard(session_registry& owner, std::function<void()> close);
         ~guard();
         guard(const guard&) = delete;
@@ -25,7 +25,7 @@ public:
         // Idle: waiting for a request, or streaming events (safe to close at shutdown).
         void set_idle(bool idle) { it_->idle = idle; }
 
-    private:
+      private:
         session_registry& owner_;
         std::list<entry>::iterator it_;
     };
@@ -35,7 +35,7 @@ public:
     bool draining() const { return draining_; }
     std::size_t size() const { return entries_.size(); }
 
-private:
+  private:
     std::list<entry> entries_;
     bool draining_ = false;
 };

@@ -40,7 +40,8 @@ std::string_view mime_type(std::string_view ext) {
     std::transform(lower.begin(), lower.end(), lower.begin(),
                    [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     for (const auto& [e, type] : types) {
-        if (e == lower) return type;
+        if (e == lower)
+            return type;
     }
     return "application/octet-stream";
 }
@@ -48,7 +49,8 @@ std::string_view mime_type(std::string_view ext) {
 static_files::static_files(fs::path root) : root_(std::move(root)) {
     std::error_code ec;
     auto canonical = fs::weakly_canonical(root_, ec);
-    if (!ec) root_ = canonical;
+    if (!ec)
+        root_ = canonical;
 }
 
 bool static_files::has_index() const {
@@ -59,11 +61,14 @@ bool static_files::has_index() const {
 std::optional<static_file> static_files::describe(const fs::path& p, bool immutable) const {
     std::error_code ec;
     auto status = fs::status(p, ec);
-    if (ec || !fs::is_regular_file(status)) return std::nullopt;
+    if (ec || !fs::is_regular_file(status))
+        return std::nullopt;
     const auto size = fs::file_size(p, ec);
-    if (ec) return std::nullopt;
+    if (ec)
+        return std::nullopt;
     const auto mtime = fs::last_write_time(p, ec);
-    if (ec) return std::nullopt;
+    if (ec)
+        return std::nullopt;
     static_file f;
     f.path = p;
     f.size = size;
@@ -81,7 +86,8 @@ std::optional<static_file> static_files::describe(const fs::path& p, bool immuta
 }
 
 std::optional<static_file> static_files::lookup(std::string_view path) const {
-    if (path.empty() || path.front() != '/') return std::nullopt;
+    if (path.empty() || path.front() != '/')
+        return std::nullopt;
     // Refuse anything that could climb out of the root or smuggle a NUL.
     if (path.find('\0') != std::string_view::npos || path.find('\\') != std::string_view::npos) {
         return std::nullopt;
@@ -90,21 +96,27 @@ std::optional<static_file> static_files::lookup(std::string_view path) const {
     std::size_t start = 1;
     while (start <= path.size()) {
         auto end = path.find('/', start);
-        if (end == std::string_view::npos) end = path.size();
+        if (end == std::string_view::npos)
+            end = path.size();
         auto segment = path.substr(start, end - start);
-        if (segment == "..") return std::nullopt;
-        if (!segment.empty() && segment != ".") relative /= fs::path(segment);
+        if (segment == "..")
+            return std::nullopt;
+        if (!segment.empty() && segment != ".")
+            relative /= fs::path(segment);
         start = end + 1;
     }
-    if (relative.empty()) return describe(root_ / "index.html", false);
+    if (relative.empty())
+        return describe(root_ / "index.html", false);
 
     // Vite puts content-hashed files under assets/, Create React App under static/.
     const auto first = relative.begin()->string();
     const bool hashed = first == "assets" || first == "static";
-    if (auto f = describe(root_ / relative, hashed)) return f;
+    if (auto f = describe(root_ / relative, hashed))
+        return f;
 
     // Single-page app: a path without a file extension is a client-side route.
-    if (!relative.has_extension()) return describe(root_ / "index.html", false);
+    if (!relative.has_extension())
+        return describe(root_ / "index.html", false);
     return std::nullopt;
 }
 

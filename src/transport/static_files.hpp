@@ -19,7 +19,7 @@ struct static_file {
 };
 
 class static_files {
-public:
+  public:
     // `root` may not exist (the web client not built yet): then every lookup misses.
     explicit static_files(std::filesystem::path root);
 
@@ -30,7 +30,7 @@ public:
     const std::filesystem::path& root() const { return root_; }
     bool has_index() const;
 
-private:
+  private:
     std::optional<static_file> describe(const std::filesystem::path& p, bool immutable) const;
     std::filesystem::path root_;
 };

@@ -25,7 +25,8 @@ T run(boost::asio::awaitable<T> task) {
     boost::asio::io_context ctx;
     std::optional<T> out;
     boost::asio::co_spawn(ctx, std::move(task), [&](std::exception_ptr e, T value) {
-        if (e) std::rethrow_exception(e);
+        if (e)
+            std::rethrow_exception(e);
         out.emplace(std::move(value));
     });
     ctx.run();
@@ -37,12 +38,12 @@ T run(boost::asio::awaitable<T> task) {
 TEST(rules, utf8_length_counts_code_points_and_rejects_invalid) {
     EXPECT_EQ(utf8_length(""), 0u);
     EXPECT_EQ(utf8_length("abc"), 3u);
-    EXPECT_EQ(utf8_length("h\xc3\xa9llo"), 5u);              // é
-    EXPECT_EQ(utf8_length("\xf0\x9f\x98\x80"), 1u);          // 😀
-    EXPECT_FALSE(utf8_length("\xc3"));                       // truncated
-    EXPECT_FALSE(utf8_length("\xc0\xaf"));                   // overlong '/'
-    EXPECT_FALSE(utf8_length("\xed\xa0\x80"));               // surrogate
-    EXPECT_FALSE(utf8_length("\xf4\x90\x80\x80"));           // > U+10FFFF
+    EXPECT_EQ(utf8_length("h\xc3\xa9llo"), 5u);      // é
+    EXPECT_EQ(utf8_length("\xf0\x9f\x98\x80"), 1u);  // 😀
+    EXPECT_FALSE(utf8_length("\xc3"));               // truncated
+    EXPECT_FALSE(utf8_length("\xc0\xaf"));           // overlong '/'
+    EXPECT_FALSE(utf8_length("\xed\xa0\x80"));       // surrogate
+    EXPECT_FALSE(utf8_length("\xf4\x90\x80\x80"));   // > U+10FFFF
     EXPECT_FALSE(utf8_length("\xff"));
 }
 
@@ -96,7 +97,8 @@ TEST(rules, user_ids_and_private_rooms) {
 // ---- message codec ----
 
 TEST(message, reads_reference_shapes) {
-    auto node = parse_message(R"({"from":2,"date":1795830140.8863416,"message":"Hello","roomId":"1:2"})");
+    auto node =
+        parse_message(R"({"from":2,"date":1795830140.8863416,"message":"Hello","roomId":"1:2"})");
     ASSERT_TRUE(node);
     EXPECT_EQ(node->from, "2");
     EXPECT_EQ(node->room_id, "1:2");
@@ -104,12 +106,14 @@ TEST(message, reads_reference_shapes) {
     EXPECT_EQ(node->text, "Hello");
     EXPECT_TRUE(node->id.empty());
 
-    auto python = parse_message(R"({"roomId": "0", "message": "hi", "from": "1", "date": 1795830333})");
+    auto python =
+        parse_message(R"({"roomId": "0", "message": "hi", "from": "1", "date": 1795830333})");
     ASSERT_TRUE(python);
     EXPECT_EQ(python->from, "1");
     EXPECT_DOUBLE_EQ(python->date, 1795830333.0);
 
-    auto pascal = parse_message(R"({"RoomId":"0","From":3,"Date":"1718000000.5","Message":"x","Id":"m1"})");
+    auto pascal =
+        parse_message(R"({"RoomId":"0","From":3,"Date":"1718000000.5","Message":"x","Id":"m1"})");
     ASSERT_TRUE(pascal);
     EXPECT_EQ(pascal->from, "3");
     EXPECT_EQ(pascal->id, "m1");
@@ -128,8 +132,9 @@ TEST(message, rejects_unreadable) {
 TEST(message, canonical_form_round_trips_raw_text) {
     message m{"abc", "1:2", "1", 1718000000.123, "<b>bold</b> & \"quoted\"\n"};
     const std::string text = to_json(m);
-    EXPECT_EQ(text,
-              R"({"id":"abc","roomId":"1:2","from":"1","date":1718000000.123,"message":"<b>bold</b> & \"quoted\"\n"})");
+    EXPECT_EQ(
+        text,
+        R"({"id":"abc","roomId":"1:2","from":"1","date":1718000000.123,"message":"<b>bold</b> & \"quoted\"\n"})");
     auto back = parse_message(text);
     ASSERT_TRUE(back);
     EXPECT_EQ(back->text, m.text);
@@ -140,7 +145,7 @@ TEST(message, canonical_form_round_trips_raw_text) {
 // ---- REST API on the fake store ----
 
 class rest_api_test : public ::testing::Test {
-protected:
+  protected:
     rest_api_test() : api_(db_, hasher_, cfg_) {
         db_.add_user("Pablo", "fake$password123");
         db_.add_user("Joe", "fake$password123");
@@ -153,7 +158,8 @@ protected:
 
     api_response call(std::string method, std::string target, std::string body = {},
                       std::optional<std::string> sid = std::nullopt) {
-        return run(api_.handle({std::move(method), std::move(target), std::move(body), std::move(sid)}));
+        return run(
+            api_.handle({std::move(method), std::move(target), std::move(body), std::move(sid)}));
     }
     api_response as_pablo(std::string method, std::string target, std::string body = {}) {
         return call(std::move(method), std::move(target), std::move(body), pablo_sid_);
@@ -192,7 +198,8 @@ TEST_F(rest_api_test, login_existing_user) {
 }
 
 TEST_F(rest_api_test, login_rotates_the_session) {
-    auto again = call("POST", "/login", R"({"username":"Pablo","password":"password123"})", pablo_sid_);
+    auto again =
+        call("POST", "/login", R"({"username":"Pablo","password":"password123"})", pablo_sid_);
     ASSERT_EQ(again.status, 200);
     ASSERT_TRUE(again.set_session);
     EXPECT_NE(*again.set_session, pablo_sid_);
@@ -209,14 +216,17 @@ TEST_F(rest_api_test, login_registers_unknown_names) {
 }
 
 TEST_F(rest_api_test, login_validates_input) {
-    for (const char* bad : {"", "[]", "nope", R"({"username":"x"})", R"({"username":1,"password":"x"})",
-                            R"({"username":"x","password":null})"}) {
+    for (const char* bad :
+         {"", "[]", "nope", R"({"username":"x"})", R"({"username":1,"password":"x"})",
+          R"({"username":"x","password":null})"}) {
         auto r = call("POST", "/login", bad);
         EXPECT_EQ(r.status, 400) << bad;
         EXPECT_TRUE(body(r).at("message").is_string());
     }
-    EXPECT_EQ(call("POST", "/login", R"({"username":"two words","password":"secret99"})").status, 400);
-    EXPECT_EQ(call("POST", "/login", R"({"username":"colon:name","password":"secret99"})").status, 400);
+    EXPECT_EQ(call("POST", "/login", R"({"username":"two words","password":"secret99"})").status,
+              400);
+    EXPECT_EQ(call("POST", "/login", R"({"username":"colon:name","password":"secret99"})").status,
+              400);
     EXPECT_EQ(call("POST", "/login", R"({"username":"Shorty","password":"12345"})").status, 400);
     EXPECT_EQ(db_.total_users, 3);  // nothing registered
 }
@@ -236,7 +246,8 @@ TEST_F(rest_api_test, session_required) {
         EXPECT_EQ(call("GET", normalize_target(target)).status, 401) << target;
     }
     EXPECT_EQ(call("POST", "/room", R"({"user1":1,"user2":2})").status, 401);
-    EXPECT_EQ(call("GET", "/room/0/messages", {}, std::string(32, 'b')).status, 401);  // unknown sid
+    EXPECT_EQ(call("GET", "/room/0/messages", {}, std::string(32, 'b')).status,
+              401);  // unknown sid
 }
 
 TEST_F(rest_api_test, users_online_skips_dangling_ids) {
@@ -255,7 +266,8 @@ TEST_F(rest_api_test, users_by_ids) {
     EXPECT_EQ(as_pablo("GET", "/users").status, 404);
     EXPECT_EQ(as_pablo("GET", "/users?ids%5B%5D=abc").status, 400);
     std::string many = "/users?";
-    for (int i = 1; i <= 101; ++i) many += "ids%5B%5D=" + std::to_string(i) + "&";
+    for (int i = 1; i <= 101; ++i)
+        many += "ids%5B%5D=" + std::to_string(i) + "&";
     EXPECT_EQ(as_pablo("GET", many).status, 400);
 }
 
@@ -269,11 +281,13 @@ TEST_F(rest_api_test, rooms_only_for_oneself) {
 
 TEST_F(rest_api_test, history_pages_newest_first_for_members_only) {
     for (int i = 0; i < 5; ++i) {
-        message m{"m" + std::to_string(i), "1:2", i % 2 ? "2" : "1", 1000.0 + i, "text " + std::to_string(i)};
+        message m{"m" + std::to_string(i), "1:2", i % 2 ? "2" : "1", 1000.0 + i,
+                  "text " + std::to_string(i)};
         db_.messages["1:2"].emplace_back(m.date, to_json(m));
     }
     // Written by other ports: numeric sender, PascalCase, and an unreadable member.
-    db_.messages["1:2"].emplace_back(1005, R"({"RoomId":"1:2","From":2,"Date":1005,"Message":"pascal"})");
+    db_.messages["1:2"].emplace_back(1005,
+                                     R"({"RoomId":"1:2","From":2,"Date":1005,"Message":"pascal"})");
     db_.messages["1:2"].emplace_back(1006, "garbage");
     auto page = as_pablo("GET", "/room/1:2/messages?offset=0&size=3");
     ASSERT_EQ(page.status, 200);
@@ -319,8 +333,9 @@ TEST_F(rest_api_test, methods_and_unknown_paths) {
 
 TEST_F(rest_api_test, store_outage_is_503_json) {
     db_.unavailable = true;
-    for (auto r : {as_pablo("GET", "/me"), call("POST", "/login", R"({"username":"Pablo","password":"x"})"),
-                   as_pablo("GET", "/rooms/1")}) {
+    for (auto r :
+         {as_pablo("GET", "/me"), call("POST", "/login", R"({"username":"Pablo","password":"x"})"),
+          as_pablo("GET", "/rooms/1")}) {
         EXPECT_EQ(r.status, 503);
         EXPECT_TRUE(body(r).at("message").is_string());
     }

@@ -52,9 +52,9 @@ TEST(redis_url, unix_socket) {
 }
 
 TEST(redis_url, rejects_bad_urls) {
-    for (const char* bad : {"", "localhost:6379", "http://x:1", "redis://", "redis://h:0",
-                            "redis://h:70000", "redis://h:12ab", "redis://h/16", "redis://h/x",
-                            "unix://"}) {
+    for (const char* bad :
+         {"", "localhost:6379", "http://x:1", "redis://", "redis://h:0", "redis://h:70000",
+          "redis://h:12ab", "redis://h/16", "redis://h/x", "unix://"}) {
         EXPECT_FALSE(parse_redis_url(bad)) << bad;
     }
 }

@@ -15,7 +15,8 @@ TEST(random_id, is_32_lowercase_hex_and_unique) {
     for (int i = 0; i < 1000; ++i) {
         auto id = random_hex_id();
         ASSERT_EQ(id.size(), 32u);
-        for (char c : id) ASSERT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << id;
+        for (char c : id)
+            ASSERT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')) << id;
         seen.insert(id);
     }
     EXPECT_EQ(seen.size(), 1000u);
@@ -43,9 +44,12 @@ TEST(bcrypt, verifies_hashes_made_by_other_implementations) {
     EXPECT_TRUE(bcrypt::verify("password123",
                                "$2b$10$gRER.yIrMobYkoZmuvvj4eT0aodcfFL5TSdFJDRbvqgstdVW79NR6"));
     // A classic OpenBSD test vector in its $2a$ form, and the same digest labelled $2y$ (PHP).
-    EXPECT_TRUE(bcrypt::verify("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
-    EXPECT_TRUE(bcrypt::verify("U*U", "$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
-    EXPECT_FALSE(bcrypt::verify("U*V", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+    EXPECT_TRUE(
+        bcrypt::verify("U*U", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+    EXPECT_TRUE(
+        bcrypt::verify("U*U", "$2y$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+    EXPECT_FALSE(
+        bcrypt::verify("U*V", "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
 }
 
 TEST(bcrypt, malformed_hashes_are_mismatches_not_errors) {
@@ -53,7 +57,8 @@ TEST(bcrypt, malformed_hashes_are_mismatches_not_errors) {
     EXPECT_FALSE(bcrypt::verify("x", "plaintext"));
     EXPECT_FALSE(bcrypt::verify("x", "$1$abcdefgh$0123456789012345678901"));
     EXPECT_FALSE(bcrypt::verify("x", "$2b$10$short"));
-    EXPECT_FALSE(bcrypt::verify("x", "$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+    EXPECT_FALSE(
+        bcrypt::verify("x", "$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
     EXPECT_FALSE(bcrypt::verify(std::string("a\0b", 3),
                                 "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
 }
@@ -76,12 +81,18 @@ TEST(metrics, render_sums_shards_and_skips_empty_series) {
     reg.for_thread(0).redis_errors += 2;
     reg.for_thread(1).connections_open += 3;
     const std::string text = reg.render();
-    EXPECT_NE(text.find("redchat_http_requests_total{route=\"/login\",status=\"200\"} 2\n"), std::string::npos);
-    EXPECT_NE(text.find("redchat_http_requests_total{route=\"/rooms/:userId\",status=\"403\"} 1\n"), std::string::npos);
-    EXPECT_NE(text.find("redchat_http_requests_total{route=\"/rooms/:userId\",status=\"other\"} 1\n"), std::string::npos);
+    EXPECT_NE(text.find("redchat_http_requests_total{route=\"/login\",status=\"200\"} 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("redchat_http_requests_total{route=\"/rooms/:userId\",status=\"403\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(
+        text.find("redchat_http_requests_total{route=\"/rooms/:userId\",status=\"other\"} 1\n"),
+        std::string::npos);
     EXPECT_EQ(text.find("route=\"/me\""), std::string::npos);
-    EXPECT_NE(text.find("redchat_http_request_duration_seconds_bucket{le=\"0.0005\"} 3\n"), std::string::npos);
-    EXPECT_NE(text.find("redchat_http_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"), std::string::npos);
+    EXPECT_NE(text.find("redchat_http_request_duration_seconds_bucket{le=\"0.0005\"} 3\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("redchat_http_request_duration_seconds_bucket{le=\"+Inf\"} 4\n"),
+              std::string::npos);
     EXPECT_NE(text.find("redchat_http_request_duration_seconds_count 4\n"), std::string::npos);
     EXPECT_NE(text.find("redchat_redis_command_errors_total 2\n"), std::string::npos);
     EXPECT_NE(text.find("redchat_connections_open 3\n"), std::string::npos);

@@ -12,13 +12,13 @@
 namespace redchat::testing {
 
 class fake_store final : public chat::store {
-public:
+  public:
     template <typename T>
     using task = chat::store::task<T>;
 
-    std::map<std::string, std::string> user_by_name;            // name -> id
+    std::map<std::string, std::string> user_by_name;                   // name -> id
     std::map<std::string, std::pair<std::string, std::string>> users;  // id -> (name, hash)
-    std::map<std::string, std::set<std::string>> rooms_of;      // user id -> room ids
+    std::map<std::string, std::set<std::string>> rooms_of;             // user id -> room ids
     std::map<std::string, std::string> room_name;
     std::map<std::string, std::vector<std::pair<double, std::string>>> messages;  // by score
     std::map<std::string, std::string> sessions;
@@ -28,7 +28,8 @@ public:
     int calls = 0;
 
     std::string add_user(const std::string& name, const std::string& hash) {
-        if (total_users < 0) total_users = 0;
+        if (total_users < 0)
+            total_users = 0;
         const std::string id = std::to_string(++total_users);
         user_by_name[name] = id;
         users[id] = {name, hash};
@@ -37,11 +38,13 @@ public:
     }
 
     task<void> ping() override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         co_return result<void>{};
     }
     task<std::optional<chat::user_credentials>> find_user(std::string name) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         auto it = user_by_name.find(name);
         if (it == user_by_name.end() || !users.contains(it->second)) {
             co_return std::optional<chat::user_credentials>{};
@@ -50,13 +53,16 @@ public:
         co_return chat::user_credentials{{it->second, uname}, hash};
     }
     task<std::optional<chat::user>> create_user(std::string name, std::string hash) override {
-        if (auto e = begin()) co_return *e;
-        if (user_by_name.contains(name)) co_return std::optional<chat::user>{};
+        if (auto e = begin())
+            co_return *e;
+        if (user_by_name.contains(name))
+            co_return std::optional<chat::user>{};
         const std::string id = add_user(name, hash);
         co_return chat::user{id, name};
     }
     task<std::vector<std::optional<std::string>>> usernames(std::vector<std::string> ids) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         std::vector<std::optional<std::string>> out;
         for (const auto& id : ids) {
             auto it = users.find(id);
@@ -65,26 +71,33 @@ public:
         co_return out;
     }
     task<std::vector<std::string>> online_user_ids() override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         co_return std::vector<std::string>(online.begin(), online.end());
     }
     task<std::vector<bool>> online_flags(std::vector<std::string> ids) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         std::vector<bool> out;
-        for (const auto& id : ids) out.push_back(online.contains(id));
+        for (const auto& id : ids)
+            out.push_back(online.contains(id));
         co_return out;
     }
     task<std::vector<std::string>> user_rooms(std::string id) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         const auto& set = rooms_of[id];
         co_return std::vector<std::string>(set.begin(), set.end());
     }
     task<bool> is_room_member(std::string id, std::string room) override {
-        if (auto e = begin()) co_return failure<bool>(*e);
+        if (auto e = begin())
+            co_return failure<bool>(*e);
         co_return rooms_of[id].contains(room);
     }
-    task<std::vector<std::optional<std::string>>> room_names(std::vector<std::string> ids) override {
-        if (auto e = begin()) co_return *e;
+    task<std::vector<std::optional<std::string>>> room_names(
+        std::vector<std::string> ids) override {
+        if (auto e = begin())
+            co_return *e;
         std::vector<std::optional<std::string>> out;
         for (const auto& id : ids) {
             auto it = room_name.find(id);
@@ -93,18 +106,22 @@ public:
         co_return out;
     }
     task<void> add_room(std::string room, std::vector<std::string> members) override {
-        if (auto e = begin()) co_return *e;
-        for (const auto& m : members) rooms_of[m].insert(room);
+        if (auto e = begin())
+            co_return *e;
+        for (const auto& m : members)
+            rooms_of[m].insert(room);
         co_return result<void>{};
     }
     task<void> set_room_name(std::string room, std::string name) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         room_name[room] = name;
         co_return result<void>{};
     }
     task<std::vector<std::string>> room_messages(std::string room, std::size_t offset,
                                                  std::size_t count) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         const auto& list = messages[room];
         std::vector<std::string> out;
         for (std::size_t i = offset; i < list.size() && out.size() < count; ++i) {
@@ -113,7 +130,8 @@ public:
         co_return out;
     }
     task<void> append_message(std::string room, double score, std::string json) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         auto& list = messages[room];
         list.emplace_back(score, json);
         std::stable_sort(list.begin(), list.end(),
@@ -121,38 +139,44 @@ public:
         co_return result<void>{};
     }
     task<void> put_session(std::string sid, std::string uid, std::chrono::seconds) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         sessions[sid] = uid;
         co_return result<void>{};
     }
     task<std::optional<std::string>> session_user(std::string sid) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         auto it = sessions.find(sid);
         co_return it == sessions.end() ? std::nullopt : std::optional(it->second);
     }
     task<void> delete_session(std::string sid) override {
-        if (auto e = begin()) co_return *e;
+        if (auto e = begin())
+            co_return *e;
         sessions.erase(sid);
         co_return result<void>{};
     }
     task<bool> claim_empty_store() override {
-        if (auto e = begin()) co_return failure<bool>(*e);
-        if (total_users >= 0) co_return false;
+        if (auto e = begin())
+            co_return failure<bool>(*e);
+        if (total_users >= 0)
+            co_return false;
         total_users = 0;
         co_return true;
     }
 
-private:
+  private:
     std::optional<boost::system::error_code> begin() {
         ++calls;
-        if (unavailable) return make_error_code(errc::redis_unavailable);
+        if (unavailable)
+            return make_error_code(errc::redis_unavailable);
         return std::nullopt;
     }
 };
 
 // "Hashes" by prefixing, so tests can read what was stored; counts its calls.
 class fake_hasher final : public chat::password_hasher {
-public:
+  public:
     int hashes = 0;
     int verifies = 0;
     boost::asio::awaitable<std::optional<std::string>> hash(std::string password) override {

@@ -13,7 +13,7 @@ namespace {
 namespace fs = std::filesystem;
 
 class static_files_test : public ::testing::Test {
-protected:
+  protected:
     static_files_test() : root_(fs::temp_directory_path() / ("redchat-static-" + random_hex(6))) {
         fs::create_directories(root_ / "assets");
         write(root_ / "index.html", "<!doctype html>");
