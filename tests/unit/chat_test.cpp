@@ -120,6 +120,33 @@ TEST(message, reads_reference_shapes) {
     EXPECT_DOUBLE_EQ(pascal->date, 1718000000.5);
 }
 
+TEST(message, keeps_dates_exactly_as_written) {
+    // Decimals that a naive conversion rounds differently (seen in reference data).
+    for (const char* date : {"1795830326.6633039", "1795829748.1534905", "1795830202.5657299",
+                             "1795830304.3836079", "1718000000", "1718000000.5"}) {
+        const std::string json = std::string(R"({"roomId":"0","from":"1","date":)") + date +
+                                 R"(,"message":"x"})";
+        auto m = parse_message(json);
+        ASSERT_TRUE(m) << json;
+        EXPECT_EQ(format_date(m->date), date);
+    }
+}
+
+TEST(message, nested_values_and_duplicates) {
+    auto nested = parse_message(
+        R"({"meta":{"date":"x","from":{}},"roomId":"0","from":"1","date":5,"message":"ok","extra":[1,{"a":2}]})");
+    ASSERT_TRUE(nested);
+    EXPECT_EQ(nested->text, "ok");
+    EXPECT_DOUBLE_EQ(nested->date, 5.0);
+    EXPECT_FALSE(parse_message(R"({"roomId":"0","from":"1","date":[5],"message":"x"})"));
+    EXPECT_FALSE(parse_message(R"({"roomId":"0","from":"1","date":5,"message":"x"} trailing)"));
+    EXPECT_FALSE(parse_message(R"({"roomId":"0","from":true,"date":5,"message":"x"})"));
+    EXPECT_FALSE(parse_message(R"({"roomId":"0","from":1.5,"date":5,"message":"x"})"));
+    auto escaped = parse_message(R"({"roomId":"0","from":"1","date":5,"message":"a\"b\u00e9\n"})");
+    ASSERT_TRUE(escaped);
+    EXPECT_EQ(escaped->text, "a\"b\xc3\xa9\n");
+}
+
 TEST(message, rejects_unreadable) {
     for (const char* bad : {"", "not json", "[]", "{}", R"({"roomId":"0","from":"1","date":1})",
                             R"({"roomId":"0","from":"1","date":"soon","message":"x"})",
