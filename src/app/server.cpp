@@ -1,6 +1,7 @@
 #include "app/server.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -18,10 +19,17 @@
 
 #include "app/embedded_redis.hpp"
 #include "app/password_pool.hpp"
+#include "chat/bus_event.hpp"
 #include "chat/demo_data.hpp"
+#include "chat/hub.hpp"
+#include "chat/realtime.hpp"
 #include "chat/rest_api.hpp"
+#include "core/random_id.hpp"
 #include "redis/chat_store.hpp"
 #include "redis/client.hpp"
+#include "redis/keys.hpp"
+#include "socketio/socketio_codec.hpp"
+#include "transport/engineio_server.hpp"
 #include "transport/http_session.hpp"
 #include "transport/listener.hpp"
 #include "transport/session_registry.hpp"
@@ -43,9 +51,46 @@ struct worker {
     std::unique_ptr<redis::client> redis;
     std::unique_ptr<chat::store> store;
     std::unique_ptr<chat::rest_api> api;
+    chat::hub hub;
+    std::unique_ptr<chat::realtime> realtime;
+    std::unique_ptr<transport::engineio_server> eio;
     transport::session_registry sessions;
     std::unique_ptr<transport::http_services> services;
 };
+
+double now_seconds() {
+    return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+// One bus event, parsed and encoded once for the whole process, then handed to every thread.
+void fan_out(std::vector<std::unique_ptr<worker>>& workers, std::string_view payload) {
+    auto parsed = chat::parse_envelope(payload);
+    if (!parsed)
+        return;
+    auto event = std::make_shared<const chat::bus_event>(std::move(*parsed));
+    auto packet = std::make_shared<const std::string>(
+        "4" + socketio::encode_event("/", event->name, event->data_json));
+    for (auto& w : workers) {
+        asio::post(w->ioc, [&w = *w, event, packet] { w.hub.deliver(*event, packet); });
+    }
+}
+
+// Keeps this instance's presence alive and removes the presence of instances that died.
+asio::awaitable<void> presence_loop(worker& w, const config::server_config& cfg,
+                                    std::string instance_id) {
+    asio::steady_timer timer(w.ioc);
+    while (!w.sessions.draining()) {
+        if (w.redis->ready()) {
+            (void)co_await w.store->presence_heartbeat(instance_id, cfg.presence_ttl);
+            auto swept = co_await w.store->presence_sweep(instance_id, instance_id, false);
+            if (!swept)
+                spdlog::warn("event=presence_sweep_failed error=\"{}\"", swept.error().message());
+        }
+        timer.expires_after(w.redis->ready() ? cfg.presence_ttl / 3 : std::chrono::seconds(1));
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
 
 fs::path default_web_root() {
     std::error_code ec;
@@ -93,12 +138,19 @@ asio::awaitable<void> load_demo(worker& w, chat::password_hasher& hasher) {
 
 // Shutdown on one thread: idle connections close now, busy ones finish their response; then the
 // Redis connection and the loop stop (or at the deadline, whatever is left).
-asio::awaitable<void> drain(worker& w, std::chrono::steady_clock::time_point deadline) {
+asio::awaitable<void> drain(worker& w, std::chrono::steady_clock::time_point deadline,
+                            std::string instance_id) {
+    w.realtime->begin_shutdown();
+    w.eio->close_all();
     w.sessions.begin_drain();
     asio::steady_timer timer(w.ioc);
     while (w.sessions.size() > 0 && std::chrono::steady_clock::now() < deadline) {
         timer.expires_after(20ms);
         co_await timer.async_wait(asio::use_awaitable);
+    }
+    if (w.index == 0) {
+        // This instance's connections leave presence in one step (other users see them go).
+        (void)co_await w.store->presence_sweep(instance_id, instance_id, true);
     }
     w.redis->stop();
     w.work.reset();
@@ -119,6 +171,8 @@ int run_server(const config::server_config& cfg) {
     }
 
     metrics::registry stats(cfg.threads);
+    // One id per process: the serverId of the bus envelopes and the presence instance.
+    const std::string instance_id = "redchat-" + random_hex(6);
     password_pool passwords(cfg.password_threads, cfg.bcrypt_cost);
     const transport::static_files files(cfg.web_root.empty() ? default_web_root()
                                                              : fs::path(cfg.web_root));
@@ -139,14 +193,33 @@ int run_server(const config::server_config& cfg) {
             stats.for_thread(i));
         w->store = redis::make_chat_store(*w->redis);
         w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg);
+        w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
+                                                       instance_id, now_seconds);
+        w->eio = std::make_unique<transport::engineio_server>(w->ioc, i, *w->realtime, *w->store,
+                                                              cfg, stats.for_thread(i));
         w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),
-                                                       stats, files, cfg, w->sessions});
+                                                       stats, files, cfg, w->sessions, *w->eio});
         contexts.push_back(&w->ioc);
         asio::post(w->ioc, [r = w->redis.get()] { r->start(); });
         workers.push_back(std::move(w));
     }
 
+    std::vector<transport::engineio_server*> peers;
+    for (auto& w : workers)
+        peers.push_back(w->eio.get());
+    for (auto& w : workers)
+        w->eio->set_peers(peers);
+
     worker& home = *workers.front();
+    // The process's one subscriber connection, on thread 0.
+    // Like every I/O object here, destroyed before the io_context it lives on.
+    std::optional<redis::client> bus;
+    bus.emplace(home.ioc.get_executor(),
+                redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus"},
+                stats.for_thread(0));
+    bus->subscribe(std::string(redis::keys::messages_channel),
+                   [&workers](std::string_view payload) { fan_out(workers, payload); });
+    asio::post(home.ioc, [&bus] { bus->start(); });
     // Destroyed before the workers: their I/O objects live on the workers' io_contexts.
     std::optional<transport::listener> listener;
     std::optional<asio::signal_set> signals;
@@ -164,6 +237,7 @@ int run_server(const config::server_config& cfg) {
 
     if (cfg.demo_data)
         asio::co_spawn(home.ioc, load_demo(home, passwords), log_exception);
+    asio::co_spawn(home.ioc, presence_loop(home, cfg, instance_id), log_exception);
 
     bool stopping = false;
     signals.emplace(home.ioc, SIGINT, SIGTERM);
@@ -174,8 +248,9 @@ int run_server(const config::server_config& cfg) {
         spdlog::info("event=shutdown_started signal={}", signo);
         listener->stop();
         const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
+        bus->stop();
         for (auto& w : workers) {
-            asio::co_spawn(w->ioc, drain(*w, deadline), log_exception);
+            asio::co_spawn(w->ioc, drain(*w, deadline, instance_id), log_exception);
         }
     });
 
@@ -188,6 +263,7 @@ int run_server(const config::server_config& cfg) {
         t.join();
     signals.reset();
     listener.reset();
+    bus.reset();
     passwords.stop();
     workers.clear();
     if (own_redis)

@@ -28,11 +28,12 @@ struct raw_field {
 // The fields we read, camelCase first, then the PascalCase spelling of other ports.
 enum slot : std::size_t { id, room_id, from, date, text, slot_count };
 constexpr std::array<std::string_view, slot_count> camel{"id", "roomId", "from", "date", "message"};
-constexpr std::array<std::string_view, slot_count> pascal{"Id", "RoomId", "From", "Date", "Message"};
+constexpr std::array<std::string_view, slot_count> pascal{"Id", "RoomId", "From", "Date",
+                                                          "Message"};
 
 // A SAX handler that keeps only the top-level fields of one JSON object.
 class message_handler {
-public:
+  public:
     static constexpr std::size_t max_object_size = std::size_t(-1);
     static constexpr std::size_t max_array_size = std::size_t(-1);
     static constexpr std::size_t max_key_size = std::size_t(-1);
@@ -44,7 +45,8 @@ public:
     bool on_document_begin(error_code&) { return true; }
     bool on_document_end(error_code&) { return true; }
     bool on_object_begin(error_code&) {
-        if (depth_ == 0) top_is_object = true;
+        if (depth_ == 0)
+            top_is_object = true;
         mark_other();
         ++depth_;
         return true;
@@ -63,7 +65,8 @@ public:
         return true;
     }
     bool on_key_part(json::string_view s, std::size_t, error_code&) {
-        if (depth_ == 1) key_.append(s.data(), s.size());
+        if (depth_ == 1)
+            key_.append(s.data(), s.size());
         return true;
     }
     bool on_key(json::string_view s, std::size_t, error_code&) {
@@ -75,7 +78,8 @@ public:
         return true;
     }
     bool on_string_part(json::string_view s, std::size_t, error_code&) {
-        if (wanted()) buffer_.append(s.data(), s.size());
+        if (wanted())
+            buffer_.append(s.data(), s.size());
         return true;
     }
     bool on_string(json::string_view s, std::size_t, error_code&) {
@@ -86,7 +90,8 @@ public:
         return true;
     }
     bool on_number_part(json::string_view s, error_code&) {
-        if (wanted()) buffer_.append(s.data(), s.size());
+        if (wanted())
+            buffer_.append(s.data(), s.size());
         return true;
     }
     bool on_int64(std::int64_t, json::string_view s, error_code&) { return number(s); }
@@ -103,11 +108,13 @@ public:
     bool on_comment_part(json::string_view, error_code&) { return true; }
     bool on_comment(json::string_view, error_code&) { return true; }
 
-private:
+  private:
     static std::size_t find_slot(std::string_view key) {
         for (std::size_t i = 0; i < slot_count; ++i) {
-            if (key == camel[i]) return i;
-            if (key == pascal[i]) return slot_count + i;
+            if (key == camel[i])
+                return i;
+            if (key == pascal[i])
+                return slot_count + i;
         }
         return fields_none;
     }
@@ -125,7 +132,8 @@ private:
         current_ = fields_none;
     }
     void mark_other() {
-        if (wanted()) store(raw_field::kind::other);
+        if (wanted())
+            store(raw_field::kind::other);
     }
 
     static constexpr std::size_t fields_none = std::size_t(-1);
@@ -143,17 +151,22 @@ const raw_field& pick(const message_handler& h, slot s) {
 std::optional<double> to_double(std::string_view s) {
     double d = 0;
     auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), d);
-    if (ec != std::errc{} || ptr != s.data() + s.size() || !std::isfinite(d)) return std::nullopt;
+    if (ec != std::errc{} || ptr != s.data() + s.size() || !std::isfinite(d))
+        return std::nullopt;
     return d;
 }
 
 // Ids are strings; numbers written by other ports become their integer spelling.
 std::optional<std::string> as_id(const raw_field& f) {
-    if (f.type == raw_field::kind::string) return f.text;
-    if (f.type != raw_field::kind::number) return std::nullopt;
-    if (!f.text.empty() && f.text.find_first_not_of("0123456789") == std::string::npos) return f.text;
+    if (f.type == raw_field::kind::string)
+        return f.text;
+    if (f.type != raw_field::kind::number)
+        return std::nullopt;
+    if (!f.text.empty() && f.text.find_first_not_of("0123456789") == std::string::npos)
+        return f.text;
     auto d = to_double(f.text);
-    if (!d || *d < 0 || *d >= 1e18 || std::floor(*d) != *d) return std::nullopt;
+    if (!d || *d < 0 || *d >= 1e18 || std::floor(*d) != *d)
+        return std::nullopt;
     return std::to_string(static_cast<long long>(*d));
 }
 
@@ -163,7 +176,8 @@ std::optional<message> parse_message(std::string_view json_text) {
     json::basic_parser<message_handler> parser{json::parse_options{}};
     error_code ec;
     const std::size_t used = parser.write_some(false, json_text.data(), json_text.size(), ec);
-    if (ec || !parser.done() || !parser.handler().top_is_object) return std::nullopt;
+    if (ec || !parser.done() || !parser.handler().top_is_object)
+        return std::nullopt;
     if (json_text.substr(used).find_first_not_of(" \t\r\n") != std::string_view::npos) {
         return std::nullopt;  // trailing garbage
     }
@@ -171,32 +185,38 @@ std::optional<message> parse_message(std::string_view json_text) {
 
     const auto& body = pick(h, text);
     const auto& when = pick(h, date);
-    if (body.type != raw_field::kind::string) return std::nullopt;
+    if (body.type != raw_field::kind::string)
+        return std::nullopt;
     if (when.type != raw_field::kind::number && when.type != raw_field::kind::string) {
         return std::nullopt;
     }
     auto seconds = to_double(when.text);
     auto room = as_id(pick(h, room_id));
     auto sender = as_id(pick(h, from));
-    if (!seconds || !room || !sender) return std::nullopt;
+    if (!seconds || !room || !sender)
+        return std::nullopt;
 
     message m;
     m.room_id = std::move(*room);
     m.from = std::move(*sender);
     m.date = *seconds;
     m.text = body.text;
-    if (auto mid = as_id(pick(h, id))) m.id = std::move(*mid);
+    if (auto mid = as_id(pick(h, id)))
+        m.id = std::move(*mid);
     return m;
 }
 
 std::string format_date(double seconds) {
     // fmt's shortest round-trip representation; fixed notation for large values.
     std::string out = fmt::format("{}", seconds);
-    if (out.find_first_of("eE") != std::string::npos) out = fmt::format("{:.6f}", seconds);
+    if (out.find_first_of("eE") != std::string::npos)
+        out = fmt::format("{:.6f}", seconds);
     return out;
 }
 
-std::string json_quote(std::string_view s) { return json::serialize(json::string_view(s)); }
+std::string json_quote(std::string_view s) {
+    return json::serialize(json::string_view(s));
+}
 
 std::string to_json(const message& m) {
     std::string out;

@@ -21,6 +21,11 @@ struct user {
     std::string username;
 };
 
+struct posted_message {
+    std::string json;    // the stored form, as delivered
+    bool first_in_room;  // the room had no message before (a new private room shows up)
+};
+
 struct user_credentials {
     user account;
     std::string password_hash;
@@ -63,6 +68,26 @@ class store {
                                    std::chrono::seconds ttl) = 0;
     virtual task<std::optional<std::string>> session_user(std::string session_id) = 0;
     virtual task<void> delete_session(std::string session_id) = 0;
+
+    // Stores a message (server time `now`, made unique and increasing per room, and a new id)
+    // and publishes it on the bus in one atomic step.
+    virtual task<posted_message> post_message(std::string room_id, std::string from,
+                                              std::string text, double now,
+                                              std::string server_id) = 0;
+    virtual task<void> publish(std::string envelope) = 0;
+
+    // Presence, counted per user across connections, threads and instances. `envelope` is
+    // published when the user comes online (join) or goes offline (leave).
+    virtual task<void> presence_join(std::string instance_id, std::string user_id,
+                                     std::string envelope, std::chrono::seconds ttl) = 0;
+    virtual task<void> presence_leave(std::string instance_id, std::string user_id,
+                                      std::string envelope) = 0;
+    // Marks this instance alive for `ttl`; an instance that stops doing so is swept.
+    virtual task<void> presence_heartbeat(std::string instance_id, std::chrono::seconds ttl) = 0;
+    // Takes the connections of dead instances (or of `instance_id` itself when `self` is set:
+    // a clean shutdown) out of the counts, publishing user.disconnected for users gone offline.
+    virtual task<void> presence_sweep(std::string instance_id, std::string server_id,
+                                      bool self) = 0;
 
     // Claims the one-time demo-data load: true only for the first caller on an empty store
     // (`total_users` absent), which then owns loading it.

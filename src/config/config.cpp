@@ -77,6 +77,26 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("SHUTDOWN_TIMEOUT")
         ->check(CLI::Range(1LL, 600LL))
         ->capture_default_str();
+    long long ping_interval_ms = cfg.ping_interval.count();
+    long long ping_timeout_ms = cfg.ping_timeout.count();
+    app.add_option("--ping-interval-ms", ping_interval_ms, "Engine.IO pingInterval")
+        ->envname("PING_INTERVAL_MS")
+        ->check(CLI::Range(100LL, 600'000LL))
+        ->capture_default_str();
+    app.add_option("--ping-timeout-ms", ping_timeout_ms, "Engine.IO pingTimeout")
+        ->envname("PING_TIMEOUT_MS")
+        ->check(CLI::Range(100LL, 600'000LL))
+        ->capture_default_str();
+    long long presence_ttl = cfg.presence_ttl.count();
+    app.add_option("--presence-ttl", presence_ttl,
+                   "Seconds after which a silent instance's users are shown offline")
+        ->envname("PRESENCE_TTL")
+        ->check(CLI::Range(3LL, 3600LL))
+        ->capture_default_str();
+    app.add_option("--max-message-chars", cfg.limit.max_message_chars, "Longest chat message")
+        ->envname("MAX_MESSAGE_CHARS")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+        ->capture_default_str();
     app.add_option("--max-body-bytes", cfg.limit.max_body_bytes, "Largest HTTP request body")
         ->envname("MAX_BODY_BYTES")
         ->check(CLI::Range(std::size_t{1024}, std::size_t{16} << 20))
@@ -104,6 +124,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     cfg.session_ttl = std::chrono::seconds(session_ttl);
     cfg.redis_timeout = std::chrono::milliseconds(redis_timeout_ms);
     cfg.shutdown_timeout = std::chrono::seconds(shutdown_s);
+    cfg.ping_interval = std::chrono::milliseconds(ping_interval_ms);
+    cfg.presence_ttl = std::chrono::seconds(presence_ttl);
+    cfg.ping_timeout = std::chrono::milliseconds(ping_timeout_ms);
     if (cfg.threads == 0)
         cfg.threads = std::max(1u, std::thread::hardware_concurrency());
     return {cfg, 0, {}};

@@ -20,6 +20,9 @@ struct limits {
     std::size_t max_ids_per_request = 100;    // /users?ids[]=
     std::size_t max_username_chars = 32;
     std::size_t min_password_chars = 6;
+    std::size_t max_message_chars = 4000;      // Unicode code points
+    std::size_t max_packet_bytes = 64 * 1024;  // Engine.IO maxPayload, WebSocket frame limit
+    std::size_t max_queued_bytes = 4 << 20;    // per connection; a slower client is dropped
 };
 
 struct server_config {
@@ -40,6 +43,9 @@ struct server_config {
     std::chrono::milliseconds redis_timeout{2000};
     std::chrono::seconds shutdown_timeout{10};
     std::chrono::seconds sse_keepalive{15};
+    std::chrono::milliseconds ping_interval{25000};
+    std::chrono::milliseconds ping_timeout{20000};
+    std::chrono::seconds presence_ttl{30};  // an instance silent this long is considered dead
     std::string github_url = "https://github.com/redis-developer/basic-redis-chat-app-demo-python";
     limits limit;
 };

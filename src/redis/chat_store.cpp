@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "chat/message.hpp"
+#include "core/random_id.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 
@@ -36,6 +37,75 @@ std::vector<command> one(command c) {
     list.push_back(std::move(c));
     return list;
 }
+
+// Stores and publishes a message atomically. The date is the server's clock, raised to 1 ms
+// after the room's last date when needed, so dates (and scores) are unique and increasing per
+// room; the id starts with the date in milliseconds, which makes it a stable paging cursor.
+// KEYS: room zset, room-last. ARGV: now, random suffix, roomId, from, text (JSON-quoted), serverId.
+constexpr std::string_view post_message_script = R"lua(
+local now = tonumber(ARGV[1])
+local last = tonumber(redis.call('GET', KEYS[2]) or '0')
+if now < last + 0.001 then now = last + 0.001 end
+local date = string.format('%.3f', now)
+redis.call('SET', KEYS[2], date)
+local id = string.format('%.0f', tonumber(date) * 1000) .. '-' .. ARGV[2]
+local first = redis.call('EXISTS', KEYS[1]) == 0
+local json = '{"id":"' .. id .. '","roomId":' .. ARGV[3] .. ',"from":' .. ARGV[4] ..
+             ',"date":' .. date .. ',"message":' .. ARGV[5] .. '}'
+redis.call('ZADD', KEYS[1], date, json)
+redis.call('PUBLISH', 'MESSAGES', '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
+if first then return {json, 1} end
+return {json, 0}
+)lua";
+
+// Presence: per-instance and total connection counts per user. KEYS: instance hash, totals
+// hash, online_users, instance set, instance heartbeat. ARGV: user id, envelope to publish on
+// the 0 -> 1 (join) transition, instance id, heartbeat ttl. The instance registers itself (and
+// its heartbeat) here, so that it is swept if it dies even before its first heartbeat.
+constexpr std::string_view presence_join_script = R"lua(
+redis.call('SADD', KEYS[4], ARGV[3])
+redis.call('SET', KEYS[5], '1', 'EX', ARGV[4], 'NX')
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+local total = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
+if total == 1 then
+  redis.call('SADD', KEYS[3], ARGV[1])
+  redis.call('PUBLISH', 'MESSAGES', ARGV[2])
+end
+return total
+)lua";
+
+// The 1 -> 0 transition publishes ARGV[2] and takes the user out of online_users.
+constexpr std::string_view presence_leave_script = R"lua(
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+local total = redis.call('HINCRBY', KEYS[2], ARGV[1], -1)
+if total <= 0 then
+  redis.call('HDEL', KEYS[2], ARGV[1])
+  redis.call('SREM', KEYS[3], ARGV[1])
+  redis.call('PUBLISH', 'MESSAGES', ARGV[2])
+end
+return total
+)lua";
+
+// Removes one instance's connections from the totals. KEYS: its hash, totals, online_users,
+// instance set. ARGV: instance id, serverId (JSON-quoted) for the user.disconnected events.
+constexpr std::string_view presence_sweep_script = R"lua(
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do
+  local uid = entries[i]
+  local total = redis.call('HINCRBY', KEYS[2], uid, -tonumber(entries[i + 1]))
+  if total <= 0 then
+    redis.call('HDEL', KEYS[2], uid)
+    redis.call('SREM', KEYS[3], uid)
+    local name = redis.call('HGET', 'user:' .. uid, 'username') or ''
+    redis.call('PUBLISH', 'MESSAGES', '{"serverId":' .. ARGV[2] ..
+      ',"type":"user.disconnected","data":{"id":' .. cjson.encode(uid) .. ',"username":' ..
+      cjson.encode(name) .. ',"online":false}}')
+  end
+end
+redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[4], ARGV[1])
+return #entries / 2
+)lua";
 
 // `username:{name}` holds "user:{id}"; tolerate a bare id written by other ports.
 std::string_view user_id_of(std::string_view key) {
@@ -184,6 +254,84 @@ class redis_chat_store final : public chat::store {
 
     task<void> delete_session(std::string session_id) override {
         co_return co_await done(redis_.exec_all(one(cmd("DEL", keys::session(session_id)))));
+    }
+
+    task<chat::posted_message> post_message(std::string room_id, std::string from, std::string text,
+                                            double now, std::string server_id) override {
+        auto r = co_await redis_.exec(
+            cmd("EVAL", post_message_script, "2", keys::room(room_id), keys::room_last(room_id),
+                chat::format_date(now), random_hex(4), chat::json_quote(room_id),
+                chat::json_quote(from), chat::json_quote(text), chat::json_quote(server_id)));
+        if (!r)
+            co_return r.error();
+        if (r->elements.size() != 2 || !r->elements[0].as_string()) {
+            co_return make_error_code(errc::redis_protocol);
+        }
+        co_return chat::posted_message{*r->elements[0].as_string(),
+                                       r->elements[1].as_integer().value_or(0) == 1};
+    }
+
+    task<void> publish(std::string envelope) override {
+        co_return co_await done(
+            redis_.exec_all(one(cmd("PUBLISH", keys::messages_channel, envelope))));
+    }
+
+    task<void> presence_join(std::string instance_id, std::string user_id, std::string envelope,
+                             std::chrono::seconds ttl) override {
+        co_return co_await done(redis_.exec_all(
+            one(cmd("EVAL", presence_join_script, "5", keys::presence_of(instance_id),
+                    keys::presence_counts, keys::online_users, keys::presence_instances,
+                    keys::instance_alive(instance_id), user_id, envelope, instance_id,
+                    std::to_string(ttl.count())))));
+    }
+
+    task<void> presence_leave(std::string instance_id, std::string user_id,
+                              std::string envelope) override {
+        co_return co_await done(redis_.exec_all(
+            one(cmd("EVAL", presence_leave_script, "3", keys::presence_of(instance_id),
+                    keys::presence_counts, keys::online_users, user_id, envelope))));
+    }
+
+    task<void> presence_heartbeat(std::string instance_id, std::chrono::seconds ttl) override {
+        std::vector<command> cmds;
+        cmds.push_back(
+            cmd("SET", keys::instance_alive(instance_id), "1", "EX", std::to_string(ttl.count())));
+        cmds.push_back(cmd("SADD", keys::presence_instances, instance_id));
+        co_return co_await done(redis_.exec_all(std::move(cmds)));
+    }
+
+    task<void> presence_sweep(std::string instance_id, std::string server_id, bool self) override {
+        std::vector<std::string> dead;
+        if (self) {
+            dead.push_back(instance_id);
+        } else {
+            auto instances = co_await strings(cmd("SMEMBERS", keys::presence_instances));
+            if (!instances)
+                co_return instances.error();
+            std::vector<command> checks;
+            for (const auto& id : *instances)
+                checks.push_back(cmd("EXISTS", keys::instance_alive(id)));
+            auto alive = co_await redis_.exec_all(std::move(checks));
+            if (!alive)
+                co_return alive.error();
+            for (std::size_t i = 0; i < instances->size(); ++i) {
+                if ((*alive)[i].as_integer().value_or(1) == 0)
+                    dead.push_back((*instances)[i]);
+            }
+        }
+        for (const auto& id : dead) {
+            auto r = co_await redis_.exec(cmd(
+                "EVAL", presence_sweep_script, "4", keys::presence_of(id), keys::presence_counts,
+                keys::online_users, keys::presence_instances, id, chat::json_quote(server_id)));
+            if (!r)
+                co_return r.error();
+        }
+        if (self) {
+            auto r = co_await redis_.exec(cmd("DEL", keys::instance_alive(instance_id)));
+            if (!r)
+                co_return r.error();
+        }
+        co_return result<void>{};
     }
 
     task<bool> claim_empty_store() override {

@@ -108,6 +108,27 @@ client::~client() {
     stop();
 }
 
+void client::subscribe(std::string channel, message_handler on_message) {
+    channel_ = std::move(channel);
+    on_message_ = std::move(on_message);
+}
+
+void client::on_subscription(redisAsyncContext*, void* raw, void* privdata) {
+    if (raw == nullptr)
+        return;  // the connection went away; on_disconnect reconnects
+    auto* self = static_cast<client*>(privdata);
+    const auto& r = *static_cast<redisReply*>(raw);
+    if (r.type != REDIS_REPLY_ARRAY || r.elements != 3)
+        return;
+    const auto* kind = r.element[0];
+    const auto* payload = r.element[2];
+    if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message") {
+        return;  // the subscribe confirmation
+    }
+    if (payload->type == REDIS_REPLY_STRING)
+        self->on_message_(std::string_view(payload->str, payload->len));
+}
+
 void client::start() {
     if (state_ != state::stopped)
         return;
@@ -181,6 +202,8 @@ void client::on_connect(const redisAsyncContext* ac, int status) {
     if (ep.database != 0)
         send_argv(ctx, on_setup_reply, nullptr, {"SELECT", std::to_string(ep.database)});
     send_argv(ctx, on_setup_reply, nullptr, {"CLIENT", "SETNAME", self->opts_.name});
+    if (!self->channel_.empty())
+        send_argv(ctx, &client::on_subscription, self, {"SUBSCRIBE", self->channel_});
     if (self->ever_connected_) {
         self->stats_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
         spdlog::info("redis connection {} re-established", self->opts_.name);

@@ -13,8 +13,10 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/redis_url.hpp"
@@ -41,6 +43,11 @@ class client {
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
+    // Makes this a subscriber connection: on every (re)connect it subscribes to `channel` and
+    // calls `on_message` with each payload. Call before start(); exec is not used on it then.
+    using message_handler = std::function<void(std::string_view payload)>;
+    void subscribe(std::string channel, message_handler on_message);
+
     // Starts connecting (and reconnecting whenever the connection is lost).
     void start();
     // Fails every call in flight with errc::shutting_down and stops reconnecting.
@@ -65,6 +72,7 @@ class client {
     void submit(std::vector<command> cmds, std::shared_ptr<batch> b);
 
     static void on_connect(const redisAsyncContext* ac, int status);
+    static void on_subscription(redisAsyncContext* ac, void* reply, void* privdata);
     static void on_disconnect(const redisAsyncContext* ac, int status);
 
     boost::asio::any_io_executor executor_;
@@ -77,7 +85,9 @@ class client {
     bool ever_connected_ = false;
     boost::asio::steady_timer reconnect_timer_;
     boost::asio::steady_timer tick_timer_;
-    std::deque<std::weak_ptr<batch>> in_flight_;  // oldest first: deadlines are monotonic
+    std::deque<std::weak_ptr<batch>> in_flight_;
+    std::string channel_;
+    message_handler on_message_;  // oldest first: deadlines are monotonic
 };
 
 }  // namespace redchat::redis

@@ -30,4 +30,17 @@ inline std::string session(std::string_view id) {
     return "session:" + std::string(id);
 }
 
+// Ours (docs/redis-schema.md): ordering state and presence bookkeeping.
+inline std::string room_last(std::string_view id) {
+    return "redchat:room-last:" + std::string(id);
+}
+inline constexpr std::string_view presence_counts = "redchat:presence:counts";
+inline constexpr std::string_view presence_instances = "redchat:presence:instances";
+inline std::string presence_of(std::string_view instance) {
+    return "redchat:presence:" + std::string(instance);
+}
+inline std::string instance_alive(std::string_view instance) {
+    return "redchat:instance:" + std::string(instance);
+}
+
 }  // namespace redchat::redis::keys

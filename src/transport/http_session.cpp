@@ -8,6 +8,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/url/parse.hpp>
 
 #include <chrono>
@@ -77,6 +78,7 @@ class http_connection {
     awaitable<outcome> serve_api(request& req, metrics::route route);
     awaitable<outcome> serve_static(request& req, std::string_view path);
     awaitable<outcome> serve_stream(request& req);
+    awaitable<outcome> serve_engineio(request& req, const std::string& target);
     awaitable<outcome> send(string_response res);
 
     beast::tcp_stream stream_;
@@ -215,6 +217,10 @@ awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route
         route = metrics::route::stream;
         co_return co_await serve_stream(req);
     }
+    if (path == "/socket.io/" || path == "/socket.io") {
+        route = metrics::route::socketio;
+        co_return co_await serve_engineio(req, target);
+    }
     if (auto api_route = chat::rest_api::match(target)) {
         route = *api_route;
         co_return co_await serve_api(req, *api_route);
@@ -296,6 +302,37 @@ awaitable<outcome> http_connection::serve_static(request& req, std::string_view 
     auto [wec, n] = co_await http::async_write(stream_, res, nothrow);
     (void)n;
     co_return outcome{200, !wec && req.keep_alive()};
+}
+
+// Engine.IO: polling requests are answered here (by the session's owner thread); a WebSocket
+// upgrade hands the socket over to the Engine.IO server for the rest of its life.
+awaitable<outcome> http_connection::serve_engineio(request& req, const std::string& target) {
+    const auto q = parse_eio_query(target);
+    if (q.eio != "4") {
+        co_return co_await send(
+            json_response(req, 400, R"({"code":5,"message":"Unsupported protocol version"})"));
+    }
+    std::optional<std::string> cookie;
+    if (auto c = req.find(http::field::cookie); c != req.end())
+        cookie = session_from_cookie(c->value());
+    if (q.transport == "websocket" && beast::websocket::is_upgrade(req)) {
+        svc_.eio.handle_websocket(stream_.release_socket(), std::move(req), std::move(cookie));
+        co_return outcome{101, false};
+    }
+    if (q.transport != "polling") {
+        co_return co_await send(
+            json_response(req, 400, R"({"code":0,"message":"Transport unknown"})"));
+    }
+    const unsigned version = req.version();
+    const bool keep_alive = req.keep_alive();
+    poll_answer answer = co_await svc_.eio.handle_polling(std::move(req), std::move(cookie));
+    string_response res{static_cast<http::status>(answer.status), version};
+    res.set(http::field::content_type, answer.content_type);
+    res.set(http::field::cache_control, "no-store");
+    res.body() = std::move(answer.body);
+    res.prepare_payload();
+    finish_headers(res, keep_alive);
+    co_return co_await send(std::move(res));
 }
 
 // compat-spec §3: a long-lived event stream. Every event reaches our clients over Socket.IO, so

@@ -9,6 +9,7 @@
 #include "chat/store.hpp"
 #include "config/config.hpp"
 #include "core/metrics.hpp"
+#include "transport/engineio_server.hpp"
 #include "transport/session_registry.hpp"
 #include "transport/static_files.hpp"
 
@@ -23,6 +24,7 @@ struct http_services {
     const static_files& files;
     const config::server_config& config;
     session_registry& sessions;
+    engineio_server& eio;
 };
 
 inline constexpr const char* session_cookie_name = "redchat_sid";

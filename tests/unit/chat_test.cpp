@@ -124,8 +124,8 @@ TEST(message, keeps_dates_exactly_as_written) {
     // Decimals that a naive conversion rounds differently (seen in reference data).
     for (const char* date : {"1795830326.6633039", "1795829748.1534905", "1795830202.5657299",
                              "1795830304.3836079", "1718000000", "1718000000.5"}) {
-        const std::string json = std::string(R"({"roomId":"0","from":"1","date":)") + date +
-                                 R"(,"message":"x"})";
+        const std::string json =
+            std::string(R"({"roomId":"0","from":"1","date":)") + date + R"(,"message":"x"})";
         auto m = parse_message(json);
         ASSERT_TRUE(m) << json;
         EXPECT_EQ(format_date(m->date), date);

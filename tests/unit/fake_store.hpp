@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "chat/bus_event.hpp"
+#include "chat/message.hpp"
 #include "chat/store.hpp"
 
 namespace redchat::testing {
@@ -156,6 +158,59 @@ class fake_store final : public chat::store {
         sessions.erase(sid);
         co_return result<void>{};
     }
+    struct presence_call {
+        std::string op, instance, user, envelope;
+    };
+    std::vector<presence_call> presence_calls;
+    std::vector<std::string> published;
+    bool room_existed(const std::string& room) {
+        return messages.contains(room) && !messages[room].empty();
+    }
+
+    task<chat::posted_message> post_message(std::string room, std::string from, std::string text,
+                                            double now, std::string server_id) override {
+        if (auto e = begin())
+            co_return *e;
+        const bool first = !room_existed(room);
+        chat::message m{"m" + std::to_string(messages[room].size()), room, from, now, text};
+        const std::string json = chat::to_json(m);
+        messages[room].emplace_back(now, json);
+        published.push_back(chat::make_envelope(server_id, "message", json));
+        co_return chat::posted_message{json, first};
+    }
+    task<void> publish(std::string envelope) override {
+        if (auto e = begin())
+            co_return *e;
+        published.push_back(std::move(envelope));
+        co_return result<void>{};
+    }
+    task<void> presence_join(std::string instance, std::string user, std::string envelope,
+                             std::chrono::seconds) override {
+        if (auto e = begin())
+            co_return *e;
+        presence_calls.push_back({"join", instance, user, envelope});
+        co_return result<void>{};
+    }
+    task<void> presence_leave(std::string instance, std::string user,
+                              std::string envelope) override {
+        if (auto e = begin())
+            co_return *e;
+        presence_calls.push_back({"leave", instance, user, envelope});
+        co_return result<void>{};
+    }
+    task<void> presence_heartbeat(std::string instance, std::chrono::seconds) override {
+        if (auto e = begin())
+            co_return *e;
+        presence_calls.push_back({"heartbeat", instance, {}, {}});
+        co_return result<void>{};
+    }
+    task<void> presence_sweep(std::string instance, std::string, bool self) override {
+        if (auto e = begin())
+            co_return *e;
+        presence_calls.push_back({self ? "sweep-self" : "sweep", instance, {}, {}});
+        co_return result<void>{};
+    }
+
     task<bool> claim_empty_store() override {
         if (auto e = begin())
             co_return failure<bool>(*e);

@@ -1,0 +1,104 @@
+#include "chat/bus_event.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include "chat/message.hpp"
+#include "chat/rules.hpp"
+
+namespace redchat::chat {
+namespace {
+
+namespace json = boost::json;
+
+std::optional<std::string> id_text(const json::value* v) {
+    if (v == nullptr)
+        return std::nullopt;
+    if (v->is_string())
+        return std::string(v->get_string());
+    if (v->is_int64())
+        return std::to_string(v->get_int64());
+    if (v->is_uint64())
+        return std::to_string(v->get_uint64());
+    return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<bus_event> parse_envelope(std::string_view payload) {
+    boost::system::error_code ec;
+    json::value v = json::parse(payload, ec);
+    if (ec || !v.is_object())
+        return std::nullopt;
+    const auto& o = v.get_object();
+    const auto* type = o.if_contains("type");
+    const auto* data = o.if_contains("data");
+    if (type == nullptr || !type->is_string() || data == nullptr)
+        return std::nullopt;
+
+    bus_event ev;
+    if (const auto* sid = o.if_contains("serverId"); sid != nullptr) {
+        ev.server_id = sid->is_string() ? std::string(sid->get_string()) : json::serialize(*sid);
+    }
+    const std::string_view t = type->get_string();
+    ev.name = std::string(t);
+    if (t == "message") {
+        // Re-parse the data as a stored message: the same lenient reader as history.
+        const std::string text =
+            data->is_string() ? std::string(data->get_string()) : json::serialize(*data);
+        auto m = parse_message(text);
+        if (!m || !is_room_id(m->room_id))
+            return std::nullopt;
+        ev.type = bus_event_type::message;
+        ev.room_id = m->room_id;
+        ev.data_json = to_json(*m);
+        return ev;
+    }
+    if (!data->is_object())
+        return std::nullopt;
+    const auto& d = data->get_object();
+    if (t == "user.connected" || t == "user.disconnected") {
+        auto id = id_text(d.if_contains("id"));
+        const auto* name = d.if_contains("username");
+        if (!id || !is_user_id(*id) || name == nullptr || !name->is_string())
+            return std::nullopt;
+        const bool online = t == "user.connected";
+        ev.type = online ? bus_event_type::user_connected : bus_event_type::user_disconnected;
+        ev.user_id = *id;
+        ev.data_json = user_event_data(*id, name->get_string(), online);
+        return ev;
+    }
+    if (t == "show.room") {
+        auto id = id_text(d.if_contains("id"));
+        if (!id || !private_room_members(*id))
+            return std::nullopt;
+        ev.type = bus_event_type::show_room;
+        ev.room_id = *id;
+        ev.data_json = json::serialize(*data);
+        return ev;
+    }
+    return std::nullopt;
+}
+
+std::string make_envelope(std::string_view server_id, std::string_view type,
+                          std::string_view data_json) {
+    std::string out =
+        "{\"serverId\":" + json_quote(server_id) + ",\"type\":" + json_quote(type) + ",\"data\":";
+    out += data_json;
+    out += '}';
+    return out;
+}
+
+std::string user_event_data(std::string_view id, std::string_view username, bool online) {
+    return "{\"id\":" + json_quote(id) + ",\"username\":" + json_quote(username) +
+           ",\"online\":" + (online ? "true" : "false") + "}";
+}
+
+std::string show_room_data(std::string_view room_id, std::string_view first_name,
+                           std::string_view second_name) {
+    return "{\"id\":" + json_quote(room_id) + ",\"names\":[[" + json_quote(first_name) + "],[" +
+           json_quote(second_name) + "]]}";
+}
+
+}  // namespace redchat::chat

@@ -1,0 +1,98 @@
+#include "chat/hub.hpp"
+
+#include "chat/rules.hpp"
+
+namespace redchat::chat {
+
+void hub::add(client_socket& socket) {
+    sockets_.insert(&socket);
+    if (socket.account)
+        by_user_.emplace(socket.account->id, &socket);
+}
+
+void hub::remove(client_socket& socket) {
+    sockets_.erase(&socket);
+    if (socket.account) {
+        auto [first, last] = by_user_.equal_range(socket.account->id);
+        for (auto it = first; it != last; ++it) {
+            if (it->second == &socket) {
+                by_user_.erase(it);
+                break;
+            }
+        }
+    }
+}
+
+void hub::update_user(client_socket& socket, const std::optional<user>& before) {
+    if (before) {
+        auto [first, last] = by_user_.equal_range(before->id);
+        for (auto it = first; it != last; ++it) {
+            if (it->second == &socket) {
+                by_user_.erase(it);
+                break;
+            }
+        }
+    }
+    if (socket.account && sockets_.contains(&socket))
+        by_user_.emplace(socket.account->id, &socket);
+}
+
+std::size_t hub::deliver_to_user(const std::string& user_id,
+                                 const std::shared_ptr<const std::string>& packet) {
+    std::size_t n = 0;
+    auto [first, last] = by_user_.equal_range(user_id);
+    for (auto it = first; it != last; ++it, ++n)
+        it->second->deliver(packet);
+    return n;
+}
+
+std::size_t hub::deliver(const bus_event& ev, const std::shared_ptr<const std::string>& packet) {
+    std::size_t n = 0;
+    switch (ev.type) {
+        case bus_event_type::user_connected:
+        case bus_event_type::user_disconnected:
+            for (auto* s : sockets_) {
+                if (s->account) {
+                    s->deliver(packet);
+                    ++n;
+                }
+            }
+            return n;
+        case bus_event_type::show_room: {
+            auto members = private_room_members(ev.room_id);
+            if (!members)
+                return 0;
+            // The two users now belong to the room: their sockets join it.
+            for (const auto* id : {&members->first, &members->second}) {
+                auto [first, last] = by_user_.equal_range(*id);
+                for (auto it = first; it != last; ++it)
+                    it->second->rooms.insert(ev.room_id);
+                n += deliver_to_user(*id, packet);
+            }
+            return n;
+        }
+        case bus_event_type::message:
+            break;
+    }
+    if (ev.room_id == general_room_id) {
+        for (auto* s : sockets_) {
+            if (s->account) {
+                s->deliver(packet);
+                ++n;
+            }
+        }
+        return n;
+    }
+    if (auto members = private_room_members(ev.room_id)) {
+        return deliver_to_user(members->first, packet) + deliver_to_user(members->second, packet);
+    }
+    for (auto* s : sockets_) {
+        if (s->account && s->rooms.contains(ev.room_id)) {
+            s->deliver(packet);
+            ++n;
+        }
+    }
+    return n;
+}
+
+}  // namespace redchat::chat

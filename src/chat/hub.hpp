@@ -1,0 +1,52 @@
+#pragma once
+// The connected sockets of one I/O thread and who is entitled to which event. Touched only by
+// its own thread; bus events reach it as one shared, already encoded packet.
+
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "chat/bus_event.hpp"
+#include "chat/store.hpp"
+
+namespace redchat::chat {
+
+// One connected Socket.IO socket, as the domain sees it.
+class client_socket {
+  public:
+    virtual ~client_socket() = default;
+    // Queues an encoded packet for this client (never blocks; may drop a slow client).
+    virtual void deliver(const std::shared_ptr<const std::string>& packet) = 0;
+
+    std::optional<user> account;  // nullopt: not logged in (may neither join nor send)
+    std::set<std::string> rooms;  // rooms this socket is joined to (all checked memberships)
+};
+
+class hub {
+  public:
+    void add(client_socket& socket);
+    void remove(client_socket& socket);
+    // Re-index after `account` changed (login on an open socket).
+    void update_user(client_socket& socket, const std::optional<user>& before);
+
+    // Delivers to the local sockets entitled to `ev`: members of a message's room (everyone
+    // logged in for General, the two participants of a private room), the two users of a
+    // show.room, and everyone logged in for presence events. Returns the number of sockets.
+    std::size_t deliver(const bus_event& ev, const std::shared_ptr<const std::string>& packet);
+
+    std::size_t size() const { return sockets_.size(); }
+    // Local sockets of a user (presence accounting, tests).
+    std::size_t sockets_of(const std::string& user_id) const { return by_user_.count(user_id); }
+
+  private:
+    std::size_t deliver_to_user(const std::string& user_id,
+                                const std::shared_ptr<const std::string>& packet);
+
+    std::unordered_set<client_socket*> sockets_;
+    std::unordered_multimap<std::string, client_socket*> by_user_;
+};
+
+}  // namespace redchat::chat

@@ -1,0 +1,157 @@
+#include "chat/realtime.hpp"
+
+#include <boost/json/object.hpp>
+
+#include "chat/bus_event.hpp"
+#include "chat/message.hpp"
+#include "chat/rules.hpp"
+
+namespace redchat::chat {
+namespace {
+
+using boost::asio::awaitable;
+namespace json = boost::json;
+
+event_outcome refuse(std::string reason) {
+    event_outcome o;
+    o.ack_json = "[{\"error\":" + json_quote(reason) + "}]";
+    o.error = std::move(reason);
+    return o;
+}
+
+std::optional<std::string> room_id_of(const json::value& v) {
+    if (v.is_string())
+        return std::string(v.get_string());
+    if (v.is_int64() && v.get_int64() >= 0)
+        return std::to_string(v.get_int64());
+    return std::nullopt;
+}
+
+}  // namespace
+
+realtime::realtime(store& db, hub& local, const config::server_config& cfg, std::string server_id,
+                   std::string instance_id, clock_fn now)
+    : db_(db),
+      hub_(local),
+      cfg_(cfg),
+      server_id_(std::move(server_id)),
+      instance_id_(std::move(instance_id)),
+      now_(std::move(now)) {}
+
+awaitable<void> realtime::connected(client_socket& socket) {
+    hub_.add(socket);
+    if (!socket.account)
+        co_return;
+    const user account = *socket.account;
+    // compat-spec §6.7: the server joins the socket to every room of its user, since the
+    // reference client never re-joins after a reconnect.
+    auto rooms = co_await db_.user_rooms(account.id);
+    if (rooms) {
+        for (auto& r : *rooms) {
+            if (is_room_id(r))
+                socket.rooms.insert(std::move(r));
+        }
+    }
+    socket.rooms.insert(std::string(general_room_id));
+    (void)co_await db_.presence_join(
+        instance_id_, account.id,
+        make_envelope(server_id_, "user.connected",
+                      user_event_data(account.id, account.username, true)),
+        cfg_.presence_ttl);
+}
+
+awaitable<void> realtime::disconnected(client_socket& socket) {
+    hub_.remove(socket);
+    if (!socket.account || shutting_down_)
+        co_return;
+    const user account = *socket.account;
+    (void)co_await db_.presence_leave(
+        instance_id_, account.id,
+        make_envelope(server_id_, "user.disconnected",
+                      user_event_data(account.id, account.username, false)));
+}
+
+awaitable<event_outcome> realtime::on_event(client_socket& socket, std::string name,
+                                            json::array args) {
+    if (name == "message")
+        co_return co_await send(socket, std::move(args));
+    if (name == "room.join")
+        co_return co_await join(socket, std::move(args));
+    co_return refuse("Unknown event: " + name.substr(0, 64));
+}
+
+awaitable<bool> realtime::is_member(client_socket& socket, std::string room_id) {
+    if (socket.rooms.contains(room_id))
+        co_return true;
+    // Rooms added since the socket connected (POST /room, or a room made elsewhere).
+    auto member = co_await db_.is_room_member(socket.account->id, room_id);
+    if (member && *member) {
+        socket.rooms.insert(room_id);
+        co_return true;
+    }
+    co_return false;
+}
+
+awaitable<event_outcome> realtime::join(client_socket& socket, json::array args) {
+    if (!socket.account)
+        co_return refuse("Log in before joining a room");
+    if (args.empty())
+        co_return refuse("room.join needs a room id");
+    auto room = room_id_of(args[0]);
+    if (!room || !is_room_id(*room))
+        co_return refuse("Invalid room id");
+    if (!co_await is_member(socket, *room))
+        co_return refuse("You are not a member of this room");
+    co_return event_outcome{};
+}
+
+awaitable<event_outcome> realtime::send(client_socket& socket, json::array args) {
+    if (!socket.account)
+        co_return refuse("Log in before sending messages");
+    if (args.empty() || !args[0].is_object())
+        co_return refuse("A message must be an object");
+    const auto& o = args[0].get_object();
+    // compat-spec §6.1: `from` and `date` come from the session and our clock, never the client.
+    const auto* room_value = o.if_contains("roomId");
+    const auto* text_value = o.if_contains("message");
+    auto room = room_value != nullptr ? room_id_of(*room_value) : std::nullopt;
+    if (!room || !is_room_id(*room))
+        co_return refuse("Invalid room id");
+    if (text_value == nullptr || !text_value->is_string())
+        co_return refuse("The message text must be a string");
+    const std::string text(text_value->get_string());
+    const auto length = utf8_length(text);
+    if (!length)
+        co_return refuse("The message must be valid UTF-8");
+    if (*length == 0)
+        co_return refuse("The message is empty");
+    if (*length > cfg_.limit.max_message_chars) {
+        co_return refuse("The message is longer than " +
+                         std::to_string(cfg_.limit.max_message_chars) + " characters");
+    }
+    if (!co_await is_member(socket, *room))
+        co_return refuse("You are not a member of this room");
+
+    const user sender = *socket.account;
+    auto posted = co_await db_.post_message(*room, sender.id, text, now_(), server_id_);
+    if (!posted)
+        co_return refuse("The message was not stored: " + posted.error().message());
+
+    if (posted->first_in_room) {
+        if (auto members = private_room_members(*room)) {
+            std::vector<std::string> ids;
+            ids.push_back(members->first);
+            ids.push_back(members->second);
+            auto names = co_await db_.usernames(std::move(ids));
+            if (names && (*names)[0] && (*names)[1]) {
+                (void)co_await db_.publish(make_envelope(
+                    server_id_, "show.room", show_room_data(*room, *(*names)[0], *(*names)[1])));
+            }
+        }
+    }
+    event_outcome ok;
+    ok.ack_json = "[" + posted->json + "]";
+    co_return ok;
+}
+
+}  // namespace redchat::chat

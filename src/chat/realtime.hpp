@@ -1,0 +1,59 @@
+#pragma once
+// The chat events of a connected socket (compat-spec §2 and §6): joining rooms, sending
+// messages, presence. Protocol-free: the Socket.IO layer decodes packets into calls here and
+// encodes the outcomes.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "chat/hub.hpp"
+#include "chat/store.hpp"
+#include "config/config.hpp"
+
+namespace redchat::chat {
+
+struct event_outcome {
+    std::optional<std::string> error;  // a reason for the client, as an `error` event
+    std::string ack_json = "[]";       // the ack arguments when the client asked for one
+};
+
+class realtime {
+  public:
+    using clock_fn = std::function<double()>;  // seconds since the epoch
+
+    realtime(store& db, hub& local, const config::server_config& cfg, std::string server_id,
+             std::string instance_id, clock_fn now);
+
+    // After the Socket.IO connect of a logged-in socket: joins it to all of its user's rooms and
+    // counts its connection for presence. Sockets without a user are accepted but stay idle.
+    boost::asio::awaitable<void> connected(client_socket& socket);
+    boost::asio::awaitable<void> disconnected(client_socket& socket);
+
+    boost::asio::awaitable<event_outcome> on_event(client_socket& socket, std::string name,
+                                                   boost::json::array args);
+
+    const std::string& server_id() const { return server_id_; }
+    // From now on, closing sockets leave presence alone: the instance's whole presence is
+    // removed at once by a sweep of itself.
+    void begin_shutdown() { shutting_down_ = true; }
+
+  private:
+    boost::asio::awaitable<event_outcome> join(client_socket& socket, boost::json::array args);
+    boost::asio::awaitable<event_outcome> send(client_socket& socket, boost::json::array args);
+    boost::asio::awaitable<bool> is_member(client_socket& socket, std::string room_id);
+
+    store& db_;
+    hub& hub_;
+    const config::server_config& cfg_;
+    std::string server_id_;
+    std::string instance_id_;
+    clock_fn now_;
+    bool shutting_down_ = false;
+};
+
+}  // namespace redchat::chat

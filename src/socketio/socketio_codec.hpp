@@ -1,0 +1,59 @@
+#pragma once
+// Socket.IO protocol 5 packets, carried in Engine.IO message packets:
+//   <type>[<attachments>-][<namespace>,][<ack id>][<JSON data>]
+// Sans-I/O and non-throwing: malformed input is errc::bad_input with a reason.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include <boost/json/value.hpp>
+
+#include "core/error.hpp"
+
+namespace redchat::socketio {
+
+enum class sio_type : char {
+    connect = '0',
+    disconnect = '1',
+    event = '2',
+    ack = '3',
+    connect_error = '4',
+    binary_event = '5',
+    binary_ack = '6',
+};
+
+struct sio_packet {
+    sio_type type = sio_type::event;
+    std::string nsp = "/";
+    std::optional<std::uint64_t> ack_id;
+    std::size_t attachments = 0;  // binary packets only
+    std::string data;             // raw JSON text, empty when absent
+};
+
+struct decode_failure {
+    std::string reason;
+};
+
+// Decodes and validates the packet's shape; the JSON data must parse (and for events be an
+// array starting with a string event name). `max_data_bytes` bounds the JSON text.
+result<sio_packet> decode(std::string_view text, std::string* reason = nullptr,
+                          std::size_t max_data_bytes = 1 << 20);
+
+// An event's name and arguments (the JSON array after the name).
+struct event {
+    std::string name;
+    boost::json::array args;
+};
+result<event> parse_event(const sio_packet& p);
+
+// Encoders. `payload_json` is inserted as is (already valid JSON).
+std::string encode_event(std::string_view nsp, std::string_view name, std::string_view payload_json,
+                         std::optional<std::uint64_t> ack_id = std::nullopt);
+std::string encode_ack(std::string_view nsp, std::uint64_t ack_id,
+                       std::string_view args_json_array);
+std::string encode_connect(std::string_view nsp, std::string_view socket_id);
+std::string encode_connect_error(std::string_view nsp, std::string_view message);
+
+}  // namespace redchat::socketio

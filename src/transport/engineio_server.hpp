@@ -1,0 +1,94 @@
+#pragma once
+// Engine.IO 4 sessions of one I/O thread, over HTTP long-polling and WebSocket, and the
+// Socket.IO 5 packets inside them, handed to chat::realtime.
+//
+// A session lives on the thread that created it; its id ends with that thread's index, so a
+// polling request that lands on another thread is handed to the owner (and the answer handed
+// back), and a WebSocket upgrade's socket is moved to the owner before the handshake.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "chat/realtime.hpp"
+#include "chat/store.hpp"
+#include "config/config.hpp"
+#include "core/metrics.hpp"
+
+namespace redchat::transport {
+
+class eio_session;
+
+struct poll_answer {
+    int status = 200;
+    std::string content_type = "text/plain; charset=UTF-8";
+    std::string body;
+};
+
+class engineio_server {
+  public:
+    engineio_server(boost::asio::io_context& ioc, std::size_t thread_index,
+                    chat::realtime& realtime, chat::store& store, const config::server_config& cfg,
+                    metrics::shard& stats);
+    ~engineio_server();
+
+    // Every thread's server, so that requests for another thread's session can be handed over.
+    void set_peers(std::vector<engineio_server*> peers) { peers_ = std::move(peers); }
+
+    using request = boost::beast::http::request<boost::beast::http::string_body>;
+
+    // A polling request (GET or POST) on any thread; runs on the session's owner.
+    boost::asio::awaitable<poll_answer> handle_polling(request req,
+                                                       std::optional<std::string> session_cookie);
+
+    // A WebSocket upgrade request with its socket, on any thread.
+    void handle_websocket(boost::asio::ip::tcp::socket socket, request req,
+                          std::optional<std::string> session_cookie);
+
+    // Shutdown: closes every session of this thread.
+    void close_all();
+    std::size_t size() const { return sessions_.size(); }
+
+    // Internal, used by sessions.
+    void forget(const std::string& sid);
+    chat::realtime& realtime() { return realtime_; }
+    const config::server_config& config() const { return cfg_; }
+    metrics::shard& stats() { return stats_; }
+    boost::asio::io_context& context() { return ioc_; }
+
+  private:
+    boost::asio::awaitable<poll_answer> polling_here(request req,
+                                                     std::optional<std::string> cookie);
+    boost::asio::awaitable<void> websocket_here(boost::asio::ip::tcp::socket socket, request req,
+                                                std::optional<std::string> cookie);
+    boost::asio::awaitable<std::shared_ptr<eio_session>> open_session(
+        std::optional<std::string> cookie, bool websocket);
+    engineio_server* owner_of(std::string_view sid);
+
+    boost::asio::io_context& ioc_;
+    std::size_t index_;
+    chat::realtime& realtime_;
+    chat::store& store_;
+    const config::server_config& cfg_;
+    metrics::shard& stats_;
+    std::vector<engineio_server*> peers_;
+    std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;
+};
+
+// Query parameters of an Engine.IO request.
+struct eio_query {
+    std::string eio;
+    std::string transport;
+    std::string sid;
+};
+eio_query parse_eio_query(std::string_view target);
+
+}  // namespace redchat::transport
