@@ -5,16 +5,17 @@
 
 SHELL := /bin/bash
 PORT ?= 8080
+FUZZ_SECONDS ?= 10
 DATA_DIR ?= var/redis
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-.PHONY: run test setup setup-run build build-asan web test-deps test-release test-asan clean format tidy
+.PHONY: run test setup setup-run build build-asan build-fuzz web test-deps test-release test-asan test-fuzz clean format tidy
 
 run: setup-run build web
 	@echo "redchat: starting on http://localhost:$(PORT)  (Ctrl-C stops the server and its Redis)"
 	PORT=$(PORT) DATA_DIR=$(DATA_DIR) exec ./build/release/redchat-server
 
-test: setup build web test-deps test-release build-asan test-asan
+test: setup build web test-deps test-release build-asan test-asan build-fuzz test-fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -29,6 +30,10 @@ build:
 build-asan:
 	@cmake --preset asan-ubsan >/dev/null
 	@cmake --build --preset asan-ubsan
+
+build-fuzz:
+	@cmake --preset fuzz -DREDCHAT_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --build --preset fuzz
 
 # The web client arrives with its own issue; until then the server serves whatever web/dist has.
 web:
@@ -45,6 +50,10 @@ test-release:
 test-asan:
 	@cd build/asan-ubsan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure --timeout 900
+
+# Each fuzz target runs briefly from its seed corpus (FUZZ_SECONDS each, default 10).
+test-fuzz:
+	@cd build/fuzz && ctest --output-on-failure -L fuzz
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -39,7 +39,13 @@ std::optional<bus_event> parse_envelope(std::string_view payload) {
 
     bus_event ev;
     if (const auto* sid = o.if_contains("serverId"); sid != nullptr) {
-        ev.server_id = sid->is_string() ? std::string(sid->get_string()) : json::serialize(*sid);
+        if (sid->is_string()) {
+            ev.server_id = std::string(sid->get_string());
+        } else if (sid->is_double()) {
+            ev.server_id = format_date(sid->get_double());  // Python's random float
+        } else {
+            ev.server_id = json::serialize(*sid);
+        }
     }
     const std::string_view t = type->get_string();
     ev.name = std::string(t);

@@ -206,12 +206,29 @@ std::optional<message> parse_message(std::string_view json_text) {
     return m;
 }
 
+std::optional<double> cursor_score(std::string_view before) {
+    if (before.empty() || before.size() > 40)
+        return std::nullopt;
+    const auto dash = before.find('-');
+    if (dash != std::string_view::npos) {
+        const auto ms = before.substr(0, dash);
+        if (ms.empty() || ms.find_first_not_of("0123456789") != std::string_view::npos)
+            return std::nullopt;
+        auto v = to_double(ms);
+        if (!v)
+            return std::nullopt;
+        return *v / 1000.0;
+    }
+    auto seconds = to_double(before);
+    if (!seconds || *seconds < 0)
+        return std::nullopt;
+    return seconds;
+}
+
 std::string format_date(double seconds) {
-    // fmt's shortest round-trip representation; fixed notation for large values.
-    std::string out = fmt::format("{}", seconds);
-    if (out.find_first_of("eE") != std::string::npos)
-        out = fmt::format("{:.6f}", seconds);
-    return out;
+    // The shortest text that reads back to the same double; fmt (like JavaScript) switches to
+    // an exponent only for extreme values, which JSON and Redis scores accept too.
+    return fmt::format("{}", seconds);
 }
 
 std::string json_quote(std::string_view s) {

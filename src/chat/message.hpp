@@ -26,6 +26,10 @@ std::optional<message> parse_message(std::string_view json);
 // The canonical JSON form (text stored raw, never HTML-escaped).
 std::string to_json(const message& m);
 
+// The score a history cursor stands for: a message id written by us ("<date in ms>-<hex>") or a
+// date in seconds (for messages without an id). nullopt for anything else.
+std::optional<double> cursor_score(std::string_view before);
+
 // `date` as JSON and as a Redis score: shortest round-trip form, no exponent.
 std::string format_date(double seconds);
 

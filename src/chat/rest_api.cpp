@@ -430,15 +430,21 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
         co_return fail(400, "Invalid room id");
     std::size_t offset = 0;
     std::size_t size = 15;
+    std::optional<double> before;
     for (auto param : ctx.url.params()) {
-        if (param.key == "offset") {
+        if (param.key == "before") {
+            // The stable cursor: messages older than this one (an id of ours, or a date).
+            before = cursor_score(param.value);
+            if (!before)
+                co_return fail(400, "before must be a message id or a date");
+        } else if (param.key == "offset") {
             auto v = parse_count(param.value);
             if (!v || *v > cfg_.limit.max_page_offset) {
                 co_return fail(400, "offset must be an integer from 0 to " +
                                         std::to_string(cfg_.limit.max_page_offset));
             }
             offset = *v;
-        } else if (param.key == "size") {
+        } else if (param.key == "size" || param.key == "limit") {
             auto v = parse_count(param.value);
             if (!v)
                 co_return fail(400, "size must be a non-negative integer");
@@ -455,7 +461,7 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
     // message codec so that dates keep their plain decimal form.
     std::string out = "[";
     if (size > 0) {
-        auto raw = co_await db_.room_messages(room_id, offset, size);
+        auto raw = co_await db_.room_messages(room_id, offset, size, before);
         if (!raw)
             co_return store_failure(raw.error());
         for (const auto& text : *raw) {

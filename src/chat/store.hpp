@@ -59,9 +59,11 @@ class store {
     virtual task<void> add_room(std::string room_id, std::vector<std::string> member_ids) = 0;
     virtual task<void> set_room_name(std::string room_id, std::string name) = 0;
 
-    // Stored message JSON, newest first, starting `offset` from the newest.
+    // Stored message JSON, newest first: `count` messages starting `offset` from the newest,
+    // or, with `before`, the newest `count` messages whose score is below `before`.
     virtual task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
-                                                         std::size_t count) = 0;
+                                                         std::size_t count,
+                                                         std::optional<double> before) = 0;
     virtual task<void> append_message(std::string room_id, double score, std::string json) = 0;
 
     virtual task<void> put_session(std::string session_id, std::string user_id,

@@ -264,7 +264,7 @@ export async function startServer(opts = {}) {
   if (!redisUrl) throw new Error('startServer needs a redis handle or redisUrl');
   const webRoot = opts.webRoot || makeTempDir('redchat-web-');
   const args = [
-    '--port', '0',
+    '--port', String(opts.port || 0),
     '--bind', '127.0.0.1',
     '--redis-url', redisUrl,
     '--demo-data', opts.demoData || 'off',

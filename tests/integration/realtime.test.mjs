@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { io as ioV4 } from 'socket.io-client';
 import { io as ioV3 } from 'socket.io-client-v3';
 import WebSocket from 'ws';
-import { api, startRedis, startServer, waitFor, waitForDemoData, COOKIE_NAME } from './harness.mjs';
+import { api, freePort, startRedis, startServer, waitFor, waitForDemoData, COOKIE_NAME } from './harness.mjs';
 
 const clients = [];
 
@@ -261,6 +261,36 @@ describe('real time on one instance', () => {
     await first;
     const after = await fetch(url);
     assert.equal(after.status, 400, 'the session is gone');
+  });
+});
+
+describe('server restart', () => {
+  test('clients reconnect by themselves and keep receiving, without re-joining', async () => {
+    const redis = await startRedis();
+    const db = redis.client();
+    const port = await freePort();
+    let server = await startServer({ redis, demoData: 'on', port });
+    try {
+      await waitForDemoData(server, db);
+      const pablo = await login(server.base, 'Pablo');
+      const joe = await login(server.base, 'Joe');
+      const opts = { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 500 };
+      const p = await connected(connect(ioV4, server.base, pablo.sid, opts));
+      const j = await connected(connect(ioV3, server.base, joe.sid, opts));
+      await server.stop();
+      server = await startServer({ redis, demoData: 'on', port });
+      await waitFor('both reconnected', () => p.connected && j.connected && p.io.engine?.readyState === 'open', 15000);
+      await sleep(300);
+      // The reference client never re-sends room.join: the server joined the sockets itself.
+      p.emit('message', { roomId: '1:2', message: 'after restart' });
+      await nextEvent(j, 'message', (x) => x.message === 'after restart', 5000);
+      p.close();
+      j.close();
+    } finally {
+      await server.stop();
+      db.disconnect();
+      await redis.stop();
+    }
   });
 });
 

@@ -5,10 +5,14 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cmath>
 #include <optional>
 
+#include "chat/bus_event.hpp"
 #include "chat/demo_data.hpp"
+#include "chat/hub.hpp"
 #include "chat/message.hpp"
+#include "chat/realtime.hpp"
 #include "chat/rest_api.hpp"
 #include "chat/rules.hpp"
 #include "fake_store.hpp"
@@ -31,6 +35,15 @@ T run(boost::asio::awaitable<T> task) {
     });
     ctx.run();
     return std::move(*out);
+}
+
+void run(boost::asio::awaitable<void> task) {
+    boost::asio::io_context ctx;
+    boost::asio::co_spawn(ctx, std::move(task), [](std::exception_ptr e) {
+        if (e)
+            std::rethrow_exception(e);
+    });
+    ctx.run();
 }
 
 // ---- rules ----
@@ -336,6 +349,32 @@ TEST_F(rest_api_test, history_pages_newest_first_for_members_only) {
     EXPECT_EQ(as_pablo("GET", "/room/1%3A2/messages?size=100000").status, 200);
 }
 
+TEST_F(rest_api_test, history_pages_with_a_stable_cursor) {
+    for (int i = 0; i < 6; ++i) {
+        const double date = 1718000000.001 + i * 0.001;
+        message m{std::to_string(static_cast<long long>(std::llround(date * 1000))) + "-ab", "1:2",
+                  "1", date, "m" + std::to_string(i)};
+        db_.messages["1:2"].emplace_back(m.date, to_json(m));
+    }
+    auto first = body(as_pablo("GET", "/room/1:2/messages?limit=4")).as_array();
+    ASSERT_EQ(first.size(), 4u);
+    EXPECT_EQ(first[0].at("message"), "m5");
+    // A new message arrives: offset paging would now repeat one; the cursor does not.
+    message late{"1718000001000-cd", "1:2", "2", 1718000001.0, "late"};
+    db_.messages["1:2"].emplace_back(late.date, to_json(late));
+    const std::string cursor(first[3].at("id").as_string());
+    auto next =
+        body(as_pablo("GET", "/room/1:2/messages?before=" + cursor + "&limit=4")).as_array();
+    ASSERT_EQ(next.size(), 2u);
+    EXPECT_EQ(next[0].at("message"), "m1");
+    EXPECT_EQ(next[1].at("message"), "m0");
+    EXPECT_EQ(as_pablo("GET", "/room/1:2/messages?before=abc").status, 400);
+    EXPECT_EQ(cursor_score("1718000000123-ff"), 1718000000.123);
+    EXPECT_EQ(cursor_score("1718000000.5"), 1718000000.5);
+    EXPECT_FALSE(cursor_score("x-1"));
+    EXPECT_FALSE(cursor_score(""));
+}
+
 TEST_F(rest_api_test, create_private_room) {
     auto r = as_pablo("POST", "/room", R"({"user1":1,"user2":"3"})");
     EXPECT_EQ(r.status, 201);
@@ -366,6 +405,180 @@ TEST_F(rest_api_test, store_outage_is_503_json) {
         EXPECT_EQ(r.status, 503);
         EXPECT_TRUE(body(r).at("message").is_string());
     }
+}
+
+// ---- bus events ----
+
+TEST(bus_event, reads_reference_envelopes) {
+    auto node = parse_envelope(
+        R"({"serverId":"127.0.0.1:4000","type":"message","data":{"roomId":"0","message":"hi","from":3,"date":1795830333.5}})");
+    ASSERT_TRUE(node);
+    EXPECT_EQ(node->type, bus_event_type::message);
+    EXPECT_EQ(node->server_id, "127.0.0.1:4000");
+    EXPECT_EQ(node->room_id, "0");
+    EXPECT_EQ(node->data_json, R"({"roomId":"0","from":"3","date":1795830333.5,"message":"hi"})");
+    auto python = parse_envelope(
+        R"({"serverId": 0.5521, "type": "user.connected", "data": {"id": 2, "username": "Joe", "online": true}})");
+    ASSERT_TRUE(python);
+    EXPECT_EQ(python->type, bus_event_type::user_connected);
+    EXPECT_EQ(python->server_id, "0.5521");
+    EXPECT_EQ(python->data_json, R"({"id":"2","username":"Joe","online":true})");
+    auto anonymous =
+        parse_envelope(R"({"type":"show.room","data":{"id":"1:2","names":[["Pablo"],["Joe"]]}})");
+    ASSERT_TRUE(anonymous);
+    EXPECT_TRUE(anonymous->server_id.empty());
+    EXPECT_EQ(anonymous->room_id, "1:2");
+}
+
+TEST(bus_event, ignores_what_it_cannot_deliver) {
+    for (const char* bad :
+         {"", "garbage", "[]", R"({"type":"message"})", R"({"type":"typing","data":{}})",
+          R"({"type":"message","data":{"roomId":"0","message":5,"from":"1","date":1}})",
+          R"({"type":"user.connected","data":{"id":"x","username":"a"}})",
+          R"({"type":"show.room","data":{"id":"0","names":[]}})"}) {
+        EXPECT_FALSE(parse_envelope(bad)) << bad;
+    }
+    EXPECT_EQ(make_envelope("s1", "message", R"({"a":1})"),
+              R"({"serverId":"s1","type":"message","data":{"a":1}})");
+}
+
+// ---- hub and realtime, with sockets that record what they receive ----
+
+struct recording_socket final : client_socket {
+    std::vector<std::string> got;
+    void deliver(const std::shared_ptr<const std::string>& packet) override {
+        got.push_back(*packet);
+    }
+};
+
+TEST(hub, delivers_to_entitled_sockets_only) {
+    hub h;
+    recording_socket pablo, joe, mary, anon, pablo_tab2;
+    pablo.account = user{"1", "Pablo"};
+    pablo_tab2.account = user{"1", "Pablo"};
+    joe.account = user{"2", "Joe"};
+    mary.account = user{"3", "Mary"};
+    mary.rooms.insert("team");
+    for (auto* s : {&pablo, &joe, &mary, &anon, &pablo_tab2})
+        h.add(*s);
+    auto packet = std::make_shared<const std::string>("p");
+
+    bus_event general{bus_event_type::message, "", "0", "", "message", "{}"};
+    EXPECT_EQ(h.deliver(general, packet), 4u);  // everyone logged in, not the anonymous socket
+    EXPECT_TRUE(anon.got.empty());
+
+    bus_event private_room{bus_event_type::message, "", "1:2", "", "message", "{}"};
+    EXPECT_EQ(h.deliver(private_room, packet), 3u);  // both of Pablo's tabs and Joe
+    EXPECT_EQ(mary.got.size(), 1u);
+
+    bus_event named{bus_event_type::message, "", "team", "", "message", "{}"};
+    EXPECT_EQ(h.deliver(named, packet), 1u);
+    EXPECT_EQ(mary.got.size(), 2u);
+
+    bus_event shown{bus_event_type::show_room, "", "2:3", "", "show.room", "{}"};
+    EXPECT_EQ(h.deliver(shown, packet), 2u);
+    EXPECT_TRUE(joe.rooms.contains("2:3"));
+    EXPECT_FALSE(pablo.rooms.contains("2:3"));
+
+    h.remove(pablo_tab2);
+    EXPECT_EQ(h.sockets_of("1"), 1u);
+    EXPECT_EQ(h.deliver(private_room, packet), 2u);
+}
+
+class realtime_test : public ::testing::Test {
+  protected:
+    realtime_test() : rt_(db_, hub_, cfg_, "srv", "inst", [] { return 1'800'000'000.5; }) {
+        db_.add_user("Pablo", "x");
+        db_.add_user("Joe", "x");
+        db_.add_user("Mary", "x");
+        db_.rooms_of["1"].insert("1:2");
+        db_.rooms_of["2"].insert("1:2");
+        pablo_.account = user{"1", "Pablo"};
+        mary_.account = user{"3", "Mary"};
+    }
+    event_outcome emit(client_socket& s, std::string name, const char* args_json) {
+        return run(rt_.on_event(s, std::move(name), json::parse(args_json).as_array()));
+    }
+
+    config::server_config cfg_;
+    fake_store db_;
+    hub hub_;
+    realtime rt_;
+    recording_socket pablo_, mary_, anon_;
+};
+
+TEST_F(realtime_test, connect_joins_all_rooms_and_counts_presence) {
+    run(rt_.connected(pablo_));
+    EXPECT_TRUE(pablo_.rooms.contains("0"));
+    EXPECT_TRUE(pablo_.rooms.contains("1:2"));
+    ASSERT_EQ(db_.presence_calls.size(), 1u);
+    EXPECT_EQ(db_.presence_calls[0].op, "join");
+    EXPECT_EQ(db_.presence_calls[0].instance, "inst");
+    EXPECT_EQ(
+        db_.presence_calls[0].envelope,
+        R"({"serverId":"srv","type":"user.connected","data":{"id":"1","username":"Pablo","online":true}})");
+    run(rt_.disconnected(pablo_));
+    EXPECT_EQ(db_.presence_calls.back().op, "leave");
+    EXPECT_EQ(hub_.size(), 0u);
+
+    run(rt_.connected(anon_));  // accepted, but no presence
+    EXPECT_EQ(db_.presence_calls.size(), 2u);
+    rt_.begin_shutdown();
+    run(rt_.connected(mary_));
+    run(rt_.disconnected(mary_));
+    EXPECT_EQ(db_.presence_calls.back().op, "join");  // no leave while shutting down
+}
+
+TEST_F(realtime_test, messages_are_stamped_by_the_server) {
+    run(rt_.connected(pablo_));
+    auto ok = emit(pablo_, "message", R"([{"roomId":"0","message":"hi","from":"3","date":1}])");
+    ASSERT_FALSE(ok.error) << *ok.error;
+    auto stored = parse_message(db_.messages.at("0").back().second);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->from, "1");
+    EXPECT_DOUBLE_EQ(stored->date, 1'800'000'000.5);
+    EXPECT_EQ(stored->text, "hi");
+    EXPECT_EQ(ok.ack_json, "[" + db_.messages.at("0").back().second + "]");
+}
+
+TEST_F(realtime_test, refusals) {
+    run(rt_.connected(pablo_));
+    run(rt_.connected(mary_));
+    EXPECT_TRUE(emit(anon_, "message", R"([{"roomId":"0","message":"hi"}])").error);
+    EXPECT_TRUE(emit(anon_, "room.join", R"(["0"])").error);
+    EXPECT_TRUE(emit(mary_, "room.join", R"(["1:2"])").error);
+    EXPECT_TRUE(emit(mary_, "message", R"([{"roomId":"1:2","message":"hi"}])").error);
+    EXPECT_TRUE(emit(pablo_, "message", R"([{"roomId":"0","message":42}])").error);
+    EXPECT_TRUE(emit(pablo_, "message", R"([{"roomId":"0","message":""}])").error);
+    EXPECT_TRUE(emit(pablo_, "message", R"(["text"])").error);
+    EXPECT_TRUE(emit(pablo_, "message", R"([])").error);
+    EXPECT_TRUE(emit(pablo_, "message", R"([{"roomId":"bad id","message":"x"}])").error);
+    EXPECT_TRUE(emit(pablo_, "dance", R"([])").error);
+    std::string long_text(cfg_.limit.max_message_chars + 1, 'x');
+    auto too_long =
+        emit(pablo_, "message", (R"([{"roomId":"0","message":")" + long_text + R"("}])").c_str());
+    ASSERT_TRUE(too_long.error);
+    EXPECT_NE(too_long.ack_json.find("error"), std::string::npos);
+    std::string just_right(cfg_.limit.max_message_chars, 'x');
+    EXPECT_FALSE(
+        emit(pablo_, "message", (R"([{"roomId":"0","message":")" + just_right + R"("}])").c_str())
+            .error);
+    EXPECT_FALSE(db_.messages.contains("1:2"));
+    EXPECT_FALSE(emit(pablo_, "room.join", R"(["1:2"])").error);
+}
+
+TEST_F(realtime_test, first_message_of_a_private_room_shows_it_to_both) {
+    db_.rooms_of["1"].insert("1:3");
+    db_.rooms_of["3"].insert("1:3");
+    run(rt_.connected(pablo_));
+    db_.published.clear();
+    EXPECT_FALSE(emit(pablo_, "message", R"([{"roomId":"1:3","message":"first"}])").error);
+    ASSERT_EQ(db_.published.size(), 2u);
+    EXPECT_EQ(
+        db_.published[1],
+        R"({"serverId":"srv","type":"show.room","data":{"id":"1:3","names":[["Pablo"],["Mary"]]}})");
+    EXPECT_FALSE(emit(pablo_, "message", R"([{"roomId":"1:3","message":"second"}])").error);
+    EXPECT_EQ(db_.published.size(), 3u);  // no second show.room
 }
 
 // ---- demo data ----

@@ -121,13 +121,20 @@ class fake_store final : public chat::store {
         co_return result<void>{};
     }
     task<std::vector<std::string>> room_messages(std::string room, std::size_t offset,
-                                                 std::size_t count) override {
+                                                 std::size_t count,
+                                                 std::optional<double> before) override {
         if (auto e = begin())
             co_return *e;
         const auto& list = messages[room];
         std::vector<std::string> out;
-        for (std::size_t i = offset; i < list.size() && out.size() < count; ++i) {
-            out.push_back(list[list.size() - 1 - i].second);
+        std::size_t skipped = 0;
+        for (std::size_t i = 0; i < list.size() && out.size() < count; ++i) {
+            const auto& [score, json] = list[list.size() - 1 - i];
+            if (before && score >= *before)
+                continue;
+            if (skipped++ < offset)
+                continue;
+            out.push_back(json);
         }
         co_return out;
     }

@@ -1,0 +1,20 @@
+// Stored chat messages, as any port may have written them into Redis, and history cursors.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "chat/message.hpp"
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+    const std::string_view text(reinterpret_cast<const char*>(data), size);
+    if (auto m = redchat::chat::parse_message(text)) {
+        // Our canonical form reads back to the same message.
+        auto again = redchat::chat::parse_message(redchat::chat::to_json(*m));
+        if (!again || again->text != m->text || again->from != m->from ||
+            again->room_id != m->room_id || again->id != m->id) {
+            __builtin_trap();
+        }
+    }
+    (void)redchat::chat::cursor_score(text);
+    return 0;
+}

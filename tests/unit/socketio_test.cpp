@@ -1,0 +1,134 @@
+#include <gtest/gtest.h>
+
+#include "socketio/engineio_codec.hpp"
+#include "socketio/socketio_codec.hpp"
+
+namespace redchat::socketio {
+namespace {
+
+TEST(engineio, decodes_every_packet_type) {
+    auto open = decode_packet(R"(0{"sid":"x"})");
+    ASSERT_TRUE(open);
+    EXPECT_EQ(open->type, eio_type::open);
+    EXPECT_EQ(open->data, R"({"sid":"x"})");
+    for (char c : std::string("0123456")) {
+        auto p = decode_packet(std::string(1, c));
+        ASSERT_TRUE(p) << c;
+        EXPECT_EQ(static_cast<char>(p->type), c);
+        EXPECT_TRUE(p->data.empty());
+    }
+    auto probe = decode_packet("2probe");
+    ASSERT_TRUE(probe);
+    EXPECT_EQ(probe->type, eio_type::ping);
+    EXPECT_EQ(probe->data, "probe");
+}
+
+TEST(engineio, refuses_malformed_packets) {
+    EXPECT_FALSE(decode_packet(""));
+    EXPECT_FALSE(decode_packet("7"));
+    EXPECT_FALSE(decode_packet("x42"));
+    EXPECT_FALSE(decode_packet("b@@@@"));
+    EXPECT_FALSE(decode_packet("bAB"));
+}
+
+TEST(engineio, binary_packets_in_base64) {
+    auto p = decode_packet("bAQID");
+    ASSERT_TRUE(p);
+    EXPECT_TRUE(p->binary);
+    EXPECT_EQ(p->type, eio_type::message);
+    EXPECT_EQ(p->data, std::string("\x01\x02\x03"));
+}
+
+TEST(engineio, payloads_join_packets_with_record_separators) {
+    auto packets = decode_payload(
+        "40\x1e"
+        R"(42["message",{"a":1}])"
+        "\x1e"
+        "3");
+    ASSERT_TRUE(packets);
+    ASSERT_EQ(packets->size(), 3u);
+    EXPECT_EQ((*packets)[0].data, "0");
+    EXPECT_EQ((*packets)[1].data, R"(2["message",{"a":1}])");
+    EXPECT_EQ((*packets)[2].type, eio_type::pong);
+    EXPECT_FALSE(decode_payload(""));
+    EXPECT_FALSE(decode_payload("4a\x1e"));  // empty last part
+    EXPECT_FALSE(
+        decode_payload("4a\x1e\x1e"
+                       "4b"));
+    std::string many;
+    for (int i = 0; i < 300; ++i)
+        many += (i ? "\x1e" : "") + std::string("3");
+    EXPECT_FALSE(decode_payload(many, 256));
+    EXPECT_EQ(encode_payload({"6", "42[\"x\"]"}),
+              "6\x1e"
+              "42[\"x\"]");
+    EXPECT_EQ(encode_packet(eio_type::message, "2[]"), "42[]");
+}
+
+TEST(engineio, base64_round_trip_and_validation) {
+    for (std::string s : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
+                          std::string("foob"), std::string("\x00\xff\x10", 3)}) {
+        auto back = base64_decode(base64_encode(s));
+        ASSERT_TRUE(back);
+        EXPECT_EQ(*back, s);
+    }
+    EXPECT_EQ(base64_encode("foobar"), "Zm9vYmFy");
+    EXPECT_FALSE(base64_decode("Zm9"));
+    EXPECT_FALSE(base64_decode("Z==="));
+    EXPECT_FALSE(base64_decode("Zm=v"));
+    EXPECT_FALSE(base64_decode("Zm9v!A=="));
+}
+
+TEST(socketio, decodes_connect_event_ack_and_namespaces) {
+    auto connect = decode("0");
+    ASSERT_TRUE(connect);
+    EXPECT_EQ(connect->type, sio_type::connect);
+    EXPECT_EQ(connect->nsp, "/");
+    auto auth = decode(R"(0/admin,{"token":"t"})");
+    ASSERT_TRUE(auth);
+    EXPECT_EQ(auth->nsp, "/admin");
+    EXPECT_EQ(auth->data, R"({"token":"t"})");
+    auto ev = decode(R"(212["message",{"roomId":"0"}])");
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->type, sio_type::event);
+    EXPECT_EQ(ev->ack_id, 12u);
+    auto parsed = parse_event(*ev);
+    ASSERT_TRUE(parsed);
+    EXPECT_EQ(parsed->name, "message");
+    ASSERT_EQ(parsed->args.size(), 1u);
+    EXPECT_TRUE(parsed->args[0].is_object());
+    auto ack = decode(R"(3/chat,5["ok"])");
+    ASSERT_TRUE(ack);
+    EXPECT_EQ(ack->nsp, "/chat");
+    EXPECT_EQ(ack->ack_id, 5u);
+    auto bin = decode(R"(51-["upload",{"_placeholder":true,"num":0}])");
+    ASSERT_TRUE(bin);
+    EXPECT_EQ(bin->type, sio_type::binary_event);
+    EXPECT_EQ(bin->attachments, 1u);
+}
+
+TEST(socketio, refuses_malformed_packets_with_a_reason) {
+    for (const char* bad :
+         {"", "9", "2", "2not json", R"(2{"a":1})", "2[]", "2[1]", "3{}", "0[]", R"(1{"a":1})",
+          "5[\"x\"]", "5x-[\"x\"]", R"(2["message")", "21234567890123456[\"x\"]"}) {
+        std::string reason;
+        EXPECT_FALSE(decode(bad, &reason)) << bad;
+        EXPECT_FALSE(reason.empty()) << bad;
+    }
+    std::string reason;
+    EXPECT_FALSE(decode(R"(2["message","xxxxxxxxxxxxxxxxxxxx"])", &reason, 10));
+    EXPECT_EQ(reason, "packet too large");
+}
+
+TEST(socketio, encodes_what_clients_expect) {
+    EXPECT_EQ(encode_connect("/", "abc"), R"(0{"sid":"abc"})");
+    EXPECT_EQ(encode_connect_error("/admin", "Invalid namespace"),
+              R"(4/admin,{"message":"Invalid namespace"})");
+    EXPECT_EQ(encode_event("/", "message", R"({"a":1})"), R"(2["message",{"a":1}])");
+    EXPECT_EQ(encode_event("/", "ping", ""), R"(2["ping"])");
+    EXPECT_EQ(encode_event("/chat", "x", "1", 7), R"(2/chat,7["x",1])");
+    EXPECT_EQ(encode_ack("/", 3, R"([{"ok":true}])"), R"(33[{"ok":true}])");
+}
+
+}  // namespace
+}  // namespace redchat::socketio
