@@ -60,10 +60,12 @@ class store {
     virtual task<void> set_room_name(std::string room_id, std::string name) = 0;
 
     // Stored message JSON, newest first: `count` messages starting `offset` from the newest,
-    // or, with `before`, the newest `count` messages whose score is below `before`.
+    // or, with a finite `before`, the newest `count` messages whose score is below it.
+    // (A plain double, not std::optional: clang 14 corrupts an optional<double> coroutine
+    // parameter under UBSan.)
     virtual task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
                                                          std::size_t count,
-                                                         std::optional<double> before) = 0;
+                                                         double before) = 0;
     virtual task<void> append_message(std::string room_id, double score, std::string json) = 0;
 
     virtual task<void> put_session(std::string session_id, std::string user_id,

@@ -1,6 +1,7 @@
 #include "redis/chat_store.hpp"
 
 #include <charconv>
+#include <cmath>
 
 #include "chat/message.hpp"
 #include "core/random_id.hpp"
@@ -228,12 +229,12 @@ class redis_chat_store final : public chat::store {
 
     task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
                                                  std::size_t count,
-                                                 std::optional<double> before) override {
+                                                 double before) override {
         if (count == 0)
             co_return std::vector<std::string>{};
-        if (before) {
+        if (std::isfinite(before)) {
             co_return co_await strings(cmd("ZREVRANGEBYSCORE", keys::room(room_id),
-                                           "(" + chat::format_date(*before), "-inf", "LIMIT",
+                                           "(" + chat::format_date(before), "-inf", "LIMIT",
                                            std::to_string(offset), std::to_string(count)));
         }
         co_return co_await strings(cmd("ZREVRANGE", keys::room(room_id), std::to_string(offset),

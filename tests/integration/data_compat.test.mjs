@@ -3,7 +3,7 @@
 // the demo data loader (compat-spec §4, §5).
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { describeRes, readFixture, snapshot, startStack } from './harness.mjs';
+import { describeRes, isBookkeepingKey, readFixture, snapshot, startStack } from './harness.mjs';
 
 const FIXTURES = [
   { file: 'node-reference-redis.jsonl', name: 'Node reference' },
@@ -91,7 +91,7 @@ for (const fx of FIXTURES) {
     test('the fixture loaded completely and demo data did not overwrite it', async () => {
       assert.equal(Object.keys(loaded).length, records.length);
       const now = await snapshot(stack.db);
-      const strip = (s) => Object.fromEntries(Object.entries(s).filter(([k]) => !k.startsWith('session:')));
+      const strip = (s) => Object.fromEntries(Object.entries(s).filter(([k]) => !isBookkeepingKey(k)));
       assert.deepEqual(strip(now), loaded);
       assert.equal(await stack.db.get('total_users'), '5');
       assert.doesNotMatch(stack.server.logs(), /event=demo_data_loaded/);

@@ -538,6 +538,11 @@ export async function loadFixture(redisClient, name) {
 }
 
 /** Every key with its type and value, for before/after comparisons. */
+/** Keys that change on their own: sessions and the instance heartbeat and presence bookkeeping. */
+export function isBookkeepingKey(key) {
+  return key.startsWith('session:') || key.startsWith('redchat:instance:') || key.startsWith('redchat:presence:');
+}
+
 export async function snapshot(redisClient) {
   const keys = (await redisClient.keys('*')).sort();
   const out = {};

@@ -113,6 +113,31 @@ describe('real time on one instance', () => {
     s.close();
   });
 
+  test('text is stored and delivered raw, never HTML-escaped (compat-spec §6.4)', async () => {
+    const pablo = await login(server.base, 'Pablo');
+    const s = await connected(connect(ioV4, server.base, pablo.sid, { transports: ['websocket'] }));
+    const text = `It's <b>bold</b> & "quoted" <script>alert(1)</script> ${Date.now()}`;
+    const ack = await s.timeout(5000).emitWithAck('message', { roomId: '0', message: text });
+    assert.equal(ack.message, text);
+    const stored = (await db.zrange('room:0', 0, -1)).map((x) => JSON.parse(x));
+    assert.ok(stored.some((m) => m.message === text));
+    const history = await pablo.api.get('/room/0/messages?offset=0&size=5');
+    assert.ok(history.json.some((m) => m.message === text));
+    s.close();
+  });
+
+  test('the history cursor pages without repeats while new messages arrive', async () => {
+    const pablo = await login(server.base, 'Pablo');
+    const s = await connected(connect(ioV4, server.base, pablo.sid, { transports: ['websocket'] }));
+    for (let i = 0; i < 7; i++) await s.timeout(5000).emitWithAck('message', { roomId: '1:4', message: `page ${i}` });
+    const first = await pablo.api.get('/room/1:4/messages?limit=3');
+    assert.deepEqual(first.json.map((m) => m.message), ['page 6', 'page 5', 'page 4']);
+    await s.timeout(5000).emitWithAck('message', { roomId: '1:4', message: 'late arrival' });
+    const next = await pablo.api.get(`/room/1:4/messages?before=${first.json[2].id}&limit=3`);
+    assert.deepEqual(next.json.map((m) => m.message), ['page 3', 'page 2', 'page 1']);
+    s.close();
+  });
+
   test('messages in one room get increasing, unique dates and ids, even within a millisecond', async () => {
     const pablo = await login(server.base, 'Pablo');
     const s = await connected(connect(ioV4, server.base, pablo.sid, { transports: ['websocket'] }));

@@ -2,7 +2,7 @@
 // sessions. Exact key names and value formats matter: reference servers share this Redis.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, describeRes, parseSetCookie, snapshot, startServer, startStack, waitReady } from './harness.mjs';
+import { api, describeRes, isBookkeepingKey, parseSetCookie, snapshot, startServer, startStack, waitReady } from './harness.mjs';
 
 const USERS = [
   ['1', 'Pablo'],
@@ -165,7 +165,7 @@ describe('registration and sessions', () => {
     assert.deepEqual(r.json, { id: '2:5', names: [['Joe'], ['Newbie']] });
     const after = await snapshot(db);
     const changed = Object.keys(after).filter((k) => JSON.stringify(after[k]) !== JSON.stringify(before[k]));
-    assert.deepEqual(changed.filter((k) => !k.startsWith('session:')).sort(), ['user:2:rooms', 'user:5:rooms']);
+    assert.deepEqual(changed.filter((k) => !isBookkeepingKey(k)).sort(), ['user:2:rooms', 'user:5:rooms']);
     assert.deepEqual((await db.smembers('user:5:rooms')).sort(), ['0', '2:5']);
     assert.ok((await db.smembers('user:2:rooms')).includes('2:5'));
     assert.equal(await db.exists('room:2:5:name'), 0);
@@ -182,7 +182,7 @@ describe('a server starting on a Redis that already has data', () => {
       await second.waitForLog(/event=demo_data_(skipped|loaded|failed)/, 5000).catch(() => {});
       await new Promise((r) => setTimeout(r, 300));
       const afterSnap = await snapshot(db);
-      const strip = (s) => Object.fromEntries(Object.entries(s).filter(([k]) => !k.startsWith('session:')));
+      const strip = (s) => Object.fromEntries(Object.entries(s).filter(([k]) => !isBookkeepingKey(k)));
       assert.deepEqual(strip(afterSnap), strip(before));
       assert.doesNotMatch(second.logs(), /event=demo_data_loaded/);
 

@@ -6,6 +6,7 @@
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 #include "core/random_id.hpp"
+#include "core/token_bucket.hpp"
 
 namespace redchat {
 namespace {
@@ -61,6 +62,22 @@ TEST(bcrypt, malformed_hashes_are_mismatches_not_errors) {
         bcrypt::verify("x", "$2x$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
     EXPECT_FALSE(bcrypt::verify(std::string("a\0b", 3),
                                 "$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW"));
+}
+
+TEST(token_bucket, bursts_then_refills_at_its_rate) {
+    using namespace std::chrono_literals;
+    const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+    token_bucket bucket(10, 30, t0);
+    for (int i = 0; i < 30; ++i) EXPECT_TRUE(bucket.try_take(t0)) << i;
+    EXPECT_FALSE(bucket.try_take(t0));
+    EXPECT_EQ(bucket.wait_time(t0), 101ms);
+    EXPECT_FALSE(bucket.try_take(t0 + 50ms));
+    EXPECT_TRUE(bucket.try_take(t0 + 100ms));
+    EXPECT_FALSE(bucket.try_take(t0 + 100ms));
+    EXPECT_TRUE(bucket.try_take(t0 + 10s));
+    for (int i = 0; i < 29; ++i) EXPECT_TRUE(bucket.try_take(t0 + 10s)) << i;  // capped at burst
+    EXPECT_FALSE(bucket.try_take(t0 + 10s));
+    EXPECT_FALSE(bucket.try_take(t0));  // time going backwards gives nothing
 }
 
 TEST(error, result_carries_our_category) {

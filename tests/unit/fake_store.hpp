@@ -122,7 +122,7 @@ class fake_store final : public chat::store {
     }
     task<std::vector<std::string>> room_messages(std::string room, std::size_t offset,
                                                  std::size_t count,
-                                                 std::optional<double> before) override {
+                                                 double before) override {
         if (auto e = begin())
             co_return *e;
         const auto& list = messages[room];
@@ -130,7 +130,7 @@ class fake_store final : public chat::store {
         std::size_t skipped = 0;
         for (std::size_t i = 0; i < list.size() && out.size() < count; ++i) {
             const auto& [score, json] = list[list.size() - 1 - i];
-            if (before && score >= *before)
+            if (score >= before)
                 continue;
             if (skipped++ < offset)
                 continue;

@@ -1,0 +1,98 @@
+// The REST API of docs/api.md, same origin, with the session cookie.
+
+import type { Message, RoomInfo, User } from './types';
+
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+const TIMEOUT_MS = 10_000;
+
+async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; data: T }> {
+  let res: Response;
+  try {
+    res = await fetch(path, {
+      method,
+      credentials: 'same-origin',
+      headers: body === undefined ? { accept: 'application/json' } : { accept: 'application/json', 'content-type': 'application/json' },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch {
+    throw new ApiError(0, 'Cannot reach the server. Check your connection and try again.');
+  }
+  const text = await res.text();
+  let data: unknown;
+  try {
+    data = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    data = undefined;
+  }
+  if (!res.ok) {
+    const message =
+      typeof data === 'object' && data !== null && typeof (data as { message?: unknown }).message === 'string'
+        ? (data as { message: string }).message
+        : `The server answered ${res.status}`;
+    throw new ApiError(res.status, message);
+  }
+  return { status: res.status, data: data as T };
+}
+
+export async function getMe(): Promise<User | null> {
+  const { data } = await request<User | null>('GET', '/me');
+  return data && typeof data.id === 'string' ? data : null;
+}
+
+/** Logs in, or creates the account when the name is new (`created` true: HTTP 201). */
+export async function login(username: string, password: string): Promise<{ user: User; created: boolean }> {
+  const { status, data } = await request<User>('POST', '/login', { username, password });
+  return { user: data, created: status === 201 };
+}
+
+export async function logout(): Promise<void> {
+  await request('POST', '/logout');
+}
+
+export async function getRooms(userId: string): Promise<RoomInfo[]> {
+  const { data } = await request<RoomInfo[]>('GET', `/rooms/${encodeURIComponent(userId)}`);
+  return Array.isArray(data) ? data : [];
+}
+
+/** One page of a room's messages, newest first: the newest, or those before a cursor. */
+export async function getMessages(roomId: string, limit: number, before?: string): Promise<Message[]> {
+  const q = new URLSearchParams({ limit: String(limit) });
+  if (before !== undefined) q.set('before', before);
+  const { data } = await request<Message[]>('GET', `/room/${encodeURIComponent(roomId)}/messages?${q}`);
+  return Array.isArray(data) ? data : [];
+}
+
+/** Users by id (unknown ids are left out); at most 100 per call, as the server allows. */
+export async function getUsers(ids: readonly string[]): Promise<User[]> {
+  const out: User[] = [];
+  for (let i = 0; i < ids.length; i += 100) {
+    const q = ids
+      .slice(i, i + 100)
+      .map((id) => `ids[]=${encodeURIComponent(id)}`)
+      .join('&');
+    const { data } = await request<Record<string, User>>('GET', `/users?${q}`);
+    if (data && typeof data === 'object') out.push(...Object.values(data));
+  }
+  return out;
+}
+
+export async function getOnlineUsers(): Promise<User[]> {
+  const { data } = await request<Record<string, User>>('GET', '/users/online');
+  return data && typeof data === 'object' ? Object.values(data) : [];
+}
+
+/** Creates (or returns) the private room of two users. */
+export async function createPrivateRoom(user1: string, user2: string): Promise<RoomInfo> {
+  const { data } = await request<RoomInfo>('POST', '/room', { user1: Number(user1), user2: Number(user2) });
+  return data;
+}

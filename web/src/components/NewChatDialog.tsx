@@ -1,0 +1,98 @@
+// "New private chat": pick one of the users online now (GET /users/online) to open a private room.
+
+import { useEffect, useRef, useState } from 'react';
+import type { ChatSession } from '../session';
+import type { ChatState } from '../state/chat';
+import type { User } from '../types';
+import { Avatar } from './Avatar';
+import { CloseIcon } from './icons';
+
+interface Props {
+  session: ChatSession;
+  state: ChatState;
+  onClose: () => void;
+  onChoose: (userId: string) => Promise<void>;
+}
+
+export function NewChatDialog({ session, state, onClose, onChoose }: Props) {
+  const ref = useRef<HTMLDialogElement>(null);
+  const [users, setUsers] = useState<User[] | null>(null);
+  const [error, setError] = useState('');
+  const [busy, setBusy] = useState<string | null>(null);
+
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+    let cancelled = false;
+    session.onlineUsers().then(
+      (list) => !cancelled && setUsers(list),
+      (err: unknown) => !cancelled && setError(err instanceof Error ? err.message : 'Could not load the users online.'),
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [session]);
+
+  // Presence events keep the list fresh while it is open.
+  const others = (users ?? [])
+    .filter((u) => u.id !== state.me.id)
+    .map((u) => state.users[u.id] ?? u)
+    .filter((u) => u.online !== false)
+    .sort((a, b) => a.username.localeCompare(b.username));
+
+  async function choose(userId: string) {
+    setBusy(userId);
+    setError('');
+    try {
+      await onChoose(userId);
+      onClose();
+    } catch (err) {
+      setError(err instanceof Error ? err.message : 'Could not open the chat.');
+      setBusy(null);
+    }
+  }
+
+  return (
+    <dialog
+      ref={ref}
+      className="dialog"
+      aria-labelledby="new-chat-title"
+      onClose={onClose}
+      onClick={(e) => {
+        if (e.target === ref.current) ref.current?.close(); // a click on the backdrop
+      }}
+    >
+      <div className="dialog-inner">
+        <header className="dialog-header">
+          <h2 id="new-chat-title">New private chat</h2>
+          <button type="button" className="icon-btn" onClick={() => ref.current?.close()} title="Close">
+            <CloseIcon />
+            <span className="sr-only">Close</span>
+          </button>
+        </header>
+        <p className="muted small">People online now. You can also click a name in General.</p>
+        {error && (
+          <p className="error small" role="alert">
+            {error}
+          </p>
+        )}
+        {users === null && !error ? (
+          <p className="muted">Loading…</p>
+        ) : others.length === 0 && !error ? (
+          <p className="muted">Nobody else is online right now.</p>
+        ) : (
+          <ul className="user-list" aria-label="Users online">
+            {others.map((u) => (
+              <li key={u.id}>
+                <button type="button" className="user-entry" onClick={() => choose(u.id)} disabled={busy !== null} aria-busy={busy === u.id || undefined}>
+                  <Avatar userId={u.id} name={u.username} online />
+                  <span>{u.username}</span>
+                </button>
+              </li>
+            ))}
+          </ul>
+        )}
+      </div>
+    </dialog>
+  );
+}

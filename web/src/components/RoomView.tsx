@@ -1,0 +1,247 @@
+// One open room: its header, the "Messages" region and the composer.
+
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { ChatSession } from '../session';
+import type { ChatState } from '../state/chat';
+import { messageKey } from '../state/messages';
+import { otherMemberId, type RoomState } from '../state/rooms';
+import { buildTimeline, formatTime, type TimelineItem } from '../state/timeline';
+import { GENERAL_ROOM_ID, type Message, type User } from '../types';
+import { Avatar, RoomAvatar } from './Avatar';
+import { Composer } from './Composer';
+import { useNow } from './hooks';
+import { ArrowDownIcon, BackIcon } from './icons';
+
+interface Props {
+  session: ChatSession;
+  state: ChatState;
+  room: RoomState;
+  title: string;
+  showBack: boolean;
+  onBack: () => void;
+  onOpenPrivateChat: (userId: string) => Promise<void>;
+}
+
+/** Distance (px) from the bottom under which the list counts as "at the bottom". */
+const STICK_PX = 48;
+
+export function RoomView({ session, state, room, title, showBack, onBack, onOpenPrivateChat }: Props) {
+  const me = state.me;
+  const other = otherMemberId(room.id, me.id);
+  const otherUser = other !== undefined ? state.users[other] : undefined;
+  const isGeneral = room.id === GENERAL_ROOM_ID;
+  const onlineCount = Object.values(state.users).filter((u) => u.online).length;
+  const now = useNow();
+  const events = isGeneral ? state.events : [];
+  const timeline = useMemo(() => buildTimeline(room.messages, events, now), [room.messages, events, now]);
+
+  const scroller = useRef<HTMLElement>(null);
+  const atBottom = useRef(true);
+  const prev = useRef<{ first?: string; last?: string; height: number; count: number }>({ height: 0, count: 0 });
+  const [unseenBelow, setUnseenBelow] = useState(0);
+  const [olderError, setOlderError] = useState('');
+  const [announcement, setAnnouncement] = useState('');
+  const [chatError, setChatError] = useState('');
+
+  const scrollToBottom = useCallback(() => {
+    const el = scroller.current;
+    if (el) el.scrollTop = el.scrollHeight;
+    atBottom.current = true;
+    setUnseenBelow(0);
+  }, []);
+
+  // Keep the reader's place: older messages prepended keep the scroll offset from the bottom;
+  // new messages scroll into view only when already at the bottom (or when they are ours).
+  useLayoutEffect(() => {
+    const el = scroller.current;
+    if (!el) return;
+    const msgs = room.messages;
+    const first = msgs[0] ? messageKey(msgs[0]) : undefined;
+    const lastMsg = msgs[msgs.length - 1];
+    const last = lastMsg ? messageKey(lastMsg) : undefined;
+    const p = prev.current;
+    if (p.count === 0 && msgs.length > 0) {
+      el.scrollTop = el.scrollHeight;
+    } else if (first !== p.first && last === p.last) {
+      el.scrollTop += el.scrollHeight - p.height;
+    } else if (last !== p.last && lastMsg) {
+      if (atBottom.current || lastMsg.from === me.id) scrollToBottom();
+      else setUnseenBelow((n) => n + Math.max(1, msgs.length - p.count));
+    } else if (atBottom.current) {
+      el.scrollTop = el.scrollHeight;
+    }
+    prev.current = { first, last, height: el.scrollHeight, count: msgs.length };
+  }, [room.messages, timeline, me.id, scrollToBottom]);
+
+  // Stay at the bottom when the list's box shrinks (a growing message box, a phone keyboard).
+  useEffect(() => {
+    const el = scroller.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const ro = new ResizeObserver(() => {
+      if (atBottom.current) el.scrollTop = el.scrollHeight;
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
+  // Screen readers hear new messages from others in the open room.
+  const lastKey = useRef<string | undefined>(undefined);
+  useEffect(() => {
+    const m = room.messages[room.messages.length - 1];
+    const key = m ? messageKey(m) : undefined;
+    if (lastKey.current !== undefined && key !== lastKey.current && m && m.from !== me.id) {
+      setAnnouncement(`${state.users[m.from]?.username ?? 'Someone'}: ${m.message.slice(0, 300)}`);
+    }
+    lastKey.current = key;
+  }, [room.messages, me.id, state.users]);
+
+  const onScroll = () => {
+    const el = scroller.current;
+    if (!el) return;
+    atBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < STICK_PX;
+    if (atBottom.current && unseenBelow) setUnseenBelow(0);
+  };
+
+  async function loadOlder() {
+    setOlderError('');
+    const el = scroller.current;
+    if (el) prev.current.height = el.scrollHeight;
+    try {
+      await session.loadOlder(room.id);
+    } catch (err) {
+      setOlderError(err instanceof Error ? err.message : 'Could not load older messages.');
+    }
+  }
+
+  const startChat = useCallback(
+    (userId: string) => {
+      setChatError('');
+      onOpenPrivateChat(userId).catch((err: unknown) => setChatError(err instanceof Error ? err.message : 'Could not open the chat.'));
+    },
+    [onOpenPrivateChat],
+  );
+
+  const status = other !== undefined ? (otherUser?.online ? 'Online' : 'Offline') : `${onlineCount} online`;
+
+  return (
+    <section className="room-view" aria-labelledby="room-title">
+      <header className="room-header">
+        {showBack && (
+          <button type="button" className="icon-btn back-btn" onClick={onBack} title="Back to rooms">
+            <BackIcon />
+            <span className="sr-only">Back to rooms</span>
+          </button>
+        )}
+        {other !== undefined ? <Avatar userId={other} name={title} online={!!otherUser?.online} /> : <RoomAvatar />}
+        <div className="room-header-text">
+          <h1 id="room-title">{title}</h1>
+          <p className={`room-status${otherUser?.online ? ' is-online' : ''}`}>{status}</p>
+        </div>
+      </header>
+
+      <section className="messages" aria-label="Messages" ref={scroller} onScroll={onScroll} tabIndex={0}>
+        <div className="older">
+          {room.hasOlder ? (
+            <button type="button" className="btn btn-soft btn-small" onClick={loadOlder} disabled={room.loadingOlder} aria-busy={room.loadingOlder || undefined}>
+              {room.loadingOlder ? 'Loading…' : 'Load older messages'}
+            </button>
+          ) : room.loaded ? (
+            <p className="muted small">{room.messages.length ? 'This is the start of the conversation.' : 'No messages yet. Say hello!'}</p>
+          ) : (
+            <p className="muted small">Loading messages…</p>
+          )}
+          {olderError && (
+            <p className="error small" role="alert">
+              {olderError}
+            </p>
+          )}
+        </div>
+        <ol className="timeline">
+          {timeline.map((item) => (
+            <TimelineRow key={item.key} item={item} me={me} users={state.users} isGeneral={isGeneral} onStartChat={startChat} />
+          ))}
+        </ol>
+      </section>
+
+      {unseenBelow > 0 && (
+        <button type="button" className="jump-latest" onClick={scrollToBottom}>
+          <ArrowDownIcon />
+          {unseenBelow === 1 ? '1 new message' : `${unseenBelow} new messages`}
+        </button>
+      )}
+      {chatError && (
+        <p className="error small pad-x" role="alert">
+          {chatError}
+        </p>
+      )}
+      <div className="sr-only" aria-live="polite">
+        {announcement}
+      </div>
+      <Composer session={session} roomId={room.id} placeholder={other !== undefined ? `Message ${title}` : `Message #${title}`} onSent={scrollToBottom} />
+    </section>
+  );
+}
+
+interface RowProps {
+  item: TimelineItem;
+  me: User;
+  users: Readonly<Record<string, User>>;
+  isGeneral: boolean;
+  onStartChat: (userId: string) => void;
+}
+
+function TimelineRow({ item, me, users, isGeneral, onStartChat }: RowProps) {
+  if (item.kind === 'day') {
+    return (
+      <li className="day-separator">
+        <span>{item.label}</span>
+      </li>
+    );
+  }
+  if (item.kind === 'presence') {
+    const e = item.event;
+    return (
+      <li className="presence-line">
+        <span>
+          {e.username} {e.online ? 'connected' : 'left'} · {formatTime(e.date)}
+        </span>
+      </li>
+    );
+  }
+  return <MessageRow message={item.message} groupStart={item.groupStart} me={me} users={users} isGeneral={isGeneral} onStartChat={onStartChat} />;
+}
+
+function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat }: { message: Message; groupStart: boolean; me: User; users: Readonly<Record<string, User>>; isGeneral: boolean; onStartChat: (userId: string) => void }) {
+  const mine = m.from === me.id;
+  const name = mine ? me.username : (users[m.from]?.username ?? '…');
+  const time = formatTime(m.date);
+  const iso = new Date(m.date * 1000).toISOString();
+  return (
+    <li className={`msg ${mine ? 'is-mine' : 'is-theirs'}${groupStart ? ' group-start' : ''}`}>
+      {!mine && (groupStart ? <Avatar userId={m.from} name={name} size="sm" /> : <span className="avatar-spacer" aria-hidden />)}
+      <div className="msg-body">
+        {groupStart ? (
+          <div className="msg-meta">
+            {mine ? (
+              <span className="sr-only">You</span>
+            ) : isGeneral ? (
+              <button type="button" className="msg-author as-link" onClick={() => onStartChat(m.from)} title={`Start a private chat with ${name}`}>
+                {name}
+              </button>
+            ) : (
+              <span className="msg-author">{name}</span>
+            )}
+            <time dateTime={iso}>{time}</time>
+          </div>
+        ) : (
+          <span className="sr-only">
+            {mine ? 'You' : name} at {time}:
+          </span>
+        )}
+        <div className="bubble" title={groupStart ? undefined : time}>
+          {m.message}
+        </div>
+      </div>
+    </li>
+  );
+}

@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import type { Message, RoomInfo } from '../types';
+import { chatReducer, initialChatState, unknownUserIds, type ChatAction, type ChatState } from './chat';
+import { orderRooms, roomTitle, unreadCount } from './rooms';
+
+const me = { id: '1', username: 'Pablo' };
+const rooms: RoomInfo[] = [
+  { id: '0', names: ['General'] },
+  { id: '1:2', names: [['Pablo'], ['Joe']] },
+  { id: '1:3', names: [['Pablo'], ['Mary']] },
+];
+let seq = 0;
+const msg = (roomId: string, from: string, date: number, id = `id${++seq}`): Message => ({ id, roomId, from, date, message: `hello ${date}` });
+const run = (state: ChatState, ...actions: ChatAction[]) => actions.reduce(chatReducer, state);
+const loaded = () =>
+  run(
+    initialChatState(me),
+    { type: 'rooms', rooms, initial: true, now: 1 },
+    { type: 'page', roomId: '0', kind: 'newest', limit: 30, messages: [msg('0', '2', 20), msg('0', '3', 10)] },
+    { type: 'page', roomId: '1:2', kind: 'newest', limit: 30, messages: [msg('1:2', '2', 15)] },
+    { type: 'page', roomId: '1:3', kind: 'newest', limit: 30, messages: [msg('1:3', '3', 5)] },
+  );
+const unread = (s: ChatState, roomId: string) => unreadCount(s.rooms[roomId]!, s.me.id, s.lastSeen[roomId]).count;
+
+describe('chatReducer: loading and unread counts', () => {
+  it('starts the first room list with nothing unread', () => {
+    const s = loaded();
+    expect(Object.keys(s.rooms).sort()).toEqual(['0', '1:2', '1:3']);
+    expect(unread(s, '0')).toBe(0);
+    expect(unread(s, '1:2')).toBe(0);
+    expect(s.lastSeen['0']).toBe(20);
+  });
+
+  it('keeps a persisted last-seen date over the first-load baseline', () => {
+    const s = run(
+      initialChatState(me, { '0': 10 }),
+      { type: 'rooms', rooms, initial: true, now: 1 },
+      { type: 'page', roomId: '0', kind: 'newest', limit: 30, messages: [msg('0', '2', 20), msg('0', '3', 10)] },
+    );
+    expect(unread(s, '0')).toBe(1);
+  });
+
+  it('counts live messages in rooms that are not on screen, and clears them on view', () => {
+    let s = run(loaded(), { type: 'view', roomId: '0', visible: true });
+    s = run(s, { type: 'message', message: msg('1:2', '2', 30), now: 2 }, { type: 'message', message: msg('1:2', '2', 31), now: 2 });
+    s = run(s, { type: 'message', message: msg('0', '3', 32), now: 2 });
+    expect(unread(s, '1:2')).toBe(2);
+    expect(unread(s, '0')).toBe(0);
+    s = run(s, { type: 'view', roomId: '1:2', visible: true });
+    expect(unread(s, '1:2')).toBe(0);
+  });
+
+  it('does not clear unread messages while the page is hidden', () => {
+    let s = run(loaded(), { type: 'view', roomId: '0', visible: false });
+    s = run(s, { type: 'message', message: msg('0', '2', 40), now: 2 });
+    expect(unread(s, '0')).toBe(1);
+    s = run(s, { type: 'view', roomId: '0', visible: true });
+    expect(unread(s, '0')).toBe(0);
+  });
+
+  it('does not count my own messages and treats sending as reading', () => {
+    let s = run(loaded(), { type: 'message', message: msg('1:3', '3', 40), now: 2 });
+    expect(unread(s, '1:3')).toBe(1);
+    s = run(s, { type: 'message', message: msg('1:3', '1', 41), now: 2 });
+    expect(unread(s, '1:3')).toBe(0);
+  });
+
+  it('counts a message once when the live event and the history page both carry it', () => {
+    const m = msg('1:2', '2', 50);
+    let s = run(loaded(), { type: 'message', message: m, now: 2 });
+    s = run(s, { type: 'page', roomId: '1:2', kind: 'catchup', limit: 30, messages: [m, msg('1:2', '2', 15, s.rooms['1:2']!.messages[0]!.id)] });
+    expect(s.rooms['1:2']!.messages).toHaveLength(2);
+    expect(unread(s, '1:2')).toBe(1);
+  });
+});
+
+describe('chatReducer: rooms', () => {
+  it('adds a new private room (show.room) with its first message unread, and moves it up', () => {
+    let s = loaded();
+    s = run(s, { type: 'roomAdded', room: { id: '1:5', names: [['Pablo'], ['Zoe']] }, now: 3 });
+    s = run(s, { type: 'message', message: msg('1:5', '5', 60), now: 3 });
+    expect(unread(s, '1:5')).toBe(1);
+    const order = orderRooms(Object.values(s.rooms), (r) => roomTitle(r, '1', s.users)).map((r) => r.id);
+    expect(order).toEqual(['0', '1:5', '1:2', '1:3']);
+    expect(roomTitle(s.rooms['1:5']!, '1', s.users)).toBe('Zoe');
+  });
+
+  it('creates a room for a message of an unknown room and names it when the list arrives', () => {
+    let s = run(loaded(), { type: 'message', message: msg('1:7', '7', 70), now: 3 });
+    expect(s.rooms['1:7']!.names).toEqual([]);
+    expect(unread(s, '1:7')).toBe(1);
+    s = run(s, { type: 'rooms', rooms: [...rooms, { id: '1:7', names: [['Pablo'], ['Sam']] }], initial: false, now: 4 });
+    expect(roomTitle(s.rooms['1:7']!, '1', s.users)).toBe('Sam');
+    expect(s.rooms['1:7']!.messages).toHaveLength(1);
+  });
+
+  it('treats rooms that appear in a later room list (after a reconnect) as unread', () => {
+    let s = run(loaded(), { type: 'rooms', rooms: [...rooms, { id: '1:4', names: [['Pablo'], ['Alex']] }], initial: false, now: 4 });
+    s = run(s, { type: 'page', roomId: '1:4', kind: 'newest', limit: 30, messages: [msg('1:4', '4', 80)] });
+    expect(unread(s, '1:4')).toBe(1);
+  });
+});
+
+describe('chatReducer: paging', () => {
+  it('knows whether older messages exist from the page size', () => {
+    let s = run(initialChatState(me), { type: 'rooms', rooms, initial: true, now: 1 });
+    const full = Array.from({ length: 3 }, (_, i) => msg('0', '2', 100 - i));
+    s = run(s, { type: 'page', roomId: '0', kind: 'newest', limit: 3, messages: full });
+    expect(s.rooms['0']!.hasOlder).toBe(true);
+    s = run(s, { type: 'olderLoading', roomId: '0', loading: true });
+    expect(s.rooms['0']!.loadingOlder).toBe(true);
+    s = run(s, { type: 'page', roomId: '0', kind: 'older', limit: 3, messages: [msg('0', '2', 50)] });
+    expect(s.rooms['0']!.hasOlder).toBe(false);
+    expect(s.rooms['0']!.loadingOlder).toBe(false);
+    expect(s.rooms['0']!.messages.map((m) => m.date)).toEqual([50, 98, 99, 100]);
+  });
+
+  it('a catch-up page does not change hasOlder of a loaded room', () => {
+    let s = run(initialChatState(me), { type: 'rooms', rooms, initial: true, now: 1 });
+    s = run(s, { type: 'page', roomId: '0', kind: 'newest', limit: 2, messages: [msg('0', '2', 2), msg('0', '2', 1)] });
+    s = run(s, { type: 'page', roomId: '0', kind: 'catchup', limit: 2, messages: [msg('0', '2', 3)] });
+    expect(s.rooms['0']!.hasOlder).toBe(true);
+  });
+
+  it('ignores messages of another room in a page', () => {
+    let s = run(initialChatState(me), { type: 'rooms', rooms, initial: true, now: 1 });
+    s = run(s, { type: 'page', roomId: '0', kind: 'newest', limit: 5, messages: [msg('1:2', '2', 1)] });
+    expect(s.rooms['0']!.messages).toHaveLength(0);
+  });
+});
+
+describe('chatReducer: presence and users', () => {
+  it('adds "connected / left" lines for others only, once per change', () => {
+    let s = loaded();
+    s = run(
+      s,
+      { type: 'presence', user: { id: '2', username: 'Joe', online: true }, now: 5 },
+      { type: 'presence', user: { id: '2', username: 'Joe', online: true }, now: 6 },
+      { type: 'presence', user: { id: '1', username: 'Pablo', online: true }, now: 7 },
+      { type: 'presence', user: { id: '2', username: 'Joe', online: false }, now: 8 },
+    );
+    expect(s.events.map((e) => [e.username, e.online])).toEqual([
+      ['Joe', true],
+      ['Joe', false],
+    ]);
+    expect(s.users['2']!.online).toBe(false);
+  });
+
+  it('replaces online flags from a snapshot and keeps me online', () => {
+    let s = run(loaded(), { type: 'users', users: [{ id: '2', username: 'Joe', online: true }, { id: '3', username: 'Mary', online: true }] });
+    s = run(s, { type: 'onlineSnapshot', users: [{ id: '3', username: 'Mary', online: true }] });
+    expect(s.users['2']!.online).toBe(false);
+    expect(s.users['3']!.online).toBe(true);
+    expect(s.users['1']!.online).toBe(true);
+  });
+
+  it('lists the senders and room members with no known name', () => {
+    const s = loaded();
+    expect(unknownUserIds(s)).toEqual(['2', '3']);
+    const named = run(s, { type: 'users', users: [{ id: '2', username: 'Joe' }, { id: '3', username: 'Mary' }] });
+    expect(unknownUserIds(named)).toEqual([]);
+    expect(run(named, { type: 'users', users: [{ id: '2', username: 'Joe' }] })).toBe(named);
+  });
+
+  it('tracks the connection status', () => {
+    const s = run(loaded(), { type: 'connection', status: 'reconnecting' });
+    expect(s.connection).toBe('reconnecting');
+  });
+});

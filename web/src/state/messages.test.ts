@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import type { Message } from '../types';
+import { beforeCursor, fetchMissed, isMessage, mergeMessages, messageKey } from './messages';
+
+const msg = (id: string | undefined, date: number, text = `m${date}`, from = '1'): Message =>
+  id === undefined ? { roomId: '0', from, date, message: text } : { id, roomId: '0', from, date, message: text };
+
+describe('mergeMessages', () => {
+  it('sorts a newest-first page oldest first', () => {
+    const page = [msg('c', 3), msg('b', 2), msg('a', 1)];
+    expect(mergeMessages([], page).map((m) => m.id)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('drops a live message already delivered by the ack (same id)', () => {
+    const acked = msg('x', 10, 'hi');
+    const after = mergeMessages([msg('a', 1)], [acked]);
+    expect(mergeMessages(after, [{ ...acked }])).toBe(after);
+    expect(after).toHaveLength(2);
+  });
+
+  it('merges an overlapping history page without duplicates', () => {
+    const live = [msg('d', 4), msg('e', 5)];
+    const page = [msg('e', 5), msg('d', 4), msg('c', 3), msg('b', 2)];
+    expect(mergeMessages(live, page).map((m) => m.id)).toEqual(['b', 'c', 'd', 'e']);
+  });
+
+  it('prepends an older page and appends live messages', () => {
+    const base = [msg('m', 10), msg('n', 11)];
+    expect(mergeMessages(base, [msg('a', 1), msg('b', 2)]).map((m) => m.id)).toEqual(['a', 'b', 'm', 'n']);
+    expect(mergeMessages(base, [msg('z', 12)]).map((m) => m.id)).toEqual(['m', 'n', 'z']);
+  });
+
+  it('interleaves messages that arrive out of order', () => {
+    const base = [msg('a', 1), msg('c', 3)];
+    expect(mergeMessages(base, [msg('b', 2)]).map((m) => m.id)).toEqual(['a', 'b', 'c']);
+  });
+
+  it('dedupes inside the incoming batch and keeps same-date messages in a stable order', () => {
+    const out = mergeMessages([], [msg('b', 5), msg('a', 5), msg('b', 5)]);
+    expect(out.map((m) => m.id)).toEqual(['a', 'b']);
+    expect(mergeMessages([], [msg('a', 5), msg('b', 5)]).map((m) => m.id)).toEqual(['a', 'b']);
+  });
+
+  it('identifies legacy messages without an id by their content', () => {
+    const legacy = msg(undefined, 7, 'old', '2');
+    const out = mergeMessages([legacy], [{ ...legacy }, msg(undefined, 7, 'other', '2')]);
+    expect(out).toHaveLength(2);
+    expect(messageKey(legacy)).not.toBe(messageKey(msg(undefined, 7, 'old', '3')));
+  });
+
+  it('returns the same array when nothing is new', () => {
+    const base = [msg('a', 1)];
+    expect(mergeMessages(base, [])).toBe(base);
+    expect(mergeMessages(base, [msg('a', 1)])).toBe(base);
+  });
+});
+
+describe('isMessage and beforeCursor', () => {
+  it('accepts stored messages and rejects bad shapes', () => {
+    expect(isMessage(msg('a', 1))).toBe(true);
+    expect(isMessage(msg(undefined, 1))).toBe(true);
+    expect(isMessage({ error: 'nope' })).toBe(false);
+    expect(isMessage({ roomId: '0', from: 1, date: 1, message: 'x' })).toBe(false);
+    expect(isMessage({ roomId: '0', from: '1', date: Number.NaN, message: 'x' })).toBe(false);
+    expect(isMessage(null)).toBe(false);
+  });
+
+  it('uses the id as the cursor, or the date for legacy messages', () => {
+    expect(beforeCursor(msg('abc', 5))).toBe('abc');
+    expect(beforeCursor(msg(undefined, 1718000800.5))).toBe('1718000800.5');
+  });
+});
+
+describe('fetchMissed (reconnect catch-up)', () => {
+  // A room on the "server": ids m1..mN, newest first pages with the stable cursor.
+  const serverRoom = (n: number) => Array.from({ length: n }, (_, i) => msg(`m${i + 1}`, i + 1));
+  const pager = (all: Message[], calls: Array<string | undefined>) => async (before: string | undefined) => {
+    calls.push(before);
+    const newestFirst = [...all].reverse();
+    const start = before === undefined ? 0 : newestFirst.findIndex((m) => m.id === before) + 1;
+    return newestFirst.slice(start, start + 5);
+  };
+
+  it('fetches one page when it overlaps what we have', async () => {
+    const all = serverRoom(12);
+    const calls: Array<string | undefined> = [];
+    const got = await fetchMissed(pager(all, calls), all.slice(0, 10), 5);
+    expect(calls).toEqual([undefined]);
+    expect(mergeMessages(all.slice(0, 10), got)).toEqual(all);
+  });
+
+  it('pages back until it meets a known message when many were missed', async () => {
+    const all = serverRoom(30);
+    const known = all.slice(0, 8);
+    const calls: Array<string | undefined> = [];
+    const got = await fetchMissed(pager(all, calls), known, 5);
+    expect(calls.length).toBe(5); // m30..m26, m25..m21, m20..m16, m15..m11, m10..m6 (overlap)
+    expect(calls[1]).toBe('m26');
+    expect(mergeMessages(known, got)).toEqual(all);
+  });
+
+  it('stops at a short page (the start of the room) and after maxPages', async () => {
+    const all = serverRoom(7);
+    const calls: Array<string | undefined> = [];
+    await fetchMissed(pager(all, calls), [msg('zz', 100)], 5);
+    expect(calls).toEqual([undefined, 'm3']);
+    const many = serverRoom(100);
+    const calls2: Array<string | undefined> = [];
+    await fetchMissed(pager(many, calls2), [msg('zz', 0.5)], 5, 3);
+    expect(calls2).toHaveLength(3);
+  });
+
+  it('fetches only the newest page for a room with nothing loaded', async () => {
+    const all = serverRoom(30);
+    const calls: Array<string | undefined> = [];
+    const got = await fetchMissed(pager(all, calls), [], 5);
+    expect(calls).toEqual([undefined]);
+    expect(got).toHaveLength(5);
+  });
+});

@@ -1,0 +1,91 @@
+// One room's messages: a list sorted oldest first, without duplicates, whichever way a message
+// arrived (history page, live event, the acknowledgement of our own send, reconnect catch-up).
+
+import type { Message } from '../types';
+
+/**
+ * The identity of a message. Messages written by redchat carry a unique `id`; legacy messages
+ * (another port's data) have none, and are identified by their whole content instead.
+ */
+export function messageKey(m: Message): string {
+  return m.id !== undefined && m.id !== '' ? `id:${m.id}` : `v:${m.from}\u0000${m.date}\u0000${m.message}`;
+}
+
+/** Oldest first; equal dates fall back to the key so that the order never depends on arrival. */
+export function compareMessages(a: Message, b: Message): number {
+  if (a.date !== b.date) return a.date - b.date;
+  const ka = messageKey(a);
+  const kb = messageKey(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** True when `value` has the shape of a stored message (bad data from the wire is dropped). */
+export function isMessage(value: unknown): value is Message {
+  if (typeof value !== 'object' || value === null) return false;
+  const m = value as Record<string, unknown>;
+  return (
+    typeof m.roomId === 'string' &&
+    typeof m.from === 'string' &&
+    typeof m.date === 'number' &&
+    Number.isFinite(m.date) &&
+    typeof m.message === 'string' &&
+    (m.id === undefined || typeof m.id === 'string')
+  );
+}
+
+/**
+ * Merges `incoming` (any order, possibly overlapping `existing` or itself) into `existing`
+ * (sorted, unique). Returns `existing` itself when nothing is new, so callers can skip renders.
+ */
+export function mergeMessages(existing: readonly Message[], incoming: readonly Message[]): readonly Message[] {
+  if (incoming.length === 0) return existing;
+  const known = new Set(existing.map(messageKey));
+  const fresh: Message[] = [];
+  for (const m of incoming) {
+    const key = messageKey(m);
+    if (known.has(key)) continue;
+    known.add(key);
+    fresh.push(m);
+  }
+  if (fresh.length === 0) return existing;
+  fresh.sort(compareMessages);
+  // Common cases: a live message after everything, or an older page before everything.
+  const last = existing[existing.length - 1];
+  if (last === undefined || compareMessages(last, fresh[0]!) < 0) return [...existing, ...fresh];
+  const first = existing[0]!;
+  if (compareMessages(fresh[fresh.length - 1]!, first) < 0) return [...fresh, ...existing];
+  return [...existing, ...fresh].sort(compareMessages);
+}
+
+/** The cursor for the page before `oldest`: its id, or its date for legacy messages. */
+export function beforeCursor(oldest: Message): string {
+  return oldest.id !== undefined && oldest.id !== '' ? oldest.id : String(oldest.date);
+}
+
+/**
+ * Fetches the newest messages of a room until they meet what we already have: used after a
+ * reconnect, when any number of messages may have been missed. `fetchPage(before)` returns one
+ * page, newest first, of at most `limit` messages (`before` undefined: the newest page).
+ * Stops at the first page that holds a known message, is short (the start of the room), or after
+ * `maxPages`. Returns every fetched message.
+ */
+export async function fetchMissed(
+  fetchPage: (before: string | undefined) => Promise<Message[]>,
+  known: readonly Message[],
+  limit: number,
+  maxPages = 20,
+): Promise<Message[]> {
+  const knownKeys = new Set(known.map(messageKey));
+  const out: Message[] = [];
+  let before: string | undefined;
+  for (let page = 0; page < maxPages; page++) {
+    const batch = (await fetchPage(before)).filter(isMessage);
+    out.push(...batch);
+    if (batch.length < limit || knownKeys.size === 0) break;
+    if (batch.some((m) => knownKeys.has(messageKey(m)))) break;
+    let oldest = batch[0]!;
+    for (const m of batch) if (compareMessages(m, oldest) < 0) oldest = m;
+    before = beforeCursor(oldest);
+  }
+  return out;
+}

@@ -1,0 +1,30 @@
+// Shapes of the server's JSON (docs/api.md, docs/realtime.md).
+
+export interface User {
+  id: string;
+  username: string;
+  online?: boolean;
+}
+
+/** A stored chat message. `id` is absent on legacy messages written by other ports. */
+export interface Message {
+  id?: string;
+  roomId: string;
+  from: string;
+  /** Seconds since the epoch (float), stamped by the server. */
+  date: number;
+  message: string;
+}
+
+/** A room as `GET /rooms/{me}`, `POST /room` and `show.room` describe it. */
+export interface RoomInfo {
+  id: string;
+  /** `["General"]` for named rooms, `[["Pablo"],["Joe"]]` for private rooms. */
+  names: Array<string | string[]>;
+}
+
+export const GENERAL_ROOM_ID = '0';
+/** The server's `--max-message-chars` default: code points per message. */
+export const MAX_MESSAGE_CHARS = 4000;
+/** Messages per page of history. */
+export const PAGE_SIZE = 30;
