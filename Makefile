@@ -35,14 +35,13 @@ build-fuzz:
 	@cmake --preset fuzz -DREDCHAT_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
 	@cmake --build --preset fuzz
 
-# The web client arrives with its own issue; until then the server serves whatever web/dist has.
+# The web client, built into web/dist (which the server serves by default).
 web:
-	@if [ -f web/package.json ]; then \
-	  cd web && { [ -d node_modules ] || $(NPM_CI); } && npm run --silent build; \
-	fi
+	@cd web && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || $(NPM_CI); } && npm run --silent build
 
 test-deps:
 	@cd tests/integration && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || $(NPM_CI); }
+	@cd web && { [ -d node_modules ] && [ node_modules -nt package-lock.json ] || $(NPM_CI); }
 
 test-release:
 	@cd build/release && ctest --output-on-failure --timeout 900

@@ -17,12 +17,12 @@ run_pkgs=(
 )
 test_pkgs=(
   clang-14 libclang-rt-14-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
-
+  chromium fonts-dejavu-core
 )
 
 pkgs=("${run_pkgs[@]}")
 [[ "$mode" == all ]] && pkgs+=("${test_pkgs[@]}")
-# Node.js: any node >= 20 already on the machine is used; otherwise Debian's.
+# Node.js: any node already on the machine is used (Vite 7 needs >= 20.19); otherwise Debian's.
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)
 
@@ -42,6 +42,11 @@ if ((${#missing[@]})); then
     "${sudo_cmd[@]}" apt-get remove -y -qq libboost1.74-dev || true
   fi
   "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if command -v node >/dev/null 2>&1; then
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)' ||
+    echo "setup: warning: node $(node --version) is older than 20.19, which Vite 7 (the web client) needs"
 fi
 
 # A packaged redis-server starts a system instance on 6379; we never use it, and tests pick

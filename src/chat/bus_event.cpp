@@ -24,6 +24,83 @@ std::optional<std::string> id_text(const json::value* v) {
     return std::nullopt;
 }
 
+// The raw text of a top-level member of a JSON object already known to be valid, so that its
+// numbers keep their exact spelling (Boost.JSON 1.81 rounds some decimals). nullopt if absent
+// (or spelled with escapes in its key).
+std::optional<std::string_view> raw_member(std::string_view text, std::string_view key) {
+    std::size_t i = 0;
+    auto skip_ws = [&] {
+        while (i < text.size() &&
+               (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r'))
+            ++i;
+    };
+    auto skip_string = [&] {  // at the opening quote
+        for (++i; i < text.size() && text[i] != '"'; ++i) {
+            if (text[i] == '\\')
+                ++i;
+        }
+        ++i;
+    };
+    auto skip_value = [&] {
+        if (text[i] == '"') {
+            skip_string();
+            return;
+        }
+        int depth = 0;
+        while (i < text.size()) {
+            const char c = text[i];
+            if (c == '"') {
+                skip_string();
+                continue;
+            }
+            if (c == '{' || c == '[')
+                ++depth;
+            if (c == '}' || c == ']') {
+                if (depth == 0)
+                    return;
+                --depth;
+            }
+            if (c == ',' && depth == 0)
+                return;
+            ++i;
+            if (depth == 0 && (c == '}' || c == ']'))
+                return;
+        }
+    };
+    skip_ws();
+    if (i >= text.size() || text[i] != '{')
+        return std::nullopt;
+    ++i;
+    while (i < text.size()) {
+        skip_ws();
+        if (i >= text.size() || text[i] != '"')
+            return std::nullopt;
+        const std::size_t key_start = i + 1;
+        skip_string();
+        const auto name = text.substr(key_start, i - 1 - key_start);
+        skip_ws();
+        if (i >= text.size() || text[i] != ':')
+            return std::nullopt;
+        ++i;
+        skip_ws();
+        const std::size_t value_start = i;
+        skip_value();
+        std::size_t value_end = i;
+        while (value_end > value_start &&
+               (text[value_end - 1] == ' ' || text[value_end - 1] == '\t' ||
+                text[value_end - 1] == '\n' || text[value_end - 1] == '\r')) {
+            --value_end;
+        }
+        if (name == key)
+            return text.substr(value_start, value_end - value_start);
+        skip_ws();
+        if (i >= text.size() || text[i] != ',')
+            return std::nullopt;
+        ++i;
+    }
+    return std::nullopt;
+}
+
 }  // namespace
 
 std::optional<bus_event> parse_envelope(std::string_view payload) {
@@ -51,8 +128,15 @@ std::optional<bus_event> parse_envelope(std::string_view payload) {
     ev.name = std::string(t);
     if (t == "message") {
         // Re-parse the data as a stored message: the same lenient reader as history.
-        const std::string text =
-            data->is_string() ? std::string(data->get_string()) : json::serialize(*data);
+        // The data's own text, not a re-serialisation: dates must keep every digit.
+        std::string text;
+        if (data->is_string()) {
+            text = std::string(data->get_string());
+        } else if (auto raw = raw_member(payload, "data")) {
+            text = std::string(*raw);
+        } else {
+            text = json::serialize(*data);
+        }
         auto m = parse_message(text);
         if (!m || !is_room_id(m->room_id))
             return std::nullopt;

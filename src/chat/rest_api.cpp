@@ -462,8 +462,8 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
     // message codec so that dates keep their plain decimal form.
     std::string out = "[";
     if (size > 0) {
-        auto raw = co_await db_.room_messages(room_id, offset, size,
-                                              before.value_or(std::numeric_limits<double>::infinity()));
+        auto raw = co_await db_.room_messages(
+            room_id, offset, size, before.value_or(std::numeric_limits<double>::infinity()));
         if (!raw)
             co_return store_failure(raw.error());
         for (const auto& text : *raw) {

@@ -64,8 +64,7 @@ class store {
     // (A plain double, not std::optional: clang 14 corrupts an optional<double> coroutine
     // parameter under UBSan.)
     virtual task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
-                                                         std::size_t count,
-                                                         double before) = 0;
+                                                         std::size_t count, double before) = 0;
     virtual task<void> append_message(std::string room_id, double score, std::string json) = 0;
 
     virtual task<void> put_session(std::string session_id, std::string user_id,

@@ -8,7 +8,7 @@
 namespace redchat {
 
 class token_bucket {
-public:
+  public:
     using time_point = std::chrono::steady_clock::time_point;
 
     token_bucket(double rate_per_second, double burst, time_point now)
@@ -17,7 +17,8 @@ public:
     // Takes one token if there is one.
     bool try_take(time_point now) {
         refill(now);
-        if (tokens_ < 1.0) return false;
+        if (tokens_ < 1.0)
+            return false;
         tokens_ -= 1.0;
         return true;
     }
@@ -25,11 +26,13 @@ public:
     // How long until a token is available (zero when one is).
     std::chrono::milliseconds wait_time(time_point now) {
         refill(now);
-        if (tokens_ >= 1.0 || rate_ <= 0) return std::chrono::milliseconds(0);
-        return std::chrono::milliseconds(static_cast<long long>((1.0 - tokens_) / rate_ * 1000.0) + 1);
+        if (tokens_ >= 1.0 || rate_ <= 0)
+            return std::chrono::milliseconds(0);
+        return std::chrono::milliseconds(static_cast<long long>((1.0 - tokens_) / rate_ * 1000.0) +
+                                         1);
     }
 
-private:
+  private:
     void refill(time_point now) {
         if (now > last_) {
             const double elapsed = std::chrono::duration<double>(now - last_).count();

@@ -228,8 +228,7 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
-                                                 std::size_t count,
-                                                 double before) override {
+                                                 std::size_t count, double before) override {
         if (count == 0)
             co_return std::vector<std::string>{};
         if (std::isfinite(before)) {

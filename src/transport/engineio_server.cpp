@@ -111,11 +111,20 @@ class eio_session final : public chat::client_socket,
     // Waits until packets are queued (or the session closes). A long-poll also stops waiting
     // when the session moves to WebSocket: it is then answered with a noop.
     awaitable<void> wait_for_output(bool long_poll) {
-        while (queue_.empty() && !closed_ && !(long_poll && websocket_)) {
+        while (queue_.empty() && !closed_ && !(long_poll && (websocket_ || upgrading_))) {
             wake_.expires_at(clock_type::time_point::max());
             co_await wake_.async_wait(nothrow);
         }
     }
+
+    // Between `2probe` and `5`: long-polls are answered with a noop at once, as engine.io
+    // clients wait for their pending poll to finish before they complete the upgrade.
+    void set_upgrading(bool upgrading) {
+        upgrading_ = upgrading;
+        if (upgrading)
+            wake_.cancel();
+    }
+    bool upgrading() const { return upgrading_; }
 
     std::vector<std::shared_ptr<const std::string>> take_output() {
         std::vector<std::shared_ptr<const std::string>> out(queue_.begin(), queue_.end());
@@ -125,6 +134,7 @@ class eio_session final : public chat::client_socket,
     }
 
     bool poll_pending = false;
+    bool queue_empty() const { return queue_.empty(); }
 
     void attach_websocket(std::function<void()> close_transport) {
         websocket_ = true;
@@ -255,6 +265,7 @@ class eio_session final : public chat::client_socket,
     bool sio_connected_ = false;
     bool closed_ = false;
     bool websocket_ = false;
+    bool upgrading_ = false;
     std::deque<std::shared_ptr<const std::string>> queue_;
     std::size_t queued_bytes_ = 0;
     asio::steady_timer wake_;  // cancelled to wake the transport's writer
@@ -372,7 +383,8 @@ awaitable<poll_answer> engineio_server::polling_here(request req,
         session->poll_pending = true;
         co_await session->wait_for_output(true);
         session->poll_pending = false;
-        if (session->on_websocket() && !session->closed()) {
+        if ((session->on_websocket() || session->upgrading()) && !session->closed() &&
+            session->queue_empty()) {
             co_return poll_answer{200, "text/plain; charset=UTF-8",
                                   socketio::encode_packet(socketio::eio_type::noop)};
         }
@@ -455,7 +467,12 @@ awaitable<void> engineio_server::websocket_here(asio::ip::tcp::socket socket, re
             co_return;
         }
         session = it->second;
-        // The upgrade handshake: 2probe -> 3probe, then 5 switches the transport.
+        // The upgrade handshake: 2probe -> 3probe, then 5 switches the transport. If the
+        // client gives up half way, polling carries on as before.
+        struct upgrade_guard {
+            eio_session& session;
+            ~upgrade_guard() { session.set_upgrading(false); }
+        } guard{*session};
         for (;;) {
             auto [rec, n] = co_await ws->async_read(buffer, nothrow);
             (void)n;
@@ -464,6 +481,7 @@ awaitable<void> engineio_server::websocket_here(asio::ip::tcp::socket socket, re
             const std::string text = beast::buffers_to_string(buffer.data());
             buffer.consume(buffer.size());
             if (text == "2probe") {
+                session->set_upgrading(true);
                 static const std::string probe = "3probe";
                 auto [wec, wn] = co_await ws->async_write(asio::buffer(probe), nothrow);
                 (void)wn;

@@ -274,6 +274,29 @@ describe('real time on one instance', () => {
     ws.close();
   });
 
+  test('polling during an upgrade: a poll after 2probe is answered with a noop at once', async () => {
+    const joe = await login(server.base, 'Joe');
+    const headers = { cookie: `${COOKIE_NAME}=${joe.sid}` };
+    const base = `${server.base}/socket.io/?EIO=4&transport=polling`;
+    const sid = JSON.parse((await (await fetch(base, { headers })).text()).slice(1)).sid;
+    await fetch(`${base}&sid=${sid}`, { method: 'POST', headers, body: '40' });
+    assert.match(await (await fetch(`${base}&sid=${sid}`, { headers })).text(), /^40\{"sid"/);
+    const ws = new WebSocket(`${server.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket&sid=${sid}`, { headers });
+    const frames = [];
+    ws.on('message', (d) => frames.push(String(d)));
+    await new Promise((r) => ws.once('open', r));
+    ws.send('2probe');
+    await waitFor('3probe', () => frames.includes('3probe'));
+    const t0 = Date.now();
+    const poll = await (await fetch(`${base}&sid=${sid}`, { headers, signal: AbortSignal.timeout(3000) })).text();
+    assert.equal(poll, '6');
+    assert.ok(Date.now() - t0 < 1000);
+    ws.send('5');
+    ws.send('42["message",{"roomId":"0","message":"upgraded"}]');
+    await waitFor('echo over ws', () => frames.find((f) => f.includes('upgraded')));
+    ws.close();
+  });
+
   test('polling: concurrent long-polls are refused; the server pings and closes silent sessions', async () => {
     const open = await (await fetch(`${server.base}/socket.io/?EIO=4&transport=polling`)).text();
     assert.match(open, /^0\{"sid":"[^"]+","upgrades":\["websocket"\],"pingInterval":\d+,"pingTimeout":\d+,"maxPayload":\d+\}$/);

@@ -430,6 +430,14 @@ TEST(bus_event, reads_reference_envelopes) {
     EXPECT_EQ(anonymous->room_id, "1:2");
 }
 
+TEST(bus_event, keeps_every_digit_of_a_date) {
+    auto ev = parse_envelope(
+        R"({"type":"message","data":{"roomId":"0","message":"x","from":"1","date":1795829748.1534905},"serverId":"s"})");
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->data_json,
+              R"({"roomId":"0","from":"1","date":1795829748.1534905,"message":"x"})");
+}
+
 TEST(bus_event, ignores_what_it_cannot_deliver) {
     for (const char* bad :
          {"", "garbage", "[]", R"({"type":"message"})", R"({"type":"typing","data":{}})",

@@ -68,14 +68,16 @@ TEST(token_bucket, bursts_then_refills_at_its_rate) {
     using namespace std::chrono_literals;
     const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
     token_bucket bucket(10, 30, t0);
-    for (int i = 0; i < 30; ++i) EXPECT_TRUE(bucket.try_take(t0)) << i;
+    for (int i = 0; i < 30; ++i)
+        EXPECT_TRUE(bucket.try_take(t0)) << i;
     EXPECT_FALSE(bucket.try_take(t0));
     EXPECT_EQ(bucket.wait_time(t0), 101ms);
     EXPECT_FALSE(bucket.try_take(t0 + 50ms));
     EXPECT_TRUE(bucket.try_take(t0 + 100ms));
     EXPECT_FALSE(bucket.try_take(t0 + 100ms));
     EXPECT_TRUE(bucket.try_take(t0 + 10s));
-    for (int i = 0; i < 29; ++i) EXPECT_TRUE(bucket.try_take(t0 + 10s)) << i;  // capped at burst
+    for (int i = 0; i < 29; ++i)
+        EXPECT_TRUE(bucket.try_take(t0 + 10s)) << i;  // capped at burst
     EXPECT_FALSE(bucket.try_take(t0 + 10s));
     EXPECT_FALSE(bucket.try_take(t0));  // time going backwards gives nothing
 }

@@ -121,8 +121,7 @@ class fake_store final : public chat::store {
         co_return result<void>{};
     }
     task<std::vector<std::string>> room_messages(std::string room, std::size_t offset,
-                                                 std::size_t count,
-                                                 double before) override {
+                                                 std::size_t count, double before) override {
         if (auto e = begin())
             co_return *e;
         const auto& list = messages[room];
