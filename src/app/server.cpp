@@ -142,9 +142,17 @@ asio::awaitable<void> drain(worker& w, std::chrono::steady_clock::time_point dea
                             std::string instance_id) {
     w.realtime->begin_shutdown();
     w.eio->close_all();
-    w.sessions.begin_drain();
     asio::steady_timer timer(w.ioc);
-    while (w.sessions.size() > 0 && std::chrono::steady_clock::now() < deadline) {
+    // Engine.IO sessions go first, each with a close packet: a polling client between two
+    // polls still needs its keep-alive connection to fetch it.
+    while (w.eio->size() > 0 && std::chrono::steady_clock::now() < deadline) {
+        timer.expires_after(20ms);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    w.sessions.begin_drain();
+    // Messages being stored finish first: nothing acknowledged, or about to be, is lost.
+    while ((w.sessions.size() > 0 || w.eio->size() > 0 || w.realtime->in_flight() > 0) &&
+           std::chrono::steady_clock::now() < deadline) {
         timer.expires_after(20ms);
         co_await timer.async_wait(asio::use_awaitable);
     }
@@ -171,6 +179,9 @@ int run_server(const config::server_config& cfg) {
     }
 
     metrics::registry stats(cfg.threads);
+    const transport::origin_policy origins(cfg.allowed_origins);
+    transport::connection_limiter per_address(cfg.limit.max_connections_per_address);
+    transport::connection_limiter per_user(cfg.limit.max_sockets_per_user);
     // One id per process: the serverId of the bus envelopes and the presence instance.
     const std::string instance_id = "redchat-" + random_hex(6);
     password_pool passwords(cfg.password_threads, cfg.bcrypt_cost);
@@ -196,9 +207,10 @@ int run_server(const config::server_config& cfg) {
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
                                                        instance_id, now_seconds);
         w->eio = std::make_unique<transport::engineio_server>(w->ioc, i, *w->realtime, *w->store,
-                                                              cfg, stats.for_thread(i));
+                                                              cfg, stats.for_thread(i), per_user);
         w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),
-                                                       stats, files, cfg, w->sessions, *w->eio});
+                                                       stats, files, cfg, w->sessions, *w->eio,
+                                                       origins, per_address});
         contexts.push_back(&w->ioc);
         asio::post(w->ioc, [r = w->redis.get()] { r->start(); });
         workers.push_back(std::move(w));

@@ -11,6 +11,7 @@
 
 #include "chat/bus_event.hpp"
 #include "chat/store.hpp"
+#include "core/token_bucket.hpp"
 
 namespace redchat::chat {
 
@@ -18,11 +19,13 @@ namespace redchat::chat {
 class client_socket {
   public:
     virtual ~client_socket() = default;
-    // Queues an encoded packet for this client (never blocks; may drop a slow client).
+    // Queues an encoded packet for this client (never blocks; may drop a slow client, but must
+    // not re-enter the hub: leaving it happens later, from the event loop).
     virtual void deliver(const std::shared_ptr<const std::string>& packet) = 0;
 
     std::optional<user> account;  // nullopt: not logged in (may neither join nor send)
     std::set<std::string> rooms;  // rooms this socket is joined to (all checked memberships)
+    std::optional<token_bucket> send_bucket;  // message rate of this connection
 };
 
 class hub {

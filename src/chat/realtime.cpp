@@ -12,8 +12,9 @@ namespace {
 using boost::asio::awaitable;
 namespace json = boost::json;
 
-event_outcome refuse(std::string reason) {
+event_outcome refuse(std::string reason, bool rate_limited = false) {
     event_outcome o;
+    o.rate_limited = rate_limited;
     o.ack_json = "[{\"error\":" + json_quote(reason) + "}]";
     o.error = std::move(reason);
     return o;
@@ -73,6 +74,11 @@ awaitable<void> realtime::disconnected(client_socket& socket) {
 
 awaitable<event_outcome> realtime::on_event(client_socket& socket, std::string name,
                                             json::array args) {
+    struct counted {
+        std::size_t& n;
+        explicit counted(std::size_t& c) : n(c) { ++n; }
+        ~counted() { --n; }
+    } busy(in_flight_);
     if (name == "message")
         co_return co_await send(socket, std::move(args));
     if (name == "room.join")
@@ -128,6 +134,16 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
     if (*length > cfg_.limit.max_message_chars) {
         co_return refuse("The message is longer than " +
                          std::to_string(cfg_.limit.max_message_chars) + " characters");
+    }
+    // Token buckets per connection and per user (on this thread): a flood is refused, not queued.
+    const auto now = std::chrono::steady_clock::now();
+    if (!socket.send_bucket) {
+        socket.send_bucket.emplace(cfg_.limit.messages_per_second, cfg_.limit.message_burst, now);
+    }
+    auto [bucket, fresh] = user_buckets_.try_emplace(
+        socket.account->id, cfg_.limit.messages_per_second, cfg_.limit.message_burst, now);
+    if (!socket.send_bucket->try_take(now) || !bucket->second.try_take(now)) {
+        co_return refuse("You are sending messages too fast, slow down", true);
     }
     if (!co_await is_member(socket, *room))
         co_return refuse("You are not a member of this room");

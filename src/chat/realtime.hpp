@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "chat/hub.hpp"
 #include "chat/store.hpp"
@@ -20,6 +21,7 @@ namespace redchat::chat {
 struct event_outcome {
     std::optional<std::string> error;  // a reason for the client, as an `error` event
     std::string ack_json = "[]";       // the ack arguments when the client asked for one
+    bool rate_limited = false;
 };
 
 class realtime {
@@ -41,6 +43,8 @@ class realtime {
     // From now on, closing sockets leave presence alone: the instance's whole presence is
     // removed at once by a sweep of itself.
     void begin_shutdown() { shutting_down_ = true; }
+    // Events being handled now (shutdown waits for their Redis writes).
+    std::size_t in_flight() const { return in_flight_; }
 
   private:
     boost::asio::awaitable<event_outcome> join(client_socket& socket, boost::json::array args);
@@ -54,6 +58,8 @@ class realtime {
     std::string instance_id_;
     clock_fn now_;
     bool shutting_down_ = false;
+    std::size_t in_flight_ = 0;
+    std::unordered_map<std::string, token_bucket> user_buckets_;  // per user, this thread
 };
 
 }  // namespace redchat::chat

@@ -261,6 +261,23 @@ awaitable<api_response> rest_api::login(context& ctx) {
         co_return fail(400, "Invalid username or password");
     }
 
+    // Throttling of password guessing, per username and per client address (all instances).
+    const std::string user_key = "login:user:" + username;
+    const std::string addr_key = "login:addr:" + ctx.req.client_address;
+    std::vector<std::pair<std::string, std::size_t>> checks;
+    checks.emplace_back(user_key, cfg_.limit.login_failures_per_user);
+    checks.emplace_back(addr_key, cfg_.limit.login_failures_per_address);
+    for (const auto& check : checks) {
+        auto count = co_await db_.failures(check.first);
+        if (!count)
+            co_return store_failure(count.error());
+        if (count->failures >= static_cast<std::int64_t>(check.second)) {
+            api_response res = fail(429, "Too many failed logins, try again later");
+            res.retry_after = count->retry_after.count();
+            co_return res;
+        }
+    }
+
     auto found = co_await db_.find_user(username);
     if (!found)
         co_return store_failure(found.error());
@@ -269,8 +286,11 @@ awaitable<api_response> rest_api::login(context& ctx) {
     int status = 200;
     if (*found) {
         if (!co_await hasher_.verify(password, (*found)->password_hash)) {
+            (void)co_await db_.add_failure(user_key, cfg_.limit.login_window);
+            (void)co_await db_.add_failure(addr_key, cfg_.limit.login_window);
             co_return fail(404, "Invalid username or password");
         }
+        (void)co_await db_.clear_failures(user_key);
         account = (*found)->account;
     } else {
         if (auto problem = username_problem(username, cfg_.limit.max_username_chars)) {
@@ -493,6 +513,16 @@ awaitable<api_response> rest_api::create_room(context& ctx) {
         co_return fail(400, "A private room needs two different users");
     if (*a != *ctx.user_id && *b != *ctx.user_id) {
         co_return fail(403, "You can only create rooms you are part of");
+    }
+    {
+        const auto now = std::chrono::steady_clock::now();
+        auto [it, fresh] = room_buckets_.try_emplace(*ctx.user_id, cfg_.limit.rooms_per_second,
+                                                     cfg_.limit.room_burst, now);
+        if (!it->second.try_take(now)) {
+            api_response res = fail(429, "Too many rooms created, slow down");
+            res.retry_after = std::max<long long>(1, it->second.wait_time(now).count() / 1000 + 1);
+            co_return res;
+        }
     }
     std::string room_id = private_room_id(*a, *b);
     auto members = *private_room_members(room_id);

@@ -11,6 +11,9 @@
 #include "chat/store.hpp"
 #include "config/config.hpp"
 #include "core/metrics.hpp"
+#include "core/token_bucket.hpp"
+
+#include <unordered_map>
 
 namespace redchat::chat {
 
@@ -19,6 +22,7 @@ struct api_request {
     std::string target;  // origin-form: path and query, still encoded
     std::string body;
     std::optional<std::string> session_id;  // from the session cookie, if any
+    std::string client_address;             // the peer's IP address (login throttling)
 };
 
 struct api_response {
@@ -27,6 +31,7 @@ struct api_response {
     std::optional<std::string> set_session;  // a new session id to send as a cookie
     bool clear_session = false;              // expire the session cookie
     std::string allow;                       // for 405: the allowed methods
+    long long retry_after = 0;               // for 429: seconds (Retry-After)
 };
 
 class rest_api {
@@ -53,6 +58,7 @@ class rest_api {
     store& db_;
     password_hasher& hasher_;
     const config::server_config& cfg_;
+    std::unordered_map<std::string, token_bucket> room_buckets_;  // per user, this thread
 };
 
 // The request target with bytes that browsers and HTTP clients send raw but RFC 3986 forbids

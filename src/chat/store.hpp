@@ -8,6 +8,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,6 +25,11 @@ struct user {
 struct posted_message {
     std::string json;    // the stored form, as delivered
     bool first_in_room;  // the room had no message before (a new private room shows up)
+};
+
+struct failure_count {
+    std::int64_t failures = 0;
+    std::chrono::seconds retry_after{0};  // until the window ends
 };
 
 struct user_credentials {
@@ -91,6 +97,11 @@ class store {
     // a clean shutdown) out of the counts, publishing user.disconnected for users gone offline.
     virtual task<void> presence_sweep(std::string instance_id, std::string server_id,
                                       bool self) = 0;
+
+    // Failed-attempt counters in a time window (login throttling), by key.
+    virtual task<failure_count> failures(std::string key) = 0;
+    virtual task<void> add_failure(std::string key, std::chrono::seconds window) = 0;
+    virtual task<void> clear_failures(std::string key) = 0;
 
     // Claims the one-time demo-data load: true only for the first caller on an empty store
     // (`total_users` absent), which then owns loading it.

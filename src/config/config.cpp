@@ -93,6 +93,40 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("PRESENCE_TTL")
         ->check(CLI::Range(3LL, 3600LL))
         ->capture_default_str();
+    app.add_option("--allowed-origins", cfg.allowed_origins,
+                   "Extra allowed browser origins, e.g. https://chat.example.com (\"*\": any)")
+        ->envname("ALLOWED_ORIGINS")
+        ->delimiter(',');
+    app.add_option("--max-connections-per-address", cfg.limit.max_connections_per_address,
+                   "Open HTTP/WebSocket connections allowed from one client address")
+        ->envname("MAX_CONNECTIONS_PER_ADDRESS")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+        ->capture_default_str();
+    app.add_option("--max-queued-bytes", cfg.limit.max_queued_bytes,
+                   "Output queued for one connection before it is dropped as too slow")
+        ->envname("MAX_QUEUED_BYTES")
+        ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
+        ->capture_default_str();
+    app.add_option("--max-sockets-per-user", cfg.limit.max_sockets_per_user,
+                   "Socket.IO connections allowed per user")
+        ->envname("MAX_SOCKETS_PER_USER")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
+        ->capture_default_str();
+    app.add_option("--messages-per-second", cfg.limit.messages_per_second,
+                   "Sustained message rate per connection and per user")
+        ->envname("MESSAGES_PER_SECOND")
+        ->check(CLI::Range(0.1, 100'000.0))
+        ->capture_default_str();
+    app.add_option("--message-burst", cfg.limit.message_burst,
+                   "Message burst per connection and per user")
+        ->envname("MESSAGE_BURST")
+        ->check(CLI::Range(1.0, 1'000'000.0))
+        ->capture_default_str();
+    app.add_option("--login-failures-per-user", cfg.limit.login_failures_per_user,
+                   "Failed logins per username per window before 429")
+        ->envname("LOGIN_FAILURES_PER_USER")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+        ->capture_default_str();
     app.add_option("--max-message-chars", cfg.limit.max_message_chars, "Longest chat message")
         ->envname("MAX_MESSAGE_CHARS")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))

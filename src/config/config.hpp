@@ -23,6 +23,15 @@ struct limits {
     std::size_t max_message_chars = 4000;      // Unicode code points
     std::size_t max_packet_bytes = 64 * 1024;  // Engine.IO maxPayload, WebSocket frame limit
     std::size_t max_queued_bytes = 4 << 20;    // per connection; a slower client is dropped
+    std::size_t max_connections_per_address = 512;
+    std::size_t max_sockets_per_user = 20;
+    double messages_per_second = 10;  // token buckets, per connection and per user
+    double message_burst = 30;
+    double rooms_per_second = 1;  // POST /room, per user
+    double room_burst = 10;
+    std::size_t login_failures_per_user = 5;  // per window, then 429
+    std::size_t login_failures_per_address = 20;
+    std::chrono::seconds login_window{900};
 };
 
 struct server_config {
@@ -46,6 +55,9 @@ struct server_config {
     std::chrono::milliseconds ping_interval{25000};
     std::chrono::milliseconds ping_timeout{20000};
     std::chrono::seconds presence_ttl{30};  // an instance silent this long is considered dead
+    // Origins allowed besides the server's own and localhost: browsers' Origin header on the
+    // WebSocket handshake, polling and state-changing REST calls. "*" allows any.
+    std::vector<std::string> allowed_origins;
     std::string github_url = "https://github.com/redis-developer/basic-redis-chat-app-demo-python";
     limits limit;
 };

@@ -141,6 +141,20 @@ std::string registry::render() const {
          sum_signed(&shard::connections_open));
     line("redchat_sse_streams_open", "gauge", "Open /stream event streams.",
          sum_signed(&shard::sse_streams_open));
+    line("redchat_sockets_opened_total", "counter", "Engine.IO sessions opened.",
+         sum(&shard::sockets_opened));
+    line("redchat_sockets_open", "gauge", "Engine.IO sessions open now.",
+         sum_signed(&shard::sockets_open));
+    line("redchat_refused_origin_total", "counter", "Requests refused for their browser Origin.",
+         sum(&shard::refused_origin));
+    line("redchat_refused_connections_total", "counter",
+         "Connections refused over the per-address or per-user cap.",
+         sum(&shard::refused_connections));
+    line("redchat_rate_limited_total", "counter",
+         "Messages, logins or room creations over their rate.", sum(&shard::rate_limited));
+    line("redchat_slow_clients_dropped_total", "counter",
+         "Connections closed because their output queue was over its limit.",
+         sum(&shard::slow_clients_dropped));
     return out;
 }
 

@@ -55,6 +55,12 @@ struct shard {
     counter connections_accepted{0};
     gauge connections_open{0};
     gauge sse_streams_open{0};
+    counter refused_origin{0};        // requests from a foreign browser origin
+    counter refused_connections{0};   // over the per-address or per-user connection cap
+    counter rate_limited{0};          // messages, logins or room creations over their rate
+    counter slow_clients_dropped{0};  // output queue over its limit
+    counter sockets_opened{0};        // Engine.IO sessions
+    gauge sockets_open{0};
 
     void record_request(route r, int status, std::uint64_t duration_ns) noexcept;
 };

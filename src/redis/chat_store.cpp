@@ -340,6 +340,35 @@ class redis_chat_store final : public chat::store {
         co_return result<void>{};
     }
 
+    task<chat::failure_count> failures(std::string key) override {
+        std::vector<command> cmds;
+        cmds.push_back(cmd("GET", keys::failures(key)));
+        cmds.push_back(cmd("TTL", keys::failures(key)));
+        auto r = co_await redis_.exec_all(std::move(cmds));
+        if (!r)
+            co_return r.error();
+        chat::failure_count out;
+        if (auto text = (*r)[0].as_string()) {
+            std::int64_t n = 0;
+            std::from_chars(text->data(), text->data() + text->size(), n);
+            out.failures = n;
+        }
+        out.retry_after =
+            std::chrono::seconds(std::max<std::int64_t>(1, (*r)[1].as_integer().value_or(1)));
+        co_return out;
+    }
+
+    task<void> add_failure(std::string key, std::chrono::seconds window) override {
+        std::vector<command> cmds;
+        cmds.push_back(cmd("INCR", keys::failures(key)));
+        cmds.push_back(cmd("EXPIRE", keys::failures(key), std::to_string(window.count())));
+        co_return co_await done(redis_.exec_all(std::move(cmds)));
+    }
+
+    task<void> clear_failures(std::string key) override {
+        co_return co_await done(redis_.exec_all(one(cmd("DEL", keys::failures(key)))));
+    }
+
     task<bool> claim_empty_store() override {
         auto r = co_await redis_.exec(cmd("SET", keys::total_users, "0", "NX"));
         if (!r)

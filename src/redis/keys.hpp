@@ -39,6 +39,9 @@ inline constexpr std::string_view presence_instances = "redchat:presence:instanc
 inline std::string presence_of(std::string_view instance) {
     return "redchat:presence:" + std::string(instance);
 }
+inline std::string failures(std::string_view key) {
+    return "redchat:failures:" + std::string(key);
+}
 inline std::string instance_alive(std::string_view instance) {
     return "redchat:instance:" + std::string(instance);
 }

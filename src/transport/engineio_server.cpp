@@ -78,7 +78,9 @@ class eio_session final : public chat::client_socket,
             return;
         queued_bytes_ += packet->size();
         if (queued_bytes_ > server_.config().limit.max_queued_bytes) {
+            // A client that cannot keep up is dropped rather than slowing anyone else down.
             spdlog::info("event=slow_client_dropped sid={} queued_bytes={}", sid_, queued_bytes_);
+            server_.stats().slow_clients_dropped.fetch_add(1, std::memory_order_relaxed);
             close();
             return;
         }
@@ -103,9 +105,22 @@ class eio_session final : public chat::client_socket,
             close_transport_();
         if (sio_connected_) {
             sio_connected_ = false;
-            asio::co_spawn(server_.context(), leave(shared_from_this()), asio::detached);
+            // Posted, not dispatched: close() may run inside hub::deliver, which must not see
+            // its socket set change under its iteration.
+            asio::post(server_.context(), [self = shared_from_this()] {
+                asio::co_spawn(self->server_.context(), leave(self), asio::detached);
+            });
         }
         server_.forget(sid_);
+    }
+
+    // Sends an Engine.IO close (clients then reconnect by themselves) and closes once it had a
+    // moment to go out.
+    void close_soon() {
+        if (closed_)
+            return;
+        send(socketio::encode_packet(socketio::eio_type::close));
+        asio::co_spawn(server_.context(), close_after(shared_from_this()), asio::detached);
     }
 
     // Waits until packets are queued (or the session closes). A long-poll also stops waiting
@@ -188,6 +203,13 @@ class eio_session final : public chat::client_socket,
         }
     }
 
+    static awaitable<void> close_after(std::shared_ptr<eio_session> self) {
+        asio::steady_timer timer(self->server_.context());
+        timer.expires_after(std::chrono::milliseconds(200));
+        co_await timer.async_wait(nothrow);
+        self->close();
+    }
+
     static awaitable<void> leave(std::shared_ptr<eio_session> self) {
         co_await self->server_.realtime().disconnected(*self);
     }
@@ -212,6 +234,15 @@ class eio_session final : public chat::client_socket,
         }
         switch (packet->type) {
             case socketio::sio_type::connect:
+                if (!sio_connected_ && account && !user_slot_) {
+                    user_slot_ = server_.per_user().try_acquire(account->id);
+                    if (!user_slot_) {
+                        server_.stats().refused_connections.fetch_add(1, std::memory_order_relaxed);
+                        send("4" + socketio::encode_connect_error(
+                                       "/", "Too many connections for this user"));
+                        break;
+                    }
+                }
                 if (socket_id_.empty())
                     socket_id_ = random_hex(10);
                 // A repeated connect keeps the one socket: same id, events still delivered once.
@@ -239,6 +270,8 @@ class eio_session final : public chat::client_socket,
                 }
                 auto outcome =
                     co_await server_.realtime().on_event(*this, ev->name, std::move(ev->args));
+                if (outcome.rate_limited)
+                    server_.stats().rate_limited.fetch_add(1, std::memory_order_relaxed);
                 if (closed_)
                     break;
                 if (packet->ack_id) {
@@ -272,22 +305,26 @@ class eio_session final : public chat::client_socket,
     asio::steady_timer pong_;  // cancelled when a pong arrives
     clock_type::time_point last_seen_ = clock_type::now();
     std::function<void()> close_transport_;
+    std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
 };
 
 engineio_server::engineio_server(asio::io_context& ioc, std::size_t thread_index,
                                  chat::realtime& realtime, chat::store& store,
-                                 const config::server_config& cfg, metrics::shard& stats)
+                                 const config::server_config& cfg, metrics::shard& stats,
+                                 connection_limiter& per_user)
     : ioc_(ioc),
       index_(thread_index),
       realtime_(realtime),
       store_(store),
       cfg_(cfg),
-      stats_(stats) {}
+      stats_(stats),
+      per_user_(per_user) {}
 
 engineio_server::~engineio_server() = default;
 
 void engineio_server::forget(const std::string& sid) {
-    sessions_.erase(sid);
+    if (sessions_.erase(sid) > 0)
+        stats_.sockets_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void engineio_server::close_all() {
@@ -295,7 +332,7 @@ void engineio_server::close_all() {
     for (auto& [sid, s] : sessions_)
         all.push_back(s);
     for (auto& s : all)
-        s->close();
+        s->close_soon();
 }
 
 engineio_server* engineio_server::owner_of(std::string_view sid) {
@@ -331,6 +368,8 @@ awaitable<std::shared_ptr<eio_session>> engineio_server::open_session(
         }
     }
     sessions_[session->sid()] = session;
+    stats_.sockets_opened.fetch_add(1, std::memory_order_relaxed);
+    stats_.sockets_open.fetch_add(1, std::memory_order_relaxed);
     const std::string upgrades = websocket ? "[]" : "[\"websocket\"]";
     session->send(socketio::encode_packet(
         socketio::eio_type::open,
@@ -413,13 +452,16 @@ awaitable<poll_answer> engineio_server::polling_here(request req,
 }
 
 void engineio_server::handle_websocket(asio::ip::tcp::socket socket, request req,
-                                       std::optional<std::string> cookie) {
+                                       std::optional<std::string> cookie,
+                                       std::optional<connection_limiter::slot> address_slot) {
     const auto q = parse_eio_query(req.target());
     engineio_server* owner = q.sid.empty() ? this : owner_of(q.sid);
     if (owner == nullptr)
         owner = this;  // unknown sid: refused after the handshake
     if (owner == this) {
-        asio::co_spawn(ioc_, websocket_here(std::move(socket), std::move(req), std::move(cookie)),
+        asio::co_spawn(ioc_,
+                       websocket_here(std::move(socket), std::move(req), std::move(cookie),
+                                      std::move(address_slot)),
                        asio::detached);
         return;
     }
@@ -429,21 +471,25 @@ void engineio_server::handle_websocket(asio::ip::tcp::socket socket, request req
     const int fd = socket.release(ec);
     if (ec)
         return;
-    asio::post(owner->ioc_, [owner, fd, protocol, req = std::move(req),
-                             cookie = std::move(cookie)]() mutable {
+    asio::post(owner->ioc_, [owner, fd, protocol, req = std::move(req), cookie = std::move(cookie),
+                             slot = std::move(address_slot)]() mutable {
         asio::ip::tcp::socket moved(owner->ioc_);
         boost::system::error_code aec;
         moved.assign(protocol, fd, aec);
         if (aec)
             return;
         asio::co_spawn(owner->ioc_,
-                       owner->websocket_here(std::move(moved), std::move(req), std::move(cookie)),
+                       owner->websocket_here(std::move(moved), std::move(req), std::move(cookie),
+                                             std::move(slot)),
                        asio::detached);
     });
 }
 
-awaitable<void> engineio_server::websocket_here(asio::ip::tcp::socket socket, request req,
-                                                std::optional<std::string> cookie) {
+awaitable<void> engineio_server::websocket_here(
+    asio::ip::tcp::socket socket, request req, std::optional<std::string> cookie,
+    std::optional<connection_limiter::slot> address_slot) {
+    // The connection keeps its place in the per-address count until this coroutine ends.
+    const auto held = std::move(address_slot);
     using stream_type = websocket::stream<beast::tcp_stream>;
     auto ws = std::make_shared<stream_type>(std::move(socket));
     ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));

@@ -22,6 +22,7 @@
 #include "chat/store.hpp"
 #include "config/config.hpp"
 #include "core/metrics.hpp"
+#include "transport/connection_limiter.hpp"
 
 namespace redchat::transport {
 
@@ -37,7 +38,7 @@ class engineio_server {
   public:
     engineio_server(boost::asio::io_context& ioc, std::size_t thread_index,
                     chat::realtime& realtime, chat::store& store, const config::server_config& cfg,
-                    metrics::shard& stats);
+                    metrics::shard& stats, connection_limiter& per_user);
     ~engineio_server();
 
     // Every thread's server, so that requests for another thread's session can be handed over.
@@ -51,9 +52,11 @@ class engineio_server {
 
     // A WebSocket upgrade request with its socket, on any thread.
     void handle_websocket(boost::asio::ip::tcp::socket socket, request req,
-                          std::optional<std::string> session_cookie);
+                          std::optional<std::string> session_cookie,
+                          std::optional<connection_limiter::slot> address_slot);
 
-    // Shutdown: closes every session of this thread.
+    // Shutdown: tells every client of this thread to go (an Engine.IO close, so that clients
+    // reconnect, to another instance if there is one) and closes its session.
     void close_all();
     std::size_t size() const { return sessions_.size(); }
 
@@ -63,12 +66,14 @@ class engineio_server {
     const config::server_config& config() const { return cfg_; }
     metrics::shard& stats() { return stats_; }
     boost::asio::io_context& context() { return ioc_; }
+    connection_limiter& per_user() { return per_user_; }
 
   private:
     boost::asio::awaitable<poll_answer> polling_here(request req,
                                                      std::optional<std::string> cookie);
-    boost::asio::awaitable<void> websocket_here(boost::asio::ip::tcp::socket socket, request req,
-                                                std::optional<std::string> cookie);
+    boost::asio::awaitable<void> websocket_here(
+        boost::asio::ip::tcp::socket socket, request req, std::optional<std::string> cookie,
+        std::optional<connection_limiter::slot> address_slot);
     boost::asio::awaitable<std::shared_ptr<eio_session>> open_session(
         std::optional<std::string> cookie, bool websocket);
     engineio_server* owner_of(std::string_view sid);
@@ -79,6 +84,7 @@ class engineio_server {
     chat::store& store_;
     const config::server_config& cfg_;
     metrics::shard& stats_;
+    connection_limiter& per_user_;
     std::vector<engineio_server*> peers_;
     std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;
 };

@@ -79,10 +79,25 @@ class http_connection {
     awaitable<outcome> serve_static(request& req, std::string_view path);
     awaitable<outcome> serve_stream(request& req);
     awaitable<outcome> serve_engineio(request& req, const std::string& target);
+
+    // Cross-site WebSocket hijacking and CSRF: a browser's Origin must be ours or allowed.
+    bool origin_allowed(const request& req) const {
+        auto origin = req.find(http::field::origin);
+        auto host = req.find(http::field::host);
+        return svc_.origins.allows(
+            origin == req.end() ? std::string_view{} : std::string_view(origin->value()),
+            host == req.end() ? std::string_view{} : std::string_view(host->value()));
+    }
+    awaitable<outcome> refuse_origin(const request& req) {
+        svc_.stats.refused_origin.fetch_add(1, std::memory_order_relaxed);
+        co_return co_await send(json_response(req, 403, chat::error_body("Origin not allowed")));
+    }
     awaitable<outcome> send(string_response res);
 
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
+    std::string client_address_;
+    std::optional<connection_limiter::slot> address_slot_;
     http_services& svc_;
     session_registry::guard* registered_ = nullptr;
     asio::steady_timer* stream_timer_ = nullptr;  // while serving /stream
@@ -108,8 +123,18 @@ awaitable<void> http_connection::run() {
     svc_.stats.connections_accepted.fetch_add(1, std::memory_order_relaxed);
     svc_.stats.connections_open.fetch_add(1, std::memory_order_relaxed);
     const auto& limit = svc_.config.limit;
+    {
+        beast::error_code ec;
+        client_address_ = stream_.socket().remote_endpoint(ec).address().to_string();
+    }
+    address_slot_ = svc_.per_address.try_acquire(client_address_);
+    if (!address_slot_) {
+        svc_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+        (void)co_await send(json_response(
+            11, false, false, 429, chat::error_body("Too many connections from your address")));
+    }
 
-    for (;;) {
+    while (address_slot_) {
         if (svc_.sessions.draining())
             break;
         registered.set_idle(true);
@@ -219,10 +244,14 @@ awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route
     }
     if (path == "/socket.io/" || path == "/socket.io") {
         route = metrics::route::socketio;
+        if (!origin_allowed(req))
+            co_return co_await refuse_origin(req);
         co_return co_await serve_engineio(req, target);
     }
     if (auto api_route = chat::rest_api::match(target)) {
         route = *api_route;
+        if (!get && !origin_allowed(req))
+            co_return co_await refuse_origin(req);
         co_return co_await serve_api(req, *api_route);
     }
     route = metrics::route::static_file;
@@ -236,6 +265,7 @@ awaitable<outcome> http_connection::serve_api(request& req, metrics::route) {
     api_req.method = std::string(req.method_string());
     api_req.target = chat::normalize_target(req.target());
     api_req.body = std::move(req.body());
+    api_req.client_address = client_address_;
     if (auto cookie = req.find(http::field::cookie); cookie != req.end()) {
         api_req.session_id = session_from_cookie(cookie->value());
     }
@@ -246,6 +276,11 @@ awaitable<outcome> http_connection::serve_api(request& req, metrics::route) {
                 session_cookie(svc_.config, *r.set_session, svc_.config.session_ttl.count()));
     } else if (r.clear_session) {
         res.set(http::field::set_cookie, session_cookie(svc_.config, "", 0));
+    }
+    if (r.status == 429) {
+        svc_.stats.rate_limited.fetch_add(1, std::memory_order_relaxed);
+        if (r.retry_after > 0)
+            res.set(http::field::retry_after, std::to_string(r.retry_after));
     }
     if (!r.allow.empty())
         res.set(http::field::allow, r.allow);
@@ -316,7 +351,9 @@ awaitable<outcome> http_connection::serve_engineio(request& req, const std::stri
     if (auto c = req.find(http::field::cookie); c != req.end())
         cookie = session_from_cookie(c->value());
     if (q.transport == "websocket" && beast::websocket::is_upgrade(req)) {
-        svc_.eio.handle_websocket(stream_.release_socket(), std::move(req), std::move(cookie));
+        // The connection keeps its place in the per-address count for its whole life.
+        svc_.eio.handle_websocket(stream_.release_socket(), std::move(req), std::move(cookie),
+                                  std::move(address_slot_));
         co_return outcome{101, false};
     }
     if (q.transport != "polling") {

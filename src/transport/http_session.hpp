@@ -9,7 +9,9 @@
 #include "chat/store.hpp"
 #include "config/config.hpp"
 #include "core/metrics.hpp"
+#include "transport/connection_limiter.hpp"
 #include "transport/engineio_server.hpp"
+#include "transport/origin_policy.hpp"
 #include "transport/session_registry.hpp"
 #include "transport/static_files.hpp"
 
@@ -25,6 +27,8 @@ struct http_services {
     const config::server_config& config;
     session_registry& sessions;
     engineio_server& eio;
+    const origin_policy& origins;
+    connection_limiter& per_address;  // shared by all threads
 };
 
 inline constexpr const char* session_cookie_name = "redchat_sid";

@@ -131,12 +131,12 @@ export function redisPing(port, timeoutMs = 500) {
  * Starts a private redis-server on a free loopback port (or on `port`).
  * Returns {port, url, dir, client(), stop(), kill(), restart(), running()}.
  */
-export async function startRedis({ port: fixedPort } = {}) {
+export async function startRedis({ port: fixedPort, persistent = false } = {}) {
   const dir = makeTempDir('redchat-redis-');
   let lastError = null;
   for (let attempt = 0; attempt < (fixedPort ? 1 : 3); attempt++) {
     const port = fixedPort || (await freePort());
-    const handle = new RedisHandle(port, dir);
+        const handle = new RedisHandle(port, dir, persistent);
     try {
       await handle.launch();
       return handle;
@@ -149,7 +149,8 @@ export async function startRedis({ port: fixedPort } = {}) {
 }
 
 class RedisHandle {
-  constructor(port, dir) {
+    constructor(port, dir, persistent = false) {
+    this.persistent = persistent; // AOF with fsync on every write: acknowledged data survives a kill
     this.port = port;
     this.dir = dir;
     this.url = `redis://127.0.0.1:${port}`;
@@ -162,8 +163,8 @@ class RedisHandle {
     const args = [
       '--port', String(this.port),
       '--bind', '127.0.0.1',
-      '--save', '',
-      '--appendonly', 'no',
+            '--save', '',
+      ...(this.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
       '--dir', this.dir,
       '--daemonize', 'no',
       '--loglevel', 'warning',

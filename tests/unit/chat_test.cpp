@@ -271,6 +271,38 @@ TEST_F(rest_api_test, login_validates_input) {
     EXPECT_EQ(db_.total_users, 3);  // nothing registered
 }
 
+TEST_F(rest_api_test, failed_logins_are_throttled_per_user_and_address) {
+    for (int i = 0; i < 5; ++i) {
+        EXPECT_EQ(call("POST", "/login", R"({"username":"Pablo","password":"guess123"})").status,
+                  404);
+    }
+    auto locked = call("POST", "/login", R"({"username":"Pablo","password":"password123"})");
+    EXPECT_EQ(locked.status, 429);
+    EXPECT_GT(locked.retry_after, 0);
+    EXPECT_EQ(call("POST", "/login", R"({"username":"Joe","password":"password123"})").status, 200);
+    db_.failure_counts.clear();
+    EXPECT_EQ(call("POST", "/login", R"({"username":"Pablo","password":"password123"})").status,
+              200);
+    EXPECT_EQ(db_.failure_counts.count("login:user:Pablo"), 0u);  // success clears the user's count
+}
+
+TEST_F(rest_api_test, room_creation_is_rate_limited) {
+    db_.add_user("Alex", "x");
+    int created = 0;
+    int limited = 0;
+    for (int i = 0; i < 15; ++i) {
+        auto r = as_pablo("POST", "/room", R"({"user1":1,"user2":4})");
+        if (r.status == 201)
+            ++created;
+        if (r.status == 429) {
+            ++limited;
+            EXPECT_GE(r.retry_after, 1);
+        }
+    }
+    EXPECT_EQ(created, 10);  // the burst
+    EXPECT_EQ(limited, 5);
+}
+
 TEST_F(rest_api_test, me_and_logout) {
     EXPECT_EQ(call("GET", "/me").body, "null");
     EXPECT_EQ(body(as_pablo("GET", "/me")), json::parse(R"({"id":"1","username":"Pablo"})"));
@@ -573,6 +605,27 @@ TEST_F(realtime_test, refusals) {
             .error);
     EXPECT_FALSE(db_.messages.contains("1:2"));
     EXPECT_FALSE(emit(pablo_, "room.join", R"(["1:2"])").error);
+}
+
+TEST_F(realtime_test, floods_are_refused_by_token_buckets) {
+    cfg_.limit.message_burst = 5;
+    cfg_.limit.messages_per_second = 0.1;
+    run(rt_.connected(pablo_));
+    int refused = 0;
+    for (int i = 0; i < 8; ++i) {
+        auto r = emit(pablo_, "message", R"([{"roomId":"0","message":"spam"}])");
+        if (r.rate_limited)
+            ++refused;
+    }
+    EXPECT_EQ(refused, 3);
+    EXPECT_EQ(db_.messages.at("0").size(), 5u);
+    // Another connection of the same user shares the user's bucket.
+    recording_socket tab2;
+    tab2.account = user{"1", "Pablo"};
+    run(rt_.connected(tab2));
+    EXPECT_TRUE(emit(tab2, "message", R"([{"roomId":"0","message":"more"}])").rate_limited);
+    // Someone else is not affected.
+    EXPECT_FALSE(emit(mary_, "message", R"([{"roomId":"0","message":"hi"}])").error);
 }
 
 TEST_F(realtime_test, first_message_of_a_private_room_shows_it_to_both) {

@@ -217,6 +217,25 @@ class fake_store final : public chat::store {
         co_return result<void>{};
     }
 
+    std::map<std::string, std::int64_t> failure_counts;
+    task<chat::failure_count> failures(std::string key) override {
+        if (auto e = begin())
+            co_return *e;
+        co_return chat::failure_count{failure_counts[key], std::chrono::seconds(900)};
+    }
+    task<void> add_failure(std::string key, std::chrono::seconds) override {
+        if (auto e = begin())
+            co_return *e;
+        ++failure_counts[key];
+        co_return result<void>{};
+    }
+    task<void> clear_failures(std::string key) override {
+        if (auto e = begin())
+            co_return *e;
+        failure_counts.erase(key);
+        co_return result<void>{};
+    }
+
     task<bool> claim_empty_store() override {
         if (auto e = begin())
             co_return failure<bool>(*e);

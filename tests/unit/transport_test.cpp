@@ -4,7 +4,9 @@
 #include <fstream>
 
 #include "core/random_id.hpp"
+#include "transport/connection_limiter.hpp"
 #include "transport/http_session.hpp"
+#include "transport/origin_policy.hpp"
 #include "transport/static_files.hpp"
 
 namespace redchat::transport {
@@ -97,6 +99,41 @@ TEST(cookie, finds_a_well_formed_session_id) {
     EXPECT_FALSE(session_from_cookie(";;;="));
     // The first well-formed one wins.
     EXPECT_EQ(session_from_cookie("redchat_sid=bad; redchat_sid=" + sid), sid);
+}
+
+TEST(origin_policy, own_origin_localhost_and_the_allow_list) {
+    origin_policy policy({"https://chat.example.com"});
+    EXPECT_TRUE(policy.allows("", "chat.example.com"));  // not a browser's cross-site request
+    EXPECT_TRUE(policy.allows("https://redchat.io", "redchat.io"));
+    EXPECT_TRUE(policy.allows("http://REDCHAT.io:8080", "redchat.io:8080"));
+    EXPECT_TRUE(policy.allows("http://localhost:5173", "redchat.io"));
+    EXPECT_TRUE(policy.allows("http://127.0.0.1:9", "redchat.io"));
+    EXPECT_TRUE(policy.allows("http://[::1]:8080", "redchat.io"));
+    EXPECT_TRUE(policy.allows("https://chat.example.com", "internal:8080"));
+    EXPECT_FALSE(policy.allows("https://evil.example", "redchat.io"));
+    EXPECT_FALSE(policy.allows("http://redchat.io:8081", "redchat.io:8080"));
+    EXPECT_FALSE(policy.allows("https://localhost.evil.example", "redchat.io"));
+    EXPECT_FALSE(policy.allows("null", "redchat.io"));
+    EXPECT_FALSE(policy.allows("file://", "redchat.io"));
+    EXPECT_FALSE(policy.allows("https://user@redchat.io", "redchat.io"));
+    EXPECT_TRUE(origin_policy({"*"}).allows("https://evil.example", "redchat.io"));
+}
+
+TEST(connection_limiter, counts_per_key_and_releases_on_destruction) {
+    connection_limiter limiter(2);
+    auto a = limiter.try_acquire("1.2.3.4");
+    auto b = limiter.try_acquire("1.2.3.4");
+    ASSERT_TRUE(a && b);
+    EXPECT_FALSE(limiter.try_acquire("1.2.3.4"));
+    EXPECT_TRUE(limiter.try_acquire("5.6.7.8"));  // released at once: a temporary
+    EXPECT_EQ(limiter.count("5.6.7.8"), 0u);
+    a.reset();
+    EXPECT_EQ(limiter.count("1.2.3.4"), 1u);
+    auto c = limiter.try_acquire("1.2.3.4");
+    EXPECT_TRUE(c);
+    std::optional<connection_limiter::slot> moved(std::move(c));
+    c.reset();  // the moved-from slot releases nothing
+    EXPECT_EQ(limiter.count("1.2.3.4"), 2u);
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 // data. Everything started here is stopped by `stop()` and, whatever happens, killed when the
 // test process exits.
 
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -143,7 +143,9 @@ class Server {
   async start() {
     const args = [
       '--port', String(this.port), '--bind', '127.0.0.1', '--redis-url', this.redisUrl, '--demo-data', 'on',
-      '--bcrypt-cost', '4', '--threads', '2', '--log-level', 'info', '--web-root', WEB_ROOT,
+            '--bcrypt-cost', '4', '--threads', '2', '--log-level', 'info', '--web-root', WEB_ROOT,
+      // Tests seed history quickly through one socket: lift the per-user message rate.
+      '--messages-per-second', '1000', '--message-burst', '1000',
     ];
     const deadline = Date.now() + 15_000;
     for (;;) {
@@ -209,14 +211,23 @@ export async function startStack({ port } = {}) {
   };
   try {
     await server.start();
-    // The demo data loads asynchronously: wait until General holds its five messages.
-    const pablo = await login(server.base, 'Pablo');
-    await waitFor('demo data', async () => (await pablo.get('/room/0/messages?limit=10')).json?.length >= 5, 15_000);
+        // The demo data loads asynchronously: wait until General holds its five messages. Ask Redis,
+    // not the server: logging in as Pablo first would register him and spoil the demo load.
+    await waitFor('demo data', () => redisCli(redis.port, 'ZCARD', 'room:0') === '5', 30_000);
   } catch (err) {
     await stack.stop().catch(() => {});
     throw err;
   }
   return stack;
+}
+
+/** One redis-cli command (Debian's redis-tools, installed with redis-server); its trimmed output. */
+function redisCli(port, ...args) {
+  try {
+    return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', timeout: 5000 }).trim();
+  } catch {
+    return '';
+  }
 }
 
 // ---- REST and Socket.IO clients (for seeding and checking) -------------------------------------------

@@ -1,0 +1,297 @@
+// Limits, abuse protection and faults (docs/security.md, docs/operations.md): every limit is hit
+// and gives its documented error; Redis outages, slow clients and shutdown lose no acknowledged
+// message.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { io } from 'socket.io-client';
+import WebSocket from 'ws';
+import { api, COOKIE_NAME, startRedis, startServer, waitFor, waitForDemoData } from './harness.mjs';
+
+const sockets = [];
+function connect(base, sid, opts = {}) {
+  const s = io(base, {
+    forceNew: true,
+    reconnection: false,
+    transports: ['websocket'],
+    extraHeaders: sid ? { Cookie: `${COOKIE_NAME}=${sid}` } : {},
+    ...opts,
+  });
+  sockets.push(s);
+  s.received = [];
+  s.onAny((name, payload) => s.received.push({ name, payload }));
+  return s;
+}
+const connected = (s) =>
+  s.connected ? s : new Promise((resolve, reject) => { s.once('connect', () => resolve(s)); s.once('connect_error', reject); });
+
+async function login(base, name, password = 'password123') {
+  const a = api(base);
+  const r = await a.login(name, password);
+  assert.ok(r.status === 200 || r.status === 201, `${name}: ${r.status} ${r.text}`);
+  return { api: a, sid: a.sid, id: r.json.id };
+}
+
+async function metric(base, name) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
+
+describe('abuse limits', () => {
+  let redis;
+  let server;
+  let db;
+  before(async () => {
+    redis = await startRedis();
+    db = redis.client();
+    server = await startServer({
+      redis,
+      demoData: 'on',
+      extraArgs: ['--messages-per-second', '2', '--message-burst', '5', '--max-sockets-per-user', '2',
+        '--max-connections-per-address', '40'],
+    });
+    await waitForDemoData(server, db);
+  });
+  after(async () => {
+    while (sockets.length) sockets.pop().close();
+    await server?.stop();
+    db?.disconnect();
+    await redis?.stop();
+  });
+
+  test('a foreign Origin is refused on the WebSocket handshake, polling and state-changing REST', async () => {
+    const evil = { Origin: 'https://evil.example' };
+    const ws = new WebSocket(`${server.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`, { headers: evil });
+    const status = await new Promise((resolve) => {
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode));
+      ws.once('open', () => resolve('open'));
+    });
+    assert.equal(status, 403);
+    const poll = await fetch(`${server.base}/socket.io/?EIO=4&transport=polling`, { headers: evil });
+    assert.equal(poll.status, 403);
+    assert.deepEqual(await poll.json(), { message: 'Origin not allowed' });
+    const loginEvil = await api(server.base).post('/login', { username: 'Pablo', password: 'password123' }, { headers: evil });
+    assert.equal(loginEvil.status, 403);
+    assert.equal(loginEvil.setCookies.length, 0);
+    // Our own origin and localhost pass; so does a non-browser client that sends none.
+    const own = await api(server.base).post('/login', { username: 'Pablo', password: 'password123' }, { headers: { Origin: server.base } });
+    assert.equal(own.status, 200);
+    const local = await fetch(`${server.base}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: 'http://localhost:5173' } });
+    assert.equal(local.status, 200);
+    assert.ok((await metric(server.base, 'redchat_refused_origin_total')) >= 3);
+  });
+
+  test('failed logins are throttled per username with 429 and Retry-After', async () => {
+    const a = api(server.base);
+    for (let i = 0; i < 5; i++) assert.equal((await a.login('Mary', `wrong-${i}`)).status, 404);
+    const locked = await a.login('Mary', 'password123');
+    assert.equal(locked.status, 429);
+    assert.ok(Number(locked.headers.get('retry-after')) > 0);
+    assert.match(locked.json.message, /Too many failed logins/);
+    assert.ok((await db.ttl('redchat:failures:login:user:Mary')) > 0);
+    assert.equal((await a.login('Joe', 'password123')).status, 200, 'other users are not locked out');
+  });
+
+  test('a flood from one user is refused without delaying another user', async () => {
+    const pablo = await login(server.base, 'Pablo');
+    const joe = await login(server.base, 'Joe');
+    const p = await connected(connect(server.base, pablo.sid));
+    const j = await connected(connect(server.base, joe.sid));
+    const acks = await Promise.all(
+      Array.from({ length: 20 }, (_, i) => p.timeout(5000).emitWithAck('message', { roomId: '0', message: `flood ${i}` })),
+    );
+    const refused = acks.filter((a) => a.error);
+    assert.ok(refused.length >= 13, `refused ${refused.length}`);
+    assert.match(refused[0].error, /too fast/);
+    const t0 = Date.now();
+    const ok = await j.timeout(5000).emitWithAck('message', { roomId: '0', message: 'not delayed' });
+    assert.equal(ok.message, 'not delayed');
+    assert.ok(Date.now() - t0 < 1000);
+    assert.ok((await metric(server.base, 'redchat_rate_limited_total')) >= 13);
+  });
+
+  test('connections per user are capped', async () => {
+    const alex = await login(server.base, 'Alex');
+    await connected(connect(server.base, alex.sid));
+    await connected(connect(server.base, alex.sid));
+    const third = connect(server.base, alex.sid);
+    const err = await new Promise((resolve) => third.once('connect_error', resolve));
+    assert.match(err.message, /Too many connections/);
+  });
+
+  test('connections per client address are capped', async () => {
+    const held = [];
+    for (let i = 0; i < 40; i++) {
+      const c = net.connect(server.port, '127.0.0.1');
+      await new Promise((r) => c.once('connect', r));
+      held.push(c);
+    }
+    await sleep(200);
+        // A new connection (not one of fetch's pooled ones) is refused.
+    const raw = net.connect(server.port, '127.0.0.1');
+    await new Promise((r) => raw.once('connect', r));
+    raw.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+    let answer = '';
+    raw.on('data', (d) => { answer += d; });
+    await new Promise((r) => raw.once('close', r));
+    for (const c of held) c.destroy();
+    assert.match(answer, /^HTTP\/1\.1 429/);
+    assert.match(answer, /Too many connections from your address/);
+    await waitFor('served again', async () => (await fetch(`${server.base}/healthz`)).status === 200);
+  });
+});
+
+describe('a slow consumer', () => {
+  test('is disconnected while the others keep receiving, and memory stays bounded', async () => {
+    const redis = await startRedis();
+    const db = redis.client();
+    const server = await startServer({
+      redis,
+      demoData: 'on',
+      extraArgs: ['--max-queued-bytes', '262144', '--messages-per-second', '100000', '--message-burst', '100000'],
+    });
+    try {
+      await waitForDemoData(server, db);
+      const pablo = await login(server.base, 'Pablo');
+      const joe = await login(server.base, 'Joe');
+      const mary = await login(server.base, 'Mary');
+      const sender = await connected(connect(server.base, pablo.sid));
+      const reader = await connected(connect(server.base, joe.sid));
+      // Mary's client stops reading from its socket.
+      const slow = new WebSocket(`${server.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`, {
+        headers: { Cookie: `${COOKIE_NAME}=${mary.sid}` },
+      });
+      await new Promise((r) => slow.once('open', r));
+      slow.send('40');
+      await sleep(300);
+      const closed = new Promise((r) => slow.once('close', r));
+      slow._socket.pause();
+      const text = 'x'.repeat(3900);
+      const total = 2000;
+      let got = 0;
+      reader.on('message', (m) => { if (m.message === text) got++; });
+      for (let i = 0; i < total; i += 50) {
+        await Promise.all(Array.from({ length: 50 }, () => sender.timeout(10000).emitWithAck('message', { roomId: '0', message: text })));
+      }
+      await waitFor('the reader got everything', () => got === total, 20000);
+      assert.ok((await metric(server.base, 'redchat_slow_clients_dropped_total')) >= 1);
+      slow._socket.resume();
+      await Promise.race([closed, sleep(5000).then(() => assert.fail('the slow client was not closed'))]);
+      const rssKb = Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]);
+      assert.ok(rssKb < 200 * 1024, `server RSS ${rssKb} kB`);
+    } finally {
+      while (sockets.length) sockets.pop().close();
+      await server.stop();
+      db.disconnect();
+      await redis.stop();
+    }
+  });
+});
+
+describe('Redis goes away', () => {
+  test('acknowledged messages survive, the others get an error, delivery resumes by itself', async () => {
+    const redis = await startRedis({ persistent: true });
+    const db = redis.client();
+    const server = await startServer({
+      redis,
+      demoData: 'on',
+      extraArgs: ['--messages-per-second', '100000', '--message-burst', '100000', '--redis-timeout-ms', '500'],
+    });
+    try {
+      await waitForDemoData(server, db);
+      const pablo = await login(server.base, 'Pablo');
+      const joe = await login(server.base, 'Joe');
+      const p = await connected(connect(server.base, pablo.sid));
+      const j = await connected(connect(server.base, joe.sid));
+      const results = [];
+      let i = 0;
+      const stream = (async () => {
+        while (i < 400) {
+          const text = `fault ${i++}`;
+          const ack = await p.timeout(5000).emitWithAck('message', { roomId: '1:2', message: text }).catch(() => ({ error: 'timeout' }));
+          results.push({ text, ack });
+          await sleep(5);
+        }
+      })();
+      await waitFor('some sent', () => results.length > 50, 10000);
+      await redis.kill();
+      await waitFor('errors while down', () => results.slice(-5).every((r) => r.ack.error), 10000);
+      const ready = await fetch(`${server.base}/readyz`);
+      assert.equal(ready.status, 503);
+      await redis.restart();
+      await stream;
+      await waitFor('ready again', async () => (await fetch(`${server.base}/readyz`)).status === 200, 15000);
+      const stored = new Set((await db.zrange('room:1:2', 0, -1)).map((m) => JSON.parse(m).message));
+      const acked = results.filter((r) => !r.ack.error);
+      const failed = results.filter((r) => r.ack.error);
+      assert.ok(acked.length > 50 && failed.length > 0, `acked ${acked.length}, failed ${failed.length}`);
+      for (const r of acked) assert.ok(stored.has(r.text), `acknowledged but lost: ${r.text}`);
+      for (const r of failed) assert.match(r.ack.error, /not stored|timeout/);
+      // Delivery resumes without restarting the chat server.
+      await waitFor('bus back', async () => {
+        const ack = await p.timeout(3000).emitWithAck('message', { roomId: '1:2', message: 'after the outage' }).catch(() => ({}));
+        return !ack.error && ack.message;
+      }, 15000);
+      await waitFor('joe got it', () => j.received.some((e) => e.name === 'message' && e.payload.message === 'after the outage'), 5000);
+    } finally {
+      while (sockets.length) sockets.pop().close();
+      await server.stop();
+      db.disconnect();
+      await redis.stop();
+    }
+  });
+});
+
+describe('graceful shutdown', () => {
+  test('clients are told, no acknowledged message is lost, presence is cleaned, exit in time', async () => {
+    const redis = await startRedis({ persistent: true });
+    const db = redis.client();
+    const server = await startServer({
+      redis,
+      demoData: 'on',
+      extraArgs: ['--messages-per-second', '100000', '--message-burst', '100000', '--shutdown-timeout', '5'],
+    });
+    await waitForDemoData(server, db);
+    const pablo = await login(server.base, 'Pablo');
+    const p = await connected(connect(server.base, pablo.sid));
+    const polling = await connected(connect(server.base, (await login(server.base, 'Joe')).sid, { transports: ['polling'] }));
+    await waitFor('online', async () => (await db.scard('online_users')) === 2);
+        const reasons = [];
+    p.on('disconnect', (r) => reasons.push(`websocket: ${r}`));
+    polling.on('disconnect', (r) => reasons.push(`polling: ${r}`));
+    const acked = [];
+    let stop = false;
+    const stream = (async () => {
+      for (let i = 0; !stop; i++) {
+        const ack = await p.timeout(3000).emitWithAck('message', { roomId: '0', message: `bye ${i}` }).catch(() => ({ error: 'x' }));
+        if (!ack.error) acked.push(ack.message);
+        else break;
+      }
+    })();
+    await sleep(300);
+    const t0 = Date.now();
+    const { code, signal } = await server.terminate(10000);
+    stop = true;
+    await stream;
+    assert.equal(code, 0, `exit ${code} ${signal}`);
+    assert.ok(Date.now() - t0 < 6000, `took ${Date.now() - t0} ms`);
+    await waitFor('clients told', () => reasons.length === 2, 5000);
+            // The WebSocket client reads the Engine.IO close packet. A polling client reads it when its
+    // long-poll was pending; between two polls it meets the closed listener instead. Either way
+    // it disconnects at once with a reason that makes socket.io-client reconnect by itself.
+    assert.ok(reasons.includes('websocket: transport close'), reasons.join(', '));
+    assert.ok(reasons.includes('polling: transport close') || reasons.includes('polling: transport error'), reasons.join(', '));
+    const stored = new Set((await db.zrange('room:0', 0, -1)).map((m) => JSON.parse(m).message));
+    for (const m of acked) assert.ok(stored.has(m), `acknowledged but lost: ${m}`);
+    assert.ok(acked.length > 0);
+    assert.equal(await db.scard('online_users'), 0);
+    assert.deepEqual(await db.keys('redchat:presence:redchat-*'), []);
+    while (sockets.length) sockets.pop().close();
+    db.disconnect();
+    await redis.stop();
+  });
+});
