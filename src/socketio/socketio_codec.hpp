@@ -32,10 +32,6 @@ struct sio_packet {
     std::string data;             // raw JSON text, empty when absent
 };
 
-struct decode_failure {
-    std::string reason;
-};
-
 // Decodes and validates the packet's shape; the JSON data must parse (and for events be an
 // array starting with a string event name). `max_data_bytes` bounds the JSON text.
 result<sio_packet> decode(std::string_view text, std::string* reason = nullptr,

@@ -159,7 +159,6 @@ class eio_session final : public chat::client_socket,
 
     // One Engine.IO packet from the client, handled to completion before the next.
     awaitable<void> on_packet(socketio::eio_packet p) {
-        last_seen_ = clock_type::now();
         switch (p.type) {
             case socketio::eio_type::pong:
                 pong_.cancel();
@@ -303,7 +302,6 @@ class eio_session final : public chat::client_socket,
     std::size_t queued_bytes_ = 0;
     asio::steady_timer wake_;  // cancelled to wake the transport's writer
     asio::steady_timer pong_;  // cancelled when a pong arrives
-    clock_type::time_point last_seen_ = clock_type::now();
     std::function<void()> close_transport_;
     std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
 };

@@ -297,7 +297,7 @@ describe('real time on one instance', () => {
     ws.close();
   });
 
-  test('polling: concurrent long-polls are refused; the server pings and closes silent sessions', async () => {
+  test('polling: a second concurrent long-poll is refused and ends the session', async () => {
     const open = await (await fetch(`${server.base}/socket.io/?EIO=4&transport=polling`)).text();
     assert.match(open, /^0\{"sid":"[^"]+","upgrades":\["websocket"\],"pingInterval":\d+,"pingTimeout":\d+,"maxPayload":\d+\}$/);
     const sid = JSON.parse(open.slice(1)).sid;
