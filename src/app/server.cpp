@@ -24,6 +24,7 @@
 #include "chat/hub.hpp"
 #include "chat/realtime.hpp"
 #include "chat/rest_api.hpp"
+#include "core/keyed_buckets.hpp"
 #include "core/random_id.hpp"
 #include "redis/chat_store.hpp"
 #include "redis/client.hpp"
@@ -182,6 +183,8 @@ int run_server(const config::server_config& cfg) {
     const transport::origin_policy origins(cfg.allowed_origins);
     transport::connection_limiter per_address(cfg.limit.max_connections_per_address);
     transport::connection_limiter per_user(cfg.limit.max_sockets_per_user);
+    keyed_buckets message_rates(cfg.limit.messages_per_second, cfg.limit.message_burst);
+    keyed_buckets room_rates(cfg.limit.rooms_per_second, cfg.limit.room_burst);
     // One id per process: the serverId of the bus envelopes and the presence instance.
     const std::string instance_id = "redchat-" + random_hex(6);
     password_pool passwords(cfg.password_threads, cfg.bcrypt_cost);
@@ -203,9 +206,9 @@ int run_server(const config::server_config& cfg) {
             redis::client::options{endpoint, cfg.redis_timeout, "redchat-io-" + std::to_string(i)},
             stats.for_thread(i));
         w->store = redis::make_chat_store(*w->redis);
-        w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg);
+        w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg, room_rates);
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
-                                                       instance_id, now_seconds);
+                                                       instance_id, now_seconds, message_rates);
         w->eio = std::make_unique<transport::engineio_server>(w->ioc, i, *w->realtime, *w->store,
                                                               cfg, stats.for_thread(i), per_user);
         w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),

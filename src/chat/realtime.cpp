@@ -31,13 +31,14 @@ std::optional<std::string> room_id_of(const json::value& v) {
 }  // namespace
 
 realtime::realtime(store& db, hub& local, const config::server_config& cfg, std::string server_id,
-                   std::string instance_id, clock_fn now)
+                   std::string instance_id, clock_fn now, keyed_buckets& user_rates)
     : db_(db),
       hub_(local),
       cfg_(cfg),
       server_id_(std::move(server_id)),
       instance_id_(std::move(instance_id)),
-      now_(std::move(now)) {}
+      now_(std::move(now)),
+      user_rates_(user_rates) {}
 
 awaitable<void> realtime::connected(client_socket& socket) {
     hub_.add(socket);
@@ -135,14 +136,13 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
         co_return refuse("The message is longer than " +
                          std::to_string(cfg_.limit.max_message_chars) + " characters");
     }
-    // Token buckets per connection and per user (on this thread): a flood is refused, not queued.
+    // Token buckets per connection and per user (all threads): a flood is refused, not queued.
     const auto now = std::chrono::steady_clock::now();
     if (!socket.send_bucket) {
         socket.send_bucket.emplace(cfg_.limit.messages_per_second, cfg_.limit.message_burst, now);
     }
-    auto [bucket, fresh] = user_buckets_.try_emplace(
-        socket.account->id, cfg_.limit.messages_per_second, cfg_.limit.message_burst, now);
-    if (!socket.send_bucket->try_take(now) || !bucket->second.try_take(now)) {
+    if (!socket.send_bucket->try_take(now) ||
+        user_rates_.try_take(socket.account->id, now).count() > 0) {
         co_return refuse("You are sending messages too fast, slow down", true);
     }
     if (!co_await is_member(socket, *room))

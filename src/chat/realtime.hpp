@@ -15,6 +15,7 @@
 #include "chat/hub.hpp"
 #include "chat/store.hpp"
 #include "config/config.hpp"
+#include "core/keyed_buckets.hpp"
 
 namespace redchat::chat {
 
@@ -28,8 +29,9 @@ class realtime {
   public:
     using clock_fn = std::function<double()>;  // seconds since the epoch
 
+    // `user_rates`: the per-user message buckets, shared by every thread's realtime.
     realtime(store& db, hub& local, const config::server_config& cfg, std::string server_id,
-             std::string instance_id, clock_fn now);
+             std::string instance_id, clock_fn now, keyed_buckets& user_rates);
 
     // After the Socket.IO connect of a logged-in socket: joins it to all of its user's rooms and
     // counts its connection for presence. Sockets without a user are accepted but stay idle.
@@ -59,7 +61,7 @@ class realtime {
     clock_fn now_;
     bool shutting_down_ = false;
     std::size_t in_flight_ = 0;
-    std::unordered_map<std::string, token_bucket> user_buckets_;  // per user, this thread
+    keyed_buckets& user_rates_;
 };
 
 }  // namespace redchat::chat

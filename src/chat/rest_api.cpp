@@ -127,8 +127,9 @@ struct rest_api::context {
     std::optional<std::string> user_id;  // of the session, once loaded
 };
 
-rest_api::rest_api(store& db, password_hasher& hasher, const config::server_config& cfg)
-    : db_(db), hasher_(hasher), cfg_(cfg) {}
+rest_api::rest_api(store& db, password_hasher& hasher, const config::server_config& cfg,
+                   keyed_buckets& room_rates)
+    : db_(db), hasher_(hasher), cfg_(cfg), room_rates_(room_rates) {}
 
 std::optional<metrics::route> rest_api::match(std::string_view target) {
     auto url = boost::urls::parse_origin_form(target);
@@ -207,7 +208,7 @@ awaitable<api_response> rest_api::handle(api_request req) {
 
     // Everything below needs to know the session's user.
     if (ctx.req.session_id) {
-        auto uid = co_await db_.session_user(*ctx.req.session_id);
+        auto uid = co_await db_.session_user(*ctx.req.session_id, cfg_.session_ttl);
         if (!uid)
             co_return store_failure(uid.error());
         ctx.user_id = std::move(*uid);
@@ -271,9 +272,9 @@ awaitable<api_response> rest_api::login(context& ctx) {
         auto count = co_await db_.failures(check.first);
         if (!count)
             co_return store_failure(count.error());
-        if (count->failures >= static_cast<std::int64_t>(check.second)) {
+        if (count->locked_for.count() > 0) {
             api_response res = fail(429, "Too many failed logins, try again later");
-            res.retry_after = count->retry_after.count();
+            res.retry_after = count->locked_for.count();
             co_return res;
         }
     }
@@ -286,8 +287,14 @@ awaitable<api_response> rest_api::login(context& ctx) {
     int status = 200;
     if (*found) {
         if (!co_await hasher_.verify(password, (*found)->password_hash)) {
-            (void)co_await db_.add_failure(user_key, cfg_.limit.login_window);
-            (void)co_await db_.add_failure(addr_key, cfg_.limit.login_window);
+            for (const auto& check : checks) {
+                auto n = co_await db_.add_failure(check.first, cfg_.limit.login_window);
+                if (!n)
+                    continue;
+                const auto lock = login_lockout(*n, check.second, cfg_.limit.login_window);
+                if (lock.count() > 0)
+                    (void)co_await db_.lock_out(check.first, lock);
+            }
             co_return fail(404, "Invalid username or password");
         }
         (void)co_await db_.clear_failures(user_key);
@@ -315,7 +322,7 @@ awaitable<api_response> rest_api::login(context& ctx) {
     if (ctx.req.session_id)
         (void)co_await db_.delete_session(*ctx.req.session_id);
     std::string sid = random_hex_id();
-    auto stored = co_await db_.put_session(sid, account.id, cfg_.session_ttl);
+    auto stored = co_await db_.put_session(sid, account.id, cfg_.session_ttl, cfg_.session_max_age);
     if (!stored)
         co_return store_failure(stored.error());
     api_response res = reply(status, user_json(account.id, account.username, std::nullopt));
@@ -516,11 +523,10 @@ awaitable<api_response> rest_api::create_room(context& ctx) {
     }
     {
         const auto now = std::chrono::steady_clock::now();
-        auto [it, fresh] = room_buckets_.try_emplace(*ctx.user_id, cfg_.limit.rooms_per_second,
-                                                     cfg_.limit.room_burst, now);
-        if (!it->second.try_take(now)) {
+        const auto wait = room_rates_.try_take(*ctx.user_id, now);
+        if (wait.count() > 0) {
             api_response res = fail(429, "Too many rooms created, slow down");
-            res.retry_after = std::max<long long>(1, it->second.wait_time(now).count() / 1000 + 1);
+            res.retry_after = wait.count() / 1000 + 1;
             co_return res;
         }
     }

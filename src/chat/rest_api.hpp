@@ -10,10 +10,8 @@
 
 #include "chat/store.hpp"
 #include "config/config.hpp"
+#include "core/keyed_buckets.hpp"
 #include "core/metrics.hpp"
-#include "core/token_bucket.hpp"
-
-#include <unordered_map>
 
 namespace redchat::chat {
 
@@ -36,7 +34,9 @@ struct api_response {
 
 class rest_api {
   public:
-    rest_api(store& db, password_hasher& hasher, const config::server_config& cfg);
+    // `room_rates`: the per-user room-creation buckets, shared by every thread's rest_api.
+    rest_api(store& db, password_hasher& hasher, const config::server_config& cfg,
+             keyed_buckets& room_rates);
 
     // The metrics route of `target` if it is an API path, nullopt otherwise (static files).
     static std::optional<metrics::route> match(std::string_view target);
@@ -58,7 +58,7 @@ class rest_api {
     store& db_;
     password_hasher& hasher_;
     const config::server_config& cfg_;
-    std::unordered_map<std::string, token_bucket> room_buckets_;  // per user, this thread
+    keyed_buckets& room_rates_;
 };
 
 // The request target with bytes that browsers and HTTP clients send raw but RFC 3986 forbids

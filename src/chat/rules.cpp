@@ -1,5 +1,6 @@
 #include "chat/rules.hpp"
 
+#include <algorithm>
 #include <charconv>
 #include <cstdint>
 
@@ -151,6 +152,15 @@ bool is_room_id(std::string_view room_id) {
             return false;
     }
     return true;
+}
+
+std::chrono::seconds login_lockout(std::int64_t failures, std::size_t free_attempts,
+                                   std::chrono::seconds window) {
+    const auto free = static_cast<std::int64_t>(free_attempts);
+    if (failures < free)
+        return std::chrono::seconds(0);
+    const auto doublings = std::min<std::int64_t>(failures - free, 30);
+    return std::min(window, std::chrono::seconds(std::int64_t{2} << doublings));
 }
 
 }  // namespace redchat::chat

@@ -1,7 +1,9 @@
 #pragma once
 // The domain's rules for names, ids and rooms. Pure functions, no I/O.
 
+#include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,6 +24,12 @@ std::optional<std::string> username_problem(std::string_view name, std::size_t m
 
 // Why `password` cannot be set for a new account, or nullopt when it can.
 std::optional<std::string> password_problem(std::string_view password, std::size_t min_chars);
+
+// Login throttling with growing delays: after `free_attempts` failures in a window, each failure
+// locks the key out for twice as long as the last (2 s, 4 s, 8 s, ...), at most `window`.
+// Zero while failures are still free.
+std::chrono::seconds login_lockout(std::int64_t failures, std::size_t free_attempts,
+                                   std::chrono::seconds window);
 
 // User ids are what INCR total_users produced: 1 to 18 decimal digits, no leading zero.
 bool is_user_id(std::string_view id);

@@ -28,8 +28,8 @@ struct posted_message {
 };
 
 struct failure_count {
-    std::int64_t failures = 0;
-    std::chrono::seconds retry_after{0};  // until the window ends
+    std::int64_t failures = 0;           // in the current window
+    std::chrono::seconds locked_for{0};  // until the key's lockout ends (0: not locked out)
 };
 
 struct user_credentials {
@@ -73,9 +73,12 @@ class store {
                                                          std::size_t count, double before) = 0;
     virtual task<void> append_message(std::string room_id, double score, std::string json) = 0;
 
+    // A login session ends after `idle_ttl` without use, and `max_age` after login at the latest.
     virtual task<void> put_session(std::string session_id, std::string user_id,
-                                   std::chrono::seconds ttl) = 0;
-    virtual task<std::optional<std::string>> session_user(std::string session_id) = 0;
+                                   std::chrono::seconds idle_ttl, std::chrono::seconds max_age) = 0;
+    // The session's user, if the session is alive; a use extends its idle expiry.
+    virtual task<std::optional<std::string>> session_user(std::string session_id,
+                                                          std::chrono::seconds idle_ttl) = 0;
     virtual task<void> delete_session(std::string session_id) = 0;
 
     // Stores a message (server time `now`, made unique and increasing per room, and a new id)
@@ -98,9 +101,12 @@ class store {
     virtual task<void> presence_sweep(std::string instance_id, std::string server_id,
                                       bool self) = 0;
 
-    // Failed-attempt counters in a time window (login throttling), by key.
+    // Failed-attempt counters in a time window and lockouts (login throttling), by key.
     virtual task<failure_count> failures(std::string key) = 0;
-    virtual task<void> add_failure(std::string key, std::chrono::seconds window) = 0;
+    // Counts one failure (the window restarts) and returns the count.
+    virtual task<std::int64_t> add_failure(std::string key, std::chrono::seconds window) = 0;
+    virtual task<void> lock_out(std::string key, std::chrono::seconds duration) = 0;
+    // Forgets the count and any lockout.
     virtual task<void> clear_failures(std::string key) = 0;
 
     // Claims the one-time demo-data load: true only for the first caller on an empty store

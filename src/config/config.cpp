@@ -18,6 +18,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     std::string demo = "on";
     std::string cookie_secure = "off";
     long long session_ttl = cfg.session_ttl.count();
+    long long session_max_age = cfg.session_max_age.count();
     long long redis_timeout_ms = cfg.redis_timeout.count();
     long long shutdown_s = cfg.shutdown_timeout.count();
 
@@ -61,9 +62,15 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("LOG_LEVEL")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
         ->capture_default_str();
-    app.add_option("--session-ttl", session_ttl, "Seconds a login session lives")
+    app.add_option("--session-ttl", session_ttl,
+                   "Seconds a login session lives without use (idle expiry)")
         ->envname("SESSION_TTL")
-        ->check(CLI::Range(60LL, 365LL * 24 * 3600))
+        ->check(CLI::Range(2LL, 365LL * 24 * 3600))
+        ->capture_default_str();
+    app.add_option("--session-max-age", session_max_age,
+                   "Seconds a login session lives at most, used or not (absolute expiry)")
+        ->envname("SESSION_MAX_AGE")
+        ->check(CLI::Range(2LL, 365LL * 24 * 3600))
         ->capture_default_str();
     app.add_option("--cookie-secure", cookie_secure, "Mark the session cookie Secure (behind TLS)")
         ->envname("COOKIE_SECURE")
@@ -156,6 +163,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     cfg.demo_data = demo == "on";
     cfg.cookie_secure = cookie_secure == "on";
     cfg.session_ttl = std::chrono::seconds(session_ttl);
+    cfg.session_max_age = std::chrono::seconds(session_max_age);
     cfg.redis_timeout = std::chrono::milliseconds(redis_timeout_ms);
     cfg.shutdown_timeout = std::chrono::seconds(shutdown_s);
     cfg.ping_interval = std::chrono::milliseconds(ping_interval_ms);

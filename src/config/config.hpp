@@ -47,7 +47,8 @@ struct server_config {
     int bcrypt_cost = 10;
     bool demo_data = true;
     std::string log_level = "info";
-    std::chrono::seconds session_ttl{7 * 24 * 3600};
+    std::chrono::seconds session_ttl{7 * 24 * 3600};       // idle: ends after this long unused
+    std::chrono::seconds session_max_age{30 * 24 * 3600};  // absolute: ends this long after login
     bool cookie_secure = false;
     std::chrono::milliseconds redis_timeout{2000};
     std::chrono::seconds shutdown_timeout{10};

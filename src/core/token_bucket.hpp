@@ -32,6 +32,12 @@ class token_bucket {
                                          1);
     }
 
+    // True when the bucket holds its whole burst again (as good as a new one).
+    bool full(time_point now) {
+        refill(now);
+        return tokens_ >= burst_;
+    }
+
   private:
     void refill(time_point now) {
         if (now > last_) {

@@ -59,6 +59,39 @@ if first then return {json, 1} end
 return {json, 0}
 )lua";
 
+// Sessions: "<user id> <absolute deadline, Redis unix seconds>", with the idle TTL as the key's
+// expiry. Redis's clock decides, so every instance agrees.
+// KEYS: session. ARGV: user id, idle ttl, max age.
+constexpr std::string_view put_session_script = R"lua(
+local now = tonumber(redis.call('TIME')[1])
+redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. (now + tonumber(ARGV[3])), 'EX', ARGV[2])
+)lua";
+
+// Returns the session's user id (nil when gone), ending it at its deadline and extending its
+// idle expiry (at most once per `slack` ms, so that reads rarely write). A value without a
+// deadline (written before absolute expiry existed) only has the idle expiry.
+// KEYS: session. ARGV: idle ttl seconds, slack ms.
+constexpr std::string_view session_user_script = R"lua(
+local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local left = tonumber(ARGV[1])
+local sp = string.find(v, ' ', 1, true)
+if sp then
+  local deadline = tonumber(string.sub(v, sp + 1)) or 0
+  local remain = deadline - tonumber(redis.call('TIME')[1])
+  if remain <= 0 then
+    redis.call('DEL', KEYS[1])
+    return false
+  end
+  if remain < left then left = remain end
+  v = string.sub(v, 1, sp - 1)
+end
+if redis.call('PTTL', KEYS[1]) < left * 1000 - tonumber(ARGV[2]) then
+  redis.call('EXPIRE', KEYS[1], left)
+end
+return v
+)lua";
+
 // Presence: per-instance and total connection counts per user. KEYS: instance hash, totals
 // hash, online_users, instance set, instance heartbeat. ARGV: user id, envelope to publish on
 // the 0 -> 1 (join) transition, instance id, heartbeat ttl. The instance registers itself (and
@@ -246,13 +279,19 @@ class redis_chat_store final : public chat::store {
     }
 
     task<void> put_session(std::string session_id, std::string user_id,
-                           std::chrono::seconds ttl) override {
-        co_return co_await done(redis_.exec_all(one(
-            cmd("SET", keys::session(session_id), user_id, "EX", std::to_string(ttl.count())))));
+                           std::chrono::seconds idle_ttl, std::chrono::seconds max_age) override {
+        co_return co_await done(
+            redis_.exec_all(one(cmd("EVAL", put_session_script, "1", keys::session(session_id),
+                                    user_id, std::to_string(std::min(idle_ttl, max_age).count()),
+                                    std::to_string(max_age.count())))));
     }
 
-    task<std::optional<std::string>> session_user(std::string session_id) override {
-        auto r = co_await redis_.exec(cmd("GET", keys::session(session_id)));
+    task<std::optional<std::string>> session_user(std::string session_id,
+                                                  std::chrono::seconds idle_ttl) override {
+        const auto slack_ms = std::min<long long>(60'000, idle_ttl.count() * 100);
+        auto r =
+            co_await redis_.exec(cmd("EVAL", session_user_script, "1", keys::session(session_id),
+                                     std::to_string(idle_ttl.count()), std::to_string(slack_ms)));
         if (!r)
             co_return r.error();
         co_return r->as_string();
@@ -343,7 +382,7 @@ class redis_chat_store final : public chat::store {
     task<chat::failure_count> failures(std::string key) override {
         std::vector<command> cmds;
         cmds.push_back(cmd("GET", keys::failures(key)));
-        cmds.push_back(cmd("TTL", keys::failures(key)));
+        cmds.push_back(cmd("PTTL", keys::lockout(key)));
         auto r = co_await redis_.exec_all(std::move(cmds));
         if (!r)
             co_return r.error();
@@ -353,20 +392,30 @@ class redis_chat_store final : public chat::store {
             std::from_chars(text->data(), text->data() + text->size(), n);
             out.failures = n;
         }
-        out.retry_after =
-            std::chrono::seconds(std::max<std::int64_t>(1, (*r)[1].as_integer().value_or(1)));
+        const std::int64_t locked_ms = (*r)[1].as_integer().value_or(-2);  // -2: no lockout
+        if (locked_ms > 0)
+            out.locked_for = std::chrono::seconds((locked_ms + 999) / 1000);
         co_return out;
     }
 
-    task<void> add_failure(std::string key, std::chrono::seconds window) override {
+    task<std::int64_t> add_failure(std::string key, std::chrono::seconds window) override {
         std::vector<command> cmds;
         cmds.push_back(cmd("INCR", keys::failures(key)));
         cmds.push_back(cmd("EXPIRE", keys::failures(key), std::to_string(window.count())));
-        co_return co_await done(redis_.exec_all(std::move(cmds)));
+        auto r = co_await redis_.exec_all(std::move(cmds));
+        if (!r)
+            co_return r.error();
+        co_return (*r)[0].as_integer().value_or(0);
+    }
+
+    task<void> lock_out(std::string key, std::chrono::seconds duration) override {
+        co_return co_await done(redis_.exec_all(
+            one(cmd("SET", keys::lockout(key), "1", "EX", std::to_string(duration.count())))));
     }
 
     task<void> clear_failures(std::string key) override {
-        co_return co_await done(redis_.exec_all(one(cmd("DEL", keys::failures(key)))));
+        co_return co_await done(
+            redis_.exec_all(one(cmd("DEL", keys::failures(key), keys::lockout(key)))));
     }
 
     task<bool> claim_empty_store() override {

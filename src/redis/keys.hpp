@@ -42,6 +42,9 @@ inline std::string presence_of(std::string_view instance) {
 inline std::string failures(std::string_view key) {
     return "redchat:failures:" + std::string(key);
 }
+inline std::string lockout(std::string_view key) {
+    return "redchat:lockout:" + std::string(key);
+}
 inline std::string instance_alive(std::string_view instance) {
     return "redchat:instance:" + std::string(instance);
 }

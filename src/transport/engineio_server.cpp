@@ -357,7 +357,7 @@ awaitable<std::shared_ptr<eio_session>> engineio_server::open_session(
         std::make_shared<eio_session>(*this, random_hex(10) + "." + std::to_string(index_));
     // The handshake's cookie decides who this socket is, for its whole life.
     if (cookie) {
-        auto uid = co_await store_.session_user(*cookie);
+        auto uid = co_await store_.session_user(*cookie, cfg_.session_ttl);
         if (uid && *uid) {
             std::vector<std::string> ids(1, **uid);
             auto names = co_await store_.usernames(std::move(ids));

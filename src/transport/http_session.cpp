@@ -273,7 +273,7 @@ awaitable<outcome> http_connection::serve_api(request& req, metrics::route) {
     auto res = json_response(req, r.status, std::move(r.body));
     if (r.set_session) {
         res.set(http::field::set_cookie,
-                session_cookie(svc_.config, *r.set_session, svc_.config.session_ttl.count()));
+                session_cookie(svc_.config, *r.set_session, svc_.config.session_max_age.count()));
     } else if (r.clear_session) {
         res.set(http::field::set_cookie, session_cookie(svc_.config, "", 0));
     }

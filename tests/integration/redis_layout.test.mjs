@@ -26,7 +26,7 @@ let startedAt;
 
 before(async () => {
   startedAt = Date.now() / 1000;
-  stack = await startStack({ demoData: 'on', extraArgs: ['--session-ttl', '3600'] });
+  stack = await startStack({ demoData: 'on', extraArgs: ['--session-ttl', '3600', '--session-max-age', '7200'] });
   db = stack.db;
 });
 
@@ -144,14 +144,17 @@ describe('registration and sessions', () => {
     assert.equal(await db.hget('user:42', 'username'), 'FortyTwo');
   });
 
-  test('the session key holds the user id and the --session-ttl', async () => {
+  test('the session key holds the user id, its deadline and the --session-ttl', async () => {
     const c = stack.api();
     const r = await c.login('Mary', 'password123');
     assert.equal(r.status, 200);
     const cookie = parseSetCookie(r.setCookies.find((l) => l.startsWith('redchat_sid=')));
-    assert.equal(cookie.attrs['max-age'], '3600');
+    assert.equal(cookie.attrs['max-age'], '7200');
     assert.equal(await db.type(`session:${cookie.value}`), 'string');
-    assert.equal(await db.get(`session:${cookie.value}`), '3');
+    const [uid, deadline] = (await db.get(`session:${cookie.value}`)).split(' ');
+    assert.equal(uid, '3');
+    const [redisNow] = await db.time();
+    assert.ok(Math.abs(Number(deadline) - (Number(redisNow) + 7200)) <= 2, `deadline ${deadline}`);
     const ttl = await db.ttl(`session:${cookie.value}`);
     assert.ok(ttl > 3500 && ttl <= 3600, `TTL ${ttl}`);
   });

@@ -41,6 +41,41 @@ async function metric(base, name) {
   return line ? Number(line.split(' ')[1]) : NaN;
 }
 
+describe('session expiry', () => {
+  let redis;
+  let server;
+  before(async () => {
+    redis = await startRedis();
+    server = await startServer({ redis, demoData: 'off', extraArgs: ['--session-ttl', '3', '--session-max-age', '6'] });
+  });
+  after(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
+  const me = async (a) => (await a.get('/me')).json;
+
+  test('a session unused for --session-ttl ends', async () => {
+    const user = await login(server.base, 'Idle');
+    assert.equal((await me(user.api)).username, 'Idle');
+    await sleep(3500);
+    assert.equal(await me(user.api), null);
+    assert.equal((await user.api.get('/users/online')).status, 401);
+  });
+
+  test('use extends a session, but never past --session-max-age', async () => {
+    const user = await login(server.base, 'Busy');
+    const start = Date.now();
+    // Used every 1.5 s: alive well past the 3 s idle expiry...
+    while (Date.now() - start < 5000) {
+      assert.equal((await me(user.api))?.username, 'Busy', `after ${Date.now() - start} ms`);
+      await sleep(1500);
+    }
+    // ...and over at the absolute deadline although still in use.
+    while (Date.now() - start < 6500) await sleep(250);
+    assert.equal(await me(user.api), null);
+  });
+});
+
 describe('abuse limits', () => {
   let redis;
   let server;
@@ -94,6 +129,14 @@ describe('abuse limits', () => {
     assert.match(locked.json.message, /Too many failed logins/);
     assert.ok((await db.ttl('redchat:failures:login:user:Mary')) > 0);
     assert.equal((await a.login('Joe', 'password123')).status, 200, 'other users are not locked out');
+    // Growing delays: the first lockout is 2 s; the next failure after it locks out for 4 s.
+    const first = await db.pttl('redchat:lockout:login:user:Mary');
+    assert.ok(first > 0 && first <= 2000, `first lockout ${first} ms`);
+    await sleep(first + 100);
+    assert.equal((await a.login('Mary', 'wrong-again')).status, 404);
+    const second = await db.pttl('redchat:lockout:login:user:Mary');
+    assert.ok(second > 3000 && second <= 4000, `second lockout ${second} ms`);
+    await db.del('redchat:lockout:login:user:Mary', 'redchat:failures:login:user:Mary');
   });
 
   test('a flood from one user is refused without delaying another user', async () => {

@@ -186,7 +186,7 @@ TEST(message, canonical_form_round_trips_raw_text) {
 
 class rest_api_test : public ::testing::Test {
   protected:
-    rest_api_test() : api_(db_, hasher_, cfg_) {
+    rest_api_test() : api_(db_, hasher_, cfg_, rates_) {
         db_.add_user("Pablo", "fake$password123");
         db_.add_user("Joe", "fake$password123");
         db_.add_user("Mary", "fake$password123");
@@ -209,6 +209,7 @@ class rest_api_test : public ::testing::Test {
     config::server_config cfg_;
     fake_store db_;
     fake_hasher hasher_;
+    keyed_buckets rates_{cfg_.limit.rooms_per_second, cfg_.limit.room_burst};
     rest_api api_;
     std::string pablo_sid_ = std::string(32, 'a');
 };
@@ -278,12 +279,28 @@ TEST_F(rest_api_test, failed_logins_are_throttled_per_user_and_address) {
     }
     auto locked = call("POST", "/login", R"({"username":"Pablo","password":"password123"})");
     EXPECT_EQ(locked.status, 429);
-    EXPECT_GT(locked.retry_after, 0);
+    EXPECT_EQ(locked.retry_after, 2);
     EXPECT_EQ(call("POST", "/login", R"({"username":"Joe","password":"password123"})").status, 200);
+    // Once the lockout is over, every further failure locks out twice as long.
+    db_.lockouts.clear();
+    EXPECT_EQ(call("POST", "/login", R"({"username":"Pablo","password":"guess123"})").status, 404);
+    EXPECT_EQ(db_.lockouts.at("login:user:Pablo"), std::chrono::seconds(4));
+    db_.lockouts.clear();
     db_.failure_counts.clear();
     EXPECT_EQ(call("POST", "/login", R"({"username":"Pablo","password":"password123"})").status,
               200);
     EXPECT_EQ(db_.failure_counts.count("login:user:Pablo"), 0u);  // success clears the user's count
+}
+
+TEST(rules, login_lockouts_double_up_to_the_window) {
+    using std::chrono::seconds;
+    EXPECT_EQ(login_lockout(0, 5, seconds(900)), seconds(0));
+    EXPECT_EQ(login_lockout(4, 5, seconds(900)), seconds(0));
+    EXPECT_EQ(login_lockout(5, 5, seconds(900)), seconds(2));
+    EXPECT_EQ(login_lockout(6, 5, seconds(900)), seconds(4));
+    EXPECT_EQ(login_lockout(13, 5, seconds(900)), seconds(512));
+    EXPECT_EQ(login_lockout(14, 5, seconds(900)), seconds(900));
+    EXPECT_EQ(login_lockout(1'000'000, 5, seconds(900)), seconds(900));
 }
 
 TEST_F(rest_api_test, room_creation_is_rate_limited) {
@@ -527,7 +544,9 @@ TEST(hub, delivers_to_entitled_sockets_only) {
 
 class realtime_test : public ::testing::Test {
   protected:
-    realtime_test() : rt_(db_, hub_, cfg_, "srv", "inst", [] { return 1'800'000'000.5; }) {
+    realtime_test()
+        : rt_(
+              db_, hub_, cfg_, "srv", "inst", [] { return 1'800'000'000.5; }, rates_) {
         db_.add_user("Pablo", "x");
         db_.add_user("Joe", "x");
         db_.add_user("Mary", "x");
@@ -543,6 +562,7 @@ class realtime_test : public ::testing::Test {
     config::server_config cfg_;
     fake_store db_;
     hub hub_;
+    keyed_buckets rates_{cfg_.limit.messages_per_second, cfg_.limit.message_burst};
     realtime rt_;
     recording_socket pablo_, mary_, anon_;
 };
@@ -610,22 +630,30 @@ TEST_F(realtime_test, refusals) {
 TEST_F(realtime_test, floods_are_refused_by_token_buckets) {
     cfg_.limit.message_burst = 5;
     cfg_.limit.messages_per_second = 0.1;
-    run(rt_.connected(pablo_));
+    // Two threads' realtimes sharing one user table, as in the server.
+    keyed_buckets users(0.1, 5);
+    realtime thread1(
+        db_, hub_, cfg_, "srv", "inst", [] { return 1'800'000'000.5; }, users);
+    realtime thread2(
+        db_, hub_, cfg_, "srv", "inst", [] { return 1'800'000'000.5; }, users);
+    auto send = [this](realtime& rt, client_socket& s, const char* text) {
+        return run(rt.on_event(s, "message", json::parse(text).as_array()));
+    };
+    run(thread1.connected(pablo_));
     int refused = 0;
     for (int i = 0; i < 8; ++i) {
-        auto r = emit(pablo_, "message", R"([{"roomId":"0","message":"spam"}])");
-        if (r.rate_limited)
+        if (send(thread1, pablo_, R"([{"roomId":"0","message":"spam"}])").rate_limited)
             ++refused;
     }
     EXPECT_EQ(refused, 3);
     EXPECT_EQ(db_.messages.at("0").size(), 5u);
-    // Another connection of the same user shares the user's bucket.
+    // Another connection of the same user, on another thread, shares the user's bucket.
     recording_socket tab2;
     tab2.account = user{"1", "Pablo"};
-    run(rt_.connected(tab2));
-    EXPECT_TRUE(emit(tab2, "message", R"([{"roomId":"0","message":"more"}])").rate_limited);
+    run(thread2.connected(tab2));
+    EXPECT_TRUE(send(thread2, tab2, R"([{"roomId":"0","message":"more"}])").rate_limited);
     // Someone else is not affected.
-    EXPECT_FALSE(emit(mary_, "message", R"([{"roomId":"0","message":"hi"}])").error);
+    EXPECT_FALSE(send(thread2, mary_, R"([{"roomId":"0","message":"hi"}])").error);
 }
 
 TEST_F(realtime_test, first_message_of_a_private_room_shows_it_to_both) {

@@ -68,12 +68,13 @@ TEST(command_line, defaults) {
     EXPECT_TRUE(out.config->demo_data);
     EXPECT_GE(out.config->threads, 1u);
     EXPECT_EQ(out.config->session_ttl.count(), 7 * 24 * 3600);
+    EXPECT_EQ(out.config->session_max_age.count(), 30 * 24 * 3600);
 }
 
 TEST(command_line, flags) {
     auto out = parse({"--port", "9000", "--redis-url", "redis://127.0.0.1:7001/1", "--threads", "3",
                       "--demo-data", "off", "--log-level", "debug", "--session-ttl", "3600",
-                      "--web-root", "/srv/web"});
+                      "--session-max-age", "7200", "--web-root", "/srv/web"});
     ASSERT_TRUE(out.config) << out.output;
     EXPECT_EQ(out.config->port, 9000);
     ASSERT_TRUE(out.config->redis);
@@ -83,6 +84,7 @@ TEST(command_line, flags) {
     EXPECT_FALSE(out.config->demo_data);
     EXPECT_EQ(out.config->log_level, "debug");
     EXPECT_EQ(out.config->session_ttl.count(), 3600);
+    EXPECT_EQ(out.config->session_max_age.count(), 7200);
     EXPECT_EQ(out.config->web_root, "/srv/web");
 }
 

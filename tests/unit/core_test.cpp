@@ -1,9 +1,13 @@
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
+#include <vector>
 
 #include "core/bcrypt.hpp"
 #include "core/error.hpp"
+#include "core/keyed_buckets.hpp"
 #include "core/metrics.hpp"
 #include "core/random_id.hpp"
 #include "core/token_bucket.hpp"
@@ -80,6 +84,42 @@ TEST(token_bucket, bursts_then_refills_at_its_rate) {
         EXPECT_TRUE(bucket.try_take(t0 + 10s)) << i;  // capped at burst
     EXPECT_FALSE(bucket.try_take(t0 + 10s));
     EXPECT_FALSE(bucket.try_take(t0));  // time going backwards gives nothing
+}
+
+TEST(keyed_buckets, one_rate_per_key_across_threads) {
+    using namespace std::chrono_literals;
+    const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+    keyed_buckets rates(10, 30);
+    std::atomic<int> taken{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&] {
+            for (int i = 0; i < 100; ++i) {
+                if (rates.try_take("user-1", t0).count() == 0)
+                    taken.fetch_add(1);
+            }
+        });
+    }
+    for (auto& t : threads)
+        t.join();
+    EXPECT_EQ(taken.load(), 30);  // one burst in all, not one per thread
+    EXPECT_EQ(rates.try_take("user-1", t0), 101ms);
+    EXPECT_EQ(rates.try_take("user-2", t0), 0ms);  // other keys have their own bucket
+    EXPECT_EQ(rates.try_take("user-1", t0 + 100ms), 0ms);
+}
+
+TEST(keyed_buckets, forgets_full_buckets_when_a_shard_grows) {
+    using namespace std::chrono_literals;
+    const auto t0 = std::chrono::steady_clock::time_point{} + 1h;
+    keyed_buckets rates(10, 30);
+    const std::size_t keys = keyed_buckets::shard_count * keyed_buckets::prune_above;
+    for (std::size_t i = 0; i < keys; ++i)
+        (void)rates.try_take("k" + std::to_string(i), t0);
+    const std::size_t before = rates.size();
+    EXPECT_GT(before, keys / 2);
+    for (std::size_t i = 0; i < keys; ++i)  // much later: every old bucket is full again
+        (void)rates.try_take("n" + std::to_string(i), t0 + 1h);
+    EXPECT_LT(rates.size(), before + keys / 2);
 }
 
 TEST(error, result_carries_our_category) {

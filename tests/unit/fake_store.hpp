@@ -146,13 +146,14 @@ class fake_store final : public chat::store {
                          [](const auto& a, const auto& b) { return a.first < b.first; });
         co_return result<void>{};
     }
-    task<void> put_session(std::string sid, std::string uid, std::chrono::seconds) override {
+    task<void> put_session(std::string sid, std::string uid, std::chrono::seconds,
+                           std::chrono::seconds) override {
         if (auto e = begin())
             co_return *e;
         sessions[sid] = uid;
         co_return result<void>{};
     }
-    task<std::optional<std::string>> session_user(std::string sid) override {
+    task<std::optional<std::string>> session_user(std::string sid, std::chrono::seconds) override {
         if (auto e = begin())
             co_return *e;
         auto it = sessions.find(sid);
@@ -217,22 +218,32 @@ class fake_store final : public chat::store {
         co_return result<void>{};
     }
 
+    // Lockouts never end by themselves here: tests clear `lockouts` to let time pass.
     std::map<std::string, std::int64_t> failure_counts;
+    std::map<std::string, std::chrono::seconds> lockouts;
     task<chat::failure_count> failures(std::string key) override {
         if (auto e = begin())
             co_return *e;
-        co_return chat::failure_count{failure_counts[key], std::chrono::seconds(900)};
+        auto it = lockouts.find(key);
+        co_return chat::failure_count{failure_counts[key],
+                                      it == lockouts.end() ? std::chrono::seconds(0) : it->second};
     }
-    task<void> add_failure(std::string key, std::chrono::seconds) override {
+    task<std::int64_t> add_failure(std::string key, std::chrono::seconds) override {
         if (auto e = begin())
             co_return *e;
-        ++failure_counts[key];
+        co_return ++failure_counts[key];
+    }
+    task<void> lock_out(std::string key, std::chrono::seconds duration) override {
+        if (auto e = begin())
+            co_return *e;
+        lockouts[key] = duration;
         co_return result<void>{};
     }
     task<void> clear_failures(std::string key) override {
         if (auto e = begin())
             co_return *e;
         failure_counts.erase(key);
+        lockouts.erase(key);
         co_return result<void>{};
     }
 
