@@ -13,6 +13,8 @@
 
 #include <chrono>
 
+#include "transport/cookies.hpp"
+
 namespace redchat::transport {
 namespace {
 
@@ -49,15 +51,6 @@ string_response json_response(unsigned version, bool keep_alive, bool head, int 
 string_response json_response(const request& req, int status, std::string body) {
     return json_response(req.version(), req.keep_alive(), req.method() == http::verb::head, status,
                          std::move(body));
-}
-
-std::string session_cookie(const config::server_config& cfg, std::string_view value,
-                           long long max_age) {
-    std::string c = std::string(session_cookie_name) + "=" + std::string(value) +
-                    "; Path=/; HttpOnly; SameSite=Lax; Max-Age=" + std::to_string(max_age);
-    if (cfg.cookie_secure)
-        c += "; Secure";
-    return c;
 }
 
 // Everything the session loop needs to know about how one request went.
@@ -273,9 +266,10 @@ awaitable<outcome> http_connection::serve_api(request& req, metrics::route) {
     auto res = json_response(req, r.status, std::move(r.body));
     if (r.set_session) {
         res.set(http::field::set_cookie,
-                session_cookie(svc_.config, *r.set_session, svc_.config.session_max_age.count()));
+                session_cookie(*r.set_session, svc_.config.session_max_age.count(),
+                               svc_.config.cookie_secure));
     } else if (r.clear_session) {
-        res.set(http::field::set_cookie, session_cookie(svc_.config, "", 0));
+        res.set(http::field::set_cookie, session_cookie("", 0, svc_.config.cookie_secure));
     }
     if (r.status == 429) {
         svc_.stats.rate_limited.fetch_add(1, std::memory_order_relaxed);
@@ -406,30 +400,6 @@ awaitable<outcome> http_connection::serve_stream(request& req) {
 }
 
 }  // namespace
-
-std::optional<std::string> session_from_cookie(std::string_view header) {
-    const std::string_view name = session_cookie_name;
-    while (!header.empty()) {
-        auto end = header.find(';');
-        auto part = header.substr(0, end);
-        header = end == std::string_view::npos ? std::string_view{} : header.substr(end + 1);
-        while (!part.empty() && (part.front() == ' ' || part.front() == '\t'))
-            part.remove_prefix(1);
-        while (!part.empty() && (part.back() == ' ' || part.back() == '\t'))
-            part.remove_suffix(1);
-        if (!part.starts_with(name) || part.size() <= name.size() || part[name.size()] != '=')
-            continue;
-        auto value = part.substr(name.size() + 1);
-        if (value.size() != 32)
-            continue;
-        bool hex = true;
-        for (char c : value)
-            hex = hex && ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
-        if (hex)
-            return std::string(value);
-    }
-    return std::nullopt;
-}
 
 awaitable<void> run_http_session(asio::ip::tcp::socket socket, http_services& services) {
     http_connection connection(std::move(socket), services);

@@ -31,12 +31,7 @@ struct http_services {
     connection_limiter& per_address;  // shared by all threads
 };
 
-inline constexpr const char* session_cookie_name = "redchat_sid";
-
 boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket,
                                               http_services& services);
-
-// The session id of a Cookie header value, if it holds a well-formed one (32 hex digits).
-std::optional<std::string> session_from_cookie(std::string_view cookie_header);
 
 }  // namespace redchat::transport

@@ -5,6 +5,7 @@
 
 #include "core/random_id.hpp"
 #include "transport/connection_limiter.hpp"
+#include "transport/cookies.hpp"
 #include "transport/http_session.hpp"
 #include "transport/origin_policy.hpp"
 #include "transport/static_files.hpp"
