@@ -9,13 +9,13 @@ FUZZ_SECONDS ?= 10
 DATA_DIR ?= var/redis
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-.PHONY: run test setup setup-run build build-asan build-fuzz web test-deps test-release test-asan test-fuzz clean format tidy
+.PHONY: run test setup setup-run build build-asan build-tsan build-fuzz web test-deps test-release test-asan test-tsan test-fuzz clean format tidy
 
 run: setup-run build web
 	@echo "redchat: starting on http://localhost:$(PORT)  (Ctrl-C stops the server and its Redis)"
 	PORT=$(PORT) DATA_DIR=$(DATA_DIR) exec ./build/release/redchat-server
 
-test: setup build web test-deps test-release build-asan test-asan build-fuzz test-fuzz
+test: setup build web test-deps test-release build-asan test-asan build-tsan test-tsan build-fuzz test-fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -30,6 +30,10 @@ build:
 build-asan:
 	@cmake --preset asan-ubsan >/dev/null
 	@cmake --build --preset asan-ubsan
+
+build-tsan:
+	@cmake --preset tsan >/dev/null
+	@cmake --build --preset tsan
 
 build-fuzz:
 	@cmake --preset fuzz -DREDCHAT_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
@@ -49,6 +53,13 @@ test-release:
 test-asan:
 	@cd build/asan-ubsan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure --timeout 900
+
+# The threaded core under ThreadSanitizer: the unit tests and the integration suite (two I/O
+# threads, cross-thread polling and upgrades, shutdown) against the TSan binary. A race report
+# makes the server exit non-zero, which the integration harness treats as a failure.
+test-tsan:
+	@cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+	  ctest --output-on-failure --timeout 900 -L 'unit|integration'
 
 # Each fuzz target runs briefly from its seed corpus (FUZZ_SECONDS each, default 10).
 test-fuzz:

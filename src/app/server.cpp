@@ -64,13 +64,14 @@ double now_seconds() {
         .count();
 }
 
-// One bus event, parsed and encoded once for the whole process, then handed to every thread.
+// One bus event, parsed and encoded once for the whole process (the Socket.IO packet inside its
+// WebSocket frame), then handed to every thread, which queues that same buffer to each receiver.
 void fan_out(std::vector<std::unique_ptr<worker>>& workers, std::string_view payload) {
     auto parsed = chat::parse_envelope(payload);
     if (!parsed)
         return;
     auto event = std::make_shared<const chat::bus_event>(std::move(*parsed));
-    auto packet = std::make_shared<const std::string>(
+    auto packet = transport::make_text_frame(
         "4" + socketio::encode_event("/", event->name, event->data_json));
     for (auto& w : workers) {
         asio::post(w->ioc, [&w = *w, event, packet] { w.hub.deliver(*event, packet); });

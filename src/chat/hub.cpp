@@ -37,8 +37,7 @@ void hub::update_user(client_socket& socket, const std::optional<user>& before) 
         by_user_.emplace(socket.account->id, &socket);
 }
 
-std::size_t hub::deliver_to_user(const std::string& user_id,
-                                 const std::shared_ptr<const std::string>& packet) {
+std::size_t hub::deliver_to_user(const std::string& user_id, const packet_ptr& packet) {
     std::size_t n = 0;
     auto [first, last] = by_user_.equal_range(user_id);
     for (auto it = first; it != last; ++it, ++n)
@@ -46,7 +45,7 @@ std::size_t hub::deliver_to_user(const std::string& user_id,
     return n;
 }
 
-std::size_t hub::deliver(const bus_event& ev, const std::shared_ptr<const std::string>& packet) {
+std::size_t hub::deliver(const bus_event& ev, const packet_ptr& packet) {
     std::size_t n = 0;
     switch (ev.type) {
         case bus_event_type::user_connected:

@@ -6,6 +6,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -15,13 +16,23 @@
 
 namespace redchat::chat {
 
+// An encoded packet for clients, shared read-only by all of its receivers on every thread: the
+// Engine.IO packet text with the transport's frame header (a WebSocket header) written once in
+// front of it, so that a broadcast is encoded once and never copied per receiver.
+struct outgoing_packet {
+    std::string bytes;  // the frame header, then the packet
+    std::size_t header_size = 0;
+    std::string_view packet() const { return std::string_view(bytes).substr(header_size); }
+};
+using packet_ptr = std::shared_ptr<const outgoing_packet>;
+
 // One connected Socket.IO socket, as the domain sees it.
 class client_socket {
   public:
     virtual ~client_socket() = default;
     // Queues an encoded packet for this client (never blocks; may drop a slow client, but must
     // not re-enter the hub: leaving it happens later, from the event loop).
-    virtual void deliver(const std::shared_ptr<const std::string>& packet) = 0;
+    virtual void deliver(const packet_ptr& packet) = 0;
 
     std::optional<user> account;  // nullopt: not logged in (may neither join nor send)
     std::set<std::string> rooms;  // rooms this socket is joined to (all checked memberships)
@@ -38,15 +49,14 @@ class hub {
     // Delivers to the local sockets entitled to `ev`: members of a message's room (everyone
     // logged in for General, the two participants of a private room), the two users of a
     // show.room, and everyone logged in for presence events. Returns the number of sockets.
-    std::size_t deliver(const bus_event& ev, const std::shared_ptr<const std::string>& packet);
+    std::size_t deliver(const bus_event& ev, const packet_ptr& packet);
 
     std::size_t size() const { return sockets_.size(); }
     // Local sockets of a user (presence accounting, tests).
     std::size_t sockets_of(const std::string& user_id) const { return by_user_.count(user_id); }
 
   private:
-    std::size_t deliver_to_user(const std::string& user_id,
-                                const std::shared_ptr<const std::string>& packet);
+    std::size_t deliver_to_user(const std::string& user_id, const packet_ptr& packet);
 
     std::unordered_set<client_socket*> sockets_;
     std::unordered_multimap<std::string, client_socket*> by_user_;

@@ -114,6 +114,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("MAX_QUEUED_BYTES")
         ->check(CLI::Range(std::size_t{4096}, std::size_t{1} << 30))
         ->capture_default_str();
+    app.add_option("--max-queued-messages", cfg.limit.max_queued_messages,
+                   "Packets queued for one connection before it is dropped as too slow")
+        ->envname("MAX_QUEUED_MESSAGES")
+        ->check(CLI::Range(std::size_t{16}, std::size_t{1} << 24))
+        ->capture_default_str();
     app.add_option("--max-sockets-per-user", cfg.limit.max_sockets_per_user,
                    "Socket.IO connections allowed per user")
         ->envname("MAX_SOCKETS_PER_USER")

@@ -23,6 +23,7 @@ struct limits {
     std::size_t max_message_chars = 4000;      // Unicode code points
     std::size_t max_packet_bytes = 64 * 1024;  // Engine.IO maxPayload, WebSocket frame limit
     std::size_t max_queued_bytes = 4 << 20;    // per connection; a slower client is dropped
+    std::size_t max_queued_messages = 16384;   // per connection, likewise
     std::size_t max_connections_per_address = 512;
     std::size_t max_sockets_per_user = 20;
     double messages_per_second = 10;  // token buckets, per connection and per user

@@ -7,33 +7,28 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/buffers_to_string.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/websocket.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/field.hpp>
 #include <boost/url/parse.hpp>
 
-#include <deque>
+#include <algorithm>
 
 #include "chat/message.hpp"
 #include "core/random_id.hpp"
 #include "socketio/engineio_codec.hpp"
 #include "socketio/socketio_codec.hpp"
+#include "transport/websocket_connection.hpp"
+#include "transport/ws_codec.hpp"
 
 namespace redchat::transport {
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using asio::awaitable;
 using clock_type = std::chrono::steady_clock;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
-
-std::shared_ptr<const std::string> shared(std::string s) {
-    return std::make_shared<const std::string>(std::move(s));
-}
 
 poll_answer eio_error(int code, std::string_view message) {
     return {
@@ -66,32 +61,59 @@ class eio_session final : public chat::client_socket,
     eio_session(engineio_server& server, std::string sid)
         : server_(server),
           sid_(std::move(sid)),
-          wake_(server.context(), clock_type::time_point::max()),
-          pong_(server.context(), clock_type::time_point::max()) {}
+          wake_(server.context(), clock_type::time_point::max()) {}
 
     const std::string& sid() const { return sid_; }
     bool closed() const { return closed_; }
     bool on_websocket() const { return websocket_; }
 
-    void deliver(const std::shared_ptr<const std::string>& packet) override {
+    void deliver(const chat::packet_ptr& packet) override {
         if (closed_)
             return;
-        queued_bytes_ += packet->size();
-        if (queued_bytes_ > server_.config().limit.max_queued_bytes) {
-            // A client that cannot keep up is dropped rather than slowing anyone else down.
-            spdlog::info("event=slow_client_dropped sid={} queued_bytes={}", sid_, queued_bytes_);
-            server_.stats().slow_clients_dropped.fetch_add(1, std::memory_order_relaxed);
-            close();
+        if (ws_) {
+            if (!ws_->send(packet) && ws_->is_open())
+                drop_slow();
+            return;
+        }
+        const auto& limit = server_.config().limit;
+        queued_bytes_ += packet->bytes.size();
+        if (queued_bytes_ > limit.max_queued_bytes || queue_.size() >= limit.max_queued_messages) {
+            drop_slow();
             return;
         }
         queue_.push_back(packet);
         wake_.cancel();
     }
-    void send(std::string eio_packet) { deliver(shared(std::move(eio_packet))); }
+    void send(std::string eio_packet) { deliver(make_text_frame(std::move(eio_packet))); }
 
-    // Starts the ping loop; called once the open packet is queued.
-    void start() {
-        asio::co_spawn(server_.context(), ping_loop(shared_from_this()), asio::detached);
+    // Starts the pings; called once the open packet is queued.
+    void start() { server_.schedule_ping(weak_from_this(), server_.config().ping_interval); }
+
+    // The ping timer of this session fired (engineio_server's wheel): ping, or give up on a
+    // missing pong, or, after a pong, wait for the next ping.
+    void on_ping_timer() {
+        if (closed_)
+            return;
+        const auto& cfg = server_.config();
+        switch (ping_state_) {
+            case ping_state::idle:
+                send(socketio::encode_packet(socketio::eio_type::ping));
+                ping_state_ = ping_state::awaiting_pong;
+                server_.schedule_ping(weak_from_this(), cfg.ping_timeout);
+                break;
+            case ping_state::awaiting_pong:
+                spdlog::debug("event=ping_timeout sid={}", sid_);
+                if (ws_)
+                    ws_->abort(ws_close::going_away, "Ping timeout");
+                close();
+                break;
+            case ping_state::answered:
+                ping_state_ = ping_state::idle;
+                server_.schedule_ping(
+                    weak_from_this(),
+                    std::max(cfg.ping_interval - cfg.ping_timeout, std::chrono::milliseconds(1)));
+                break;
+        }
     }
 
     // Ends the session: the transport closes, the chat layer is told, the server forgets it.
@@ -100,9 +122,8 @@ class eio_session final : public chat::client_socket,
             return;
         closed_ = true;
         wake_.cancel();
-        pong_.cancel();
-        if (close_transport_)
-            close_transport_();
+        if (ws_)
+            ws_->close(ws_close::normal, "");  // after what is queued (a close packet, say)
         if (sio_connected_) {
             sio_connected_ = false;
             // Posted, not dispatched: close() may run inside hub::deliver, which must not see
@@ -120,6 +141,11 @@ class eio_session final : public chat::client_socket,
         if (closed_)
             return;
         send(socketio::encode_packet(socketio::eio_type::close));
+        if (ws_) {
+            close();  // the close frame follows the close packet out
+            return;
+        }
+        // Polling: the packet goes out with the next (or pending) poll.
         asio::co_spawn(server_.context(), close_after(shared_from_this()), asio::detached);
     }
 
@@ -141,8 +167,8 @@ class eio_session final : public chat::client_socket,
     }
     bool upgrading() const { return upgrading_; }
 
-    std::vector<std::shared_ptr<const std::string>> take_output() {
-        std::vector<std::shared_ptr<const std::string>> out(queue_.begin(), queue_.end());
+    std::vector<chat::packet_ptr> take_output() {
+        std::vector<chat::packet_ptr> out(queue_.begin(), queue_.end());
         queue_.clear();
         queued_bytes_ = 0;
         return out;
@@ -151,9 +177,12 @@ class eio_session final : public chat::client_socket,
     bool poll_pending = false;
     bool queue_empty() const { return queue_.empty(); }
 
-    void attach_websocket(std::function<void()> close_transport) {
+    // From now on the session's packets go out over `ws` (what polling had queued first).
+    void attach_websocket(std::shared_ptr<websocket_connection> ws) {
         websocket_ = true;
-        close_transport_ = std::move(close_transport);
+        ws_ = std::move(ws);
+        for (auto& p : take_output())
+            ws_->send(std::move(p));
         wake_.cancel();  // a pending long-poll returns (with a noop)
     }
 
@@ -161,7 +190,8 @@ class eio_session final : public chat::client_socket,
     awaitable<void> on_packet(socketio::eio_packet p) {
         switch (p.type) {
             case socketio::eio_type::pong:
-                pong_.cancel();
+                if (ping_state_ == ping_state::awaiting_pong)
+                    ping_state_ = ping_state::answered;
                 break;
             case socketio::eio_type::ping:  // not sent by EIO 4 clients, answered anyway
                 send(socketio::encode_packet(socketio::eio_type::pong, p.data));
@@ -182,24 +212,14 @@ class eio_session final : public chat::client_socket,
     }
 
   private:
-    static awaitable<void> ping_loop(std::shared_ptr<eio_session> self) {
-        const auto& cfg = self->server_.config();
-        asio::steady_timer timer(self->server_.context());
-        while (!self->closed_) {
-            timer.expires_after(cfg.ping_interval);
-            co_await timer.async_wait(nothrow);
-            if (self->closed_)
-                break;
-            self->send(socketio::encode_packet(socketio::eio_type::ping));
-            self->pong_.expires_after(cfg.ping_timeout);
-            auto [ec] = co_await self->pong_.async_wait(nothrow);
-            if (self->closed_)
-                break;
-            if (!ec) {  // the timer ran out: no pong
-                spdlog::debug("event=ping_timeout sid={}", self->sid_);
-                self->close();
-            }
-        }
+    void drop_slow() {
+        // A client that cannot keep up is dropped rather than slowing anyone else down.
+        spdlog::info("event=slow_client_dropped sid={} queued_bytes={}", sid_,
+                     ws_ ? ws_->queued_bytes() : queued_bytes_);
+        server_.stats().slow_clients_dropped.fetch_add(1, std::memory_order_relaxed);
+        if (ws_)
+            ws_->abort(ws_close::try_again_later, "Too slow: output queue full");
+        close();
     }
 
     static awaitable<void> close_after(std::shared_ptr<eio_session> self) {
@@ -298,11 +318,12 @@ class eio_session final : public chat::client_socket,
     bool closed_ = false;
     bool websocket_ = false;
     bool upgrading_ = false;
-    std::deque<std::shared_ptr<const std::string>> queue_;
+    std::vector<chat::packet_ptr> queue_;  // polling output (WebSocket output queues in ws_)
     std::size_t queued_bytes_ = 0;
-    asio::steady_timer wake_;  // cancelled to wake the transport's writer
-    asio::steady_timer pong_;  // cancelled when a pong arrives
-    std::function<void()> close_transport_;
+    asio::steady_timer wake_;  // cancelled to wake a pending long-poll
+    std::shared_ptr<websocket_connection> ws_;
+    enum class ping_state : std::uint8_t { idle, awaiting_pong, answered };
+    ping_state ping_state_ = ping_state::idle;
     std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
 };
 
@@ -316,7 +337,15 @@ engineio_server::engineio_server(asio::io_context& ioc, std::size_t thread_index
       store_(store),
       cfg_(cfg),
       stats_(stats),
-      per_user_(per_user) {}
+      per_user_(per_user),
+      batch_(ioc),
+      // Ticks of a quarter of the shorter ping period (10 ms to 1 s): pings go out at most a
+      // tick late, well within the client's allowance of pingInterval + pingTimeout.
+      ping_tick_(std::clamp(std::min(cfg.ping_interval, cfg.ping_timeout) / 4,
+                            std::chrono::milliseconds(10), std::chrono::milliseconds(1000))),
+      ping_wheel_(
+          static_cast<std::size_t>(std::max(cfg.ping_interval, cfg.ping_timeout) / ping_tick_) +
+          2) {}
 
 engineio_server::~engineio_server() = default;
 
@@ -403,7 +432,7 @@ awaitable<poll_answer> engineio_server::polling_here(request req,
             co_return eio_error(3, "Bad request");
         auto session = co_await open_session(std::move(cookie), false);
         auto out = session->take_output();
-        co_return poll_answer{200, "text/plain; charset=UTF-8", *out.front()};
+        co_return poll_answer{200, "text/plain; charset=UTF-8", std::string(out.front()->packet())};
     }
     auto it = sessions_.find(q.sid);
     if (it == sessions_.end())
@@ -429,7 +458,7 @@ awaitable<poll_answer> engineio_server::polling_here(request req,
         std::vector<std::string> parts;
         parts.reserve(out.size());
         for (auto& p : out)
-            parts.push_back(*p);
+            parts.emplace_back(p->packet());
         if (parts.empty())
             parts.push_back(socketio::encode_packet(socketio::eio_type::close));
         co_return poll_answer{200, "text/plain; charset=UTF-8", socketio::encode_payload(parts)};
@@ -488,26 +517,39 @@ awaitable<void> engineio_server::websocket_here(
     std::optional<connection_limiter::slot> address_slot) {
     // The connection keeps its place in the per-address count until this coroutine ends.
     const auto held = std::move(address_slot);
-    using stream_type = websocket::stream<beast::tcp_stream>;
-    auto ws = std::make_shared<stream_type>(std::move(socket));
-    ws->set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
-    ws->read_message_max(cfg_.limit.max_packet_bytes);
-    ws->set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(beast::http::field::server, "redchat"); }));
-    auto [aec] = co_await ws->async_accept(req, nothrow);
+    // The handshake's answer (RFC 6455 §4.2.2); http_session checked that it is an upgrade.
+    const auto key = req[beast::http::field::sec_websocket_key];
+    if (key.empty() || req[beast::http::field::sec_websocket_version] != "13") {
+        static const std::string body = R"({"message":"Expected a WebSocket 13 handshake"})";
+        static const std::string refusal =
+            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+            "Sec-WebSocket-Version: 13\r\nConnection: close\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n" + body;
+        co_await asio::async_write(socket, asio::buffer(refusal), nothrow);
+        co_return;
+    }
+    const std::string answer =
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Server: redchat\r\nSec-WebSocket-Accept: " +
+        ws_accept_key(key) + "\r\n\r\n";
+    auto [aec, an] = co_await asio::async_write(socket, asio::buffer(answer), nothrow);
+    (void)an;
     if (aec)
         co_return;
-    ws->text(true);
+    const auto& limit = cfg_.limit;
+    auto ws = std::make_shared<websocket_connection>(
+        std::move(socket), batch_,
+        websocket_connection::limits{limit.max_packet_bytes, limit.max_queued_bytes,
+                                     limit.max_queued_messages});
 
     const auto q = parse_eio_query(req.target());
     std::shared_ptr<eio_session> session;
-    beast::flat_buffer buffer;
     if (q.sid.empty()) {
         session = co_await open_session(std::move(cookie), true);
     } else {
         auto it = sessions_.find(q.sid);
         if (it == sessions_.end() || it->second->on_websocket()) {
-            co_await ws->async_close(websocket::close_code::policy_error, nothrow);
+            ws->close(ws_close::policy_violation, "Session ID unknown");
             co_return;
         }
         session = it->second;
@@ -518,72 +560,73 @@ awaitable<void> engineio_server::websocket_here(
             ~upgrade_guard() { session.set_upgrading(false); }
         } guard{*session};
         for (;;) {
-            auto [rec, n] = co_await ws->async_read(buffer, nothrow);
-            (void)n;
-            if (rec || session->closed())
+            auto msg = co_await ws->read();
+            if (!msg || session->closed()) {
+                ws->reader_done();
                 co_return;
-            const std::string text = beast::buffers_to_string(buffer.data());
-            buffer.consume(buffer.size());
-            if (text == "2probe") {
+            }
+            if (msg->payload == "2probe") {
                 session->set_upgrading(true);
-                static const std::string probe = "3probe";
-                auto [wec, wn] = co_await ws->async_write(asio::buffer(probe), nothrow);
-                (void)wn;
-                if (wec)
-                    co_return;
-            } else if (text == "5") {
+                ws->send(make_text_frame("3probe"));
+            } else if (msg->payload == "5") {
                 break;
             } else {
+                ws->abort(ws_close::protocol_error, "Expected the upgrade probe");
                 co_return;  // the client gave up on the upgrade; polling carries on
             }
         }
     }
-    session->attach_websocket([ws] {
-        beast::error_code ignored;
-        beast::get_lowest_layer(*ws).socket().close(ignored);
-    });
+    session->attach_websocket(ws);
 
-    // Writer: everything queued for the session, one text frame per packet.
-    asio::co_spawn(
-        ioc_,
-        [](std::shared_ptr<stream_type> w, std::shared_ptr<eio_session> s) -> awaitable<void> {
-            while (!s->closed()) {
-                co_await s->wait_for_output(false);
-                for (auto& packet : s->take_output()) {
-                    auto [ec, n] = co_await w->async_write(asio::buffer(*packet), nothrow);
-                    (void)n;
-                    if (ec) {
-                        s->close();
-                        co_return;
-                    }
-                }
-            }
-        }(ws, session),
-        asio::detached);
-
-    // Reader: each frame is one Engine.IO packet, handled before the next is read.
+    // Each message is one Engine.IO packet, handled before the next is read.
     while (!session->closed()) {
-        auto [rec, n] = co_await ws->async_read(buffer, nothrow);
-        (void)n;
-        if (rec)
+        auto msg = co_await ws->read();
+        if (!msg)
             break;
-        const bool binary = !ws->got_text();
-        std::string text = beast::buffers_to_string(buffer.data());
-        buffer.consume(buffer.size());
-        if (binary) {
+        if (msg->opcode == ws_opcode::binary) {
             socketio::eio_packet packet;
             packet.type = socketio::eio_type::message;
-            packet.data = std::move(text);
+            packet.data = std::move(msg->payload);
             packet.binary = true;
             co_await session->on_packet(std::move(packet));
             continue;
         }
-        auto packet = socketio::decode_packet(text);
-        if (!packet)
-            break;  // not Engine.IO: drop the connection
+        auto packet = socketio::decode_packet(msg->payload);
+        if (!packet) {
+            ws->abort(ws_close::protocol_error, "Not an Engine.IO packet");
+            break;
+        }
         co_await session->on_packet(std::move(*packet));
     }
     session->close();
+    ws->reader_done();
+}
+
+void engineio_server::schedule_ping(std::weak_ptr<eio_session> session,
+                                    std::chrono::milliseconds delay) {
+    const auto ticks =
+        static_cast<std::size_t>((delay + ping_tick_ - std::chrono::milliseconds(1)) / ping_tick_);
+    ping_wheel_.schedule(std::move(session), ticks);
+    if (!wheel_running_) {
+        wheel_running_ = true;
+        asio::co_spawn(ioc_, run_ping_wheel(), asio::detached);
+    }
+}
+
+// One timer per thread drives every session's pings; it stops when no session is left.
+awaitable<void> engineio_server::run_ping_wheel() {
+    asio::steady_timer timer(ioc_);
+    auto next = clock_type::now();
+    while (ping_wheel_.size() > 0) {
+        next += ping_tick_;
+        timer.expires_at(next);
+        co_await timer.async_wait(nothrow);
+        ping_wheel_.advance([](std::weak_ptr<eio_session>& weak) {
+            if (auto s = weak.lock())
+                s->on_ping_timer();
+        });
+    }
+    wheel_running_ = false;
 }
 
 }  // namespace redchat::transport

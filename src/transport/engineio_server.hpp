@@ -22,7 +22,9 @@
 #include "chat/store.hpp"
 #include "config/config.hpp"
 #include "core/metrics.hpp"
+#include "core/timer_wheel.hpp"
 #include "transport/connection_limiter.hpp"
+#include "transport/websocket_connection.hpp"
 
 namespace redchat::transport {
 
@@ -67,6 +69,8 @@ class engineio_server {
     metrics::shard& stats() { return stats_; }
     boost::asio::io_context& context() { return ioc_; }
     connection_limiter& per_user() { return per_user_; }
+    // Calls the session's on_ping_timer() after `delay` (rounded up to the wheel's tick).
+    void schedule_ping(std::weak_ptr<eio_session> session, std::chrono::milliseconds delay);
 
   private:
     boost::asio::awaitable<poll_answer> polling_here(request req,
@@ -77,6 +81,7 @@ class engineio_server {
     boost::asio::awaitable<std::shared_ptr<eio_session>> open_session(
         std::optional<std::string> cookie, bool websocket);
     engineio_server* owner_of(std::string_view sid);
+    boost::asio::awaitable<void> run_ping_wheel();
 
     boost::asio::io_context& ioc_;
     std::size_t index_;
@@ -87,6 +92,10 @@ class engineio_server {
     connection_limiter& per_user_;
     std::vector<engineio_server*> peers_;
     std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;
+    write_batch batch_;  // WebSocket output of this thread, flushed once per loop turn
+    std::chrono::milliseconds ping_tick_;
+    timer_wheel<std::weak_ptr<eio_session>> ping_wheel_;  // every session's next ping or deadline
+    bool wheel_running_ = false;
 };
 
 // Query parameters of an Engine.IO request.

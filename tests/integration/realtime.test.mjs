@@ -4,6 +4,7 @@
 
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { io as ioV4 } from 'socket.io-client';
 import { io as ioV3 } from 'socket.io-client-v3';
@@ -272,6 +273,50 @@ describe('real time on one instance', () => {
     await sleep(300);
     assert.equal(frames.filter((f) => f.includes(text)).length, 1);
     ws.close();
+  });
+
+  test('WebSocket framing: fragments, pings, and violations closed with their code', async () => {
+    const pablo = await login(server.base, 'Pablo');
+    const url = `${server.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`;
+    const headers = { Cookie: `${COOKIE_NAME}=${pablo.sid}` };
+    const ws = new WebSocket(url, { headers });
+    const frames = [];
+    ws.on('message', (d) => frames.push(String(d)));
+    await new Promise((r) => ws.once('open', r));
+    ws.send('40');
+    await waitFor('connect reply', () => frames.find((f) => f.startsWith('40{"sid"')));
+    // A packet in three fragments, with a ping between two of them.
+    const text = `fragmented ${Date.now()}`;
+    const packet = `42["message",{"roomId":"0","message":"${text}"}]`;
+    ws.send(packet.slice(0, 10), { fin: false });
+    const pong = new Promise((r) => ws.once('pong', (d) => r(String(d))));
+    ws.ping('are you there');
+    ws.send(packet.slice(10, 20), { fin: false });
+    ws.send(packet.slice(20), { fin: true });
+    assert.equal(await pong, 'are you there');
+    await waitFor('echo of the reassembled packet', () => frames.find((f) => f.includes(text)));
+    // A message over maxPayload (64 KiB): close 1009.
+    const closed = new Promise((r) => ws.once('close', (code) => r(code)));
+    ws.send(`42["message",{"roomId":"0","message":"${'a'.repeat(70000)}"}]`);
+    assert.equal(await closed, 1009);
+
+    // A frame without a mask, after a hand-made handshake: close 1002.
+    const { port } = new URL(server.base);
+    const raw = net.connect(Number(port), '127.0.0.1');
+    let received = Buffer.alloc(0);
+    raw.on('data', (d) => { received = Buffer.concat([received, d]); });
+    raw.write(
+      'GET /socket.io/?EIO=4&transport=websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n' +
+        'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+    );
+    await waitFor('101 and open packet', () => received.includes('0{"sid"'));
+    assert.match(received.toString('latin1'), /^HTTP\/1\.1 101 [^]*Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK\+xOo=\r\n/);
+    const start = received.length;
+    raw.write(Buffer.from([0x81, 0x02, 0x34, 0x30]));  // "40", unmasked
+    await waitFor('close frame', () => received.length > start + 3);
+    const close = received.subarray(received.indexOf(0x88, start));
+    assert.equal(close.readUInt16BE(2), 1002);
+    raw.destroy();
   });
 
   test('polling during an upgrade: a poll after 2probe is answered with a noop at once', async () => {

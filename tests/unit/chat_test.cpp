@@ -503,9 +503,7 @@ TEST(bus_event, ignores_what_it_cannot_deliver) {
 
 struct recording_socket final : client_socket {
     std::vector<std::string> got;
-    void deliver(const std::shared_ptr<const std::string>& packet) override {
-        got.push_back(*packet);
-    }
+    void deliver(const packet_ptr& packet) override { got.emplace_back(packet->packet()); }
 };
 
 TEST(hub, delivers_to_entitled_sockets_only) {
@@ -518,7 +516,7 @@ TEST(hub, delivers_to_entitled_sockets_only) {
     mary.rooms.insert("team");
     for (auto* s : {&pablo, &joe, &mary, &anon, &pablo_tab2})
         h.add(*s);
-    auto packet = std::make_shared<const std::string>("p");
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
 
     bus_event general{bus_event_type::message, "", "0", "", "message", "{}"};
     EXPECT_EQ(h.deliver(general, packet), 4u);  // everyone logged in, not the anonymous socket

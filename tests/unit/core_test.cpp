@@ -10,6 +10,7 @@
 #include "core/keyed_buckets.hpp"
 #include "core/metrics.hpp"
 #include "core/random_id.hpp"
+#include "core/timer_wheel.hpp"
 #include "core/token_bucket.hpp"
 
 namespace redchat {
@@ -120,6 +121,32 @@ TEST(keyed_buckets, forgets_full_buckets_when_a_shard_grows) {
     for (std::size_t i = 0; i < keys; ++i)  // much later: every old bucket is full again
         (void)rates.try_take("n" + std::to_string(i), t0 + 1h);
     EXPECT_LT(rates.size(), before + keys / 2);
+}
+
+TEST(timer_wheel, fires_each_item_after_its_ticks) {
+    timer_wheel<int> wheel(5);
+    wheel.schedule(1, 1);
+    wheel.schedule(3, 3);
+    wheel.schedule(33, 3);
+    wheel.schedule(5, 50);  // beyond the horizon: fires at the horizon
+    wheel.schedule(0, 0);   // at least one tick
+    EXPECT_EQ(wheel.size(), 5u);
+    std::vector<std::vector<int>> fired;
+    for (int tick = 1; tick <= 7; ++tick) {
+        std::vector<int> now;
+        wheel.advance([&](int item) {
+            now.push_back(item);
+            if (item == 3)
+                wheel.schedule(30, 2);  // rescheduling from a firing item
+        });
+        fired.push_back(now);
+    }
+    EXPECT_EQ(fired[0], (std::vector<int>{1, 0}));
+    EXPECT_EQ(fired[1], std::vector<int>{});
+    EXPECT_EQ(fired[2], (std::vector<int>{3, 33}));
+    EXPECT_EQ(fired[4], (std::vector<int>{5, 30}));
+    EXPECT_EQ(fired[5], std::vector<int>{});
+    EXPECT_EQ(wheel.size(), 0u);
 }
 
 TEST(error, result_carries_our_category) {

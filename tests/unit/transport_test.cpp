@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 
@@ -9,6 +11,7 @@
 #include "transport/http_session.hpp"
 #include "transport/origin_policy.hpp"
 #include "transport/static_files.hpp"
+#include "transport/ws_codec.hpp"
 
 namespace redchat::transport {
 namespace {
@@ -135,6 +138,121 @@ TEST(connection_limiter, counts_per_key_and_releases_on_destruction) {
     std::optional<connection_limiter::slot> moved(std::move(c));
     c.reset();  // the moved-from slot releases nothing
     EXPECT_EQ(limiter.count("1.2.3.4"), 2u);
+}
+
+// ---- WebSocket codec ----
+
+namespace ws_test {
+
+// A client frame: masked with `mask`, FIN as given.
+std::string client_frame(ws_opcode op, std::string_view payload, bool fin = true,
+                         std::array<std::uint8_t, 4> mask = {1, 2, 3, 4}) {
+    std::string f;
+    f.push_back(static_cast<char>((fin ? 0x80 : 0) | static_cast<int>(op)));
+    if (payload.size() < 126) {
+        f.push_back(static_cast<char>(0x80 | payload.size()));
+    } else if (payload.size() <= 0xFFFF) {
+        f.push_back(static_cast<char>(0x80 | 126));
+        f.push_back(static_cast<char>(payload.size() >> 8));
+        f.push_back(static_cast<char>(payload.size() & 0xFF));
+    } else {
+        f.push_back(static_cast<char>(0x80 | 127));
+        for (int i = 7; i >= 0; --i)
+            f.push_back(static_cast<char>((payload.size() >> (8 * i)) & 0xFF));
+    }
+    for (auto m : mask)
+        f.push_back(static_cast<char>(m));
+    for (std::size_t i = 0; i < payload.size(); ++i)
+        f.push_back(static_cast<char>(static_cast<std::uint8_t>(payload[i]) ^ mask[i % 4]));
+    return f;
+}
+
+}  // namespace ws_test
+
+TEST(ws_codec, accept_key_of_rfc6455_example) {
+    EXPECT_EQ(ws_accept_key("dGhlIHNhbXBsZSBub25jZQ=="), "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+}
+
+TEST(ws_codec, server_frames_use_the_shortest_length) {
+    EXPECT_EQ(ws_frame(ws_opcode::text, "hi"), std::string("\x81\x02hi"));
+    const std::string mid(200, 'a');
+    const auto f = ws_frame(ws_opcode::text, mid);
+    ASSERT_EQ(f.size(), 4 + mid.size());
+    EXPECT_EQ(static_cast<std::uint8_t>(f[1]), 126);
+    EXPECT_EQ(static_cast<std::uint8_t>(f[2]) * 256 + static_cast<std::uint8_t>(f[3]), 200);
+    EXPECT_EQ(ws_header_size(70000), 10u);
+    EXPECT_EQ(ws_close_frame(1009, "big"), std::string("\x88\x05\x03\xF1"
+                                                       "big",
+                                                       7));
+    EXPECT_EQ(ws_close_code(std::string("\x03\xE8", 2)), 1000);
+    EXPECT_EQ(ws_close_code(""), 1005);
+}
+
+TEST(ws_codec, decodes_masked_frames_byte_by_byte_and_reassembles_fragments) {
+    using ws_test::client_frame;
+    const std::string big(70000, 'x');
+    const std::string stream =
+        client_frame(ws_opcode::text, "42[\"a\"]") + client_frame(ws_opcode::text, "frag", false) +
+        client_frame(ws_opcode::ping, "p") +  // between fragments
+        client_frame(ws_opcode::continuation, "ment") + client_frame(ws_opcode::binary, big);
+    ws_decoder decoder(100000);
+    std::vector<ws_message> got;
+    std::string pending;
+    for (char c : stream) {  // the worst case: one byte per read
+        pending.push_back(c);
+        std::string_view in(pending);
+        ws_message m;
+        for (;;) {
+            const auto st = decoder.next(in, m);
+            ASSERT_NE(st, ws_decoder::status::error);
+            if (st == ws_decoder::status::need_more)
+                break;
+            got.push_back(m);
+        }
+        pending = std::string(in);
+    }
+    ASSERT_EQ(got.size(), 4u);
+    EXPECT_EQ(got[0].opcode, ws_opcode::text);
+    EXPECT_EQ(got[0].payload, "42[\"a\"]");
+    EXPECT_EQ(got[1].opcode, ws_opcode::ping);
+    EXPECT_EQ(got[2].payload, "fragment");
+    EXPECT_EQ(got[3].opcode, ws_opcode::binary);
+    EXPECT_EQ(got[3].payload, big);
+    EXPECT_TRUE(pending.empty());
+}
+
+TEST(ws_codec, refuses_protocol_violations_with_their_close_code) {
+    using ws_test::client_frame;
+    auto first_error = [](const std::string& bytes, std::size_t max = 1000) {
+        ws_decoder d(max);
+        std::string_view in(bytes);
+        ws_message m;
+        while (d.next(in, m) == ws_decoder::status::message) {
+        }
+        return d.error();
+    };
+    EXPECT_EQ(first_error(std::string("\x81\x02hi")), ws_close::protocol_error);  // unmasked
+    std::string rsv = client_frame(ws_opcode::text, "x");
+    rsv[0] = static_cast<char>(rsv[0] | 0x40);
+    EXPECT_EQ(first_error(rsv), ws_close::protocol_error);  // compression was not agreed
+    EXPECT_EQ(first_error(client_frame(ws_opcode::ping, std::string(126, 'p'))),
+              ws_close::protocol_error);  // control frames are short
+    EXPECT_EQ(first_error(client_frame(ws_opcode::ping, "p", false)), ws_close::protocol_error);
+    EXPECT_EQ(first_error(client_frame(ws_opcode::continuation, "x")), ws_close::protocol_error);
+    EXPECT_EQ(
+        first_error(client_frame(ws_opcode::text, "a", false) + client_frame(ws_opcode::text, "b")),
+        ws_close::protocol_error);  // a new message inside a fragmented one
+    std::string reserved = client_frame(ws_opcode::text, "x");
+    reserved[0] = static_cast<char>(0x83);
+    EXPECT_EQ(first_error(reserved), ws_close::protocol_error);
+    EXPECT_EQ(first_error(client_frame(ws_opcode::text, std::string(1001, 'a'))),
+              ws_close::too_big);
+    // The length alone is refused: a huge announced frame is never buffered.
+    std::string huge("\x81\xFF\x00\x00\x00\x01\x00\x00\x00\x00", 10);
+    EXPECT_EQ(first_error(huge), ws_close::too_big);
+    EXPECT_EQ(first_error(client_frame(ws_opcode::text, std::string(600, 'a'), false) +
+                          client_frame(ws_opcode::continuation, std::string(600, 'a'))),
+              ws_close::too_big);  // fragments add up
 }
 
 }  // namespace

@@ -1,0 +1,259 @@
+#include "transport/websocket_connection.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+
+#include <array>
+#include <chrono>
+
+namespace redchat::transport {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace {
+
+constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
+
+// Reads of every connection of a thread land here first (they never overlap: a read is a
+// non-blocking call made after the socket turned readable).
+constexpr std::size_t read_chunk = 64 * 1024;
+thread_local std::array<char, read_chunk> thread_read_buffer;
+
+chat::packet_ptr make_frame(ws_opcode op, std::string_view payload) {
+    chat::outgoing_packet p;
+    p.header_size = ws_header_size(payload.size());
+    p.bytes.resize(p.header_size);
+    write_ws_header(p.bytes.data(), op, payload.size());
+    p.bytes.append(payload);
+    return std::make_shared<const chat::outgoing_packet>(std::move(p));
+}
+
+}  // namespace
+
+chat::packet_ptr make_text_frame(std::string text) {
+    chat::outgoing_packet p;
+    p.header_size = ws_header_size(text.size());
+    p.bytes.reserve(p.header_size + text.size());
+    p.bytes.resize(p.header_size);
+    write_ws_header(p.bytes.data(), ws_opcode::text, text.size());
+    p.bytes.append(text);
+    return std::make_shared<const chat::outgoing_packet>(std::move(p));
+}
+
+void write_batch::mark(std::shared_ptr<websocket_connection> connection) {
+    dirty_.push_back(std::move(connection));
+    if (!posted_) {
+        posted_ = true;
+        asio::post(ioc_, [this] { flush_all(); });
+    }
+}
+
+void write_batch::flush_all() {
+    posted_ = false;
+    auto dirty = std::move(dirty_);
+    dirty_.clear();
+    for (auto& c : dirty)
+        c->flush();
+    if (dirty_.empty() && dirty.capacity() > dirty_.capacity()) {
+        dirty.clear();
+        dirty_ = std::move(dirty);  // keeps the capacity for the next turn
+    }
+}
+
+websocket_connection::websocket_connection(asio::ip::tcp::socket socket, write_batch& batch,
+                                           limits lim)
+    : socket_(std::move(socket)), batch_(batch), limits_(lim), decoder_(lim.max_message_bytes) {
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+websocket_connection::step websocket_connection::decode(std::string_view& in, ws_message& msg) {
+    switch (decoder_.next(in, msg)) {
+        case ws_decoder::status::error:
+            abort(decoder_.error(), "Protocol error");
+            return step::stop;
+        case ws_decoder::status::need_more:
+            return step::need_bytes;
+        case ws_decoder::status::message:
+            break;
+    }
+    switch (msg.opcode) {
+        case ws_opcode::ping:
+            send(make_frame(ws_opcode::pong, msg.payload));
+            return step::read_more;
+        case ws_opcode::pong:
+            return step::read_more;
+        case ws_opcode::close: {
+            const auto code = ws_close_code(msg.payload);
+            close(code == 1005 ? ws_close::normal : code, "");
+            return step::stop;
+        }
+        default:
+            return step::deliver;
+    }
+}
+
+awaitable<std::optional<ws_message>> websocket_connection::read() {
+    ws_message msg;
+    bool need_bytes = partial_.empty();
+    for (;;) {
+        if (need_bytes) {
+            if (!open_)
+                co_return std::nullopt;
+            auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, nothrow);
+            if (ec || !open_) {
+                shut_down();
+                co_return std::nullopt;
+            }
+            boost::system::error_code rec;
+            const std::size_t n = socket_.read_some(asio::buffer(thread_read_buffer), rec);
+            if (rec == asio::error::would_block || rec == asio::error::try_again)
+                continue;
+            if (rec) {
+                shut_down();
+                co_return std::nullopt;
+            }
+            if (partial_.empty()) {
+                // Nothing pending: decode straight from the thread's buffer, keep only the rest.
+                std::string_view in(thread_read_buffer.data(), n);
+                const auto next = decode(in, msg);
+                partial_.assign(in);
+                if (next == step::deliver)
+                    co_return msg;
+                if (next == step::stop)
+                    co_return std::nullopt;
+                need_bytes = next == step::need_bytes || partial_.empty();
+                continue;
+            }
+            partial_.append(thread_read_buffer.data(), n);
+        }
+        // Frames already received.
+        std::string_view in(partial_);
+        const auto next = decode(in, msg);
+        partial_.erase(0, partial_.size() - in.size());
+        if (partial_.empty() && partial_.capacity() > 4096)
+            partial_ = std::string();  // a big message went through: give the memory back
+        if (next == step::deliver)
+            co_return msg;
+        if (next == step::stop)
+            co_return std::nullopt;
+        need_bytes = next == step::need_bytes || partial_.empty();
+    }
+}
+
+bool websocket_connection::send(chat::packet_ptr frame) {
+    if (!open_ || close_queued_)
+        return false;
+    if (queued_bytes_ + frame->bytes.size() > limits_.max_queued_bytes ||
+        queue_.size() + in_flight_.size() >= limits_.max_queued_frames) {
+        return false;
+    }
+    queued_bytes_ += frame->bytes.size();
+    queue_.push_back(std::move(frame));
+    if (!marked_ && !writing_) {
+        marked_ = true;
+        batch_.mark(shared_from_this());
+    }
+    return true;
+}
+
+void websocket_connection::flush() {
+    marked_ = false;
+    if (writing_ || queue_.empty() || !open_)
+        return;
+    in_flight_.swap(queue_);
+    std::vector<asio::const_buffer> buffers;
+    buffers.reserve(in_flight_.size());
+    for (const auto& f : in_flight_)
+        buffers.emplace_back(f->bytes.data(), f->bytes.size());
+    writing_ = true;
+    asio::async_write(socket_, buffers,
+                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
+                          self->on_written(ec);
+                      });
+}
+
+void websocket_connection::on_written(boost::system::error_code ec) {
+    writing_ = false;
+    for (const auto& f : in_flight_)
+        queued_bytes_ -= f->bytes.size();
+    in_flight_.clear();
+    if (ec) {
+        shut_down();
+        return;
+    }
+    if (!queue_.empty()) {
+        flush();
+    } else {
+        if (queue_.capacity() > 64)
+            queue_ = {};  // a burst went through: give the memory back
+        if (in_flight_.capacity() > 64)
+            in_flight_ = {};
+        if (close_queued_ && !close_sent_) {
+            // Our close frame is out: no more writes. Wait a moment for the client's.
+            close_sent_ = true;
+            boost::system::error_code ignored;
+            socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+            asio::co_spawn(socket_.get_executor(), linger(shared_from_this()), asio::detached);
+        }
+    }
+}
+
+awaitable<void> websocket_connection::linger(std::shared_ptr<websocket_connection> self) {
+    asio::steady_timer timer(self->socket_.get_executor());
+    timer.expires_after(std::chrono::seconds(2));
+    co_await timer.async_wait(nothrow);
+    self->shut_down();
+}
+
+void websocket_connection::reader_done() {
+    if (!close_queued_)
+        abort(ws_close::normal, "");
+    else if (close_sent_)
+        shut_down();  // the client answered our close (or went away): nothing left to wait for
+}
+
+void websocket_connection::close(std::uint16_t code, std::string_view reason) {
+    if (!open_ || close_queued_)
+        return;
+    auto frame = make_frame(ws_opcode::close, ws_close_payload(code, reason));
+    queued_bytes_ += frame->bytes.size();
+    queue_.push_back(std::move(frame));
+    close_queued_ = true;
+    if (!marked_ && !writing_) {
+        marked_ = true;
+        batch_.mark(shared_from_this());
+    }
+}
+
+void websocket_connection::abort(std::uint16_t code, std::string_view reason) {
+    if (!open_)
+        return;
+    if (!writing_ && !close_queued_) {
+        const std::string frame = ws_close_frame(code, reason);
+        boost::system::error_code ignored;
+        socket_.write_some(asio::buffer(frame), ignored);  // non-blocking: best effort
+    }
+    for (const auto& f : queue_)
+        queued_bytes_ -= f->bytes.size();
+    queue_.clear();
+    shut_down();
+}
+
+void websocket_connection::shut_down() {
+    if (!open_)
+        return;
+    open_ = false;
+    boost::system::error_code ignored;
+    socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+}
+
+}  // namespace redchat::transport

@@ -1,0 +1,103 @@
+#pragma once
+// One WebSocket connection after the upgrade, on its raw TCP socket and its I/O thread.
+//
+// Reading: the connection waits until the socket is readable and then reads into a buffer shared
+// by every connection of the thread, keeping only the bytes of an unfinished frame for itself; an
+// idle connection holds no read buffer at all.
+// Writing: frames are queued (shared, already encoded buffers) and everything queued goes out in
+// one gather write per event-loop turn: `write_batch` flushes all connections that got output
+// in the turn together. The queue is bounded in bytes and in frames; `send` reports when it is
+// full so that the caller can drop the slow client.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "chat/hub.hpp"
+#include "transport/ws_codec.hpp"
+
+namespace redchat::transport {
+
+class websocket_connection;
+
+// The connections of one thread with output queued during the current event-loop turn.
+class write_batch {
+  public:
+    explicit write_batch(boost::asio::io_context& ioc) : ioc_(ioc) {}
+    void mark(std::shared_ptr<websocket_connection> connection);
+
+  private:
+    void flush_all();
+
+    boost::asio::io_context& ioc_;
+    std::vector<std::shared_ptr<websocket_connection>> dirty_;
+    bool posted_ = false;
+};
+
+// A frame ready to send, shared by all receivers (see chat::outgoing_packet).
+chat::packet_ptr make_text_frame(std::string text);
+
+class websocket_connection : public std::enable_shared_from_this<websocket_connection> {
+  public:
+    struct limits {
+        std::size_t max_message_bytes;
+        std::size_t max_queued_bytes;
+        std::size_t max_queued_frames;
+    };
+
+    websocket_connection(boost::asio::ip::tcp::socket socket, write_batch& batch, limits lim);
+
+    // The next data message (text or binary). Pings are answered and a close is echoed inside.
+    // nullopt once the connection is over: closed by either side, broken, or a protocol error
+    // (answered with its close code).
+    boost::asio::awaitable<std::optional<ws_message>> read();
+
+    // Queues a frame. False, with nothing queued, when the queue is full or the connection over.
+    bool send(chat::packet_ptr frame);
+    // Sends a close frame once everything queued is written, then ends the connection: at once
+    // if the client closed too, otherwise after a short linger for its close frame.
+    void close(std::uint16_t code, std::string_view reason);
+    // Closes now, dropping what is queued; the close frame is attempted without waiting.
+    void abort(std::uint16_t code, std::string_view reason);
+    // Ends the connection when its reader stops: at once, unless a close is under way.
+    void reader_done();
+
+    bool is_open() const { return open_; }
+    std::size_t queued_bytes() const { return queued_bytes_; }
+
+    // write_batch: writes everything queued.
+    void flush();
+
+  private:
+    // Decodes the next frame of `in` and answers control frames: a message to hand over, the
+    // end of the connection, or where to go on reading.
+    enum class step : std::uint8_t { deliver, read_more, need_bytes, stop };
+    step decode(std::string_view& in, ws_message& msg);
+    void on_written(boost::system::error_code ec);
+    void shut_down();
+    static boost::asio::awaitable<void> linger(std::shared_ptr<websocket_connection> self);
+
+    boost::asio::ip::tcp::socket socket_;
+    write_batch& batch_;
+    limits limits_;
+    ws_decoder decoder_;
+    std::string partial_;                  // bytes of an unfinished frame
+    std::vector<chat::packet_ptr> queue_;  // waiting for the next write
+    std::vector<chat::packet_ptr> in_flight_;
+    std::size_t queued_bytes_ = 0;  // queued and in flight
+    bool open_ = true;
+    bool marked_ = false;
+    bool writing_ = false;
+    bool close_queued_ = false;  // a close frame is queued: nothing may follow it
+    bool close_sent_ = false;
+};
+
+}  // namespace redchat::transport

@@ -1,0 +1,235 @@
+#include "transport/ws_codec.hpp"
+
+#include <array>
+#include <cstring>
+
+namespace redchat::transport {
+namespace {
+
+// SHA-1 (FIPS 180-4), only for the handshake's accept key: not used for security here.
+std::array<std::uint8_t, 20> sha1(std::string_view data) {
+    std::uint32_t h[5] = {0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0};
+    auto rotl = [](std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); };
+    std::string msg(data);
+    const std::uint64_t bit_length = static_cast<std::uint64_t>(data.size()) * 8;
+    msg.push_back(static_cast<char>(0x80));
+    while (msg.size() % 64 != 56)
+        msg.push_back('\0');
+    for (int i = 7; i >= 0; --i)
+        msg.push_back(static_cast<char>((bit_length >> (i * 8)) & 0xFF));
+    for (std::size_t chunk = 0; chunk < msg.size(); chunk += 64) {
+        std::uint32_t w[80];
+        for (int i = 0; i < 16; ++i) {
+            const auto* p = reinterpret_cast<const std::uint8_t*>(msg.data() + chunk + 4 * i);
+            w[i] = (std::uint32_t{p[0]} << 24) | (std::uint32_t{p[1]} << 16) |
+                   (std::uint32_t{p[2]} << 8) | std::uint32_t{p[3]};
+        }
+        for (int i = 16; i < 80; ++i)
+            w[i] = rotl(w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16], 1);
+        std::uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4];
+        for (int i = 0; i < 80; ++i) {
+            std::uint32_t f = 0;
+            std::uint32_t k = 0;
+            if (i < 20) {
+                f = (b & c) | (~b & d);
+                k = 0x5A827999;
+            } else if (i < 40) {
+                f = b ^ c ^ d;
+                k = 0x6ED9EBA1;
+            } else if (i < 60) {
+                f = (b & c) | (b & d) | (c & d);
+                k = 0x8F1BBCDC;
+            } else {
+                f = b ^ c ^ d;
+                k = 0xCA62C1D6;
+            }
+            const std::uint32_t t = rotl(a, 5) + f + e + k + w[i];
+            e = d;
+            d = c;
+            c = rotl(b, 30);
+            b = a;
+            a = t;
+        }
+        h[0] += a;
+        h[1] += b;
+        h[2] += c;
+        h[3] += d;
+        h[4] += e;
+    }
+    std::array<std::uint8_t, 20> out{};
+    for (int i = 0; i < 5; ++i) {
+        for (int j = 0; j < 4; ++j)
+            out[static_cast<std::size_t>(4 * i + j)] =
+                static_cast<std::uint8_t>(h[i] >> (24 - 8 * j));
+    }
+    return out;
+}
+
+std::string base64(const std::uint8_t* data, std::size_t size) {
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    out.reserve((size + 2) / 3 * 4);
+    for (std::size_t i = 0; i < size; i += 3) {
+        const std::uint32_t n = (std::uint32_t{data[i]} << 16) |
+                                (i + 1 < size ? std::uint32_t{data[i + 1]} << 8 : 0) |
+                                (i + 2 < size ? std::uint32_t{data[i + 2]} : 0);
+        out.push_back(alphabet[(n >> 18) & 63]);
+        out.push_back(alphabet[(n >> 12) & 63]);
+        out.push_back(i + 1 < size ? alphabet[(n >> 6) & 63] : '=');
+        out.push_back(i + 2 < size ? alphabet[n & 63] : '=');
+    }
+    return out;
+}
+
+bool is_control(ws_opcode op) {
+    return (static_cast<std::uint8_t>(op) & 0x8) != 0;
+}
+
+}  // namespace
+
+std::string ws_accept_key(std::string_view client_key) {
+    std::string text(client_key);
+    text += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 §1.3
+    const auto digest = sha1(text);
+    return base64(digest.data(), digest.size());
+}
+
+std::size_t ws_header_size(std::size_t payload_size) {
+    if (payload_size < 126)
+        return 2;
+    if (payload_size <= 0xFFFF)
+        return 4;
+    return 10;
+}
+
+void write_ws_header(char* out, ws_opcode op, std::size_t payload_size) {
+    auto* p = reinterpret_cast<std::uint8_t*>(out);
+    p[0] = static_cast<std::uint8_t>(0x80 | static_cast<std::uint8_t>(op));
+    if (payload_size < 126) {
+        p[1] = static_cast<std::uint8_t>(payload_size);
+    } else if (payload_size <= 0xFFFF) {
+        p[1] = 126;
+        p[2] = static_cast<std::uint8_t>(payload_size >> 8);
+        p[3] = static_cast<std::uint8_t>(payload_size);
+    } else {
+        p[1] = 127;
+        const auto n = static_cast<std::uint64_t>(payload_size);
+        for (int i = 0; i < 8; ++i)
+            p[2 + i] = static_cast<std::uint8_t>(n >> (56 - 8 * i));
+    }
+}
+
+std::string ws_frame(ws_opcode op, std::string_view payload) {
+    std::string frame(ws_header_size(payload.size()), '\0');
+    write_ws_header(frame.data(), op, payload.size());
+    frame.append(payload);
+    return frame;
+}
+
+std::string ws_close_payload(std::uint16_t code, std::string_view reason) {
+    std::string payload;
+    payload.push_back(static_cast<char>(code >> 8));
+    payload.push_back(static_cast<char>(code & 0xFF));
+    payload.append(reason.substr(0, 123));  // control frames carry at most 125 bytes
+    return payload;
+}
+
+std::string ws_close_frame(std::uint16_t code, std::string_view reason) {
+    return ws_frame(ws_opcode::close, ws_close_payload(code, reason));
+}
+
+std::uint16_t ws_close_code(std::string_view payload) {
+    if (payload.size() < 2)
+        return 1005;
+    return static_cast<std::uint16_t>((static_cast<std::uint8_t>(payload[0]) << 8) |
+                                      static_cast<std::uint8_t>(payload[1]));
+}
+
+ws_decoder::status ws_decoder::next(std::string_view& in, ws_message& out) {
+    if (error_ != 0)
+        return status::error;
+    for (;;) {
+        if (in.size() < 2)
+            return status::need_more;
+        const auto* p = reinterpret_cast<const std::uint8_t*>(in.data());
+        const bool fin = (p[0] & 0x80) != 0;
+        if ((p[0] & 0x70) != 0)
+            return fail(ws_close::protocol_error);  // RSV bits: no extension was agreed
+        const auto op = static_cast<ws_opcode>(p[0] & 0x0F);
+        switch (op) {
+            case ws_opcode::continuation:
+            case ws_opcode::text:
+            case ws_opcode::binary:
+            case ws_opcode::close:
+            case ws_opcode::ping:
+            case ws_opcode::pong:
+                break;
+            default:
+                return fail(ws_close::protocol_error);
+        }
+        if ((p[1] & 0x80) == 0)
+            return fail(ws_close::protocol_error);  // client frames must be masked
+        std::uint64_t length = p[1] & 0x7F;
+        std::size_t header = 2;
+        if (length == 126) {
+            if (in.size() < 4)
+                return status::need_more;
+            length = (std::uint64_t{p[2]} << 8) | p[3];
+            header = 4;
+        } else if (length == 127) {
+            if (in.size() < 10)
+                return status::need_more;
+            length = 0;
+            for (int i = 0; i < 8; ++i)
+                length = (length << 8) | p[2 + i];
+            header = 10;
+        }
+        if (is_control(op) && (!fin || length > 125))
+            return fail(ws_close::protocol_error);
+        if (!is_control(op)) {
+            if ((op == ws_opcode::continuation) != in_message_)
+                return fail(ws_close::protocol_error);  // a stray or missing continuation
+            if (length > max_ || message_.size() + length > max_)
+                return fail(ws_close::too_big);  // refused before its bytes are buffered
+        }
+        if (in.size() < header + 4 + length)
+            return status::need_more;
+        const std::uint8_t* mask = p + header;
+        const char* data = in.data() + header + 4;
+        const auto n = static_cast<std::size_t>(length);
+
+        std::string* target = &out.payload;
+        if (is_control(op)) {
+            out.payload.clear();
+        } else {
+            if (!in_message_) {
+                message_.clear();
+                message_opcode_ = op;
+            }
+            target = &message_;
+        }
+        const std::size_t start = target->size();
+        target->resize(start + n);
+        char* dst = target->data() + start;
+        for (std::size_t i = 0; i < n; ++i)
+            dst[i] = static_cast<char>(static_cast<std::uint8_t>(data[i]) ^ mask[i % 4]);
+        in.remove_prefix(header + 4 + n);
+
+        if (is_control(op)) {
+            out.opcode = op;
+            return status::message;
+        }
+        if (!fin) {
+            in_message_ = true;
+            continue;
+        }
+        in_message_ = false;
+        out.opcode = message_opcode_;
+        out.payload = std::move(message_);
+        message_ = std::string();
+        return status::message;
+    }
+}
+
+}  // namespace redchat::transport
