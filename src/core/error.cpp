@@ -19,6 +19,8 @@ class category final : public boost::system::error_category {
                 return "Redis did not answer in time";
             case errc::redis_error:
                 return "Redis returned an error";
+            case errc::redis_noscript:
+                return "Redis does not have the script";
             case errc::redis_protocol:
                 return "Redis returned an unexpected reply";
             case errc::bad_input:

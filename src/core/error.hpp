@@ -11,6 +11,7 @@ enum class errc {
     redis_unavailable,  // no connection to Redis right now
     redis_timeout,      // Redis did not answer before the call's deadline
     redis_error,        // Redis answered with an error reply
+    redis_noscript,     // EVALSHA of a script Redis does not have (yet): send it with EVAL
     redis_protocol,     // Redis answered with a reply of an unexpected shape
     bad_input,          // the caller's data is malformed or out of bounds
     not_found,

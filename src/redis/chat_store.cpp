@@ -5,6 +5,7 @@
 
 #include "chat/message.hpp"
 #include "core/random_id.hpp"
+#include "core/sha1.hpp"
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 
@@ -141,6 +142,20 @@ redis.call('SREM', KEYS[4], ARGV[1])
 return #entries / 2
 )lua";
 
+// A script and its SHA-1, the name EVALSHA knows it by.
+struct lua_script {
+    std::string_view body;
+    std::string sha;
+    explicit lua_script(std::string_view text) : body(text), sha(sha1_hex(text)) {}
+};
+const lua_script create_user_lua(create_user_script);
+const lua_script put_session_lua(put_session_script);
+const lua_script session_user_lua(session_user_script);
+const lua_script post_message_lua(post_message_script);
+const lua_script presence_join_lua(presence_join_script);
+const lua_script presence_leave_lua(presence_leave_script);
+const lua_script presence_sweep_lua(presence_sweep_script);
+
 // `username:{name}` holds "user:{id}"; tolerate a bare id written by other ports.
 std::string_view user_id_of(std::string_view key) {
     if (key.starts_with("user:"))
@@ -180,8 +195,8 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::optional<chat::user>> create_user(std::string username, std::string hash) override {
-        auto r = co_await redis_.exec(cmd("EVAL", create_user_script, "2", keys::username(username),
-                                          keys::total_users, username, hash));
+        auto r = co_await eval(
+            create_user_lua, cmd("2", keys::username(username), keys::total_users, username, hash));
         if (!r)
             co_return r.error();
         if (r->is_nil())
@@ -281,17 +296,17 @@ class redis_chat_store final : public chat::store {
     task<void> put_session(std::string session_id, std::string user_id,
                            std::chrono::seconds idle_ttl, std::chrono::seconds max_age) override {
         co_return co_await done(
-            redis_.exec_all(one(cmd("EVAL", put_session_script, "1", keys::session(session_id),
-                                    user_id, std::to_string(std::min(idle_ttl, max_age).count()),
-                                    std::to_string(max_age.count())))));
+            eval(put_session_lua, cmd("1", keys::session(session_id), user_id,
+                                      std::to_string(std::min(idle_ttl, max_age).count()),
+                                      std::to_string(max_age.count()))));
     }
 
     task<std::optional<std::string>> session_user(std::string session_id,
                                                   std::chrono::seconds idle_ttl) override {
         const auto slack_ms = std::min<long long>(60'000, idle_ttl.count() * 100);
-        auto r =
-            co_await redis_.exec(cmd("EVAL", session_user_script, "1", keys::session(session_id),
-                                     std::to_string(idle_ttl.count()), std::to_string(slack_ms)));
+        auto r = co_await eval(session_user_lua,
+                               cmd("1", keys::session(session_id), std::to_string(idle_ttl.count()),
+                                   std::to_string(slack_ms)));
         if (!r)
             co_return r.error();
         co_return r->as_string();
@@ -303,10 +318,11 @@ class redis_chat_store final : public chat::store {
 
     task<chat::posted_message> post_message(std::string room_id, std::string from, std::string text,
                                             double now, std::string server_id) override {
-        auto r = co_await redis_.exec(
-            cmd("EVAL", post_message_script, "2", keys::room(room_id), keys::room_last(room_id),
-                chat::format_date(now), random_hex(4), chat::json_quote(room_id),
-                chat::json_quote(from), chat::json_quote(text), chat::json_quote(server_id)));
+        auto r = co_await eval(
+            post_message_lua,
+            cmd("2", keys::room(room_id), keys::room_last(room_id), chat::format_date(now),
+                random_hex(4), chat::json_quote(room_id), chat::json_quote(from),
+                chat::json_quote(text), chat::json_quote(server_id)));
         if (!r)
             co_return r.error();
         if (r->elements.size() != 2 || !r->elements[0].as_string()) {
@@ -323,18 +339,18 @@ class redis_chat_store final : public chat::store {
 
     task<void> presence_join(std::string instance_id, std::string user_id, std::string envelope,
                              std::chrono::seconds ttl) override {
-        co_return co_await done(redis_.exec_all(
-            one(cmd("EVAL", presence_join_script, "5", keys::presence_of(instance_id),
-                    keys::presence_counts, keys::online_users, keys::presence_instances,
-                    keys::instance_alive(instance_id), user_id, envelope, instance_id,
-                    std::to_string(ttl.count())))));
+        co_return co_await done(
+            eval(presence_join_lua,
+                 cmd("5", keys::presence_of(instance_id), keys::presence_counts, keys::online_users,
+                     keys::presence_instances, keys::instance_alive(instance_id), user_id, envelope,
+                     instance_id, std::to_string(ttl.count()))));
     }
 
     task<void> presence_leave(std::string instance_id, std::string user_id,
                               std::string envelope) override {
-        co_return co_await done(redis_.exec_all(
-            one(cmd("EVAL", presence_leave_script, "3", keys::presence_of(instance_id),
-                    keys::presence_counts, keys::online_users, user_id, envelope))));
+        co_return co_await done(
+            eval(presence_leave_lua, cmd("3", keys::presence_of(instance_id), keys::presence_counts,
+                                         keys::online_users, user_id, envelope)));
     }
 
     task<void> presence_heartbeat(std::string instance_id, std::chrono::seconds ttl) override {
@@ -365,9 +381,10 @@ class redis_chat_store final : public chat::store {
             }
         }
         for (const auto& id : dead) {
-            auto r = co_await redis_.exec(cmd(
-                "EVAL", presence_sweep_script, "4", keys::presence_of(id), keys::presence_counts,
-                keys::online_users, keys::presence_instances, id, chat::json_quote(server_id)));
+            auto r = co_await eval(
+                presence_sweep_lua,
+                cmd("4", keys::presence_of(id), keys::presence_counts, keys::online_users,
+                    keys::presence_instances, id, chat::json_quote(server_id)));
             if (!r)
                 co_return r.error();
         }
@@ -441,6 +458,29 @@ class redis_chat_store final : public chat::store {
         if (!r)
             co_return r.error();
         co_return result<void>{};
+    }
+    static task<void> done(awaitable<result<reply>> call) {
+        auto r = co_await std::move(call);
+        if (!r)
+            co_return r.error();
+        co_return result<void>{};
+    }
+
+    // EVALSHA, then EVAL when Redis does not have the script (its first use since Redis
+    // started): the script's text crosses the wire once, not with every call.
+    task<reply> eval(const lua_script& script, command args) {
+        command c;
+        c.reserve(args.size() + 2);
+        c.push_back("EVALSHA");
+        c.push_back(script.sha);
+        for (auto& a : args)
+            c.push_back(std::move(a));
+        auto r = co_await redis_.exec(c);
+        if (r || r.error() != make_error_code(errc::redis_noscript))
+            co_return r;
+        c[0] = "EVAL";
+        c[1] = std::string(script.body);
+        co_return co_await redis_.exec(std::move(c));
     }
 
     client& redis_;

@@ -63,8 +63,13 @@ void on_reply(redisAsyncContext*, void* raw, void* privdata) {
     }
     const auto& r = *static_cast<redisReply*>(raw);
     if (r.type == REDIS_REPLY_ERROR) {
+        const std::string_view text(r.str, r.len);
+        if (text.starts_with("NOSCRIPT")) {  // expected after a Redis restart: not an error
+            b.finish(errc::redis_noscript);
+            return;
+        }
         b.stats->redis_errors.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("redis error reply: {}", std::string_view(r.str, r.len));
+        spdlog::warn("redis error reply: {}", text);
         b.finish(errc::redis_error);
         return;
     }

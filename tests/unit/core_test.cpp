@@ -10,6 +10,7 @@
 #include "core/keyed_buckets.hpp"
 #include "core/metrics.hpp"
 #include "core/random_id.hpp"
+#include "core/sha1.hpp"
 #include "core/timer_wheel.hpp"
 #include "core/token_bucket.hpp"
 
@@ -121,6 +122,12 @@ TEST(keyed_buckets, forgets_full_buckets_when_a_shard_grows) {
     for (std::size_t i = 0; i < keys; ++i)  // much later: every old bucket is full again
         (void)rates.try_take("n" + std::to_string(i), t0 + 1h);
     EXPECT_LT(rates.size(), before + keys / 2);
+}
+
+TEST(sha1, known_digests) {
+    EXPECT_EQ(sha1_hex(""), "da39a3ee5e6b4b0d3255bfef95601890afd80709");
+    EXPECT_EQ(sha1_hex("abc"), "a9993e364706816aba3e25717850c26c9cd0d89d");
+    EXPECT_EQ(sha1_hex(std::string(1000, 'a')), "291e9a6c66994949b57ba5e650361e98fc36b1ba");
 }
 
 TEST(timer_wheel, fires_each_item_after_its_ticks) {
