@@ -634,7 +634,7 @@ TEST_F(realtime_test, floods_are_refused_by_token_buckets) {
         db_, hub_, cfg_, "srv", "inst", [] { return 1'800'000'000.5; }, users);
     realtime thread2(
         db_, hub_, cfg_, "srv", "inst", [] { return 1'800'000'000.5; }, users);
-    auto send = [this](realtime& rt, client_socket& s, const char* text) {
+    auto send = [](realtime& rt, client_socket& s, const char* text) {
         return run(rt.on_event(s, "message", json::parse(text).as_array()));
     };
     run(thread1.connected(pablo_));
