@@ -14,6 +14,7 @@ import {
   startStack,
   waitFor,
   waitForDemoData,
+  waitForReady,
 } from './harness.mjs';
 
 let stack;
@@ -162,7 +163,7 @@ describe('lifecycle', () => {
       assert.equal(login.status, 503, describeRes(login));
 
       redis = await startRedis({ port });
-      await waitFor('readyz 200', async () => (await c.get('/readyz')).status === 200, 10000, 200);
+      await waitForReady(server.base);
       const db = redis.client();
       // the demo data load that could not happen at start happens now
       await waitForDemoData(server, db, 10000);

@@ -2,7 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import { describeRes, isErrorBody, startStack, waitFor } from './harness.mjs';
+import { describeRes, isErrorBody, startStack, waitFor, waitForReady } from './harness.mjs';
 
 let stack;
 let db;
@@ -221,7 +221,7 @@ describe('Redis outage', () => {
     } finally {
       stack.redis.resume();
     }
-    await waitFor('readyz 200 after SIGCONT', async () => (await stack.api().get('/readyz')).status === 200, 10000, 200);
+    await waitForReady(stack.server.base);
     const me = await c.get('/me');
     assert.equal(me.status, 200, describeRes(me));
     assert.deepEqual(me.json, { id: '3', username: 'Mary' }, 'the session survived the hang');
@@ -266,7 +266,7 @@ describe('Redis outage', () => {
 
     await stack.redis.restart();
 
-    await waitFor('readyz 200 after the Redis restart', async () => (await stack.api().get('/readyz')).status === 200, 10000, 200);
+    await waitForReady(stack.server.base);
     const back = await stack.api().get('/readyz');
     assert.deepEqual(back.json, { status: 'ready' });
 
