@@ -122,6 +122,7 @@ class eio_session final : public chat::client_socket,
             return;
         closed_ = true;
         wake_.cancel();
+        user_slot_.reset();  // the user's socket count drops now, not when the last owner lets go
         if (ws_)
             ws_->close(ws_close::normal, "");  // after what is queued (a close packet, say)
         if (sio_connected_) {

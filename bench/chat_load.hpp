@@ -1,0 +1,77 @@
+#pragma once
+// Chat traffic over a socket set, for the fanout and rooms scenarios. Sender sockets post
+// messages whose text starts with their send time ("~ts~<steady ns>~", padded to the message
+// size) to their room, either closed loop (at most `window` unacknowledged messages per sender)
+// or open loop (a total `rate`, paced every millisecond on each thread). Every socket counts the
+// "message" events it receives and, while measuring, records send-to-receipt latency by finding
+// the timestamp in the raw packet: no JSON parsing, no allocation per delivery.
+
+#include "socket_set.hpp"
+#include "socketio_client.hpp"
+#include "worker_pool.hpp"
+
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace redchat::bench {
+
+class chat_load final : public socketio_handler {
+  public:
+    struct settings {
+        double rate = 0;  // messages/s over all senders; 0: closed loop
+        std::size_t window = 32;
+        std::size_t message_bytes = 64;
+    };
+
+    chat_load(worker_pool& pool, settings s, std::size_t sockets);
+    ~chat_load() override;
+
+    // Socket `index` sends to `room`; the others only receive. Before the sockets open.
+    void set_room(std::size_t index, const std::string& room);
+    // The sockets this load drives (their handler must be this object). Before start_sending.
+    void attach(socket_set& sockets);
+
+    // Called from the driver thread.
+    void start_sending();
+    void stop_sending();
+
+    void on_ready(socketio_client& c) override;
+    void on_event(socketio_client& c, std::string_view args, std::int64_t now) override;
+    void on_ack(socketio_client& c, std::uint64_t id, std::string_view args,
+                std::int64_t now) override;
+    void on_closed(socketio_client& c, close_cause cause, std::string_view detail) override;
+
+  private:
+    struct sender {
+        std::string room_json;  // the quoted room id; empty: not a sender
+        std::uint32_t outstanding = 0;
+    };
+    struct pacer;
+
+    void send_one(socketio_client& c, sender& s, unsigned w);
+    void fill_window(socketio_client& c);
+    void start_pacer(unsigned w);
+    void tick(unsigned w);
+    void report(std::string_view what, std::string_view detail);
+
+    worker_pool& pool_;
+    settings settings_;
+    socket_set* sockets_ = nullptr;
+    std::vector<sender> senders_;  // by socket index; an element is touched by its socket's thread
+    std::vector<std::unique_ptr<pacer>> pacers_;  // one per worker
+    std::vector<std::string> scratch_;            // one per worker: the packet being built
+    std::atomic<bool> sending_{false};
+    std::mutex report_mutex_;
+    std::size_t reports_ = 0;
+};
+
+// Finds "~ts~<digits>~" in `packet` and returns the digits' value; -1 when absent.
+std::int64_t find_timestamp(std::string_view packet);
+
+}  // namespace redchat::bench

@@ -1,0 +1,84 @@
+#include "process_probe.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+
+namespace redchat::bench {
+namespace {
+
+std::optional<std::string> read_file(const std::string& path) {
+    std::ifstream in(path);
+    if (!in)
+        return std::nullopt;
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+std::optional<double> process_probe::cpu_seconds() const {
+    if (!enabled())
+        return std::nullopt;
+    auto text = read_file("/proc/" + std::to_string(pid_) + "/stat");
+    if (!text)
+        return std::nullopt;
+    // Field 2 (comm) is in parentheses and may hold spaces: count fields after the last ')'.
+    const auto close = text->rfind(')');
+    if (close == std::string::npos)
+        return std::nullopt;
+    std::istringstream fields(text->substr(close + 1));
+    std::string field;
+    unsigned long long utime = 0, stime = 0;
+    for (int index = 3; fields >> field; ++index) {
+        if (index == 14)
+            utime = std::stoull(field);
+        if (index == 15) {
+            stime = std::stoull(field);
+            return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+        }
+    }
+    return std::nullopt;
+}
+
+std::optional<long> process_probe::rss_kb() const {
+    if (!enabled())
+        return std::nullopt;
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.starts_with("VmRSS:"))
+            return std::stol(line.substr(6));
+    }
+    return std::nullopt;
+}
+
+std::optional<long> process_probe::max_open_files() const {
+    if (!enabled())
+        return std::nullopt;
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/limits");
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.starts_with("Max open files")) {
+            std::istringstream words(line.substr(14));
+            long soft = 0;
+            if (words >> soft)
+                return soft;
+        }
+    }
+    return std::nullopt;
+}
+
+double own_cpu_seconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    const auto seconds = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+}  // namespace redchat::bench

@@ -1,0 +1,99 @@
+// fanout: R receivers and S senders, all in the General room; S senders post (closed loop or
+// at --rate) and every socket, the senders included, receives every message.
+
+#include "chat_load.hpp"
+#include "harness.hpp"
+#include "json_line.hpp"
+#include "scenarios.hpp"
+
+#include <iostream>
+
+namespace redchat::bench {
+
+int run_fanout(const bench_options& o, const server_target& target) {
+    const std::size_t receivers =
+        o.connections != 0 ? o.connections : default_connections("fanout");
+    const std::size_t senders = o.senders;
+    const std::size_t sockets = receivers + senders;
+    const std::size_t window = o.window != 0 ? o.window : default_window("fanout");
+
+    harness h(o, target, sockets);
+    if (!h.ensure_descriptors(sockets))
+        return exit_setup_failed;
+    const std::size_t users = h.users_for(sockets);
+    const auto accounts = h.login(users);
+    if (!accounts)
+        return exit_setup_failed;
+
+    chat_load load(h.pool(), chat_load::settings{o.rate, window, o.message_bytes}, sockets);
+    for (std::size_t i = 0; i < senders; ++i)
+        load.set_room(i, "0");
+    const stop_at_exit stop{h};
+    auto& set = h.new_socket_set(&load);
+    load.attach(set);
+    set.open(sockets, o.concurrency, [&accounts, users](std::size_t i) -> std::string_view {
+        return (*accounts)[i % users].session_id;
+    });
+    if (!set.wait_open(o.setup_timeout_s))
+        return exit_setup_failed;
+    const auto opened = h.pool().snapshot();
+    if (get(opened, counter::connected) == 0) {
+        std::cerr << "redchat-bench: no socket connected\n";
+        return exit_setup_failed;
+    }
+
+    load.start_sending();
+    const auto m = h.measure("fanout");
+    load.stop_sending();
+    const auto total = h.pool().snapshot();
+    set.close_all();
+    h.stop();
+
+    const auto& d = m.delta;
+    const auto delivered = get(d, counter::delivered);
+    const auto acked = get(d, counter::acked);
+    json_line out;
+    out.field("scenario", "fanout")
+        .field("receivers", receivers)
+        .field("senders", senders)
+        .field("sockets", sockets)
+        .field("connected", get(opened, counter::connected))
+        .field("users", users)
+        .field("threads", o.threads)
+        .field("sources", h.sources().count())
+        .field("mode", o.rate > 0 ? "rate" : "window");
+    if (o.rate > 0)
+        out.field("rate_target", o.rate);
+    else
+        out.field("window", window);
+    out.field("message_bytes", o.message_bytes)
+        .field("warmup_s", o.warmup_s)
+        .field("duration_s", m.seconds)
+        .field("sent", get(d, counter::sent))
+        .field("sent_per_s", per_second(get(d, counter::sent), m.seconds))
+        .field("acked", acked)
+        .field("acked_per_s", per_second(acked, m.seconds))
+        .field("delivered", delivered)
+        .field("deliveries_per_s", per_second(delivered, m.seconds))
+        .field("deliveries_per_message",
+               acked == 0 ? 0.0 : static_cast<double>(delivered) / static_cast<double>(acked))
+        .percentiles("latency_ms", h.pool().merged(histogram::delivery))
+        .percentiles("ack_latency_ms", h.pool().merged(histogram::ack));
+    add_process_fields(out, m);
+    std::optional<double> us_per_delivery;
+    if (m.server_cpu_s && delivered > 0)
+        us_per_delivery = *m.server_cpu_s * 1e6 / static_cast<double>(delivered);
+    out.field("server_cpu_us_per_delivery", us_per_delivery)
+        .field("dropped", get(total, counter::dropped))
+        .field("connect_failed", get(total, counter::connect_failed))
+        .field("errors", get(d, counter::ack_errors) + get(d, counter::error_events));
+    std::cout << out.str() << std::endl;
+
+    if (acked == 0 || delivered == 0) {
+        std::cerr << "redchat-bench: fanout: no message was acknowledged and delivered\n";
+        return exit_no_throughput;
+    }
+    return 0;
+}
+
+}  // namespace redchat::bench

@@ -1,0 +1,68 @@
+// idle: N logged-in sockets that only answer pings, held through the warm-up and the measured
+// interval: the server's memory per connection and its CPU while nothing is said.
+
+#include "harness.hpp"
+#include "json_line.hpp"
+#include "scenarios.hpp"
+
+#include <iostream>
+
+namespace redchat::bench {
+
+int run_idle(const bench_options& o, const server_target& target) {
+    const std::size_t sockets = o.connections != 0 ? o.connections : default_connections("idle");
+
+    harness h(o, target, sockets);
+    if (!h.ensure_descriptors(sockets))
+        return exit_setup_failed;
+    const std::size_t users = h.users_for(sockets);
+    const auto accounts = h.login(users);
+    if (!accounts)
+        return exit_setup_failed;
+
+    const auto rss_before = h.server().rss_kb();
+    const stop_at_exit stop{h};
+    auto& set = h.new_socket_set(nullptr);
+    set.open(sockets, o.concurrency, [&accounts, users](std::size_t i) -> std::string_view {
+        return (*accounts)[i % users].session_id;
+    });
+    if (!set.wait_open(o.setup_timeout_s))
+        return exit_setup_failed;
+    const auto opened = h.pool().snapshot();
+    const auto connected = get(opened, counter::connected);
+    if (connected == 0) {
+        std::cerr << "redchat-bench: no socket connected\n";
+        return exit_setup_failed;
+    }
+
+    const auto pings_before = set.pings_answered();
+    const auto m = h.measure("idle");
+    const auto pings = set.pings_answered() - pings_before;
+    const auto total = h.pool().snapshot();
+    set.close_all();
+    h.stop();
+
+    json_line out;
+    out.field("scenario", "idle")
+        .field("connections", sockets)
+        .field("connected", connected)
+        .field("users", users)
+        .field("threads", o.threads)
+        .field("sources", h.sources().count())
+        .field("warmup_s", o.warmup_s)
+        .field("duration_s", m.seconds)
+        .field("server_rss_before_kb", rss_before);
+    add_process_fields(out, m);
+    std::optional<double> kb_per_connection;
+    if (rss_before && m.server_rss_kb)
+        kb_per_connection =
+            static_cast<double>(*m.server_rss_kb - *rss_before) / static_cast<double>(connected);
+    out.field("server_rss_per_connection_kb", kb_per_connection)
+        .field("pings_answered", pings)
+        .field("dropped", get(total, counter::dropped))
+        .field("connect_failed", get(total, counter::connect_failed));
+    std::cout << out.str() << std::endl;
+    return 0;
+}
+
+}  // namespace redchat::bench

@@ -1,0 +1,132 @@
+// rooms: P private rooms, each between two users of its own (<prefix>2i-1 and <prefix>2i), one
+// socket per user; both users of a pair post to their room (closed loop, window 1 by default, or
+// at --rate in total) and both receive every message of it.
+
+#include "chat_load.hpp"
+#include "harness.hpp"
+#include "json_line.hpp"
+#include "scenarios.hpp"
+
+#include <charconv>
+#include <iostream>
+
+namespace redchat::bench {
+namespace {
+
+unsigned long long id_number(const std::string& id) {
+    unsigned long long v = 0;
+    std::from_chars(id.data(), id.data() + id.size(), v);
+    return v;
+}
+
+}  // namespace
+
+int run_rooms(const bench_options& o, const server_target& target) {
+    const std::size_t pairs = o.pairs;
+    const std::size_t sockets = 2 * pairs;
+    const std::size_t window = o.window != 0 ? o.window : default_window("rooms");
+
+    harness h(o, target, sockets);
+    if (!h.ensure_descriptors(sockets))
+        return exit_setup_failed;
+    const auto accounts = h.login(sockets);
+    if (!accounts)
+        return exit_setup_failed;
+
+    // Rooms first: the server joins a socket to its user's rooms when it connects.
+    std::vector<std::string> room_ids(pairs);
+    for (std::size_t p = 0; p < pairs; ++p) {
+        const auto a = id_number((*accounts)[2 * p].id);
+        const auto b = id_number((*accounts)[2 * p + 1].id);
+        room_ids[p] = std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
+    }
+    const auto created = h.http_batch(
+        pairs,
+        [&accounts](std::size_t p) {
+            const auto& a = (*accounts)[2 * p];
+            const auto& b = (*accounts)[2 * p + 1];
+            return http_call{"POST", "/room", "{\"user1\":" + a.id + ",\"user2\":" + b.id + "}",
+                             a.session_id};
+        },
+        "rooms");
+    if (!created)
+        return exit_setup_failed;
+    for (std::size_t p = 0; p < pairs; ++p) {
+        const auto& r = (*created)[p];
+        if (r.status != 200 && r.status != 201) {
+            std::cerr << "redchat-bench: creating room " << room_ids[p] << " failed: "
+                      << (r.status == 0 ? r.error : std::to_string(r.status) + " " + r.body)
+                      << "\n";
+            return exit_setup_failed;
+        }
+    }
+
+    chat_load load(h.pool(), chat_load::settings{o.rate, window, o.message_bytes}, sockets);
+    for (std::size_t i = 0; i < sockets; ++i)
+        load.set_room(i, room_ids[i / 2]);
+    const stop_at_exit stop{h};
+    auto& set = h.new_socket_set(&load);
+    load.attach(set);
+    set.open(sockets, o.concurrency,
+             [&accounts](std::size_t i) -> std::string_view { return (*accounts)[i].session_id; });
+    if (!set.wait_open(o.setup_timeout_s))
+        return exit_setup_failed;
+    const auto opened = h.pool().snapshot();
+    if (get(opened, counter::connected) == 0) {
+        std::cerr << "redchat-bench: no socket connected\n";
+        return exit_setup_failed;
+    }
+
+    load.start_sending();
+    const auto m = h.measure("rooms");
+    load.stop_sending();
+    const auto total = h.pool().snapshot();
+    set.close_all();
+    h.stop();
+
+    const auto& d = m.delta;
+    const auto delivered = get(d, counter::delivered);
+    const auto acked = get(d, counter::acked);
+    json_line out;
+    out.field("scenario", "rooms")
+        .field("pairs", pairs)
+        .field("sockets", sockets)
+        .field("connected", get(opened, counter::connected))
+        .field("users", sockets)
+        .field("threads", o.threads)
+        .field("sources", h.sources().count())
+        .field("mode", o.rate > 0 ? "rate" : "window");
+    if (o.rate > 0)
+        out.field("rate_target", o.rate);
+    else
+        out.field("window", window);
+    out.field("message_bytes", o.message_bytes)
+        .field("warmup_s", o.warmup_s)
+        .field("duration_s", m.seconds)
+        .field("sent", get(d, counter::sent))
+        .field("stored", acked)
+        .field("stored_per_s", per_second(acked, m.seconds))
+        .field("delivered", delivered)
+        .field("deliveries_per_s", per_second(delivered, m.seconds))
+        .field("deliveries_per_message",
+               acked == 0 ? 0.0 : static_cast<double>(delivered) / static_cast<double>(acked))
+        .percentiles("latency_ms", h.pool().merged(histogram::delivery))
+        .percentiles("ack_latency_ms", h.pool().merged(histogram::ack));
+    add_process_fields(out, m);
+    std::optional<double> us_per_message;
+    if (m.server_cpu_s && acked > 0)
+        us_per_message = *m.server_cpu_s * 1e6 / static_cast<double>(acked);
+    out.field("server_cpu_us_per_message", us_per_message)
+        .field("dropped", get(total, counter::dropped))
+        .field("connect_failed", get(total, counter::connect_failed))
+        .field("errors", get(d, counter::ack_errors) + get(d, counter::error_events));
+    std::cout << out.str() << std::endl;
+
+    if (acked == 0 || delivered == 0) {
+        std::cerr << "redchat-bench: rooms: no message was stored and delivered\n";
+        return exit_no_throughput;
+    }
+    return 0;
+}
+
+}  // namespace redchat::bench
