@@ -58,10 +58,7 @@ eio_query parse_eio_query(std::string_view target) {
 class eio_session final : public chat::client_socket,
                           public std::enable_shared_from_this<eio_session> {
   public:
-    eio_session(engineio_server& server, std::string sid)
-        : server_(server),
-          sid_(std::move(sid)),
-          wake_(server.context(), clock_type::time_point::max()) {}
+    eio_session(engineio_server& server, std::string sid) : server_(server), sid_(std::move(sid)) {}
 
     const std::string& sid() const { return sid_; }
     bool closed() const { return closed_; }
@@ -82,7 +79,7 @@ class eio_session final : public chat::client_socket,
             return;
         }
         queue_.push_back(packet);
-        wake_.cancel();
+        wake();
     }
     void send(std::string eio_packet) { deliver(make_text_frame(std::move(eio_packet))); }
 
@@ -121,7 +118,7 @@ class eio_session final : public chat::client_socket,
         if (closed_)
             return;
         closed_ = true;
-        wake_.cancel();
+        wake();
         user_slot_.reset();  // the user's socket count drops now, not when the last owner lets go
         if (ws_)
             ws_->close(ws_close::normal, "");  // after what is queued (a close packet, say)
@@ -154,8 +151,10 @@ class eio_session final : public chat::client_socket,
     // when the session moves to WebSocket: it is then answered with a noop.
     awaitable<void> wait_for_output(bool long_poll) {
         while (queue_.empty() && !closed_ && !(long_poll && (websocket_ || upgrading_))) {
-            wake_.expires_at(clock_type::time_point::max());
-            co_await wake_.async_wait(nothrow);
+            if (!wake_)
+                wake_.emplace(server_.context(), clock_type::time_point::max());
+            wake_->expires_at(clock_type::time_point::max());
+            co_await wake_->async_wait(nothrow);
         }
     }
 
@@ -164,7 +163,7 @@ class eio_session final : public chat::client_socket,
     void set_upgrading(bool upgrading) {
         upgrading_ = upgrading;
         if (upgrading)
-            wake_.cancel();
+            wake();
     }
     bool upgrading() const { return upgrading_; }
 
@@ -184,7 +183,7 @@ class eio_session final : public chat::client_socket,
         ws_ = std::move(ws);
         for (auto& p : take_output())
             ws_->send(std::move(p));
-        wake_.cancel();  // a pending long-poll returns (with a noop)
+        wake();  // a pending long-poll returns (with a noop)
     }
 
     // One Engine.IO packet from the client, handled to completion before the next.
@@ -213,6 +212,11 @@ class eio_session final : public chat::client_socket,
     }
 
   private:
+    void wake() {
+        if (wake_)
+            wake_->cancel();
+    }
+
     void drop_slow() {
         // A client that cannot keep up is dropped rather than slowing anyone else down.
         spdlog::info("event=slow_client_dropped sid={} queued_bytes={}", sid_,
@@ -321,12 +325,47 @@ class eio_session final : public chat::client_socket,
     bool upgrading_ = false;
     std::vector<chat::packet_ptr> queue_;  // polling output (WebSocket output queues in ws_)
     std::size_t queued_bytes_ = 0;
-    asio::steady_timer wake_;  // cancelled to wake a pending long-poll
+    // Cancelled to wake a pending long-poll; made by the first poll (WebSocket sessions never
+    // need one).
+    std::optional<asio::steady_timer> wake_;
     std::shared_ptr<websocket_connection> ws_;
     enum class ping_state : std::uint8_t { idle, awaiting_pong, answered };
     ping_state ping_state_ = ping_state::idle;
     std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
 };
+
+namespace {
+
+// The life of an established WebSocket session: each message is one Engine.IO packet, handled
+// before the next is read. Kept small: this frame lives as long as the connection.
+awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
+                                std::shared_ptr<eio_session> session,
+                                std::optional<connection_limiter::slot> address_slot) {
+    const auto held = std::move(address_slot);  // released when the connection ends
+    while (!session->closed()) {
+        auto msg = co_await ws->read();
+        if (!msg)
+            break;
+        if (msg->opcode == ws_opcode::binary) {
+            socketio::eio_packet packet;
+            packet.type = socketio::eio_type::message;
+            packet.data = std::move(msg->payload);
+            packet.binary = true;
+            co_await session->on_packet(std::move(packet));
+            continue;
+        }
+        auto packet = socketio::decode_packet(msg->payload);
+        if (!packet) {
+            ws->abort(ws_close::protocol_error, "Not an Engine.IO packet");
+            break;
+        }
+        co_await session->on_packet(std::move(*packet));
+    }
+    session->close();
+    ws->reader_done();
+}
+
+}  // namespace
 
 engineio_server::engineio_server(asio::io_context& ioc, std::size_t thread_index,
                                  chat::realtime& realtime, chat::store& store,
@@ -517,38 +556,44 @@ awaitable<void> engineio_server::websocket_here(
     asio::ip::tcp::socket socket, request req, std::optional<std::string> cookie,
     std::optional<connection_limiter::slot> address_slot) {
     // The connection keeps its place in the per-address count until this coroutine ends.
-    const auto held = std::move(address_slot);
+    auto held = std::move(address_slot);
     // The handshake's answer (RFC 6455 §4.2.2); http_session checked that it is an upgrade.
-    const auto key = req[beast::http::field::sec_websocket_key];
-    if (key.empty() || req[beast::http::field::sec_websocket_version] != "13") {
-        static const std::string body = R"({"message":"Expected a WebSocket 13 handshake"})";
-        static const std::string refusal =
-            "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-            "Sec-WebSocket-Version: 13\r\nConnection: close\r\nContent-Length: " +
-            std::to_string(body.size()) + "\r\n\r\n" + body;
-        co_await asio::async_write(socket, asio::buffer(refusal), nothrow);
-        co_return;
+    // Everything of the request is dropped once answered: this frame lives as long as the
+    // connection, and every byte it keeps is multiplied by the number of connections.
+    std::string sid;  // the polling session to upgrade; empty: a new session
+    {
+        const auto key = req[beast::http::field::sec_websocket_key];
+        if (key.empty() || req[beast::http::field::sec_websocket_version] != "13") {
+            static const std::string body = R"({"message":"Expected a WebSocket 13 handshake"})";
+            static const std::string refusal =
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                "Sec-WebSocket-Version: 13\r\nConnection: close\r\nContent-Length: " +
+                std::to_string(body.size()) + "\r\n\r\n" + body;
+            co_await asio::async_write(socket, asio::buffer(refusal), nothrow);
+            co_return;
+        }
+        const std::string answer =
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            "Server: redchat\r\nSec-WebSocket-Accept: " +
+            ws_accept_key(key) + "\r\n\r\n";
+        sid = parse_eio_query(req.target()).sid;
+        req = {};
+        auto [aec, an] = co_await asio::async_write(socket, asio::buffer(answer), nothrow);
+        (void)an;
+        if (aec)
+            co_return;
     }
-    const std::string answer =
-        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-        "Server: redchat\r\nSec-WebSocket-Accept: " +
-        ws_accept_key(key) + "\r\n\r\n";
-    auto [aec, an] = co_await asio::async_write(socket, asio::buffer(answer), nothrow);
-    (void)an;
-    if (aec)
-        co_return;
     const auto& limit = cfg_.limit;
     auto ws = std::make_shared<websocket_connection>(
         std::move(socket), batch_,
         websocket_connection::limits{limit.max_packet_bytes, limit.max_queued_bytes,
                                      limit.max_queued_messages});
 
-    const auto q = parse_eio_query(req.target());
     std::shared_ptr<eio_session> session;
-    if (q.sid.empty()) {
+    if (sid.empty()) {
         session = co_await open_session(std::move(cookie), true);
     } else {
-        auto it = sessions_.find(q.sid);
+        auto it = sessions_.find(sid);
         if (it == sessions_.end() || it->second->on_websocket()) {
             ws->close(ws_close::policy_violation, "Session ID unknown");
             co_return;
@@ -578,29 +623,10 @@ awaitable<void> engineio_server::websocket_here(
         }
     }
     session->attach_websocket(ws);
-
-    // Each message is one Engine.IO packet, handled before the next is read.
-    while (!session->closed()) {
-        auto msg = co_await ws->read();
-        if (!msg)
-            break;
-        if (msg->opcode == ws_opcode::binary) {
-            socketio::eio_packet packet;
-            packet.type = socketio::eio_type::message;
-            packet.data = std::move(msg->payload);
-            packet.binary = true;
-            co_await session->on_packet(std::move(packet));
-            continue;
-        }
-        auto packet = socketio::decode_packet(msg->payload);
-        if (!packet) {
-            ws->abort(ws_close::protocol_error, "Not an Engine.IO packet");
-            break;
-        }
-        co_await session->on_packet(std::move(*packet));
-    }
-    session->close();
-    ws->reader_done();
+    // From here on, a coroutine of its own: this frame, with the request, the cookie and the
+    // handshake's state, is freed (the address slot moves along).
+    asio::co_spawn(ioc_, serve_websocket(std::move(ws), std::move(session), std::move(held)),
+                   asio::detached);
 }
 
 void engineio_server::schedule_ping(std::weak_ptr<eio_session> session,

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Runs one redchat-bench scenario against a fresh private redis-server and redchat-server (both
+# on free loopback ports, stopped afterwards) and prints the tool's JSON line. The numbers in
+# bench/RESULTS.md come from this script:
+#   bench/run.sh [--server-threads N] [--server-args "..."] <scenario> [redchat-bench flags...]
+# Environment: BUILD (default build/release).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${BUILD:-$root/build/release}
+server_threads=2
+server_args=""
+while [[ $# -gt 0 ]]; do
+  case $1 in
+    --server-threads) server_threads=$2; shift 2 ;;
+    --server-args) server_args=$2; shift 2 ;;
+    *) break ;;
+  esac
+done
+[[ $# -ge 1 ]] || { echo "usage: $0 [--server-threads N] [--server-args ARGS] <scenario> [flags]" >&2; exit 2; }
+
+work=$(mktemp -d)
+cleanup() {
+  [[ -n ${server_pid:-} ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  [[ -n ${redis_pid:-} ]] && kill "$redis_pid" 2>/dev/null && wait "$redis_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no \
+  --dir "$work" --logfile "$work/redis.log" &
+redis_pid=$!
+for _ in $(seq 100); do [[ -S $work/redis.sock ]] && break; sleep 0.05; done
+
+# shellcheck disable=SC2086
+"$build/redchat-server" --port 0 --redis-url "unix://$work/redis.sock" --threads "$server_threads" \
+  --demo-data off --bcrypt-cost 4 --max-connections-per-address 1000000 \
+  --max-sockets-per-user 100000 --messages-per-second 100000 --message-burst 100000 \
+  --log-level info $server_args 2> "$work/server.log" &
+server_pid=$!
+port=""
+for _ in $(seq 200); do
+  port=$(grep -o 'url=http://127.0.0.1:[0-9]*' "$work/server.log" | head -1 | sed 's/.*://' || true)
+  [[ -n $port ]] && break
+  sleep 0.05
+done
+[[ -n $port ]] || { cat "$work/server.log" >&2; exit 2; }
+
+"$build/redchat-bench" "$@" --url "http://127.0.0.1:$port" --server-pid "$server_pid" --redis-pid "$redis_pid"
