@@ -37,7 +37,19 @@ void arm_read(const watcher_ptr& w) {
                                  w->reading = false;
                                  if (ec || w->ac == nullptr || !w->want_read)
                                      return;
-                                 redisAsyncHandleRead(w->ac);  // may free the context
+                                 // hiredis reads 16 KiB per call. Drain what has arrived (up
+                                 // to 1 MiB per turn) so that a busy subscriber keeps up with
+                                 // Redis however many client sockets share this thread.
+                                 for (int round = 0; round < 64; ++round) {
+                                     redisAsyncHandleRead(w->ac);  // may free the context
+                                     if (w->ac == nullptr || !w->want_read)
+                                         return;
+                                     asio::posix::descriptor_base::bytes_readable pending(true);
+                                     boost::system::error_code pec;
+                                     w->descriptor.io_control(pending, pec);
+                                     if (pec || pending.get() == 0)
+                                         break;
+                                 }
                                  arm_read(w);
                              });
 }
