@@ -120,6 +120,8 @@ class eio_session final : public chat::client_socket,
         closed_ = true;
         wake();
         user_slot_.reset();  // the user's socket count drops now, not when the last owner lets go
+        if (pipeline_wake_)
+            pipeline_wake_->cancel();
         if (ws_)
             ws_->close(ws_close::normal, "");  // after what is queued (a close packet, say)
         if (sio_connected_) {
@@ -176,6 +178,38 @@ class eio_session final : public chat::client_socket,
 
     bool poll_pending = false;
     bool queue_empty() const { return queue_.empty(); }
+
+    // Pipelining of a WebSocket client's events: a Socket.IO event packet may start before the
+    // previous one finished, so that a busy sender is not held to one message per Redis round
+    // trip. Events start in arrival order and their Redis commands go out in that order on the
+    // thread's one connection, so messages are still stored (and acknowledged) in the order
+    // they were sent. Any other packet waits until the events in flight are done.
+    static constexpr int max_pipelined = 16;
+    bool can_pipeline(const socketio::eio_packet& p) const {
+        return sio_connected_ && p.type == socketio::eio_type::message && !p.binary &&
+               p.data.starts_with('2');
+    }
+    // Waits until at most `limit` events are in flight (0: until none is).
+    awaitable<void> wait_pipeline(int limit) {
+        while (pipelined_ > limit && !closed_) {
+            if (!pipeline_wake_)
+                pipeline_wake_.emplace(server_.context(), clock_type::time_point::max());
+            pipeline_wake_->expires_at(clock_type::time_point::max());
+            co_await pipeline_wake_->async_wait(nothrow);
+        }
+    }
+    static awaitable<void> run_pipelined(std::shared_ptr<eio_session> self,
+                                         socketio::eio_packet p) {
+        co_await self->on_packet(std::move(p));
+        --self->pipelined_;
+        if (self->pipeline_wake_)
+            self->pipeline_wake_->cancel();
+    }
+    void start_pipelined(socketio::eio_packet p) {
+        ++pipelined_;
+        asio::co_spawn(server_.context(), run_pipelined(shared_from_this(), std::move(p)),
+                       asio::detached);
+    }
 
     // From now on the session's packets go out over `ws` (what polling had queued first).
     void attach_websocket(std::shared_ptr<websocket_connection> ws) {
@@ -328,6 +362,8 @@ class eio_session final : public chat::client_socket,
     // Cancelled to wake a pending long-poll; made by the first poll (WebSocket sessions never
     // need one).
     std::optional<asio::steady_timer> wake_;
+    int pipelined_ = 0;                                // events in flight (WebSocket)
+    std::optional<asio::steady_timer> pipeline_wake_;  // made by the first wait
     std::shared_ptr<websocket_connection> ws_;
     enum class ping_state : std::uint8_t { idle, awaiting_pong, answered };
     ping_state ping_state_ = ping_state::idle;
@@ -351,6 +387,7 @@ awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
             packet.type = socketio::eio_type::message;
             packet.data = std::move(msg->payload);
             packet.binary = true;
+            co_await session->wait_pipeline(0);
             co_await session->on_packet(std::move(packet));
             continue;
         }
@@ -359,6 +396,12 @@ awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
             ws->abort(ws_close::protocol_error, "Not an Engine.IO packet");
             break;
         }
+        if (session->can_pipeline(*packet)) {
+            co_await session->wait_pipeline(eio_session::max_pipelined - 1);
+            session->start_pipelined(std::move(*packet));
+            continue;
+        }
+        co_await session->wait_pipeline(0);
         co_await session->on_packet(std::move(*packet));
     }
     session->close();

@@ -6,10 +6,10 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 
 #include <array>
 #include <chrono>
+#include <span>
 
 namespace redchat::transport {
 
@@ -152,58 +152,93 @@ bool websocket_connection::send(chat::packet_ptr frame) {
     if (!open_ || close_queued_)
         return false;
     if (queued_bytes_ + frame->bytes.size() > limits_.max_queued_bytes ||
-        queue_.size() + in_flight_.size() >= limits_.max_queued_frames) {
+        queue_.size() - head_ >= limits_.max_queued_frames) {
         return false;
     }
-    queued_bytes_ += frame->bytes.size();
-    queue_.push_back(std::move(frame));
-    if (!marked_ && !writing_) {
-        marked_ = true;
-        batch_.mark(shared_from_this());
-    }
+    enqueue(std::move(frame));
     return true;
 }
 
-void websocket_connection::flush() {
-    marked_ = false;
-    if (writing_ || queue_.empty() || !open_)
-        return;
-    in_flight_.swap(queue_);
-    std::vector<asio::const_buffer> buffers;
-    buffers.reserve(in_flight_.size());
-    for (const auto& f : in_flight_)
-        buffers.emplace_back(f->bytes.data(), f->bytes.size());
-    writing_ = true;
-    asio::async_write(socket_, buffers,
-                      [self = shared_from_this()](boost::system::error_code ec, std::size_t) {
-                          self->on_written(ec);
-                      });
+void websocket_connection::enqueue(chat::packet_ptr frame) {
+    queued_bytes_ += frame->bytes.size();
+    queue_.push_back(std::move(frame));
+    if (!marked_ && !waiting_writable_) {
+        marked_ = true;
+        batch_.mark(shared_from_this());
+    }
 }
 
-void websocket_connection::on_written(boost::system::error_code ec) {
-    writing_ = false;
-    for (const auto& f : in_flight_)
-        queued_bytes_ -= f->bytes.size();
-    in_flight_.clear();
-    if (ec) {
-        shut_down();
-        return;
-    }
-    if (!queue_.empty()) {
-        flush();
-    } else {
-        if (queue_.capacity() > 64)
-            queue_ = {};  // a burst went through: give the memory back
-        if (in_flight_.capacity() > 64)
-            in_flight_ = {};
-        if (close_queued_ && !close_sent_) {
-            // Our close frame is out: no more writes. Wait a moment for the client's.
-            close_sent_ = true;
-            boost::system::error_code ignored;
-            socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-            asio::co_spawn(socket_.get_executor(), linger(shared_from_this()), asio::detached);
+// Writes what is queued with gather writes until the queue is empty or the kernel's buffer is
+// full; then waits until the socket is writable and goes on. `queued_bytes_` is therefore
+// exactly what the client has not accepted yet: a burst it reads at once never counts against
+// it, a client that stops reading soon does.
+void websocket_connection::flush() {
+    marked_ = false;
+    while (open_ && !waiting_writable_ && head_ < queue_.size()) {
+        std::array<asio::const_buffer, 64> buffers;
+        std::size_t count = 0;
+        for (std::size_t i = head_; i < queue_.size() && count < buffers.size(); ++i, ++count) {
+            const auto& bytes = queue_[i]->bytes;
+            const std::size_t skip = i == head_ ? head_offset_ : 0;
+            buffers[count] = asio::const_buffer(bytes.data() + skip, bytes.size() - skip);
         }
+        boost::system::error_code ec;
+        const std::size_t n =
+            socket_.write_some(std::span<const asio::const_buffer>(buffers.data(), count), ec);
+        if (ec == asio::error::would_block || ec == asio::error::try_again) {
+            wait_writable();
+            return;
+        }
+        if (ec) {
+            shut_down();
+            return;
+        }
+        consume(n);
     }
+    if (head_ == queue_.size())
+        written_all();
+}
+
+// Drops `n` written bytes from the front of the queue.
+void websocket_connection::consume(std::size_t n) {
+    queued_bytes_ -= n;
+    while (n > 0) {
+        const std::size_t left = queue_[head_]->bytes.size() - head_offset_;
+        if (n < left) {
+            head_offset_ += n;
+            return;
+        }
+        n -= left;
+        queue_[head_++].reset();
+        head_offset_ = 0;
+    }
+}
+
+void websocket_connection::written_all() {
+    queue_.clear();
+    head_ = 0;
+    if (queue_.capacity() > 64)
+        queue_ = {};  // a burst went through: give the memory back
+    if (close_queued_ && !close_sent_) {
+        // Our close frame is out: no more writes. Wait a moment for the client's.
+        close_sent_ = true;
+        boost::system::error_code ignored;
+        socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+        asio::co_spawn(socket_.get_executor(), linger(shared_from_this()), asio::detached);
+    }
+}
+
+void websocket_connection::wait_writable() {
+    waiting_writable_ = true;
+    socket_.async_wait(asio::ip::tcp::socket::wait_write,
+                       [self = shared_from_this()](boost::system::error_code ec) {
+                           self->waiting_writable_ = false;
+                           if (ec) {
+                               self->shut_down();
+                               return;
+                           }
+                           self->flush();
+                       });
 }
 
 awaitable<void> websocket_connection::linger(std::shared_ptr<websocket_connection> self) {
@@ -223,27 +258,22 @@ void websocket_connection::reader_done() {
 void websocket_connection::close(std::uint16_t code, std::string_view reason) {
     if (!open_ || close_queued_)
         return;
-    auto frame = make_frame(ws_opcode::close, ws_close_payload(code, reason));
-    queued_bytes_ += frame->bytes.size();
-    queue_.push_back(std::move(frame));
+    enqueue(make_frame(ws_opcode::close, ws_close_payload(code, reason)));
     close_queued_ = true;
-    if (!marked_ && !writing_) {
-        marked_ = true;
-        batch_.mark(shared_from_this());
-    }
 }
 
 void websocket_connection::abort(std::uint16_t code, std::string_view reason) {
     if (!open_)
         return;
-    if (!writing_ && !close_queued_) {
+    if (head_offset_ == 0 && !close_queued_) {  // not in the middle of a frame
         const std::string frame = ws_close_frame(code, reason);
         boost::system::error_code ignored;
         socket_.write_some(asio::buffer(frame), ignored);  // non-blocking: best effort
     }
-    for (const auto& f : queue_)
-        queued_bytes_ -= f->bytes.size();
     queue_.clear();
+    head_ = 0;
+    head_offset_ = 0;
+    queued_bytes_ = 0;
     shut_down();
 }
 

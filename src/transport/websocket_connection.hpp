@@ -6,8 +6,9 @@
 // idle connection holds no read buffer at all.
 // Writing: frames are queued (shared, already encoded buffers) and everything queued goes out in
 // one gather write per event-loop turn: `write_batch` flushes all connections that got output
-// in the turn together. The queue is bounded in bytes and in frames; `send` reports when it is
-// full so that the caller can drop the slow client.
+// in the turn together. What the kernel does not take waits for the socket to become writable.
+// The queue is bounded in bytes (not yet accepted by the kernel) and in frames; `send` reports
+// when it is full so that the caller can drop the slow client.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -81,7 +82,10 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     // end of the connection, or where to go on reading.
     enum class step : std::uint8_t { deliver, read_more, need_bytes, stop };
     step decode(std::string_view& in, ws_message& msg);
-    void on_written(boost::system::error_code ec);
+    void enqueue(chat::packet_ptr frame);
+    void consume(std::size_t n);
+    void written_all();
+    void wait_writable();
     void shut_down();
     static boost::asio::awaitable<void> linger(std::shared_ptr<websocket_connection> self);
 
@@ -90,13 +94,14 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     limits limits_;
     ws_decoder decoder_;
     std::string partial_;                  // bytes of an unfinished frame
-    std::vector<chat::packet_ptr> queue_;  // waiting for the next write
-    std::vector<chat::packet_ptr> in_flight_;
-    std::size_t queued_bytes_ = 0;  // queued and in flight
+    std::vector<chat::packet_ptr> queue_;  // frames not yet (fully) written, from head_
+    std::size_t head_ = 0;                 // the first frame not fully written
+    std::size_t head_offset_ = 0;          // its bytes already written
+    std::size_t queued_bytes_ = 0;         // not yet accepted by the kernel
     bool open_ = true;
-    bool marked_ = false;
-    bool writing_ = false;
-    bool close_queued_ = false;  // a close frame is queued: nothing may follow it
+    bool marked_ = false;            // in the thread's write_batch
+    bool waiting_writable_ = false;  // the kernel's buffer is full
+    bool close_queued_ = false;      // a close frame is queued: nothing may follow it
     bool close_sent_ = false;
 };
 

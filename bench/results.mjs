@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// Runs every row of bench/RESULTS.md RUNS times (default 3), each against a fresh private Redis
+// and server (bench/run.sh), and prints the medians as a Markdown table.
+//   node bench/results.mjs [row names...]      e.g. node bench/results.mjs fanout-max history
+// Environment: RUNS (default 3), BUILD (default build/release).
+
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const runs = Number(process.env.RUNS ?? 3);
+
+// name, bench/run.sh arguments, and the figures to report: [label, path in the JSON line, unit].
+const rows = [
+  {
+    name: 'fanout-max',
+    args: ['fanout', '--receivers', '1000', '--senders', '4', '--window', '128', '--duration', '10'],
+    report: [
+      ['deliveries/s', 'deliveries_per_s', ''],
+      ['server CPU per delivery', 'server_cpu_us_per_delivery', 'µs'],
+      ['messages/s', 'acked_per_s', ''],
+      ['server CPU', 'server_cpu_percent', '%'],
+    ],
+  },
+  {
+    name: 'fanout-half',
+    args: ['fanout', '--receivers', '1000', '--senders', '1', '--rate', '600', '--duration', '10'],
+    report: [
+      ['deliveries/s', 'deliveries_per_s', ''],
+      ['p50', 'latency_ms.p50', 'ms'],
+      ['p99', 'latency_ms.p99', 'ms'],
+      ['p999', 'latency_ms.p999', 'ms'],
+      ['server CPU per delivery', 'server_cpu_us_per_delivery', 'µs'],
+    ],
+  },
+  {
+    name: 'rooms',
+    args: ['rooms', '--pairs', '1000', '--duration', '10'],
+    report: [
+      ['stored/s', 'stored_per_s', ''],
+      ['delivered/s', 'deliveries_per_s', ''],
+      ['deliveries per message', 'deliveries_per_message', ''],
+      ['delivery p50', 'latency_ms.p50', 'ms'],
+      ['server CPU per message', 'server_cpu_us_per_message', 'µs'],
+    ],
+  },
+  {
+    name: 'idle',
+    args: ['idle', '--connections', '19000', '--duration', '30'],
+    report: [
+      ['RSS per connection', 'server_rss_per_connection_kb', 'KiB'],
+      ['idle CPU', 'server_cpu_percent', '% of a core'],
+      ['dropped', 'dropped', ''],
+    ],
+  },
+  {
+    name: 'connect',
+    args: ['connect', '--connections', '19000', '--duration', '60'],
+    report: [
+      ['connections/s', 'connections_per_s', ''],
+      ['handshake p50', 'connect_latency_ms.p50', 'ms'],
+      ['server CPU per connection', 'server_cpu_us_per_connection', 'µs'],
+    ],
+  },
+  {
+    name: 'history',
+    args: ['history', '--connections', '64', '--duration', '10'],
+    report: [
+      ['requests/s', 'requests_per_s', ''],
+      ['p50', 'latency_ms.p50', 'ms'],
+      ['p99', 'latency_ms.p99', 'ms'],
+      ['server CPU per request', 'server_cpu_us_per_request', 'µs'],
+    ],
+  },
+];
+
+const pick = (obj, dotted) => dotted.split('.').reduce((o, k) => o?.[k], obj);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (x) => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : Number(x.toPrecision(3)).toString());
+
+const wanted = process.argv.slice(2);
+console.log('| Row | Command (`bench/run.sh ...`) | Figure | Median | Runs |');
+console.log('|---|---|---|---|---|');
+for (const row of rows.filter((r) => wanted.length === 0 || wanted.includes(r.name))) {
+  const results = [];
+  for (let i = 0; i < runs; i++) {
+    const out = execFileSync(path.join(here, 'run.sh'), row.args, {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+      maxBuffer: 1 << 20,
+    });
+    results.push(JSON.parse(out.trim().split('\n').pop()));
+  }
+  for (const [label, key, unit] of row.report) {
+    const values = results.map((r) => Number(pick(r, key)));
+    console.log(`| ${row.name} | \`${row.args.join(' ')}\` | ${label} | ${fmt(median(values))}${unit ? ` ${unit}` : ''} | ${values.map(fmt).join(', ')} |`);
+  }
+}
