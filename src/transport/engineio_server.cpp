@@ -81,7 +81,7 @@ class eio_session final : public chat::client_socket,
         queue_.push_back(packet);
         wake();
     }
-    void send(std::string eio_packet) { deliver(make_text_frame(std::move(eio_packet))); }
+    void send(std::string_view eio_packet) { deliver(make_text_frame(eio_packet)); }
 
     // Starts the pings; called once the open packet is queued.
     void start() { server_.schedule_ping(weak_from_this(), server_.config().ping_interval); }
@@ -220,7 +220,8 @@ class eio_session final : public chat::client_socket,
         wake();  // a pending long-poll returns (with a noop)
     }
 
-    // One Engine.IO packet from the client, handled to completion before the next.
+    // One Engine.IO packet from the client. Polling handles each to completion before the
+    // next; WebSocket may run event packets side by side (see can_pipeline).
     awaitable<void> on_packet(socketio::eio_packet p) {
         switch (p.type) {
             case socketio::eio_type::pong:
@@ -372,8 +373,9 @@ class eio_session final : public chat::client_socket,
 
 namespace {
 
-// The life of an established WebSocket session: each message is one Engine.IO packet, handled
-// before the next is read. Kept small: this frame lives as long as the connection.
+// The life of an established WebSocket session: each message is one Engine.IO packet; event
+// packets are pipelined (see eio_session::can_pipeline), any other is handled once they are
+// done and before the next is read. Kept small: this frame lives as long as the connection.
 awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
                                 std::shared_ptr<eio_session> session,
                                 std::optional<connection_limiter::slot> address_slot) {

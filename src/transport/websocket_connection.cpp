@@ -28,6 +28,7 @@ thread_local std::array<char, read_chunk> thread_read_buffer;
 chat::packet_ptr make_frame(ws_opcode op, std::string_view payload) {
     chat::outgoing_packet p;
     p.header_size = ws_header_size(payload.size());
+    p.bytes.reserve(p.header_size + payload.size());
     p.bytes.resize(p.header_size);
     write_ws_header(p.bytes.data(), op, payload.size());
     p.bytes.append(payload);
@@ -36,14 +37,8 @@ chat::packet_ptr make_frame(ws_opcode op, std::string_view payload) {
 
 }  // namespace
 
-chat::packet_ptr make_text_frame(std::string text) {
-    chat::outgoing_packet p;
-    p.header_size = ws_header_size(text.size());
-    p.bytes.reserve(p.header_size + text.size());
-    p.bytes.resize(p.header_size);
-    write_ws_header(p.bytes.data(), ws_opcode::text, text.size());
-    p.bytes.append(text);
-    return std::make_shared<const chat::outgoing_packet>(std::move(p));
+chat::packet_ptr make_text_frame(std::string_view text) {
+    return make_frame(ws_opcode::text, text);
 }
 
 void write_batch::mark(std::shared_ptr<websocket_connection> connection) {

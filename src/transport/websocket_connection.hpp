@@ -44,7 +44,7 @@ class write_batch {
 };
 
 // A frame ready to send, shared by all receivers (see chat::outgoing_packet).
-chat::packet_ptr make_text_frame(std::string text);
+chat::packet_ptr make_text_frame(std::string_view text);
 
 class websocket_connection : public std::enable_shared_from_this<websocket_connection> {
   public:

@@ -14,7 +14,9 @@ const COUNTER_FROM = MAX_MESSAGE_CHARS - 500;
 export function Composer({ session, roomId, placeholder, onSent }: { session: ChatSession; roomId: string; placeholder: string; onSent: () => void }) {
   const [text, setText] = useState(() => drafts.get(roomId) ?? '');
   const [error, setError] = useState('');
-  const [sending, setSending] = useState(false);
+  // Messages handed to the socket and not yet acknowledged. Several may be in flight: the next
+  // message can be sent before the previous one's ack (the server keeps their order).
+  const [sending, setSending] = useState(0);
   const area = useRef<HTMLTextAreaElement>(null);
   const id = useId();
   const draft = checkDraft(text, MAX_MESSAGE_CHARS);
@@ -33,17 +35,17 @@ export function Composer({ session, roomId, placeholder, onSent }: { session: Ch
 
   async function send(e?: FormEvent) {
     e?.preventDefault();
-    if (draft.empty || sending) return;
+    if (draft.empty) return;
     if (draft.tooLong) {
       setError(`Messages are limited to ${MAX_MESSAGE_CHARS.toLocaleString()} characters: remove ${(draft.length - MAX_MESSAGE_CHARS).toLocaleString()}.`);
       return;
     }
     const outgoing = text.replace(/^\s*\n/, '').trimEnd();
-    setSending(true);
+    setSending((n) => n + 1);
     setError('');
     setText('');
     const result = await session.send(roomId, outgoing);
-    setSending(false);
+    setSending((n) => n - 1);
     if (result.ok) {
       onSent();
     } else {
@@ -82,7 +84,7 @@ export function Composer({ session, roomId, placeholder, onSent }: { session: Ch
           aria-invalid={draft.tooLong || undefined}
           aria-describedby={describedBy}
         />
-        <button type="submit" className="send-btn" disabled={draft.empty || draft.tooLong} aria-busy={sending || undefined} title="Send (Enter)">
+        <button type="submit" className="send-btn" disabled={draft.empty || draft.tooLong} aria-busy={sending > 0 || undefined} title="Send (Enter)">
           <SendIcon />
           <span className="sr-only">Send</span>
         </button>
