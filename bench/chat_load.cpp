@@ -222,4 +222,26 @@ void chat_load::report(std::string_view what, std::string_view detail) {
         std::cerr << "(further refusals and error events are counted, not printed)\n";
 }
 
+std::optional<chat_run> run_chat(harness& h, chat_load& load, socket_set& set, std::size_t sockets,
+                                 const std::function<std::string_view(std::size_t)>& session_of,
+                                 const char* label) {
+    const auto& o = h.options();
+    set.open(sockets, o.concurrency, session_of);
+    if (!set.wait_open(o.setup_timeout_s))
+        return std::nullopt;
+    chat_run run;
+    run.opened = h.pool().snapshot();
+    if (get(run.opened, counter::connected) == 0) {
+        std::cerr << "redchat-bench: no socket connected\n";
+        return std::nullopt;
+    }
+    load.start_sending();
+    run.m = h.measure(label);
+    load.stop_sending();
+    run.total = h.pool().snapshot();
+    set.close_all();
+    h.stop();
+    return run;
+}
+
 }  // namespace redchat::bench

@@ -6,6 +6,7 @@
 // "message" events it receives and, while measuring, records send-to-receipt latency by finding
 // the timestamp in the raw packet: no JSON parsing, no allocation per delivery.
 
+#include "harness.hpp"
 #include "socket_set.hpp"
 #include "socketio_client.hpp"
 #include "worker_pool.hpp"
@@ -14,9 +15,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace redchat::bench {
@@ -73,5 +77,16 @@ class chat_load final : public socketio_handler {
 
 // Finds "~ts~<digits>~" in `packet` and returns the digits' value; -1 when absent.
 std::int64_t find_timestamp(std::string_view packet);
+
+// One chat scenario's run: opens the sockets of `set` (driven by `load`), sends through the
+// warm-up and the measured interval, then closes them and stops the harness's threads.
+struct chat_run {
+    counter_values opened{};  // counters once the sockets were open
+    measurement m;            // the measured interval
+    counter_values total{};   // counters at the end
+};
+std::optional<chat_run> run_chat(harness& h, chat_load& load, socket_set& set, std::size_t sockets,
+                                 const std::function<std::string_view(std::size_t)>& session_of,
+                                 const char* label);
 
 }  // namespace redchat::bench

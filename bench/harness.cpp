@@ -171,6 +171,15 @@ std::optional<std::vector<http_result>> harness::http_batch(
     return std::move(state->results);
 }
 
+std::optional<user_pool> harness::log_in_users_for(std::size_t sockets) {
+    if (!ensure_descriptors(sockets))
+        return std::nullopt;
+    auto accounts = login(users_for(sockets));
+    if (!accounts)
+        return std::nullopt;
+    return user_pool{std::move(*accounts)};
+}
+
 std::optional<std::vector<account>> harness::login(std::size_t count, std::size_t first) {
     const auto start = clock_type::now();
     const auto& prefix = options_.user_prefix;

@@ -25,6 +25,15 @@ struct account {
     std::string session_id;  // the redchat_sid cookie value
 };
 
+// The accounts of a scenario's sockets, shared round robin (socket i is account i % size).
+struct user_pool {
+    std::vector<account> accounts;
+    std::size_t size() const { return accounts.size(); }
+    std::string_view session_of(std::size_t socket) const {
+        return accounts[socket % accounts.size()].session_id;
+    }
+};
+
 struct http_call {
     std::string method;
     std::string path;
@@ -70,6 +79,9 @@ class harness {
     // descriptors still do not fit. Also warns when the server's own limit looks too low.
     bool ensure_descriptors(std::size_t needed) const;
 
+    // The usual start of a scenario: the descriptor check for `sockets`, then the logins of
+    // users_for(sockets) users. nullopt (after a message) when either fails.
+    std::optional<user_pool> log_in_users_for(std::size_t sockets);
     // Logs in (or registers) users <prefix>first .. <prefix>(first+count-1) concurrently.
     std::optional<std::vector<account>> login(std::size_t count, std::size_t first = 1);
 

@@ -13,20 +13,15 @@ int run_connect(const bench_options& o, const server_target& target) {
     const std::size_t sockets = o.connections != 0 ? o.connections : default_connections("connect");
 
     harness h(o, target, sockets);
-    if (!h.ensure_descriptors(sockets))
-        return exit_setup_failed;
-    const std::size_t users = h.users_for(sockets);
-    const auto accounts = h.login(users);
-    if (!accounts)
+    const auto users = h.log_in_users_for(sockets);
+    if (!users)
         return exit_setup_failed;
 
     const stop_at_exit stop{h};
     auto& set = h.new_socket_set(nullptr);
     const auto start = h.probe();
     const auto start_ns = now_ns();
-    set.open(sockets, o.concurrency, [&accounts, users](std::size_t i) -> std::string_view {
-        return (*accounts)[i % users].session_id;
-    });
+    set.open(sockets, o.concurrency, [&users](std::size_t i) { return users->session_of(i); });
     const bool all_settled = set.wait_open(o.duration_s);
     const auto m = h.since(start);
     // Until the last handshake ended, not until this thread noticed.
@@ -46,7 +41,7 @@ int run_connect(const bench_options& o, const server_target& target) {
         .field("connected", connected)
         .field("connect_failed", get(total, counter::connect_failed))
         .field("completed", all_settled ? "all" : "time limit")
-        .field("users", users)
+        .field("users", users->size())
         .field("threads", o.threads)
         .field("sources", h.sources().count())
         .field("concurrency", o.concurrency)

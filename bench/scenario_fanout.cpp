@@ -18,11 +18,8 @@ int run_fanout(const bench_options& o, const server_target& target) {
     const std::size_t window = o.window != 0 ? o.window : default_window("fanout");
 
     harness h(o, target, sockets);
-    if (!h.ensure_descriptors(sockets))
-        return exit_setup_failed;
-    const std::size_t users = h.users_for(sockets);
-    const auto accounts = h.login(users);
-    if (!accounts)
+    const auto users = h.log_in_users_for(sockets);
+    if (!users)
         return exit_setup_failed;
 
     chat_load load(h.pool(), chat_load::settings{o.rate, window, o.message_bytes}, sockets);
@@ -31,23 +28,11 @@ int run_fanout(const bench_options& o, const server_target& target) {
     const stop_at_exit stop{h};
     auto& set = h.new_socket_set(&load);
     load.attach(set);
-    set.open(sockets, o.concurrency, [&accounts, users](std::size_t i) -> std::string_view {
-        return (*accounts)[i % users].session_id;
-    });
-    if (!set.wait_open(o.setup_timeout_s))
+    const auto run = run_chat(
+        h, load, set, sockets, [&users](std::size_t i) { return users->session_of(i); }, "fanout");
+    if (!run)
         return exit_setup_failed;
-    const auto opened = h.pool().snapshot();
-    if (get(opened, counter::connected) == 0) {
-        std::cerr << "redchat-bench: no socket connected\n";
-        return exit_setup_failed;
-    }
-
-    load.start_sending();
-    const auto m = h.measure("fanout");
-    load.stop_sending();
-    const auto total = h.pool().snapshot();
-    set.close_all();
-    h.stop();
+    const auto& [opened, m, total] = *run;
 
     const auto& d = m.delta;
     const auto delivered = get(d, counter::delivered);
@@ -58,7 +43,7 @@ int run_fanout(const bench_options& o, const server_target& target) {
         .field("senders", senders)
         .field("sockets", sockets)
         .field("connected", get(opened, counter::connected))
-        .field("users", users)
+        .field("users", users->size())
         .field("threads", o.threads)
         .field("sources", h.sources().count())
         .field("mode", o.rate > 0 ? "rate" : "window");

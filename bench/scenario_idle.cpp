@@ -13,19 +13,14 @@ int run_idle(const bench_options& o, const server_target& target) {
     const std::size_t sockets = o.connections != 0 ? o.connections : default_connections("idle");
 
     harness h(o, target, sockets);
-    if (!h.ensure_descriptors(sockets))
-        return exit_setup_failed;
-    const std::size_t users = h.users_for(sockets);
-    const auto accounts = h.login(users);
-    if (!accounts)
+    const auto users = h.log_in_users_for(sockets);
+    if (!users)
         return exit_setup_failed;
 
     const auto rss_before = h.server().rss_kb();
     const stop_at_exit stop{h};
     auto& set = h.new_socket_set(nullptr);
-    set.open(sockets, o.concurrency, [&accounts, users](std::size_t i) -> std::string_view {
-        return (*accounts)[i % users].session_id;
-    });
+    set.open(sockets, o.concurrency, [&users](std::size_t i) { return users->session_of(i); });
     if (!set.wait_open(o.setup_timeout_s))
         return exit_setup_failed;
     const auto opened = h.pool().snapshot();
@@ -46,7 +41,7 @@ int run_idle(const bench_options& o, const server_target& target) {
     out.field("scenario", "idle")
         .field("connections", sockets)
         .field("connected", connected)
-        .field("users", users)
+        .field("users", users->size())
         .field("threads", o.threads)
         .field("sources", h.sources().count())
         .field("warmup_s", o.warmup_s)

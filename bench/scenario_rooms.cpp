@@ -67,22 +67,13 @@ int run_rooms(const bench_options& o, const server_target& target) {
     const stop_at_exit stop{h};
     auto& set = h.new_socket_set(&load);
     load.attach(set);
-    set.open(sockets, o.concurrency,
-             [&accounts](std::size_t i) -> std::string_view { return (*accounts)[i].session_id; });
-    if (!set.wait_open(o.setup_timeout_s))
+    const auto run = run_chat(
+        h, load, set, sockets,
+        [&accounts](std::size_t i) -> std::string_view { return (*accounts)[i].session_id; },
+        "rooms");
+    if (!run)
         return exit_setup_failed;
-    const auto opened = h.pool().snapshot();
-    if (get(opened, counter::connected) == 0) {
-        std::cerr << "redchat-bench: no socket connected\n";
-        return exit_setup_failed;
-    }
-
-    load.start_sending();
-    const auto m = h.measure("rooms");
-    load.stop_sending();
-    const auto total = h.pool().snapshot();
-    set.close_all();
-    h.stop();
+    const auto& [opened, m, total] = *run;
 
     const auto& d = m.delta;
     const auto delivered = get(d, counter::delivered);
