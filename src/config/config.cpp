@@ -135,7 +135,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->check(CLI::Range(1.0, 1'000'000.0))
         ->capture_default_str();
     app.add_option("--login-failures-per-user", cfg.limit.login_failures_per_user,
-                   "Failed logins per username per window before 429")
+                   "Failed logins per username in 15 minutes before lockouts (2 s, doubling)")
         ->envname("LOGIN_FAILURES_PER_USER")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
         ->capture_default_str();

@@ -30,7 +30,7 @@ struct limits {
     double message_burst = 30;
     double rooms_per_second = 1;  // POST /room, per user
     double room_burst = 10;
-    std::size_t login_failures_per_user = 5;  // per window, then 429
+    std::size_t login_failures_per_user = 5;  // free per window, then lockouts that double
     std::size_t login_failures_per_address = 20;
     std::chrono::seconds login_window{900};
 };
