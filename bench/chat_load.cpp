@@ -244,4 +244,37 @@ std::optional<chat_run> run_chat(harness& h, chat_load& load, socket_set& set, s
     return run;
 }
 
+void add_load_settings(json_line& out, const bench_options& o, std::size_t window,
+                       const chat_run& run) {
+    out.field("mode", o.rate > 0 ? "rate" : "window");
+    if (o.rate > 0)
+        out.field("rate_target", o.rate);
+    else
+        out.field("window", window);
+    out.field("message_bytes", o.message_bytes)
+        .field("warmup_s", o.warmup_s)
+        .field("duration_s", run.m.seconds)
+        .field("sent", get(run.m.delta, counter::sent));
+}
+
+void add_delivery_fields(json_line& out, harness& h, const chat_run& run) {
+    const auto& d = run.m.delta;
+    const auto delivered = get(d, counter::delivered);
+    const auto acked = get(d, counter::acked);
+    out.field("delivered", delivered)
+        .field("deliveries_per_s", per_second(delivered, run.m.seconds))
+        .field("deliveries_per_message",
+               acked == 0 ? 0.0 : static_cast<double>(delivered) / static_cast<double>(acked))
+        .percentiles("latency_ms", h.pool().merged(histogram::delivery))
+        .percentiles("ack_latency_ms", h.pool().merged(histogram::ack));
+    add_process_fields(out, run.m);
+}
+
+void add_outcome_fields(json_line& out, const chat_run& run) {
+    const auto& d = run.m.delta;
+    out.field("dropped", get(run.total, counter::dropped))
+        .field("connect_failed", get(run.total, counter::connect_failed))
+        .field("errors", get(d, counter::ack_errors) + get(d, counter::error_events));
+}
+
 }  // namespace redchat::bench

@@ -7,6 +7,7 @@
 // the timestamp in the raw packet: no JSON parsing, no allocation per delivery.
 
 #include "harness.hpp"
+#include "json_line.hpp"
 #include "socket_set.hpp"
 #include "socketio_client.hpp"
 #include "worker_pool.hpp"
@@ -88,5 +89,13 @@ struct chat_run {
 std::optional<chat_run> run_chat(harness& h, chat_load& load, socket_set& set, std::size_t sockets,
                                  const std::function<std::string_view(std::size_t)>& session_of,
                                  const char* label);
+
+// The parts of the result line that fanout and rooms share, in this order in the line:
+// the load's settings and `sent`; deliveries and latencies (then the process figures); and
+// after the per-unit CPU figure, dropped sockets, failed connects and errors.
+void add_load_settings(json_line& out, const bench_options& o, std::size_t window,
+                       const chat_run& run);
+void add_delivery_fields(json_line& out, harness& h, const chat_run& run);
+void add_outcome_fields(json_line& out, const chat_run& run);
 
 }  // namespace redchat::bench

@@ -73,7 +73,8 @@ int run_rooms(const bench_options& o, const server_target& target) {
         "rooms");
     if (!run)
         return exit_setup_failed;
-    const auto& [opened, m, total] = *run;
+    const auto& opened = run->opened;
+    const auto& m = run->m;
 
     const auto& d = m.delta;
     const auto delivered = get(d, counter::delivered);
@@ -85,32 +86,15 @@ int run_rooms(const bench_options& o, const server_target& target) {
         .field("connected", get(opened, counter::connected))
         .field("users", sockets)
         .field("threads", o.threads)
-        .field("sources", h.sources().count())
-        .field("mode", o.rate > 0 ? "rate" : "window");
-    if (o.rate > 0)
-        out.field("rate_target", o.rate);
-    else
-        out.field("window", window);
-    out.field("message_bytes", o.message_bytes)
-        .field("warmup_s", o.warmup_s)
-        .field("duration_s", m.seconds)
-        .field("sent", get(d, counter::sent))
-        .field("stored", acked)
-        .field("stored_per_s", per_second(acked, m.seconds))
-        .field("delivered", delivered)
-        .field("deliveries_per_s", per_second(delivered, m.seconds))
-        .field("deliveries_per_message",
-               acked == 0 ? 0.0 : static_cast<double>(delivered) / static_cast<double>(acked))
-        .percentiles("latency_ms", h.pool().merged(histogram::delivery))
-        .percentiles("ack_latency_ms", h.pool().merged(histogram::ack));
-    add_process_fields(out, m);
+        .field("sources", h.sources().count());
+    add_load_settings(out, o, window, *run);
+    out.field("stored", acked).field("stored_per_s", per_second(acked, m.seconds));
+    add_delivery_fields(out, h, *run);
     std::optional<double> us_per_message;
     if (m.server_cpu_s && acked > 0)
         us_per_message = *m.server_cpu_s * 1e6 / static_cast<double>(acked);
-    out.field("server_cpu_us_per_message", us_per_message)
-        .field("dropped", get(total, counter::dropped))
-        .field("connect_failed", get(total, counter::connect_failed))
-        .field("errors", get(d, counter::ack_errors) + get(d, counter::error_events));
+    out.field("server_cpu_us_per_message", us_per_message);
+    add_outcome_fields(out, *run);
     std::cout << out.str() << std::endl;
 
     if (acked == 0 || delivered == 0) {
