@@ -182,8 +182,9 @@ class eio_session final : public chat::client_socket,
     // Pipelining of a WebSocket client's events: a Socket.IO event packet may start before the
     // previous one finished, so that a busy sender is not held to one message per Redis round
     // trip. Events start in arrival order and their Redis commands go out in that order on the
-    // thread's one connection, so messages are still stored (and acknowledged) in the order
-    // they were sent. Any other packet waits until the events in flight are done.
+    // thread's one connection, so a room's messages are still stored in the order they were
+    // sent (a message that first checks its room's membership in Redis may be overtaken by one
+    // to another room). Any other packet waits until the events in flight are done.
     static constexpr int max_pipelined = 16;
     bool can_pipeline(const socketio::eio_packet& p) const {
         return sio_connected_ && p.type == socketio::eio_type::message && !p.binary &&
