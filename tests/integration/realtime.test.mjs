@@ -97,6 +97,27 @@ describe('real time on one instance', () => {
     });
   }
 
+  test('messages sent back to back (pipelined by the server) are stored and delivered in order', async () => {
+    const sender = await login(server.base, 'Orderly', 'orderly-secret');
+    const joe = await login(server.base, 'Joe');
+    const s = await connected(connect(ioV4, server.base, sender.sid, { transports: ['websocket'] }));
+    const watcher = await connected(connect(ioV4, server.base, joe.sid, { transports: ['websocket'] }));
+    const tag = `burst ${Date.now()}`;
+    const texts = Array.from({ length: 20 }, (_, i) => `${tag} #${i}`);
+    // All emitted at once: the server runs them side by side, and must keep their order.
+    const acks = await Promise.all(texts.map((message) => s.timeout(5000).emitWithAck('message', { roomId: '0', message })));
+    assert.deepEqual(acks.map((m) => m.message), texts);
+    const dates = acks.map((m) => m.date);
+    assert.deepEqual([...dates].sort((x, y) => x - y), dates, 'dates increase in sending order');
+    await waitFor('all delivered', () => watcher.received.filter((e) => e.name === 'message' && e.payload.message.startsWith(tag)).length === texts.length);
+    const delivered = watcher.received.filter((e) => e.name === 'message' && e.payload.message.startsWith(tag)).map((e) => e.payload.message);
+    assert.deepEqual(delivered, texts);
+    const stored = (await db.zrange('room:0', -texts.length, -1)).map((j) => JSON.parse(j).message);
+    assert.deepEqual(stored, texts);
+    s.close();
+    watcher.close();
+  });
+
   test('acknowledgements carry the stored message or the reason of a refusal', async () => {
     const pablo = await login(server.base, 'Pablo');
     const s = await connected(connect(ioV4, server.base, pablo.sid, { transports: ['websocket'] }));
