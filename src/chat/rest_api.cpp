@@ -479,11 +479,15 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
             size = std::min(*v, cfg_.limit.max_page_size);
         }
     }
-    auto member = co_await db_.is_room_member(*ctx.user_id, room_id);
-    if (!member)
-        co_return store_failure(member.error());
-    if (!*member)
-        co_return fail(403, "You are not a member of this room");
+    // Everyone logged in belongs to General (the socket layer joins every socket to it), so its
+    // history needs no membership lookup: one Redis round trip less on the busiest page.
+    if (room_id != general_room_id) {
+        auto member = co_await db_.is_room_member(*ctx.user_id, room_id);
+        if (!member)
+            co_return store_failure(member.error());
+        if (!*member)
+            co_return fail(403, "You are not a member of this room");
+    }
 
     // Normalised messages (string `from`, numeric `date`), newest first, written with the
     // message codec so that dates keep their plain decimal form.
