@@ -6,14 +6,13 @@
 // processes in `after` hooks so that a clean shutdown (exit code 0) is asserted.
 
 import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
+import { freePort, makeTempDir, terminate, track, waitExit, waitFor } from '../shared/processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -23,87 +22,8 @@ export const REDIS_BIN = process.env.REDIS_SERVER || 'redis-server';
 export const FIXTURES_DIR = path.resolve(here, '..', 'fixtures');
 export const COOKIE_NAME = 'redchat_sid';
 
-// ---------------------------------------------------------------------------------------------
-// Process bookkeeping: whatever happens, nothing started here outlives the test process.
-
-const live = new Set(); // ChildProcess objects still running
-const tmpDirs = new Set();
-
-function track(child) {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
-
-process.on('exit', () => {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  if (!process.env.REDCHAT_TEST_KEEP_TMP) {
-    for (const dir of tmpDirs) {
-      try {
-        fs.rmSync(dir, { recursive: true, force: true });
-      } catch {
-        // best effort
-      }
-    }
-  }
-});
-for (const sig of ['SIGINT', 'SIGTERM']) {
-  process.once(sig, () => process.exit(130));
-}
-
-export function makeTempDir(prefix = 'redchat-it-') {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tmpDirs.add(dir);
-  return dir;
-}
-
-/** A free TCP port on 127.0.0.1: bind port 0, read the port, close. */
-export async function freePort() {
-  const srv = net.createServer();
-  srv.unref();
-  await new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
-async function waitExit(child, ms) {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return { code: child.exitCode, signal: child.signalCode };
-  }
-  let timer;
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code, signal }));
-  const timeout = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(null), ms);
-  });
-  try {
-    return await Promise.race([exited, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`. Resolves to {code, signal, forced}. */
-async function terminate(child, graceMs) {
-  if (child.exitCode !== null || child.signalCode !== null) {
-    return { code: child.exitCode, signal: child.signalCode, forced: false };
-  }
-  child.kill('SIGTERM');
-  const r = await waitExit(child, graceMs);
-  if (r) return { ...r, forced: false };
-  child.kill('SIGKILL');
-  const k = await waitExit(child, 5000);
-  return { ...(k || { code: null, signal: 'SIGKILL' }), forced: true };
-}
+// Process bookkeeping (shared with the browser tests): tests/shared/processes.mjs.
+export { freePort, makeTempDir, waitFor };
 
 // ---------------------------------------------------------------------------------------------
 // redis-server
@@ -402,22 +322,6 @@ export async function waitForReady(base, ms = 10000) {
   await waitFor('readyz 200 on every thread', ready, ms, 100);
 }
 
-export async function waitFor(what, fn, ms = 10000, interval = 50) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    }
-    await sleep(interval);
-  }
-}
 
 export async function waitReady(server, ms = 10000) {
   await waitFor('GET /readyz == 200', async () => {

@@ -104,7 +104,13 @@ describe('metrics', () => {
     const before = parseProm((await metrics()).text).series;
     for (let i = 0; i < 3; i++) assert.equal((await stack.api().login('Pablo', 'password123')).status, 200);
     assert.equal((await stack.api().login('Pablo', 'bad-password')).status, 404);
-    const afterText = (await metrics()).text;
+    // A request is counted once its answer is written, which can be just after the client
+    // read it (and /metrics may run on another thread): wait for the last one to show.
+    const afterText = await waitFor('the four logins counted', async () => {
+      const text = (await metrics()).text;
+      const series = parseProm(text).series;
+      return series.get(key404) - (before.get(key404) ?? 0) >= 1 && series.get(key200) - (before.get(key200) ?? 0) >= 3 && text;
+    }, 5000);
     assert.ok(afterText.includes(key200), `metrics contain ${key200}`);
     const after = parseProm(afterText).series;
     assert.equal(after.get(key200) - (before.get(key200) ?? 0), 3);

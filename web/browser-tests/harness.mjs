@@ -4,14 +4,20 @@
 // test process exits.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import fs from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import {
+  exited,
+  freePort,
+  makeTempDir,
+  terminate,
+  track,
+  waitFor,
+} from '../../tests/shared/processes.mjs';
 import { io } from 'socket.io-client';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -26,75 +32,10 @@ export const DESKTOP = { width: 1280, height: 800 };
 export const PHONE = { width: 390, height: 844 };
 export const PASSWORD = 'password123';
 
-// ---- process bookkeeping -----------------------------------------------------------------------
+// ---- process bookkeeping: tests/shared/processes.mjs (shared with the integration tests) ----
 
-const live = new Set();
-const tmpDirs = new Set();
+export { freePort, waitFor };
 
-function track(child) {
-  live.add(child);
-  child.once('exit', () => live.delete(child));
-  return child;
-}
-
-process.on('exit', () => {
-  for (const child of live) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-  }
-  for (const dir of tmpDirs) fs.rmSync(dir, { recursive: true, force: true });
-});
-for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => process.exit(130));
-
-function tempDir(prefix) {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
-  tmpDirs.add(dir);
-  return dir;
-}
-
-export async function freePort() {
-  const srv = net.createServer();
-  await new Promise((resolve, reject) => {
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', resolve);
-  });
-  const { port } = srv.address();
-  await new Promise((resolve) => srv.close(resolve));
-  return port;
-}
-
-function exited(child) {
-  return child.exitCode !== null || child.signalCode !== null;
-}
-
-/** SIGTERM, SIGKILL after `graceMs`; resolves to the exit code (null when killed). */
-async function terminate(child, graceMs = 10_000) {
-  if (exited(child)) return child.exitCode;
-  const done = once(child, 'exit');
-  child.kill('SIGTERM');
-  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
-  await done;
-  clearTimeout(timer);
-  return child.exitCode;
-}
-
-export async function waitFor(what, fn, ms = 10_000, interval = 50) {
-  const deadline = Date.now() + ms;
-  let last;
-  for (;;) {
-    try {
-      last = await fn();
-      if (last) return last;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what} (last: ${last instanceof Error ? last.message : JSON.stringify(last)})`);
-    await sleep(interval);
-  }
-}
 
 function redisPing(port) {
   return new Promise((resolve) => {
@@ -113,7 +54,7 @@ function redisPing(port) {
 // ---- redis + server ------------------------------------------------------------------------------
 
 async function startRedis() {
-  const dir = tempDir('redchat-bt-redis-');
+  const dir = makeTempDir('redchat-bt-redis-');
   for (let attempt = 0; ; attempt++) {
     const port = await freePort();
     const child = track(
@@ -176,7 +117,7 @@ class Server {
   /** SIGTERM; the server must exit cleanly. */
   async stop() {
     if (!this.child) return;
-    const code = await terminate(this.child);
+    const { code } = await terminate(this.child);
     this.child = null;
     if (code !== 0) throw new Error(`redchat-server exited with ${code}\n--- server log ---\n${this.log.slice(-4000)}`);
   }
