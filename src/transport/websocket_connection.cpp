@@ -155,6 +155,12 @@ bool websocket_connection::send(chat::packet_ptr frame) {
 }
 
 void websocket_connection::enqueue(chat::packet_ptr frame) {
+    // A client that is always a little behind never empties the queue: drop the written
+    // prefix once it is half of the vector (amortised O(1) per frame), or it grows forever.
+    if (head_ >= 16 && head_ * 2 >= queue_.size()) {
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
+        head_ = 0;
+    }
     queued_bytes_ += frame->bytes.size();
     queue_.push_back(std::move(frame));
     if (!marked_ && !waiting_writable_) {

@@ -1,26 +1,10 @@
 #include "transport/ws_codec.hpp"
 
 #include "core/sha1.hpp"
+#include "socketio/engineio_codec.hpp"
 
 namespace redchat::transport {
 namespace {
-
-std::string base64(const std::uint8_t* data, std::size_t size) {
-    static constexpr char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    out.reserve((size + 2) / 3 * 4);
-    for (std::size_t i = 0; i < size; i += 3) {
-        const std::uint32_t n = (std::uint32_t{data[i]} << 16) |
-                                (i + 1 < size ? std::uint32_t{data[i + 1]} << 8 : 0) |
-                                (i + 2 < size ? std::uint32_t{data[i + 2]} : 0);
-        out.push_back(alphabet[(n >> 18) & 63]);
-        out.push_back(alphabet[(n >> 12) & 63]);
-        out.push_back(i + 1 < size ? alphabet[(n >> 6) & 63] : '=');
-        out.push_back(i + 2 < size ? alphabet[n & 63] : '=');
-    }
-    return out;
-}
 
 bool is_control(ws_opcode op) {
     return (static_cast<std::uint8_t>(op) & 0x8) != 0;
@@ -32,7 +16,8 @@ std::string ws_accept_key(std::string_view client_key) {
     std::string text(client_key);
     text += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 §1.3
     const auto digest = sha1(text);
-    return base64(digest.data(), digest.size());
+    return socketio::base64_encode(
+        std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 std::size_t ws_header_size(std::size_t payload_size) {
