@@ -73,6 +73,13 @@ registry::registry(std::size_t shards) {
         shards_.push_back(std::make_unique<shard>());
 }
 
+std::int64_t registry::redis_connections_down() const {
+    std::int64_t n = 0;
+    for (const auto& s : shards_)
+        n += s->redis_connections_down.load(std::memory_order_relaxed);
+    return n;
+}
+
 std::string registry::render() const {
     std::string out;
     auto sum = [&](auto member) {
@@ -135,6 +142,9 @@ std::string registry::render() const {
          "Redis commands that timed out or lost their connection.", sum(&shard::redis_failures));
     line("redchat_redis_reconnects_total", "counter", "Redis connections re-established.",
          sum(&shard::redis_reconnects));
+    line("redchat_redis_connections_down", "gauge",
+         "Redis connections (commands of each thread, and the subscriber) not connected now.",
+         sum_signed(&shard::redis_connections_down));
     line("redchat_connections_accepted_total", "counter", "TCP connections accepted.",
          sum(&shard::connections_accepted));
     line("redchat_connections_open", "gauge", "TCP connections open now.",

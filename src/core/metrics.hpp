@@ -52,6 +52,7 @@ struct shard {
     counter redis_errors{0};    // error replies
     counter redis_failures{0};  // timeouts and lost connections
     counter redis_reconnects{0};
+    gauge redis_connections_down{0};  // started Redis connections not connected right now
     counter connections_accepted{0};
     gauge connections_open{0};
     gauge sse_streams_open{0};
@@ -70,6 +71,8 @@ class registry {
     explicit registry(std::size_t shards);
     shard& for_thread(std::size_t index) { return *shards_.at(index); }
     std::size_t size() const { return shards_.size(); }
+    // Started Redis connections of the whole process that are not connected now.
+    std::int64_t redis_connections_down() const;
     // The whole exposition, summed over shards.
     std::string render() const;
 

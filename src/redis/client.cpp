@@ -137,13 +137,13 @@ void client::on_subscription(redisAsyncContext*, void* raw, void* privdata) {
 void client::start() {
     if (state_ != state::stopped)
         return;
-    state_ = state::disconnected;
+    set_state(state::disconnected);
     connect();
     tick();
 }
 
 void client::stop() {
-    state_ = state::stopped;
+    set_state(state::stopped);
     reconnect_timer_.cancel();
     tick_timer_.cancel();
     if (ctx_ != nullptr) {
@@ -160,7 +160,7 @@ void client::stop() {
 }
 
 void client::connect() {
-    state_ = state::connecting;
+    set_state(state::connecting);
     connect_started_ = clock_type::now();
     const auto& ep = opts_.endpoint;
     redisAsyncContext* ac = ep.unix_socket.empty() ? redisAsyncConnect(ep.host.c_str(), ep.port)
@@ -170,7 +170,7 @@ void client::connect() {
                       ac != nullptr ? ac->errstr : "out of memory");
         if (ac != nullptr)
             redisAsyncFree(ac);
-        state_ = state::disconnected;
+        set_state(state::disconnected);
         schedule_reconnect();
         return;
     }
@@ -190,7 +190,7 @@ void client::on_connect(const redisAsyncContext* ac, int status) {
         spdlog::debug("redis connect to {} failed: {}", self->opts_.endpoint.redacted(),
                       ac->errstr);
         self->ctx_ = nullptr;
-        self->state_ = state::disconnected;
+        self->set_state(state::disconnected);
         self->schedule_reconnect();
         return;
     }
@@ -215,7 +215,7 @@ void client::on_connect(const redisAsyncContext* ac, int status) {
     }
     self->ever_connected_ = true;
     self->backoff_ = std::chrono::milliseconds(0);
-    self->state_ = state::ready;
+    self->set_state(state::ready);
 }
 
 void client::on_disconnect(const redisAsyncContext* ac, int status) {
@@ -228,8 +228,17 @@ void client::on_disconnect(const redisAsyncContext* ac, int status) {
         return;
     spdlog::warn("redis connection {} lost{}", self->opts_.name,
                  status == REDIS_OK ? "" : std::string(": ") + ac->errstr);
-    self->state_ = state::disconnected;
+    self->set_state(state::disconnected);
     self->schedule_reconnect();
+}
+
+// Every state change goes through here, so that the process can tell whether all of its
+// connections are up (`/readyz`, `redchat_redis_connections_down`).
+void client::set_state(state next) {
+    const auto down = [](state s) { return s == state::disconnected || s == state::connecting; };
+    if (down(state_) != down(next))
+        stats_.redis_connections_down.fetch_add(down(next) ? 1 : -1, std::memory_order_relaxed);
+    state_ = next;
 }
 
 void client::schedule_reconnect() {
@@ -252,7 +261,7 @@ void client::drop_connection() {
         redisAsyncFree(ac);  // fails the calls in flight with a null reply
     }
     if (state_ != state::stopped) {
-        state_ = state::disconnected;
+        set_state(state::disconnected);
         schedule_reconnect();
     }
 }

@@ -69,6 +69,7 @@ class client {
     void schedule_reconnect();
     void drop_connection();
     void tick();
+    void set_state(state next);
     void submit(std::vector<command> cmds, std::shared_ptr<batch> b);
 
     static void on_connect(const redisAsyncContext* ac, int status);

@@ -214,6 +214,14 @@ awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route
         if (svc_.sessions.draining()) {
             co_return co_await send(json_response(req, 503, chat::error_body("Shutting down")));
         }
+        // Ready only when every Redis connection of the process is up: each thread reconnects
+        // on its own, and a balancer must not send traffic while some thread would answer 503.
+        if (const auto down = svc_.all_stats.redis_connections_down(); down > 0) {
+            co_return co_await send(
+                json_response(req, 503,
+                              chat::error_body("Redis is not reachable: " + std::to_string(down) +
+                                               " connection(s) down")));
+        }
         auto pong = co_await svc_.store.ping();
         if (!pong) {
             co_return co_await send(json_response(

@@ -262,13 +262,18 @@ describe('Redis outage', () => {
     assert.equal((await stack.api().get('/links')).status, 200);
     const metrics = await stack.api().get('/metrics');
     assert.equal(metrics.status, 200);
+    const down = () => Number(/^redchat_redis_connections_down (-?\d+)/m.exec(metrics.text)?.[1]);
+    assert.equal(down(), 3, 'both I/O threads\' connections and the subscriber are down');
     assert.ok(stack.server.running());
 
     await stack.redis.restart();
 
-    await waitForReady(stack.server.base);
-    const back = await stack.api().get('/readyz');
-    assert.deepEqual(back.json, { status: 'ready' });
+    // Ready means ready on every thread: once one /readyz says so, all of them do.
+    await waitFor('readyz 200', async () => (await stack.api().get('/readyz')).status === 200, 10000, 100);
+    const answers = await Promise.all([1, 2, 3, 4].map(() => stack.api().get('/readyz')));
+    assert.deepEqual(answers.map((r) => r.status), [200, 200, 200, 200]);
+    assert.deepEqual(answers[0].json, { status: 'ready' });
+    assert.match((await stack.api().get('/metrics')).text, /^redchat_redis_connections_down 0$/m);
 
     // the restarted Redis is empty (no persistence): the server works against it again
     const reg = await stack.api().login('AfterOutage', 'secret99');
