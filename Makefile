@@ -5,11 +5,12 @@
 
 SHELL := /bin/bash
 PORT ?= 8080
-FUZZ_SECONDS ?= 10
+FUZZ_RUNS ?= 100000
+FUZZ_SECONDS ?= 300
 DATA_DIR ?= var/redis
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-.PHONY: run test setup setup-run build build-asan build-tsan build-fuzz web test-deps test-release test-asan test-tsan test-fuzz clean format tidy
+.PHONY: run test setup setup-run build build-asan build-tsan build-fuzz web test-deps test-release test-asan test-tsan test-fuzz fuzz clean format tidy
 
 run: setup-run build web
 	@echo "redchat: starting on http://localhost:$(PORT)  (Ctrl-C stops the server and its Redis)"
@@ -36,7 +37,7 @@ build-tsan:
 	@cmake --build --preset tsan
 
 build-fuzz:
-	@cmake --preset fuzz -DREDCHAT_FUZZ_SECONDS=$(FUZZ_SECONDS) >/dev/null
+	@cmake --preset fuzz -DREDCHAT_FUZZ_RUNS=$(FUZZ_RUNS) >/dev/null
 	@cmake --build --preset fuzz
 
 # The web client, built into web/dist (which the server serves by default).
@@ -61,9 +62,17 @@ test-tsan:
 	@cd build/tsan && TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
 	  ctest --output-on-failure --timeout 900 -L 'unit|integration'
 
-# Each fuzz target runs briefly from its seed corpus (FUZZ_SECONDS each, default 10).
+# Each fuzz target replays its corpus and past crashes, then explores FUZZ_RUNS inputs with a
+# fixed seed: the same commit passes or fails the same way every time.
 test-fuzz:
 	@cd build/fuzz && ctest --output-on-failure -L fuzz
+
+# Long exploration with random seeds (FUZZ_SECONDS per target, default 300; FUZZ_TARGETS to pick
+# some). What adds coverage is merged into fuzz/corpus; failures land in fuzz/crashes.
+FUZZ_TARGETS ?= $(notdir $(basename $(wildcard fuzz/*.cpp)))
+fuzz: build-fuzz
+	@for t in $(FUZZ_TARGETS); do \
+	  fuzz/run.sh explore build/fuzz/fuzz/fuzz_$$t $$t $(FUZZ_SECONDS) || exit 1; done
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

@@ -15,6 +15,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "app/embedded_redis.hpp"
@@ -78,18 +79,48 @@ void fan_out(std::vector<std::unique_ptr<worker>>& workers, std::string_view pay
     }
 }
 
-// Keeps this instance's presence alive and removes the presence of instances that died.
-asio::awaitable<void> presence_loop(worker& w, const config::server_config& cfg,
-                                    std::string instance_id) {
-    asio::steady_timer timer(w.ioc);
-    while (!w.sessions.draining()) {
-        if (w.redis->ready()) {
-            (void)co_await w.store->presence_heartbeat(instance_id, cfg.presence_ttl);
-            auto swept = co_await w.store->presence_sweep(instance_id, instance_id, false);
-            if (!swept)
-                spdlog::warn("event=presence_sweep_failed error=\"{}\"", swept.error().message());
+asio::awaitable<std::unordered_map<std::string, int>> presence_of(worker& w) {
+    co_return w.realtime->presence_snapshot();
+}
+
+// Every presence_ttl / 3: marks this instance alive, rewrites its whole presence from what its
+// threads count (so that lost increments converge instead of drifting), and sweeps the presence
+// of instances that died. Runs through any thread whose Redis link is up, so that an instance
+// is not taken for dead while one of its links is down.
+asio::awaitable<void> presence_round(worker& w, std::vector<std::unique_ptr<worker>>& workers,
+                                     const config::server_config& cfg, std::string instance_id) {
+    std::unordered_map<std::string, int> total;
+    for (auto& other : workers) {
+        auto part = co_await asio::co_spawn(other->ioc, presence_of(*other), asio::use_awaitable);
+        for (auto& [user_id, n] : part)
+            total[user_id] += n;
+    }
+    std::vector<std::pair<std::string, int>> counts(total.begin(), total.end());
+    auto rewritten = co_await w.store->presence_rewrite(instance_id, instance_id,
+                                                        cfg.presence_ttl, std::move(counts));
+    if (!rewritten)
+        spdlog::warn("event=presence_rewrite_failed error=\"{}\"", rewritten.error().message());
+    auto swept = co_await w.store->presence_sweep(instance_id, instance_id, false);
+    if (!swept)
+        spdlog::warn("event=presence_sweep_failed error=\"{}\"", swept.error().message());
+}
+
+asio::awaitable<void> presence_loop(worker& home, std::vector<std::unique_ptr<worker>>& workers,
+                                    const config::server_config& cfg, std::string instance_id) {
+    asio::steady_timer timer(home.ioc);
+    while (!home.sessions.draining()) {
+        worker* up = nullptr;
+        for (auto& w : workers) {
+            if (w->redis->ready()) {
+                up = w.get();
+                break;
+            }
         }
-        timer.expires_after(w.redis->ready() ? cfg.presence_ttl / 3 : std::chrono::seconds(1));
+        if (up != nullptr) {
+            co_await asio::co_spawn(up->ioc, presence_round(*up, workers, cfg, instance_id),
+                                    asio::use_awaitable);
+        }
+        timer.expires_after(up != nullptr ? cfg.presence_ttl / 3 : std::chrono::seconds(1));
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }
@@ -118,7 +149,11 @@ void log_exception(std::exception_ptr e) {
     }
 }
 
-asio::awaitable<void> load_demo(worker& w, chat::password_hasher& hasher) {
+asio::awaitable<void> load_demo(worker& w, chat::password_hasher& hasher, startup_gate& gate) {
+    struct open_at_end {
+        startup_gate& gate;
+        ~open_at_end() { gate.open(); }
+    } opener{gate};
     asio::steady_timer timer(w.ioc);
     while (!w.redis->ready()) {
         if (w.sessions.draining())
@@ -181,6 +216,8 @@ int run_server(const config::server_config& cfg) {
     }
 
     metrics::registry stats(cfg.threads);
+    // Every Redis connection reports its troubles here: one log line per change of cause.
+    redis::status_reporter redis_status(endpoint.redacted());
     const transport::origin_policy origins(cfg.allowed_origins);
     transport::connection_limiter per_address(cfg.limit.max_connections_per_address);
     transport::connection_limiter per_user(cfg.limit.max_sockets_per_user);
@@ -189,6 +226,11 @@ int run_server(const config::server_config& cfg) {
     // One id per process: the serverId of the bus envelopes and the presence instance.
     const std::string instance_id = "redchat-" + random_hex(6);
     password_pool passwords(cfg.password_threads, cfg.bcrypt_cost);
+    // Held until the demo data is loaded (or found unneeded): /readyz is 503 and new accounts
+    // wait, so that nobody takes a demo user's name first.
+    startup_gate startup;
+    if (cfg.demo_data)
+        startup.hold();
     const transport::static_files files(cfg.web_root.empty() ? default_web_root()
                                                              : fs::path(cfg.web_root));
     if (!files.has_index()) {
@@ -204,7 +246,8 @@ int run_server(const config::server_config& cfg) {
         w->work.emplace(w->ioc.get_executor());
         w->redis = std::make_unique<redis::client>(
             w->ioc.get_executor(),
-            redis::client::options{endpoint, cfg.redis_timeout, "redchat-io-" + std::to_string(i)},
+            redis::client::options{endpoint, cfg.redis_timeout, "redchat-io-" + std::to_string(i),
+                                   &redis_status},
             stats.for_thread(i));
         w->store = redis::make_chat_store(*w->redis);
         w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg, room_rates);
@@ -214,7 +257,8 @@ int run_server(const config::server_config& cfg) {
                                                               cfg, stats.for_thread(i), per_user);
         w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),
                                                        stats, files, cfg, w->sessions, *w->eio,
-                                                       origins, per_address});
+                                                       origins, per_address, startup});
+        w->api->set_startup_gate(&startup);
         contexts.push_back(&w->ioc);
         asio::post(w->ioc, [r = w->redis.get()] { r->start(); });
         workers.push_back(std::move(w));
@@ -231,7 +275,7 @@ int run_server(const config::server_config& cfg) {
     // Like every I/O object here, destroyed before the io_context it lives on.
     std::optional<redis::client> bus;
     bus.emplace(home.ioc.get_executor(),
-                redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus"},
+                redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus", &redis_status},
                 stats.for_thread(0));
     bus->subscribe(std::string(redis::keys::messages_channel),
                    [&workers](std::string_view payload) { fan_out(workers, payload); });
@@ -252,8 +296,8 @@ int run_server(const config::server_config& cfg) {
                  cfg.threads, files.root().string());
 
     if (cfg.demo_data)
-        asio::co_spawn(home.ioc, load_demo(home, passwords), log_exception);
-    asio::co_spawn(home.ioc, presence_loop(home, cfg, instance_id), log_exception);
+        asio::co_spawn(home.ioc, load_demo(home, passwords, startup), log_exception);
+    asio::co_spawn(home.ioc, presence_loop(home, workers, cfg, instance_id), log_exception);
 
     bool stopping = false;
     signals.emplace(home.ioc, SIGINT, SIGTERM);

@@ -1,6 +1,7 @@
 #include "chat/demo_data.hpp"
 
 #include <array>
+#include <cmath>
 #include <random>
 
 #include "chat/message.hpp"
@@ -12,7 +13,11 @@ namespace {
 
 boost::asio::awaitable<result<void>> store_message(store& db, std::string room, std::string from,
                                                    double date, std::string text) {
-    message m{random_hex(8), std::move(room), std::move(from), date, std::move(text)};
+    // Ids of the same form as those of live messages ("<date in ms>-<hex>"), so that a demo
+    // message works as a history cursor too.
+    // The date is whole milliseconds, as for live messages, so the cursor is exactly its score.
+    date = std::round(date * 1000.0) / 1000.0;
+    message m{message_id(date), std::move(room), std::move(from), date, std::move(text)};
     co_return co_await db.append_message(m.room_id, m.date, to_json(m));
 }
 
@@ -46,6 +51,8 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
         return std::uniform_int_distribution<std::size_t>(0, n - 1)(rng);
     };
 
+    // A demo name that someone registered first keeps its owner (and password); the demo rooms
+    // and messages are made with that account, so that the demo data is never lost.
     static constexpr std::array<const char*, 4> names{"Pablo", "Joe", "Mary", "Alex"};
     std::vector<user> users;
     for (const char* name : names) {
@@ -55,9 +62,16 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
         auto created = co_await db.create_user(std::string(name), *hashed);
         if (!created)
             co_return failure<bool>(created.error());
-        if (!*created)
-            co_return failure<bool>(errc::conflict);
-        users.push_back(**created);
+        if (*created) {
+            users.push_back(**created);
+            continue;
+        }
+        auto existing = co_await db.find_user(std::string(name));
+        if (!existing)
+            co_return failure<bool>(existing.error());
+        if (!*existing)
+            co_return failure<bool>(errc::conflict);  // taken, and yet no such user: give up
+        users.push_back((*existing)->account);
     }
 
     static constexpr std::array<const char*, 4> greetings{"Hello", "Hi", "Yo", "Hola"};

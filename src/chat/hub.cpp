@@ -4,13 +4,31 @@
 
 namespace redchat::chat {
 
+client_socket::~client_socket() {
+    if (hub_ != nullptr)
+        hub_->remove(*this);
+}
+
+hub::~hub() {
+    for (auto* s : sockets_)
+        s->hub_ = nullptr;
+}
+
 void hub::add(client_socket& socket) {
+    if (socket.hub_ == this)
+        return;
+    if (socket.hub_ != nullptr)
+        socket.hub_->remove(socket);
+    socket.hub_ = this;
     sockets_.insert(&socket);
     if (socket.account)
         by_user_.emplace(socket.account->id, &socket);
 }
 
 void hub::remove(client_socket& socket) {
+    if (socket.hub_ != this)
+        return;
+    socket.hub_ = nullptr;
     sockets_.erase(&socket);
     if (socket.account) {
         auto [first, last] = by_user_.equal_range(socket.account->id);

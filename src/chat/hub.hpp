@@ -2,6 +2,7 @@
 // The connected sockets of one I/O thread and who is entitled to which event. Touched only by
 // its own thread; bus events reach it as one shared, already encoded packet.
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <set>
@@ -26,10 +27,16 @@ struct outgoing_packet {
 };
 using packet_ptr = std::shared_ptr<const outgoing_packet>;
 
+class hub;
+
 // One connected Socket.IO socket, as the domain sees it.
 class client_socket {
   public:
-    virtual ~client_socket() = default;
+    client_socket() = default;
+    client_socket(const client_socket&) = delete;
+    client_socket& operator=(const client_socket&) = delete;
+    // Leaves its hub: a hub never holds a socket that is gone, whatever path closed it.
+    virtual ~client_socket();
     // Queues an encoded packet for this client (never blocks; may drop a slow client, but must
     // not re-enter the hub: leaving it happens later, from the event loop).
     virtual void deliver(const packet_ptr& packet) = 0;
@@ -37,10 +44,30 @@ class client_socket {
     std::optional<user> account;  // nullopt: not logged in (may neither join nor send)
     std::set<std::string> rooms;  // rooms this socket is joined to (all checked memberships)
     std::optional<token_bucket> send_bucket;  // message rate of this connection
+
+    // Presence accounting of this socket (chat::realtime): counted once, joined before it
+    // leaves. `joining`: the join is on its way to Redis; a disconnect meanwhile is remembered
+    // in `leave_pending` and the leave follows the join. `failed`: the join did not count it
+    // in Redis, so no leave may uncount it.
+    enum class presence_state : std::uint8_t { none, joining, joined, failed };
+    presence_state presence = presence_state::none;
+    bool leave_pending = false;
+
+    bool in_hub() const { return hub_ != nullptr; }
+
+  private:
+    friend class hub;
+    hub* hub_ = nullptr;  // the hub this socket is in, if any
 };
 
 class hub {
   public:
+    hub() = default;
+    hub(const hub&) = delete;
+    hub& operator=(const hub&) = delete;
+    ~hub();
+
+    // A socket is in at most one hub, once; it leaves by remove() or by its destructor.
     void add(client_socket& socket);
     void remove(client_socket& socket);
     // Re-index after `account` changed (login on an open socket).

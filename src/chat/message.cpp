@@ -10,6 +10,8 @@
 
 #include <fmt/format.h>
 
+#include "core/random_id.hpp"
+
 namespace redchat::chat {
 namespace {
 
@@ -223,6 +225,10 @@ std::optional<double> cursor_score(std::string_view before) {
     if (!seconds || *seconds < 0)
         return std::nullopt;
     return seconds;
+}
+
+std::string message_id(double date) {
+    return fmt::format("{:.0f}-{}", date * 1000.0, random_hex(4));
 }
 
 std::string format_date(double seconds) {

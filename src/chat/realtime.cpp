@@ -41,10 +41,16 @@ realtime::realtime(store& db, hub& local, const config::server_config& cfg, std:
       user_rates_(user_rates) {}
 
 awaitable<void> realtime::connected(client_socket& socket) {
+    using state = client_socket::presence_state;
+    if (socket.in_hub() || socket.presence != state::none)
+        co_return;  // a repeated connect: the socket is counted once
     hub_.add(socket);
     if (!socket.account)
         co_return;
     const user account = *socket.account;
+    socket.presence = state::joining;
+    socket.leave_pending = false;
+    ++presence_local_[account.id];
     // compat-spec §6.7: the server joins the socket to every room of its user, since the
     // reference client never re-joins after a reconnect.
     auto rooms = co_await db_.user_rooms(account.id);
@@ -55,22 +61,52 @@ awaitable<void> realtime::connected(client_socket& socket) {
         }
     }
     socket.rooms.insert(std::string(general_room_id));
-    (void)co_await db_.presence_join(
+    auto joined = co_await db_.presence_join(
         instance_id_, account.id,
         make_envelope(server_id_, "user.connected",
                       user_event_data(account.id, account.username, true)),
         cfg_.presence_ttl);
+    // A failed join is not counted in Redis, so its leave must not be either; the socket stays
+    // counted here, and the periodic rewrite of this instance's presence puts it in Redis.
+    socket.presence = joined ? state::joined : state::failed;
+    if (socket.leave_pending) {
+        // The socket went while its join was on the way: the leave follows it, in order.
+        socket.leave_pending = false;
+        co_await leave(socket, account);
+    }
 }
 
 awaitable<void> realtime::disconnected(client_socket& socket) {
     hub_.remove(socket);
-    if (!socket.account || shutting_down_)
+    if (!socket.account)
         co_return;
-    const user account = *socket.account;
-    (void)co_await db_.presence_leave(
-        instance_id_, account.id,
-        make_envelope(server_id_, "user.disconnected",
-                      user_event_data(account.id, account.username, false)));
+    if (socket.presence == client_socket::presence_state::joining) {
+        socket.leave_pending = true;  // connected() leaves once its join is done
+        co_return;
+    }
+    co_await leave(socket, *socket.account);
+}
+
+awaitable<void> realtime::leave(client_socket& socket, user account) {
+    const auto was = socket.presence;
+    socket.presence = client_socket::presence_state::none;
+    if (was == client_socket::presence_state::none)
+        co_return;  // never counted, or already gone
+    if (was == client_socket::presence_state::joined && !shutting_down_) {
+        (void)co_await db_.presence_leave(
+            instance_id_, account.id,
+            make_envelope(server_id_, "user.disconnected",
+                          user_event_data(account.id, account.username, false)));
+    }
+    // Counted here until its leave is done: a rewrite of the presence state in between keeps
+    // the user online rather than flapping it offline.
+    forget_local(account.id);
+}
+
+void realtime::forget_local(const std::string& user_id) {
+    auto it = presence_local_.find(user_id);
+    if (it != presence_local_.end() && --it->second <= 0)
+        presence_local_.erase(it);
 }
 
 awaitable<event_outcome> realtime::on_event(client_socket& socket, std::string name,
@@ -150,8 +186,20 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
 
     const user sender = *socket.account;
     auto posted = co_await db_.post_message(*room, sender.id, text, now_(), server_id_);
-    if (!posted)
-        co_return refuse("The message was not stored: " + posted.error().message());
+    if (!posted) {
+        // A deadline missed or a connection lost with the script in flight: Redis may have
+        // stored (and delivered) it. Say so, rather than "not stored", so that a client does
+        // not resend blindly.
+        const auto ec = posted.error();
+        const bool unknown =
+            ec == make_error_code(errc::redis_timeout) || ec == make_error_code(errc::redis_lost);
+        event_outcome failed =
+            refuse(unknown ? "The message may or may not have been stored: " + ec.message()
+                           : "The message was not stored: " + ec.message());
+        failed.ack_json = "[{\"error\":" + json_quote(*failed.error) +
+                          (unknown ? ",\"stored\":\"unknown\"}]" : ",\"stored\":false}]");
+        co_return failed;
+    }
 
     if (posted->first_in_room) {
         if (auto members = private_room_members(*room)) {

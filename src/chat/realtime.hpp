@@ -47,11 +47,19 @@ class realtime {
     void begin_shutdown() { shutting_down_ = true; }
     // Events being handled now (shutdown waits for their Redis writes).
     std::size_t in_flight() const { return in_flight_; }
+    // This thread's presence as it should be in Redis: per user, the sockets whose join was
+    // sent and whose leave is not done. The instance rewrites its whole presence from these
+    // periodically, so that counts lost to failures converge instead of drifting.
+    const std::unordered_map<std::string, int>& presence_snapshot() const {
+        return presence_local_;
+    }
 
   private:
     boost::asio::awaitable<event_outcome> join(client_socket& socket, boost::json::array args);
     boost::asio::awaitable<event_outcome> send(client_socket& socket, boost::json::array args);
     boost::asio::awaitable<bool> is_member(client_socket& socket, std::string room_id);
+    boost::asio::awaitable<void> leave(client_socket& socket, user account);
+    void forget_local(const std::string& user_id);
 
     store& db_;
     hub& hub_;
@@ -62,6 +70,7 @@ class realtime {
     bool shutting_down_ = false;
     std::size_t in_flight_ = 0;
     keyed_buckets& user_rates_;
+    std::unordered_map<std::string, int> presence_local_;
 };
 
 }  // namespace redchat::chat

@@ -32,7 +32,9 @@ api_response fail(int status, std::string_view text) {
 // A failed store call: the backing store is unavailable or misbehaving, never the client's fault.
 api_response store_failure(const boost::system::error_code& ec) {
     (void)ec;
-    return fail(503, "Storage is unavailable, please try again");
+    api_response res = fail(503, "Storage is unavailable, please try again");
+    res.retry_after = 1;
+    return res;
 }
 
 std::optional<std::size_t> parse_count(std::string_view s) {
@@ -306,6 +308,11 @@ awaitable<api_response> rest_api::login(context& ctx) {
         if (auto problem = password_problem(password, cfg_.limit.min_password_chars)) {
             co_return fail(400, *problem);
         }
+        if (startup_ != nullptr && startup_->holding()) {
+            api_response res = fail(503, "The server is still starting; try again in a moment");
+            res.retry_after = 1;
+            co_return res;
+        }
         auto hashed = co_await hasher_.hash(password);
         if (!hashed)
             co_return fail(503, "Could not hash the password, please try again");
@@ -479,6 +486,10 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
             size = std::min(*v, cfg_.limit.max_page_size);
         }
     }
+    // An offset next to a cursor would make Redis walk `offset` entries from the cursor on
+    // every request: a cursor pages by itself, so the two are never combined.
+    if (before && offset > 0)
+        co_return fail(400, "offset cannot be combined with before");
     // Everyone logged in belongs to General (the socket layer joins every socket to it), so its
     // history needs no membership lookup: one Redis round trip less on the busiest page.
     if (room_id != general_room_id) {

@@ -12,6 +12,7 @@
 #include "config/config.hpp"
 #include "core/keyed_buckets.hpp"
 #include "core/metrics.hpp"
+#include "core/startup_gate.hpp"
 
 namespace redchat::chat {
 
@@ -44,6 +45,9 @@ class rest_api {
     // Never throws for bad input; store failures become 503.
     boost::asio::awaitable<api_response> handle(api_request req);
 
+    // While `gate` holds, new accounts are refused with 503 (logins of existing users work).
+    void set_startup_gate(const startup_gate* gate) { startup_ = gate; }
+
   private:
     struct context;
     boost::asio::awaitable<api_response> me(context& ctx);
@@ -59,6 +63,7 @@ class rest_api {
     password_hasher& hasher_;
     const config::server_config& cfg_;
     keyed_buckets& room_rates_;
+    const startup_gate* startup_ = nullptr;
 };
 
 // The request target with bytes that browsers and HTTP clients send raw but RFC 3986 forbids

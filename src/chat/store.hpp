@@ -94,8 +94,13 @@ class store {
                                      std::string envelope, std::chrono::seconds ttl) = 0;
     virtual task<void> presence_leave(std::string instance_id, std::string user_id,
                                       std::string envelope) = 0;
-    // Marks this instance alive for `ttl`; an instance that stops doing so is swept.
-    virtual task<void> presence_heartbeat(std::string instance_id, std::chrono::seconds ttl) = 0;
+    // Marks this instance alive for `ttl` (an instance that stops doing so is swept) and
+    // rewrites its whole presence to `counts` (connections per user id), correcting the totals
+    // and publishing user.connected / user.disconnected (as `server_id`) for users whose
+    // online state changes. Increments that failed or got lost converge here.
+    virtual task<void> presence_rewrite(std::string instance_id, std::string server_id,
+                                        std::chrono::seconds ttl,
+                                        std::vector<std::pair<std::string, int>> counts) = 0;
     // Takes the connections of dead instances (or of `instance_id` itself when `self` is set:
     // a clean shutdown) out of the counts, publishing user.disconnected for users gone offline.
     virtual task<void> presence_sweep(std::string instance_id, std::string server_id,

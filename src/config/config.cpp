@@ -13,6 +13,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                  "redchat-server"};
     app.set_version_flag("--version", "redchat 0.1.0");
     app.get_formatter()->column_width(36);
+    // A flag given twice takes its last value (a wrapper's defaults, then the caller's).
+    app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
     std::string redis_url;
     std::string demo = "on";
@@ -103,7 +105,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.add_option("--allowed-origins", cfg.allowed_origins,
                    "Extra allowed browser origins, e.g. https://chat.example.com (\"*\": any)")
         ->envname("ALLOWED_ORIGINS")
-        ->delimiter(',');
+        ->delimiter(',')
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("--max-connections-per-address", cfg.limit.max_connections_per_address,
                    "Open HTTP/WebSocket connections allowed from one client address")
         ->envname("MAX_CONNECTIONS_PER_ADDRESS")
@@ -158,10 +161,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
 
     if (!redis_url.empty()) {
         auto ep = parse_redis_url(redis_url);
-        if (!ep) {
-            return {std::nullopt, 2,
-                    "--redis-url: expected redis://[:password@]host:port[/db] or unix:///path\n"};
-        }
+        if (!ep)
+            return {std::nullopt, 2, "--redis-url: " + ep.problem + "\n"};
         cfg.redis = *ep;
         cfg.redis_url_text = ep->redacted();
     }

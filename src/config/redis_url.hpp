@@ -5,8 +5,6 @@
 #include <string>
 #include <string_view>
 
-#include "core/error.hpp"
-
 namespace redchat::config {
 
 struct redis_endpoint {
@@ -21,8 +19,19 @@ struct redis_endpoint {
     std::string redacted() const;
 };
 
+// The outcome of parsing a URL: an endpoint, or a sentence saying what is wrong with it.
+struct redis_url_parse {
+    std::optional<redis_endpoint> endpoint;
+    std::string problem;  // empty when endpoint is set
+
+    explicit operator bool() const noexcept { return endpoint.has_value(); }
+    const redis_endpoint& operator*() const { return *endpoint; }
+    const redis_endpoint* operator->() const { return &*endpoint; }
+};
+
 // Accepts `redis://[[user]:password@]host[:port][/db]` and `unix:///path/to.sock[?db=N]`.
-// Anything else (other schemes, a bad port or db, an empty host) is errc::bad_input.
-result<redis_endpoint> parse_redis_url(std::string_view url);
+// Anything else (other schemes, TLS, a bad port or db, an empty host, a relative socket path,
+// unknown query parameters, a fragment) is refused with a problem naming the cause.
+redis_url_parse parse_redis_url(std::string_view url);
 
 }  // namespace redchat::config

@@ -17,6 +17,8 @@ class category final : public boost::system::error_category {
                 return "Redis is not available";
             case errc::redis_timeout:
                 return "Redis did not answer in time";
+            case errc::redis_lost:
+                return "the connection to Redis was lost before its answer";
             case errc::redis_error:
                 return "Redis returned an error";
             case errc::redis_noscript:

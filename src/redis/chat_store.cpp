@@ -121,6 +121,60 @@ end
 return total
 )lua";
 
+// Rewrites one instance's presence to the state it reports, with its heartbeat. KEYS: its hash,
+// totals, online_users, instance set, heartbeat. ARGV: instance id, ttl, serverId (JSON-quoted),
+// then user id and count pairs. Only users whose count differs are touched.
+constexpr std::string_view presence_rewrite_script = R"lua(
+redis.call('SADD', KEYS[4], ARGV[1])
+redis.call('SET', KEYS[5], '1', 'EX', ARGV[2])
+local want = {}
+for i = 4, #ARGV, 2 do want[ARGV[i]] = tonumber(ARGV[i + 1]) end
+local have = {}
+local entries = redis.call('HGETALL', KEYS[1])
+for i = 1, #entries, 2 do have[entries[i]] = tonumber(entries[i + 1]) or 0 end
+local function announce(uid, online)
+  local name = redis.call('HGET', 'user:' .. uid, 'username') or ''
+  local kind = online and 'user.connected' or 'user.disconnected'
+  redis.call('PUBLISH', 'MESSAGES', '{"serverId":' .. ARGV[3] .. ',"type":"' .. kind ..
+    '","data":{"id":' .. cjson.encode(uid) .. ',"username":' .. cjson.encode(name) ..
+    ',"online":' .. tostring(online) .. '}}')
+end
+local function adjust(uid, delta)
+  local before = tonumber(redis.call('HGET', KEYS[2], uid) or '0') or 0
+  local after = before + delta
+  if after <= 0 then
+    redis.call('HDEL', KEYS[2], uid)
+    if before > 0 then
+      redis.call('SREM', KEYS[3], uid)
+      announce(uid, false)
+    end
+  else
+    redis.call('HSET', KEYS[2], uid, after)
+    if before <= 0 then
+      redis.call('SADD', KEYS[3], uid)
+      announce(uid, true)
+    end
+  end
+end
+local changed = 0
+for uid, n in pairs(have) do
+  local w = want[uid] or 0
+  if w ~= n then
+    if w > 0 then redis.call('HSET', KEYS[1], uid, w) else redis.call('HDEL', KEYS[1], uid) end
+    adjust(uid, w - n)
+    changed = changed + 1
+  end
+end
+for uid, w in pairs(want) do
+  if have[uid] == nil and w > 0 then
+    redis.call('HSET', KEYS[1], uid, w)
+    adjust(uid, w)
+    changed = changed + 1
+  end
+end
+return changed
+)lua";
+
 // Removes one instance's connections from the totals. KEYS: its hash, totals, online_users,
 // instance set. ARGV: instance id, serverId (JSON-quoted) for the user.disconnected events.
 constexpr std::string_view presence_sweep_script = R"lua(
@@ -155,6 +209,7 @@ const lua_script post_message_lua(post_message_script);
 const lua_script presence_join_lua(presence_join_script);
 const lua_script presence_leave_lua(presence_leave_script);
 const lua_script presence_sweep_lua(presence_sweep_script);
+const lua_script presence_rewrite_lua(presence_rewrite_script);
 
 // `username:{name}` holds "user:{id}"; tolerate a bare id written by other ports.
 std::string_view user_id_of(std::string_view key) {
@@ -353,12 +408,19 @@ class redis_chat_store final : public chat::store {
                                          keys::online_users, user_id, envelope)));
     }
 
-    task<void> presence_heartbeat(std::string instance_id, std::chrono::seconds ttl) override {
-        std::vector<command> cmds;
-        cmds.push_back(
-            cmd("SET", keys::instance_alive(instance_id), "1", "EX", std::to_string(ttl.count())));
-        cmds.push_back(cmd("SADD", keys::presence_instances, instance_id));
-        co_return co_await done(redis_.exec_all(std::move(cmds)));
+    task<void> presence_rewrite(std::string instance_id, std::string server_id,
+                                std::chrono::seconds ttl,
+                                std::vector<std::pair<std::string, int>> counts) override {
+        command c = cmd("5", keys::presence_of(instance_id), keys::presence_counts,
+                        keys::online_users, keys::presence_instances,
+                        keys::instance_alive(instance_id), instance_id,
+                        std::to_string(ttl.count()), chat::json_quote(server_id));
+        c.reserve(c.size() + 2 * counts.size());
+        for (auto& [user_id, n] : counts) {
+            c.push_back(std::move(user_id));
+            c.push_back(std::to_string(n));
+        }
+        co_return co_await done(eval(presence_rewrite_lua, std::move(c)));
     }
 
     task<void> presence_sweep(std::string instance_id, std::string server_id, bool self) override {

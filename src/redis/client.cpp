@@ -15,7 +15,6 @@ namespace redchat::redis {
 
 namespace asio = boost::asio;
 using boost::system::error_code;
-using clock_type = std::chrono::steady_clock;
 using batch_handler = asio::any_completion_handler<void(error_code, std::vector<reply>)>;
 
 struct client::batch {
@@ -58,7 +57,7 @@ void on_reply(redisAsyncContext*, void* raw, void* privdata) {
         return;
     if (raw == nullptr) {  // connection lost or freed with this call in flight
         b.stats->redis_failures.fetch_add(1, std::memory_order_relaxed);
-        b.finish(errc::redis_unavailable);
+        b.finish(errc::redis_lost);
         return;
     }
     const auto& r = *static_cast<redisReply*>(raw);
@@ -69,22 +68,13 @@ void on_reply(redisAsyncContext*, void* raw, void* privdata) {
             return;
         }
         b.stats->redis_errors.fetch_add(1, std::memory_order_relaxed);
-        spdlog::warn("redis error reply: {}", text);
+        spdlog::warn("event=redis_error_reply error=\"{}\"", text.substr(0, 200));
         b.finish(errc::redis_error);
         return;
     }
     b.replies[slot->index] = from_hiredis(r);
     if (--b.remaining == 0)
         b.finish({});
-}
-
-void on_setup_reply(redisAsyncContext*, void* raw, void*) {
-    if (raw == nullptr)
-        return;
-    const auto& r = *static_cast<redisReply*>(raw);
-    if (r.type == REDIS_REPLY_ERROR) {
-        spdlog::error("redis connection setup failed: {}", std::string_view(r.str, r.len));
-    }
 }
 
 bool send_argv(redisAsyncContext* ac, redisCallbackFn* fn, void* privdata, const command& cmd) {
@@ -118,19 +108,46 @@ void client::subscribe(std::string channel, message_handler on_message) {
     on_message_ = std::move(on_message);
 }
 
-void client::on_subscription(redisAsyncContext*, void* raw, void* privdata) {
-    if (raw == nullptr)
+namespace {
+
+// An idle connection is probed this often: a silent link is found within this plus the timeout.
+std::chrono::milliseconds probe_interval(std::chrono::milliseconds timeout) {
+    return std::clamp(timeout * 2, std::chrono::milliseconds(1000),
+                      std::chrono::milliseconds(15000));
+}
+
+std::string reply_text(const redisReply& r) {
+    return std::string(r.str, r.len);
+}
+
+// The handshake's steps, passed to hiredis as the callbacks' privdata.
+constexpr const char* step_auth = "AUTH";
+constexpr const char* step_select = "SELECT";
+constexpr const char* step_name = "CLIENT SETNAME";
+constexpr const char* step_ping = "PING";
+
+}  // namespace
+
+void client::on_subscription(redisAsyncContext* ac, void* raw, void*) {
+    auto* self = static_cast<client*>(ac->data);
+    if (raw == nullptr || self == nullptr)
         return;  // the connection went away; on_disconnect reconnects
-    auto* self = static_cast<client*>(privdata);
     const auto& r = *static_cast<redisReply*>(raw);
     if (r.type != REDIS_REPLY_ARRAY || r.elements != 3)
         return;
     const auto* kind = r.element[0];
     const auto* payload = r.element[2];
-    if (kind->type != REDIS_REPLY_STRING || std::string_view(kind->str, kind->len) != "message") {
-        return;  // the subscribe confirmation
+    if (kind->type != REDIS_REPLY_STRING)
+        return;
+    const std::string_view what(kind->str, kind->len);
+    self->last_used_ = clock_type::now();
+    if (what == "subscribe") {
+        // The confirmation of the handshake's SUBSCRIBE, or of a probe: the link is alive.
+        self->awaiting_confirm_ = false;
+        self->handshake_progress();
+        return;
     }
-    if (payload->type == REDIS_REPLY_STRING)
+    if (what == "message" && payload->type == REDIS_REPLY_STRING)
         self->on_message_(std::string_view(payload->str, payload->len));
 }
 
@@ -166,14 +183,15 @@ void client::connect() {
     redisAsyncContext* ac = ep.unix_socket.empty() ? redisAsyncConnect(ep.host.c_str(), ep.port)
                                                    : redisAsyncConnectUnix(ep.unix_socket.c_str());
     if (ac == nullptr || ac->err != 0) {
-        spdlog::debug("redis connect to {} failed: {}", ep.redacted(),
-                      ac != nullptr ? ac->errstr : "out of memory");
+        std::string cause = "cannot connect: ";
+        cause += ac != nullptr ? ac->errstr : "out of memory";
         if (ac != nullptr)
             redisAsyncFree(ac);
-        set_state(state::disconnected);
-        schedule_reconnect();
+        fail_connection(std::move(cause));
         return;
     }
+    if (ep.unix_socket.empty())
+        (void)redisEnableKeepAlive(&ac->c);  // the kernel notices a peer that vanished, too
     ac->data = this;
     attach_to_asio(ac, executor_);
     redisAsyncSetConnectCallback(ac, &client::on_connect);
@@ -187,35 +205,86 @@ void client::on_connect(const redisAsyncContext* ac, int status) {
         return;
     if (status != REDIS_OK) {
         // hiredis frees the context after this callback.
-        spdlog::debug("redis connect to {} failed: {}", self->opts_.endpoint.redacted(),
-                      ac->errstr);
         self->ctx_ = nullptr;
-        self->set_state(state::disconnected);
-        self->schedule_reconnect();
+        self->fail_connection(std::string("cannot connect: ") + ac->errstr);
         return;
     }
     auto* ctx = self->ctx_;
     const auto& ep = self->opts_.endpoint;
-    // Pipelined ahead of any call, so every call runs authenticated on the right database.
+    // The handshake, pipelined ahead of any call: the connection is up only once Redis has
+    // answered all of it, so every call runs authenticated on the right database.
+    self->set_state(state::handshaking);
+    self->connect_started_ = clock_type::now();  // the handshake has its own deadline
+    self->setup_pending_ = 0;
+    auto step = [&](const char* name, const command& c) {
+        if (send_argv(ctx, &client::on_setup_reply, const_cast<char*>(name), c))
+            ++self->setup_pending_;
+    };
     if (ep.password) {
         command auth{"AUTH"};
         if (ep.username)
             auth.push_back(*ep.username);
         auth.push_back(*ep.password);
-        send_argv(ctx, on_setup_reply, nullptr, auth);
+        step(step_auth, auth);
     }
     if (ep.database != 0)
-        send_argv(ctx, on_setup_reply, nullptr, {"SELECT", std::to_string(ep.database)});
-    send_argv(ctx, on_setup_reply, nullptr, {"CLIENT", "SETNAME", self->opts_.name});
-    if (!self->channel_.empty())
-        send_argv(ctx, &client::on_subscription, self, {"SUBSCRIBE", self->channel_});
-    if (self->ever_connected_) {
-        self->stats_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
-        spdlog::info("redis connection {} re-established", self->opts_.name);
+        step(step_select, {"SELECT", std::to_string(ep.database)});
+    step(step_name, {"CLIENT", "SETNAME", self->opts_.name});
+    // A PING answers for the setup (a NOAUTH shows here: a subscriber's error replies have no
+    // callback in hiredis), then a subscriber waits for its SUBSCRIBE confirmation too.
+    step(step_ping, {"PING"});
+    if (!self->channel_.empty()) {
+        self->awaiting_confirm_ = true;
+        send_argv(ctx, &client::on_subscription, nullptr, {"SUBSCRIBE", self->channel_});
     }
+    if (self->ever_connected_)
+        self->stats_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
     self->ever_connected_ = true;
-    self->backoff_ = std::chrono::milliseconds(0);
-    self->set_state(state::ready);
+}
+
+void client::on_setup_reply(redisAsyncContext* ac, void* raw, void* privdata) {
+    auto* self = static_cast<client*>(ac->data);
+    if (self == nullptr || raw == nullptr)
+        return;  // dropped meanwhile; on_disconnect or fail_connection took care of it
+    self->handshake_reply(static_cast<const char*>(privdata), raw);
+}
+
+void client::handshake_reply(const char* step, const void* raw) {
+    if (state_ != state::handshaking)
+        return;
+    const auto& r = *static_cast<const redisReply*>(raw);
+    if (r.type == REDIS_REPLY_ERROR) {
+        const std::string text = reply_text(r);
+        if (step == step_name) {
+            // An ACL may forbid CLIENT: the name is only for `CLIENT LIST`, so carry on.
+            spdlog::debug("event=redis_setname_refused connection={}", opts_.name);
+        } else if (step == step_auth) {
+            fail_connection("authentication failed: " + text);
+            return;
+        } else if (step == step_select) {
+            fail_connection("SELECT " + std::to_string(opts_.endpoint.database) +
+                            " failed: " + text);
+            return;
+        } else if (text.starts_with("NOAUTH")) {
+            fail_connection("Redis requires a password (put it in the URL): " + text);
+            return;
+        } else {
+            fail_connection(std::string(step) + " failed: " + text);
+            return;
+        }
+    }
+    --setup_pending_;
+    handshake_progress();
+}
+
+void client::handshake_progress() {
+    if (state_ != state::handshaking || setup_pending_ > 0 || awaiting_confirm_)
+        return;
+    set_state(state::ready);
+    backoff_ = std::chrono::milliseconds(0);
+    last_used_ = clock_type::now();
+    if (opts_.reporter != nullptr)
+        opts_.reporter->up(opts_.name);
 }
 
 void client::on_disconnect(const redisAsyncContext* ac, int status) {
@@ -226,16 +295,14 @@ void client::on_disconnect(const redisAsyncContext* ac, int status) {
     self->ctx_ = nullptr;
     if (self->state_ == state::stopped)
         return;
-    spdlog::warn("redis connection {} lost{}", self->opts_.name,
-                 status == REDIS_OK ? "" : std::string(": ") + ac->errstr);
-    self->set_state(state::disconnected);
-    self->schedule_reconnect();
+    self->fail_connection(status == REDIS_OK ? std::string("connection closed by Redis")
+                                             : std::string("connection lost: ") + ac->errstr);
 }
 
 // Every state change goes through here, so that the process can tell whether all of its
 // connections are up (`/readyz`, `redchat_redis_connections_down`).
 void client::set_state(state next) {
-    const auto down = [](state s) { return s == state::disconnected || s == state::connecting; };
+    const auto down = [](state s) { return s != state::stopped && s != state::ready; };
     if (down(state_) != down(next))
         stats_.redis_connections_down.fetch_add(down(next) ? 1 : -1, std::memory_order_relaxed);
     state_ = next;
@@ -253,21 +320,52 @@ void client::schedule_reconnect() {
     });
 }
 
-void client::drop_connection() {
+void client::fail_connection(std::string cause) {
+    if (state_ == state::stopped)
+        return;
+    if (opts_.reporter != nullptr) {
+        opts_.reporter->failed(opts_.name, cause);
+    } else {
+        spdlog::warn("event=redis_unavailable connection={} cause=\"{}\"", opts_.name, cause);
+    }
+    awaiting_confirm_ = false;
     if (ctx_ != nullptr) {
         redisAsyncContext* ac = ctx_;
         ctx_ = nullptr;
         ac->data = nullptr;  // our callbacks ignore the context from now on
         redisAsyncFree(ac);  // fails the calls in flight with a null reply
     }
-    if (state_ != state::stopped) {
-        set_state(state::disconnected);
-        schedule_reconnect();
-    }
+    set_state(state::disconnected);
+    schedule_reconnect();
 }
 
-// A coarse sweep instead of one timer per call: expires calls past their deadline and replaces
-// a connection that is stuck connecting or answering.
+// An idle connection gets a probe: a PING (a call like any other, with its deadline), or on a
+// subscriber, where PING has no reply hiredis can route, the SUBSCRIBE again, whose
+// confirmation must come back within the timeout.
+void client::probe(clock_type::time_point now) {
+    if (state_ != state::ready || now - last_used_ < probe_interval(opts_.timeout))
+        return;
+    if (!channel_.empty()) {
+        if (awaiting_confirm_)
+            return;
+        if (send_argv(ctx_, &client::on_subscription, nullptr, {"SUBSCRIBE", channel_})) {
+            awaiting_confirm_ = true;
+            confirm_due_ = now + opts_.timeout;
+            last_used_ = now;
+        }
+        return;
+    }
+    if (!in_flight_.empty())
+        return;  // busy: the calls' own deadlines watch the link
+    auto b = std::make_shared<batch>(batch_handler([](error_code, std::vector<reply>) {}),
+                                     executor_, &stats_);
+    std::vector<command> ping;
+    ping.push_back({"PING"});
+    submit(std::move(ping), std::move(b));
+}
+
+// A coarse sweep instead of one timer per call: expires calls past their deadline, replaces a
+// connection that is stuck connecting, handshaking or silent, and probes idle ones.
 void client::tick() {
     const auto now = clock_type::now();
     bool expired = false;
@@ -284,12 +382,17 @@ void client::tick() {
         in_flight_.pop_front();
         expired = true;
     }
+    const auto ms = std::to_string(opts_.timeout.count());
     if (expired && ctx_ != nullptr) {
-        spdlog::warn("redis connection {} missed a deadline; reconnecting", opts_.name);
-        drop_connection();
+        fail_connection("no answer within " + ms + " ms");
     } else if (state_ == state::connecting && now - connect_started_ > opts_.timeout) {
-        spdlog::warn("redis connect to {} timed out", opts_.endpoint.redacted());
-        drop_connection();
+        fail_connection("connect timed out after " + ms + " ms");
+    } else if (state_ == state::handshaking && now - connect_started_ > opts_.timeout) {
+        fail_connection("no answer to the connection handshake within " + ms + " ms");
+    } else if (state_ == state::ready && awaiting_confirm_ && now > confirm_due_) {
+        fail_connection("no SUBSCRIBE confirmation within " + ms + " ms");
+    } else {
+        probe(now);
     }
     if (state_ == state::stopped)
         return;
@@ -313,7 +416,8 @@ void client::submit(std::vector<command> cmds, std::shared_ptr<batch> b) {
     }
     b->replies.resize(cmds.size());
     b->remaining = cmds.size();
-    b->deadline = clock_type::now() + opts_.timeout;
+    last_used_ = clock_type::now();
+    b->deadline = last_used_ + opts_.timeout;
     for (std::size_t i = 0; i < cmds.size(); ++i) {
         auto* slot = new reply_slot{b, i};
         stats_.redis_commands.fetch_add(1, std::memory_order_relaxed);

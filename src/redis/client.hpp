@@ -3,9 +3,14 @@
 //
 // Many calls may be in flight; replies come back in order. Every call has a deadline: a call
 // that misses it fails with errc::redis_timeout and the connection, evidently stuck, is
-// replaced. A lost connection fails its in-flight calls with errc::redis_unavailable and is
-// re-established with exponential backoff. While disconnected, calls fail at once (the HTTP
-// layer answers 503) instead of queueing without bound.
+// replaced. A lost connection fails its in-flight calls with errc::redis_lost (they may have
+// run) and is re-established with exponential backoff. While disconnected, calls fail at once
+// with errc::redis_unavailable (the HTTP layer answers 503) instead of queueing without bound.
+//
+// A connection counts as up only once Redis has answered its handshake (AUTH, SELECT, then a
+// PING, or the SUBSCRIBE confirmation of a subscriber) within the deadline. An idle connection
+// is probed (PING, or a repeated SUBSCRIBE) so that a link that went silent without closing is
+// noticed and replaced; TCP keepalive is on as well.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -23,12 +28,14 @@
 #include "core/error.hpp"
 #include "core/metrics.hpp"
 #include "redis/reply.hpp"
+#include "redis/status_reporter.hpp"
 
 struct redisAsyncContext;
 
 namespace redchat::redis {
 
 using command = std::vector<std::string>;
+using clock_type = std::chrono::steady_clock;
 
 class client {
   public:
@@ -36,6 +43,7 @@ class client {
         config::redis_endpoint endpoint;
         std::chrono::milliseconds timeout{2000};
         std::string name = "redchat";  // CLIENT SETNAME, for `CLIENT LIST`
+        status_reporter* reporter = nullptr;  // shared by the process's connections; optional
     };
 
     client(boost::asio::any_io_executor executor, options opts, metrics::shard& stats);
@@ -63,16 +71,23 @@ class client {
     struct batch;  // one call in flight (internal)
 
   private:
-    enum class state { stopped, disconnected, connecting, ready };
+    // disconnected -> connecting (TCP) -> handshaking (setup commands answered) -> ready.
+    enum class state { stopped, disconnected, connecting, handshaking, ready };
 
     void connect();
     void schedule_reconnect();
-    void drop_connection();
+    // Drops the connection (failing the calls in flight) and reconnects later; `cause` is
+    // reported as the reason Redis is unavailable.
+    void fail_connection(std::string cause);
     void tick();
+    void probe(clock_type::time_point now);
     void set_state(state next);
     void submit(std::vector<command> cmds, std::shared_ptr<batch> b);
+    void handshake_reply(const char* step, const void* raw);
+    void handshake_progress();  // up once every step is answered
 
     static void on_connect(const redisAsyncContext* ac, int status);
+    static void on_setup_reply(redisAsyncContext* ac, void* reply, void* privdata);
     static void on_subscription(redisAsyncContext* ac, void* reply, void* privdata);
     static void on_disconnect(const redisAsyncContext* ac, int status);
 
@@ -81,14 +96,18 @@ class client {
     metrics::shard& stats_;
     redisAsyncContext* ctx_ = nullptr;
     state state_ = state::stopped;
-    std::chrono::steady_clock::time_point connect_started_{};
+    clock_type::time_point connect_started_{};
+    clock_type::time_point last_used_{};     // the last call sent, or message received
+    clock_type::time_point confirm_due_{};   // a subscriber's probe must be confirmed by then
+    bool awaiting_confirm_ = false;          // a SUBSCRIBE (handshake or probe) is unanswered
+    int setup_pending_ = 0;                  // handshake replies still to come
     std::chrono::milliseconds backoff_{0};
     bool ever_connected_ = false;
     boost::asio::steady_timer reconnect_timer_;
     boost::asio::steady_timer tick_timer_;
-    std::deque<std::weak_ptr<batch>> in_flight_;
+    std::deque<std::weak_ptr<batch>> in_flight_;  // oldest first: deadlines are monotonic
     std::string channel_;
-    message_handler on_message_;  // oldest first: deadlines are monotonic
+    message_handler on_message_;
 };
 
 }  // namespace redchat::redis

@@ -307,7 +307,9 @@ class eio_session final : public chat::client_socket,
                     socket_id_ = random_hex(10);
                 // A repeated connect keeps the one socket: same id, events still delivered once.
                 send("4" + socketio::encode_connect("/", socket_id_));
-                if (!sio_connected_) {
+                // The ack itself can overflow a full queue and drop the session: a closed
+                // session never joins the hub.
+                if (!sio_connected_ && !closed_) {
                     sio_connected_ = true;
                     co_await server_.realtime().connected(*this);
                 }

@@ -214,6 +214,10 @@ awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route
         if (svc_.sessions.draining()) {
             co_return co_await send(json_response(req, 503, chat::error_body("Shutting down")));
         }
+        if (svc_.startup.holding()) {
+            co_return co_await send(
+                json_response(req, 503, chat::error_body("Starting: loading the demo data")));
+        }
         // Ready only when every Redis connection of the process is up: each thread reconnects
         // on its own, and a balancer must not send traffic while some thread would answer 503.
         if (const auto down = svc_.all_stats.redis_connections_down(); down > 0) {
@@ -279,11 +283,10 @@ awaitable<outcome> http_connection::serve_api(request& req, metrics::route) {
     } else if (r.clear_session) {
         res.set(http::field::set_cookie, session_cookie("", 0, svc_.config.cookie_secure));
     }
-    if (r.status == 429) {
+    if (r.status == 429)
         svc_.stats.rate_limited.fetch_add(1, std::memory_order_relaxed);
-        if (r.retry_after > 0)
-            res.set(http::field::retry_after, std::to_string(r.retry_after));
-    }
+    if (r.retry_after > 0)
+        res.set(http::field::retry_after, std::to_string(r.retry_after));
     if (!r.allow.empty())
         res.set(http::field::allow, r.allow);
     co_return co_await send(std::move(res));

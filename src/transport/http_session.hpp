@@ -9,6 +9,7 @@
 #include "chat/store.hpp"
 #include "config/config.hpp"
 #include "core/metrics.hpp"
+#include "core/startup_gate.hpp"
 #include "transport/connection_limiter.hpp"
 #include "transport/engineio_server.hpp"
 #include "transport/origin_policy.hpp"
@@ -29,6 +30,7 @@ struct http_services {
     engineio_server& eio;
     const origin_policy& origins;
     connection_limiter& per_address;  // shared by all threads
+    const startup_gate& startup;      // shared by all threads
 };
 
 boost::asio::awaitable<void> run_http_session(boost::asio::ip::tcp::socket socket,

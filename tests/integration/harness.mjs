@@ -12,6 +12,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Redis from 'ioredis';
+import { io } from 'socket.io-client';
 import { freePort, makeTempDir, terminate, track, waitExit, waitFor } from '../shared/processes.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -42,7 +43,8 @@ export function redisPing(port, timeoutMs = 500) {
     sock.on('connect', () => sock.write('PING\r\n'));
     sock.on('data', (d) => {
       buf += d.toString('latin1');
-      if (buf.includes('\r\n')) done(buf.startsWith('+PONG'));
+      // A Redis that requires a password answers NOAUTH: up all the same.
+      if (buf.includes('\r\n')) done(buf.startsWith('+PONG') || buf.startsWith('-NOAUTH'));
     });
   });
 }
@@ -51,12 +53,12 @@ export function redisPing(port, timeoutMs = 500) {
  * Starts a private redis-server on a free loopback port (or on `port`).
  * Returns {port, url, dir, client(), stop(), kill(), restart(), running()}.
  */
-export async function startRedis({ port: fixedPort, persistent = false } = {}) {
+export async function startRedis({ port: fixedPort, persistent = false, extraArgs = [] } = {}) {
   const dir = makeTempDir('redchat-redis-');
   let lastError = null;
   for (let attempt = 0; attempt < (fixedPort ? 1 : 3); attempt++) {
     const port = fixedPort || (await freePort());
-        const handle = new RedisHandle(port, dir, persistent);
+    const handle = new RedisHandle(port, dir, persistent, extraArgs);
     try {
       await handle.launch();
       return handle;
@@ -69,7 +71,8 @@ export async function startRedis({ port: fixedPort, persistent = false } = {}) {
 }
 
 class RedisHandle {
-    constructor(port, dir, persistent = false) {
+  constructor(port, dir, persistent = false, extraArgs = []) {
+    this.extraArgs = extraArgs;
     this.persistent = persistent; // AOF with fsync on every write: acknowledged data survives a kill
     this.port = port;
     this.dir = dir;
@@ -83,11 +86,12 @@ class RedisHandle {
     const args = [
       '--port', String(this.port),
       '--bind', '127.0.0.1',
-            '--save', '',
+      '--save', '',
       ...(this.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no']),
       '--dir', this.dir,
       '--daemonize', 'no',
       '--loglevel', 'warning',
+      ...this.extraArgs,
     ];
     const child = track(spawn(REDIS_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] }));
     this.child = child;
@@ -513,4 +517,44 @@ export function isErrorBody(res) {
 
 export function describeRes(res) {
   return `HTTP ${res.status} ${res.text.slice(0, 500)}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Socket.IO clients and logged-in users
+
+/** Every socket made by connectSocket, for closeSockets() in `after` hooks. */
+const openSockets = [];
+
+/**
+ * A socket.io-client 4 socket (WebSocket only, no reconnection) with the session cookie `sid`.
+ * `socket.received` records every event as {name, payload}.
+ */
+export function connectSocket(base, sid, opts = {}) {
+  const s = io(base, {
+    forceNew: true,
+    reconnection: false,
+    transports: ['websocket'],
+    extraHeaders: sid ? { Cookie: `${COOKIE_NAME}=${sid}` } : {},
+    ...opts,
+  });
+  openSockets.push(s);
+  s.received = [];
+  s.onAny((name, payload) => s.received.push({ name, payload }));
+  return s;
+}
+
+/** Resolves with the socket once connected; rejects on connect_error. */
+export const connected = (s) =>
+  s.connected ? s : new Promise((resolve, reject) => { s.once('connect', () => resolve(s)); s.once('connect_error', reject); });
+
+export function closeSockets() {
+  while (openSockets.length) openSockets.pop().close();
+}
+
+/** Logs in (or registers) `name`; returns {api, sid, id}. */
+export async function loginUser(base, name, password = 'password123') {
+  const a = api(base);
+  const r = await a.login(name, password);
+  if (r.status !== 200 && r.status !== 201) throw new Error(`login ${name}: ${r.status} ${r.text}`);
+  return { api: a, sid: a.sid, id: r.json.id };
 }

@@ -366,6 +366,12 @@ describe('GET /room/{roomId}/messages', () => {
       assert.match(m.from, /^[1-4]$/);
       assert.equal(typeof m.date, 'number');
     }
+    // Every demo message is a cursor: paging back from each gives exactly the older ones.
+    for (let i = 0; i < r.json.length; i++) {
+      const older = await c.get(`/room/0/messages?before=${encodeURIComponent(r.json[i].id)}&limit=15`);
+      assert.equal(older.status, 200, `before=${r.json[i].id}: ${describeRes(older)}`);
+      assert.deepEqual(older.json.map((m) => m.id), r.json.slice(i + 1).map((m) => m.id));
+    }
   });
 
   test('default page is offset 0, size 15, newest first', async () => {
@@ -407,13 +413,26 @@ describe('GET /room/{roomId}/messages', () => {
 
   test('bad offset or size is 400', async () => {
     const c = await loggedIn('Pablo');
-    for (const q of ['offset=-1', 'offset=abc', 'offset=1.5', 'offset=', 'offset=1000001', 'offset=99999999999999999999',
-      'size=-1', 'size=abc', 'size=2x', 'size=', 'offset=0&size=-5']) {
+    for (const q of ['offset=-1', 'offset=abc', 'offset=1.5', 'offset=', 'offset=10001', 'offset=1000000',
+      'offset=99999999999999999999', 'size=-1', 'size=abc', 'size=2x', 'size=', 'offset=0&size=-5']) {
       assertError(await c.get(`/room/${ROOM}/messages?${q}`), 400);
     }
-    const max = await c.get(`/room/${ROOM}/messages?offset=1000000`);
+    const max = await c.get(`/room/${ROOM}/messages?offset=10000`);
     assert.equal(max.status, 200, describeRes(max));
     assert.deepEqual(max.json, []);
+  });
+
+  test('an offset next to a cursor is 400 (Redis would walk it from the cursor each time)', async () => {
+    const c = await loggedIn('Pablo');
+    const newest = (await c.get(`/room/${ROOM}/messages?size=1`)).json[0];
+    for (const q of [`before=${newest.date}&offset=1`, `offset=10000&before=${newest.date}`]) {
+      const r = await c.get(`/room/${ROOM}/messages?${q}`);
+      assertError(r, 400);
+      assert.match(r.json.message, /offset cannot be combined with before/);
+    }
+    const plain = await c.get(`/room/${ROOM}/messages?before=${newest.date}&offset=0&size=2`);
+    assert.equal(plain.status, 200, describeRes(plain));
+    assert.equal(plain.json.length, 2);
   });
 
   test('a room id with ":" works raw and percent-encoded', async () => {

@@ -590,6 +590,78 @@ TEST_F(realtime_test, connect_joins_all_rooms_and_counts_presence) {
     EXPECT_EQ(db_.presence_calls.back().op, "join");  // no leave while shutting down
 }
 
+TEST_F(realtime_test, a_failed_presence_join_is_never_uncounted) {
+    db_.fail_presence_join = true;
+    run(rt_.connected(pablo_));
+    EXPECT_EQ(hub_.size(), 1u);  // connected all the same
+    EXPECT_EQ(rt_.presence_snapshot().at("1"), 1);  // counted here, for the periodic rewrite
+    run(rt_.disconnected(pablo_));
+    run(rt_.disconnected(pablo_));  // a repeated disconnect changes nothing
+    for (const auto& c : db_.presence_calls)
+        EXPECT_NE(c.op, "leave");  // Redis never counted the socket: no leave may uncount it
+    EXPECT_TRUE(rt_.presence_snapshot().empty());
+}
+
+TEST_F(realtime_test, a_leave_never_overtakes_its_join) {
+    boost::asio::io_context ctx;
+    db_.hold_joins(ctx.get_executor());
+    auto fail = [](std::exception_ptr e) {
+        if (e)
+            std::rethrow_exception(e);
+    };
+    boost::asio::co_spawn(ctx, rt_.connected(pablo_), fail);
+    ctx.poll();  // the join is on its way
+    boost::asio::co_spawn(ctx, rt_.disconnected(pablo_), fail);
+    ctx.poll();
+    EXPECT_TRUE(db_.presence_calls.empty());  // the leave waits for the join
+    EXPECT_EQ(hub_.size(), 0u);               // but the socket left the hub at once
+    db_.release_joins();
+    ctx.run();
+    ASSERT_EQ(db_.presence_calls.size(), 2u);
+    EXPECT_EQ(db_.presence_calls[0].op, "join");
+    EXPECT_EQ(db_.presence_calls[1].op, "leave");
+    EXPECT_TRUE(rt_.presence_snapshot().empty());
+    db_.join_gate.reset();  // a timer of `ctx`, which goes first
+}
+
+TEST_F(realtime_test, a_socket_is_counted_once_and_leaves_the_hub_when_destroyed) {
+    run(rt_.connected(pablo_));
+    run(rt_.connected(pablo_));  // a repeated connect
+    EXPECT_EQ(db_.presence_calls.size(), 1u);
+    EXPECT_EQ(rt_.presence_snapshot().at("1"), 1);
+    {
+        recording_socket short_lived;
+        short_lived.account = user{"1", "Pablo"};
+        run(rt_.connected(short_lived));
+        EXPECT_EQ(hub_.size(), 2u);
+        EXPECT_EQ(rt_.presence_snapshot().at("1"), 2);
+        run(rt_.disconnected(short_lived));
+        run(rt_.connected(short_lived));  // connect, disconnect, connect again: counted again
+        EXPECT_EQ(rt_.presence_snapshot().at("1"), 2);
+    }  // destroyed without a disconnect: the hub holds no dangling pointer
+    EXPECT_EQ(hub_.size(), 1u);
+    EXPECT_EQ(hub_.sockets_of("1"), 1u);
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
+    bus_event general{bus_event_type::message, "", "0", "", "message", "{}"};
+    EXPECT_EQ(hub_.deliver(general, packet), 1u);
+}
+
+TEST_F(realtime_test, a_message_whose_fate_is_unknown_is_not_reported_as_not_stored) {
+    run(rt_.connected(pablo_));
+    for (auto e : {errc::redis_timeout, errc::redis_lost}) {
+        db_.post_error = e;
+        auto o = emit(pablo_, "message", R"([{"roomId":"0","message":"maybe"}])");
+        ASSERT_TRUE(o.error);
+        EXPECT_NE(o.ack_json.find(R"("stored":"unknown")"), std::string::npos) << o.ack_json;
+        EXPECT_EQ(o.error->find("not stored"), std::string::npos) << *o.error;
+    }
+    db_.post_error = errc::redis_unavailable;  // never sent: certainly not stored
+    auto o = emit(pablo_, "message", R"([{"roomId":"0","message":"no"}])");
+    ASSERT_TRUE(o.error);
+    EXPECT_NE(o.ack_json.find(R"("stored":false)"), std::string::npos) << o.ack_json;
+    EXPECT_NE(o.error->find("not stored"), std::string::npos) << *o.error;
+}
+
 TEST_F(realtime_test, messages_are_stamped_by_the_server) {
     run(rt_.connected(pablo_));
     auto ok = emit(pablo_, "message", R"([{"roomId":"0","message":"hi","from":"3","date":1}])");
@@ -707,7 +779,10 @@ TEST(demo_data, loads_once_into_an_empty_store) {
         ASSERT_TRUE(m);
         EXPECT_EQ(m->text, texts[i]);
         EXPECT_DOUBLE_EQ(m->date, 1'800'000'000.0 - 1000 + 200 * static_cast<double>(i));
-        EXPECT_FALSE(m->id.empty());
+        // A cursor like the ids of live messages: paging from a demo message works.
+        auto cursor = cursor_score(m->id);
+        ASSERT_TRUE(cursor) << m->id;
+        EXPECT_DOUBLE_EQ(*cursor, m->date) << m->id;
     }
 
     auto second = run(load_demo_data(db, hasher, 1'800'000'100.0));
@@ -715,6 +790,27 @@ TEST(demo_data, loads_once_into_an_empty_store) {
     EXPECT_FALSE(*second);
     EXPECT_EQ(db.total_users, 4);
     EXPECT_EQ(db.messages.at("0").size(), 5u);
+}
+
+TEST(demo_data, a_demo_name_registered_first_keeps_its_owner_and_loses_nothing) {
+    fake_store db;
+    fake_hasher hasher;
+    // Registered between the claim and the demo's own registration of the name.
+    db.user_by_name["Joe"] = "77";
+    db.users["77"] = {"Joe", "theirs"};
+    db.rooms_of["77"].insert("0");
+    auto loaded = run(load_demo_data(db, hasher, 1'800'000'000.0));
+    ASSERT_TRUE(loaded) << loaded.error().message();
+    EXPECT_TRUE(*loaded);
+    EXPECT_EQ(db.users.at("77").second, "theirs");  // their password, not the demo's
+    EXPECT_EQ(db.rooms_of.at("77").size(), 4u);     // General and the three demo rooms
+    for (const auto& name : {"Pablo", "Mary", "Alex"})
+        EXPECT_EQ(db.users.at(db.user_by_name.at(name)).second, "fake$password123");
+    EXPECT_EQ(db.messages.at("0").size(), 5u);
+    std::size_t private_rooms = 0;
+    for (const auto& [room, list] : db.messages)
+        private_rooms += room != "0" && list.size() == 2 ? 1 : 0;
+    EXPECT_EQ(private_rooms, 6u);
 }
 
 }  // namespace

@@ -54,9 +54,52 @@ TEST(redis_url, unix_socket) {
 TEST(redis_url, rejects_bad_urls) {
     for (const char* bad :
          {"", "localhost:6379", "http://x:1", "redis://", "redis://h:0", "redis://h:70000",
-          "redis://h:12ab", "redis://h/16", "redis://h/x", "unix://"}) {
-        EXPECT_FALSE(parse_redis_url(bad)) << bad;
+          "redis://h:12ab", "redis://h/16", "redis://h/x", "unix://", "unix:x?#", "unix:x",
+          "unix:///s?#", "unix:///s#f", "unix:///s?db=16", "unix:///s?db", "unix:///s?x=1",
+          "unix://host/s", "redis://h?db=1", "redis://h#f", "rediss://h"}) {
+        const auto parsed = parse_redis_url(bad);
+        EXPECT_FALSE(parsed) << bad;
+        EXPECT_FALSE(parsed.problem.empty()) << bad;
     }
+}
+
+TEST(redis_url, problems_name_their_cause) {
+    EXPECT_NE(parse_redis_url("rediss://h:6380").problem.find("TLS"), std::string::npos);
+    EXPECT_NE(parse_redis_url("http://h").problem.find("scheme"), std::string::npos);
+    EXPECT_NE(parse_redis_url("redis://h:0").problem.find("port"), std::string::npos);
+    EXPECT_NE(parse_redis_url("unix:relative.sock").problem.find("absolute"), std::string::npos);
+}
+
+TEST(redis_url, unix_query_forms) {
+    auto empty_query = parse_redis_url("unix:///s.sock?");
+    ASSERT_TRUE(empty_query) << empty_query.problem;
+    EXPECT_EQ(empty_query->database, 0);
+    auto short_form = parse_redis_url("unix:/s.sock?db=2&");
+    ASSERT_TRUE(short_form) << short_form.problem;
+    EXPECT_EQ(short_form->unix_socket, "/s.sock");
+    EXPECT_EQ(short_form->database, 2);
+    EXPECT_EQ(short_form->redacted(), "unix:///s.sock?db=2");
+}
+
+TEST(command_line, a_repeated_flag_takes_its_last_value_and_lists_add_up) {
+    auto out = parse({"--bcrypt-cost", "4", "--bcrypt-cost", "12", "--allowed-origins",
+                      "https://a.example,https://b.example", "--allowed-origins",
+                      "https://c.example"});
+    ASSERT_TRUE(out.config) << out.output;
+    EXPECT_EQ(out.config->bcrypt_cost, 12);
+    EXPECT_EQ(out.config->allowed_origins,
+              (std::vector<std::string>{"https://a.example", "https://b.example",
+                                        "https://c.example"}));
+}
+
+TEST(command_line, unparsable_redis_url_exits_with_its_cause) {
+    auto out = parse({"--redis-url", "unix:x?#"});
+    EXPECT_FALSE(out.config);
+    EXPECT_EQ(out.exit_code, 2);
+    EXPECT_NE(out.output.find("--redis-url"), std::string::npos) << out.output;
+    auto tls = parse({"--redis-url", "rediss://cache:6380"});
+    EXPECT_FALSE(tls.config);
+    EXPECT_NE(tls.output.find("TLS"), std::string::npos) << tls.output;
 }
 
 TEST(command_line, defaults) {

@@ -2,7 +2,12 @@
 // In-memory chat::store and password_hasher for domain tests: they keep state the way Redis
 // would and record what was asked of them. `unavailable` makes every store call fail.
 
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -174,10 +179,13 @@ class fake_store final : public chat::store {
         return messages.contains(room) && !messages[room].empty();
     }
 
+    std::optional<errc> post_error;  // post_message fails with this (after counting the call)
     task<chat::posted_message> post_message(std::string room, std::string from, std::string text,
                                             double now, std::string server_id) override {
         if (auto e = begin())
             co_return *e;
+        if (post_error)
+            co_return make_error_code(*post_error);
         const bool first = !room_existed(room);
         chat::message m{"m" + std::to_string(messages[room].size()), room, from, now, text};
         const std::string json = chat::to_json(m);
@@ -191,8 +199,25 @@ class fake_store final : public chat::store {
         published.push_back(std::move(envelope));
         co_return result<void>{};
     }
+    // Presence joins that fail (without touching state) or wait until `release_joins()`.
+    bool fail_presence_join = false;
+    std::optional<boost::asio::steady_timer> join_gate;
+    void hold_joins(boost::asio::any_io_executor ex) {
+        join_gate.emplace(ex, boost::asio::steady_timer::time_point::max());
+    }
+    void release_joins() {
+        if (join_gate)
+            join_gate->cancel();
+    }
     task<void> presence_join(std::string instance, std::string user, std::string envelope,
                              std::chrono::seconds) override {
+        if (join_gate) {
+            boost::system::error_code ec;
+            co_await join_gate->async_wait(
+                boost::asio::redirect_error(boost::asio::use_awaitable, ec));
+        }
+        if (fail_presence_join)
+            co_return make_error_code(errc::redis_timeout);
         if (auto e = begin())
             co_return *e;
         presence_calls.push_back({"join", instance, user, envelope});
@@ -205,10 +230,13 @@ class fake_store final : public chat::store {
         presence_calls.push_back({"leave", instance, user, envelope});
         co_return result<void>{};
     }
-    task<void> presence_heartbeat(std::string instance, std::chrono::seconds) override {
+    std::vector<std::pair<std::string, int>> last_rewrite;
+    task<void> presence_rewrite(std::string instance, std::string, std::chrono::seconds,
+                                std::vector<std::pair<std::string, int>> counts) override {
         if (auto e = begin())
             co_return *e;
-        presence_calls.push_back({"heartbeat", instance, {}, {}});
+        presence_calls.push_back({"rewrite", instance, {}, {}});
+        last_rewrite = std::move(counts);
         co_return result<void>{};
     }
     task<void> presence_sweep(std::string instance, std::string, bool self) override {

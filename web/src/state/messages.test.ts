@@ -66,7 +66,10 @@ describe('isMessage and beforeCursor', () => {
   });
 
   it('uses the id as the cursor, or the date for legacy messages', () => {
-    expect(beforeCursor(msg('abc', 5))).toBe('abc');
+    expect(beforeCursor(msg('1718000800500-9f3a', 1718000800.5))).toBe('1718000800500-9f3a');
+    // An id that is no cursor (an old demo message's hex id, another port's id): the date.
+    expect(beforeCursor(msg('a1b2c3d4e5f60718', 5))).toBe('5');
+    expect(beforeCursor(msg('abc', 5))).toBe('5');
     expect(beforeCursor(msg(undefined, 1718000800.5))).toBe('1718000800.5');
   });
 });

@@ -57,9 +57,13 @@ export function mergeMessages(existing: readonly Message[], incoming: readonly M
   return [...existing, ...fresh].sort(compareMessages);
 }
 
-/** The cursor for the page before `oldest`: its id, or its date for legacy messages. */
+/**
+ * The cursor for the page before `oldest`: its id when that is a cursor ("<date in ms>-<hex>",
+ * as the server writes them), otherwise its date (messages written by other servers, or with
+ * ids of another form).
+ */
 export function beforeCursor(oldest: Message): string {
-  return oldest.id !== undefined && oldest.id !== '' ? oldest.id : String(oldest.date);
+  return oldest.id !== undefined && /^\d+-[0-9A-Za-z]+$/.test(oldest.id) ? oldest.id : String(oldest.date);
 }
 
 /**

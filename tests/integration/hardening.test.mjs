@@ -1,0 +1,248 @@
+// Issue 10's findings, each with the test that failed before its fix: server crashes a client
+// could cause, lifetimes, and edge cases of the protocol and the REST API.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import {
+  api, closeSockets, connectSocket as connect, connected, COOKIE_NAME, freePort, loginUser as login, SERVER_BIN,
+  startRedis, startServer, waitFor, waitForReady,
+} from './harness.mjs';
+
+/** Engine.IO long-polling by hand: the handshake, then raw POSTs and GETs on its sid. */
+async function pollingSession(base, cookie) {
+  const headers = cookie ? { Cookie: `${COOKIE_NAME}=${cookie}` } : {};
+  const open = await fetch(`${base}/socket.io/?EIO=4&transport=polling`, { headers });
+  assert.equal(open.status, 200);
+  const text = await open.text();
+  const { sid } = JSON.parse(text.slice(1));
+  const url = `${base}/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`;
+  return {
+    sid,
+    post: (body) => fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'text/plain;charset=UTF-8' }, body }),
+    get: () => fetch(url, { headers, signal: AbortSignal.timeout(5000) }),
+  };
+}
+
+describe('a polling session closed by its own connect ack (use-after-free)', () => {
+  let redis;
+  let server;
+  before(async () => {
+    redis = await startRedis();
+    server = await startServer({ redis, demoData: 'off', extraArgs: ['--max-queued-messages', '64'] });
+  });
+  after(async () => {
+    closeSockets();
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  test('filling the queue to its limit before 40 leaves the server up and presence right', async () => {
+    const victim = await login(server.base, 'Filler');
+    const other = await login(server.base, 'Watcher');
+    const watcher = await connected(connect(server.base, other.sid));
+    const session = await pollingSession(server.base, victim.sid);
+    // 64 events before the connect each queue an error packet: the queue is exactly full, so
+    // the connect ack overflows it and the session is dropped as a slow client.
+    const early = Array.from({ length: 64 }, () => '42["message",{}]');
+    const r = await session.post([...early, '40'].join('\x1e'));
+    assert.equal(r.status, 200);
+    await r.text();
+    // General and presence traffic goes to every local socket: a dangling one would crash.
+    const again = await connected(connect(server.base, victim.sid));
+    const ack = await again.timeout(5000).emitWithAck('message', { roomId: '0', message: 'still here' });
+    assert.equal(ack.message, 'still here');
+    await waitFor('the watcher gets the message', () =>
+      watcher.received.some((e) => e.name === 'message' && e.payload.message === 'still here'), 5000);
+    await waitFor('the new socket gets its own message', () =>
+      again.received.some((e) => e.name === 'message' && e.payload.message === 'still here'), 5000);
+    // The dropped session's poll finds it gone.
+    const gone = await session.get();
+    assert.equal(gone.status, 400);
+    await gone.text();
+    // Once every socket of the user is gone, the user is offline.
+    again.close();
+    await waitFor('Filler offline', async () => {
+      const online = (await other.api.get('/users/online')).json;
+      return !Object.values(online).some((u) => u.username === 'Filler');
+    }, 5000);
+    assert.ok(server.running(), 'server still running');
+    watcher.close();
+  });
+});
+
+describe('the demo data is in before anyone can take a demo name', () => {
+  let redis;
+  let server;
+  after(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  test('registering "Pablo" while the demo loads is refused (503), and the demo data is whole', async () => {
+    redis = await startRedis();
+    const db = redis.client();
+    // A slow hash (cost 14, four users) keeps the load running for seconds after "listening".
+    server = await startServer({ redis, demoData: 'on', extraArgs: ['--bcrypt-cost', '14'] });
+    await waitFor('Redis connected', async () =>
+      /^redchat_redis_connections_down 0$/m.test(await (await fetch(`${server.base}/metrics`)).text()));
+    // A new name waits for the load; a demo name with another password is refused too (not yet
+    // there: 503; already there: 404), and never registered.
+    const early = await api(server.base).login('Newcomer', 'a-password');
+    assert.equal(early.status, 503, `${early.status} ${early.text}`);
+    assert.match(early.json.message, /still starting/);
+    assert.equal(early.headers.get('retry-after'), '1');
+    const squatter = await api(server.base).login('Pablo', 'not-the-demo-password');
+    assert.ok([503, 404].includes(squatter.status), `${squatter.status} ${squatter.text}`);
+    const ready = await fetch(`${server.base}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match((await ready.json()).message, /demo data/);
+    await waitFor('readyz 200', async () => (await fetch(`${server.base}/readyz`)).status === 200, 30000);
+    assert.match(server.logs(), /event=demo_data_loaded/);
+    assert.doesNotMatch(server.logs(), /demo_data_failed/);
+    const pablo = await api(server.base).login('Pablo', 'password123');
+    assert.equal(pablo.status, 200, pablo.text);
+    assert.equal(await db.zcard('room:0'), 5);
+    assert.equal(await db.get('total_users'), '4');
+  });
+});
+
+describe('bad Redis configuration says so, once', () => {
+  const servers = [];
+  const redises = [];
+  after(async () => {
+    for (const s of servers) await s.stop();
+    for (const r of redises) await r.stop();
+  });
+  const count = (text, re) => (text.match(new RegExp(re.source, 'g')) || []).length;
+
+  test('an unreachable Redis: one error line naming the cause, 503 until it is there', async () => {
+    const port = await freePort();
+    const server = await startServer({ redisUrl: `redis://127.0.0.1:${port}` });
+    servers.push(server);
+    await server.waitForLog(/level=error .*event=redis_unavailable .*cause="cannot connect: Connection refused"/);
+    assert.equal((await fetch(`${server.base}/readyz`)).status, 503);
+    const redis = await startRedis({ port });
+    redises.push(redis);
+    await server.waitForLog(/event=redis_available/, 10000);
+    await waitForReady(server.base);
+    // Three connections (two threads and the subscriber), several attempts each: one line.
+    assert.equal(count(server.logs(), /event=redis_unavailable/), 1, server.logs());
+  });
+
+  test('a wrong password: one line, never ready, no warning per command', async () => {
+    const redis = await startRedis({ extraArgs: ['--requirepass', 'right-one'] });
+    redises.push(redis);
+    const wrong = await startServer({ redisUrl: `redis://:wrong-one@127.0.0.1:${redis.port}` });
+    servers.push(wrong);
+    await wrong.waitForLog(/event=redis_unavailable .*cause="authentication failed: WRONGPASS/);
+    for (let i = 0; i < 5; i++) {
+      const r = await api(wrong.base).login('Pablo', 'password123');
+      assert.equal(r.status, 503);
+    }
+    const ready = await fetch(`${wrong.base}/readyz`);
+    assert.equal(ready.status, 503);
+    assert.match((await ready.json()).message, /3 connection\(s\) down/);
+    const none = await startServer({ redisUrl: `redis://127.0.0.1:${redis.port}` });
+    servers.push(none);
+    await none.waitForLog(/event=redis_unavailable .*cause="Redis requires a password/);
+    assert.equal((await fetch(`${none.base}/readyz`)).status, 503);
+    assert.equal(count(wrong.logs(), /event=redis_unavailable/), 1, wrong.logs());
+    assert.equal(count(wrong.logs(), /redis_error_reply/), 0, wrong.logs());
+  });
+
+  test('a URL that cannot be used exits at once with its cause', async () => {
+    for (const [url, re] of [
+      ['unix:x?#', /--redis-url: /],
+      ['rediss://cache.example:6380', /TLS \(rediss:\/\/\) is not supported/],
+      ['http://127.0.0.1:6379', /scheme must be redis:\/\/ or unix:\/\//],
+      ['redis://127.0.0.1:0', /port must be a number from 1 to 65535/],
+    ]) {
+      const child = spawn(SERVER_BIN, ['--redis-url', url], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let err = '';
+      child.stderr.on('data', (d) => { err += d; });
+      const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(sig ?? c)));
+      assert.equal(code, 2, `${url}: ${err}`);
+      assert.match(err, re, url);
+    }
+  });
+});
+
+/** A TCP proxy that can go silent: it keeps every connection open but forwards nothing. */
+async function startProxy(targetPort) {
+  const conns = new Set();
+  let silent = false;
+  const server = net.createServer((client) => {
+    const pair = { client, upstream: null, silent };
+    conns.add(pair);
+    client.on('error', () => {});
+    client.on('close', () => { pair.upstream?.destroy(); conns.delete(pair); });
+    if (pair.silent) return; // accepted, never connected through
+    const upstream = net.connect({ port: targetPort, host: '127.0.0.1' });
+    pair.upstream = upstream;
+    upstream.on('error', () => {});
+    upstream.on('close', () => client.destroy());
+    client.on('data', (d) => { if (!pair.silent) upstream.write(d); });
+    upstream.on('data', (d) => { if (!pair.silent) client.write(d); });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    /** Every current and future connection goes silent (a half-open link, a NAT timeout). */
+    blackhole() {
+      silent = true;
+      for (const p of conns) p.silent = true;
+    },
+    /** New connections pass again; the silent ones stay silent, as dead links do. */
+    restore() {
+      silent = false;
+    },
+    async close() {
+      for (const p of conns) { p.client.destroy(); p.upstream?.destroy(); }
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('a Redis link that goes silent without closing', () => {
+  let redis;
+  let proxy;
+  let server;
+  after(async () => {
+    closeSockets();
+    await server?.stop();
+    await proxy?.close();
+    await redis?.stop();
+  });
+
+  test('readyz turns 503 within seconds, and live delivery resumes once Redis answers again', async () => {
+    redis = await startRedis();
+    proxy = await startProxy(redis.port);
+    server = await startServer({ redisUrl: `redis://127.0.0.1:${proxy.port}`, extraArgs: ['--redis-timeout-ms', '500'] });
+    await waitForReady(server.base);
+    const a = await login(server.base, 'Sender');
+    const b = await login(server.base, 'Receiver');
+    const receiver = await connected(connect(server.base, b.sid));
+    const sender = await connected(connect(server.base, a.sid));
+    await sender.timeout(5000).emitWithAck('message', { roomId: '0', message: 'before' });
+    await waitFor('first delivery', () => receiver.received.some((e) => e.payload?.message === 'before'));
+
+    const down = async () => {
+      const text = await (await fetch(`${server.base}/metrics`)).text();
+      return Number(/^redchat_redis_connections_down (\d+)$/m.exec(text)[1]);
+    };
+    proxy.blackhole();
+    await waitFor('readyz 503', async () => (await fetch(`${server.base}/readyz`, { signal: AbortSignal.timeout(3000) })).status === 503, 8000);
+    // Every connection noticed, the idle ones and the subscriber too (probes, not trust).
+    await waitFor('all three connections down', async () => (await down()) === 3, 8000);
+    assert.match(server.logs(), /event=redis_unavailable .*cause="no SUBSCRIBE confirmation within 500 ms"/);
+
+    proxy.restore();
+    await waitForReady(server.base, 15000);
+    assert.equal(await down(), 0);
+    const ack = await sender.timeout(5000).emitWithAck('message', { roomId: '0', message: 'after' });
+    assert.equal(ack.message, 'after');
+    await waitFor('live delivery after the outage', () => receiver.received.some((e) => e.payload?.message === 'after'), 5000);
+  });
+});
