@@ -5,7 +5,7 @@
 
 SHELL := /bin/bash
 PORT ?= 8080
-FUZZ_RUNS ?= 100000
+FUZZ_RUNS ?= 1000000
 FUZZ_SECONDS ?= 300
 DATA_DIR ?= var/redis
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error

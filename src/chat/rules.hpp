@@ -9,14 +9,14 @@
 #include <string_view>
 #include <utility>
 
+#include "core/utf8.hpp"
+
 namespace redchat::chat {
 
 // The public room every user belongs to.
 inline constexpr std::string_view general_room_id = "0";
 
-// Number of Unicode code points in `s`, or nullopt when `s` is not valid UTF-8 (overlong forms,
-// surrogates and code points above U+10FFFF are invalid).
-std::optional<std::size_t> utf8_length(std::string_view s);
+using redchat::utf8_length;  // core/utf8.hpp
 
 // Why `name` cannot be registered as a new user, or nullopt when it can: 1 to `max_chars` code
 // points of valid UTF-8, no whitespace, no control characters, no ':'.

@@ -160,6 +160,9 @@ std::string registry::render() const {
     line("redchat_refused_connections_total", "counter",
          "Connections refused over the per-address or per-user cap.",
          sum(&shard::refused_connections));
+    line("redchat_refused_session_login_total", "counter",
+         "Engine.IO requests refused: the session belongs to another login.",
+         sum(&shard::refused_session_login));
     line("redchat_rate_limited_total", "counter",
          "Messages, logins or room creations over their rate.", sum(&shard::rate_limited));
     line("redchat_slow_clients_dropped_total", "counter",

@@ -58,6 +58,7 @@ struct shard {
     gauge sse_streams_open{0};
     counter refused_origin{0};        // requests from a foreign browser origin
     counter refused_connections{0};   // over the per-address or per-user connection cap
+    counter refused_session_login{0};  // an Engine.IO sid used with another login
     counter rate_limited{0};          // messages, logins or room creations over their rate
     counter slow_clients_dropped{0};  // output queue over its limit
     counter sockets_opened{0};        // Engine.IO sessions

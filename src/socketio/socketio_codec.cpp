@@ -150,4 +150,25 @@ std::string encode_connect_error(std::string_view nsp, std::string_view message)
            "}";
 }
 
+std::string echoable_namespace(std::string_view nsp) {
+    static constexpr char hex[] = "0123456789ABCDEF";
+    nsp = nsp.substr(0, 64);
+    std::string out;
+    out.reserve(nsp.size());
+    for (char c : nsp) {
+        const auto b = static_cast<unsigned char>(c);
+        const bool plain = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
+                           (b >= '0' && b <= '9') || b == '/' || b == '_' || b == '.' ||
+                           b == '~' || b == '-';
+        if (plain) {
+            out += c;
+        } else {
+            out += '%';
+            out += hex[b >> 4];
+            out += hex[b & 0x0F];
+        }
+    }
+    return out;
+}
+
 }  // namespace redchat::socketio

@@ -52,4 +52,8 @@ std::string encode_ack(std::string_view nsp, std::uint64_t ack_id,
 std::string encode_connect(std::string_view nsp, std::string_view socket_id);
 std::string encode_connect_error(std::string_view nsp, std::string_view message);
 
+// A client's namespace, fit to be echoed back: at most 64 of its bytes, every byte outside
+// [A-Za-z0-9/_.~-] percent-encoded (so no comma, quote, control or invalid UTF-8 goes back out).
+std::string echoable_namespace(std::string_view nsp);
+
 }  // namespace redchat::socketio

@@ -61,6 +61,24 @@ class eio_session final : public chat::client_socket,
     eio_session(engineio_server& server, std::string sid) : server_(server), sid_(std::move(sid)) {}
 
     const std::string& sid() const { return sid_; }
+
+    // The login cookie of the handshake: every later polling request and the upgrade of this
+    // session must carry the same one (the sid alone is no credential). Kept for polling
+    // sessions only: a WebSocket session gets no further requests.
+    void bind_login(std::optional<std::string> cookie) { login_ = std::move(cookie); }
+    bool same_login(const std::optional<std::string>& cookie) const {
+        if (login_.has_value() != cookie.has_value())
+            return false;
+        if (!login_)
+            return true;
+        // Constant time in the cookie's bytes: its length is public (a fixed-size id).
+        if (login_->size() != cookie->size())
+            return false;
+        unsigned char diff = 0;
+        for (std::size_t i = 0; i < login_->size(); ++i)
+            diff |= static_cast<unsigned char>((*login_)[i] ^ (*cookie)[i]);
+        return diff == 0;
+    }
     bool closed() const { return closed_; }
     bool on_websocket() const { return websocket_; }
 
@@ -288,7 +306,8 @@ class eio_session final : public chat::client_socket,
         }
         if (packet->nsp != "/") {
             if (packet->type == socketio::sio_type::connect) {
-                send("4" + socketio::encode_connect_error(packet->nsp, "Invalid namespace"));
+                send("4" + socketio::encode_connect_error(
+                               socketio::echoable_namespace(packet->nsp), "Invalid namespace"));
             }
             co_return;
         }
@@ -372,6 +391,7 @@ class eio_session final : public chat::client_socket,
     enum class ping_state : std::uint8_t { idle, awaiting_pong, answered };
     ping_state ping_state_ = ping_state::idle;
     std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
+    std::optional<std::string> login_;  // the handshake's session cookie (polling sessions)
 };
 
 namespace {
@@ -472,6 +492,8 @@ awaitable<std::shared_ptr<eio_session>> engineio_server::open_session(
     std::optional<std::string> cookie, bool websocket) {
     auto session =
         std::make_shared<eio_session>(*this, random_hex(10) + "." + std::to_string(index_));
+    if (!websocket)
+        session->bind_login(cookie);
     // The handshake's cookie decides who this socket is, for its whole life.
     if (cookie) {
         auto uid = co_await store_.session_user(*cookie, cfg_.session_ttl);
@@ -526,6 +548,11 @@ awaitable<poll_answer> engineio_server::polling_here(request req,
     if (it == sessions_.end())
         co_return eio_error(1, "Session ID unknown");
     auto session = it->second;
+    if (!session->same_login(cookie)) {
+        stats_.refused_session_login.fetch_add(1, std::memory_order_relaxed);
+        spdlog::info("event=request_refused reason=\"sid with another login\" sid={}", q.sid);
+        co_return eio_error(3, "Bad request: this session belongs to another login");
+    }
     if (get) {
         if (session->poll_pending) {
             // Two concurrent long-polls: a broken client. The reference closes the session too.
@@ -611,20 +638,35 @@ awaitable<void> engineio_server::websocket_here(
     std::string sid;  // the polling session to upgrade; empty: a new session
     {
         const auto key = req[beast::http::field::sec_websocket_key];
+        const auto refuse = [](std::string_view body) {
+            return "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
+                   "Sec-WebSocket-Version: 13\r\nConnection: close\r\nContent-Length: " +
+                   std::to_string(body.size()) + "\r\n\r\n" + std::string(body);
+        };
         if (key.empty() || req[beast::http::field::sec_websocket_version] != "13") {
-            static const std::string body = R"({"message":"Expected a WebSocket 13 handshake"})";
             static const std::string refusal =
-                "HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n"
-                "Sec-WebSocket-Version: 13\r\nConnection: close\r\nContent-Length: " +
-                std::to_string(body.size()) + "\r\n\r\n" + body;
+                refuse(R"({"message":"Expected a WebSocket 13 handshake"})");
             co_await asio::async_write(socket, asio::buffer(refusal), nothrow);
             co_return;
+        }
+        sid = parse_eio_query(req.target()).sid;
+        if (!sid.empty()) {
+            // The upgrade of a polling session must come with the login of its handshake.
+            auto it = sessions_.find(sid);
+            if (it != sessions_.end() && !it->second->same_login(cookie)) {
+                stats_.refused_session_login.fetch_add(1, std::memory_order_relaxed);
+                spdlog::info("event=request_refused reason=\"upgrade with another login\" sid={}",
+                             sid);
+                static const std::string refusal = refuse(
+                    R"({"code":3,"message":"Bad request: this session belongs to another login"})");
+                co_await asio::async_write(socket, asio::buffer(refusal), nothrow);
+                co_return;
+            }
         }
         const std::string answer =
             "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             "Server: redchat\r\nSec-WebSocket-Accept: " +
             ws_accept_key(key) + "\r\n\r\n";
-        sid = parse_eio_query(req.target()).sid;
         req = {};
         auto [aec, an] = co_await asio::async_write(socket, asio::buffer(answer), nothrow);
         (void)an;
@@ -644,6 +686,10 @@ awaitable<void> engineio_server::websocket_here(
         auto it = sessions_.find(sid);
         if (it == sessions_.end() || it->second->on_websocket()) {
             ws->close(ws_close::policy_violation, "Session ID unknown");
+            co_return;
+        }
+        if (!it->second->same_login(cookie)) {  // its login changed during the handshake
+            ws->close(ws_close::policy_violation, "This session belongs to another login");
             co_return;
         }
         session = it->second;

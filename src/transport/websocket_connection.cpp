@@ -120,6 +120,7 @@ awaitable<std::optional<ws_message>> websocket_connection::read() {
                 std::string_view in(thread_read_buffer.data(), n);
                 const auto next = decode(in, msg);
                 partial_.assign(in);
+                partial_pos_ = 0;
                 if (next == step::deliver)
                     co_return msg;
                 if (next == step::stop)
@@ -127,14 +128,23 @@ awaitable<std::optional<ws_message>> websocket_connection::read() {
                 need_bytes = next == step::need_bytes || partial_.empty();
                 continue;
             }
+            // Once per read, not per frame: what was decoded leaves the front of the buffer.
+            partial_.erase(0, partial_pos_);
+            partial_pos_ = 0;
             partial_.append(thread_read_buffer.data(), n);
         }
-        // Frames already received.
+        // Frames already received: decoded from an offset, so that many small frames in one
+        // read cost one pass over their bytes, not a memmove of the rest after each.
         std::string_view in(partial_);
+        in.remove_prefix(partial_pos_);
         const auto next = decode(in, msg);
-        partial_.erase(0, partial_.size() - in.size());
-        if (partial_.empty() && partial_.capacity() > 4096)
-            partial_ = std::string();  // a big message went through: give the memory back
+        partial_pos_ = partial_.size() - in.size();
+        if (partial_pos_ == partial_.size()) {
+            partial_.clear();
+            partial_pos_ = 0;
+            if (partial_.capacity() > 4096)
+                partial_ = std::string();  // a big message went through: give the memory back
+        }
         if (next == step::deliver)
             co_return msg;
         if (next == step::stop)

@@ -93,7 +93,8 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     write_batch& batch_;
     limits limits_;
     ws_decoder decoder_;
-    std::string partial_;                  // bytes of an unfinished frame
+    std::string partial_;                  // received bytes not yet decoded, from partial_pos_
+    std::size_t partial_pos_ = 0;          // decoded bytes at the front of partial_
     std::vector<chat::packet_ptr> queue_;  // frames not yet (fully) written, from head_
     std::size_t head_ = 0;                 // the first frame not fully written
     std::size_t head_offset_ = 0;          // its bytes already written

@@ -1,5 +1,7 @@
 #include "transport/ws_codec.hpp"
 
+#include "core/utf8.hpp"
+
 #include "core/sha1.hpp"
 #include "socketio/engineio_codec.hpp"
 
@@ -150,6 +152,8 @@ ws_decoder::status ws_decoder::next(std::string_view& in, ws_message& out) {
             continue;
         }
         in_message_ = false;
+        if (message_opcode_ == ws_opcode::text && !is_valid_utf8(message_))
+            return fail(ws_close::invalid_payload);
         out.opcode = message_opcode_;
         out.payload = std::move(message_);
         message_ = std::string();

@@ -24,6 +24,7 @@ namespace ws_close {
 inline constexpr std::uint16_t normal = 1000;
 inline constexpr std::uint16_t going_away = 1001;
 inline constexpr std::uint16_t protocol_error = 1002;
+inline constexpr std::uint16_t invalid_payload = 1007;  // a text message that is not UTF-8
 inline constexpr std::uint16_t policy_violation = 1008;
 inline constexpr std::uint16_t too_big = 1009;
 inline constexpr std::uint16_t try_again_later = 1013;
@@ -50,7 +51,8 @@ struct ws_message {
 
 // Decodes client frames from bytes as they arrive. Frames must be masked, carry no RSV bits,
 // and control frames must be short and unfragmented; a data message may not exceed
-// `max_message_bytes`. A violation is final: `error()` then gives the close code to send.
+// `max_message_bytes`; a text message must be valid UTF-8 as a whole (a character may be split
+// across fragments). A violation is final: `error()` then gives the close code to send.
 class ws_decoder {
   public:
     explicit ws_decoder(std::size_t max_message_bytes) : max_(max_message_bytes) {}

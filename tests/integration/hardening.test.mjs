@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import net from 'node:net';
+import WebSocket from 'ws';
 import {
   api, closeSockets, connectSocket as connect, connected, COOKIE_NAME, freePort, loginUser as login, SERVER_BIN,
   startRedis, startServer, waitFor, waitForReady,
@@ -18,10 +19,13 @@ async function pollingSession(base, cookie) {
   const text = await open.text();
   const { sid } = JSON.parse(text.slice(1));
   const url = `${base}/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`;
+  // `as`: another cookie (a session id) or null (none) instead of the handshake's.
+  const withCookie = (as) => (as === undefined ? headers : as === null ? {} : { Cookie: `${COOKIE_NAME}=${as}` });
   return {
     sid,
-    post: (body) => fetch(url, { method: 'POST', headers: { ...headers, 'content-type': 'text/plain;charset=UTF-8' }, body }),
-    get: () => fetch(url, { headers, signal: AbortSignal.timeout(5000) }),
+    url,
+    post: (body, as) => fetch(url, { method: 'POST', headers: { ...withCookie(as), 'content-type': 'text/plain;charset=UTF-8' }, body }),
+    get: (as) => fetch(url, { headers: withCookie(as), signal: AbortSignal.timeout(5000) }),
   };
 }
 
@@ -31,6 +35,7 @@ describe('a polling session closed by its own connect ack (use-after-free)', () 
   before(async () => {
     redis = await startRedis();
     server = await startServer({ redis, demoData: 'off', extraArgs: ['--max-queued-messages', '64'] });
+    await waitForReady(server.base);
   });
   after(async () => {
     closeSockets();
@@ -244,5 +249,128 @@ describe('a Redis link that goes silent without closing', () => {
     const ack = await sender.timeout(5000).emitWithAck('message', { roomId: '0', message: 'after' });
     assert.equal(ack.message, 'after');
     await waitFor('live delivery after the outage', () => receiver.received.some((e) => e.payload?.message === 'after'), 5000);
+  });
+});
+
+describe('an Engine.IO sid is no credential', () => {
+  let redis;
+  let server;
+  let db;
+  before(async () => {
+    redis = await startRedis();
+    db = redis.client();
+    server = await startServer({ redis });
+    await waitForReady(server.base);
+  });
+  after(async () => {
+    closeSockets();
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  test('polling and upgrading need the login of the handshake (400 otherwise)', async () => {
+    const pablo = await login(server.base, 'Owner');
+    const joe = await login(server.base, 'Intruder');
+    const session = await pollingSession(server.base, pablo.sid);
+    const connect = await session.post('40');
+    assert.equal(connect.status, 200);
+    await connect.text();
+    const first = await session.get();
+    assert.match(await first.text(), /^40\{"sid"/);
+    // Another login, or none, gets nothing of it and cannot speak for it.
+    for (const as of [joe.sid, null]) {
+      const get = await session.get(as);
+      assert.equal(get.status, 400);
+      assert.match((await get.json()).message, /another login/);
+      const post = await session.post('42["message",{"roomId":"0","message":"forged"}]', as);
+      assert.equal(post.status, 400);
+      await post.text();
+    }
+    const upgrade = await new Promise((resolve) => {
+      const ws = new WebSocket(`${session.url.replace('http', 'ws').replace('transport=polling', 'transport=websocket')}`,
+        { headers: { Cookie: `${COOKIE_NAME}=${joe.sid}` } });
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode));
+      ws.once('open', () => { ws.close(); resolve('open'); });
+    });
+    assert.equal(upgrade, 400);
+    // The owner's session carries on, and nothing was stored in its name by the others.
+    const own = await session.post('42["message",{"roomId":"0","message":"mine"}]');
+    assert.equal(own.status, 200);
+    await own.text();
+    await waitFor('the owner\'s message stored', async () =>
+      (await db.zrange('room:0', 0, -1)).some((m) => JSON.parse(m).message === 'mine'));
+    const texts = (await db.zrange('room:0', 0, -1)).map((m) => JSON.parse(m).message);
+    assert.deepEqual(texts.filter((t) => t === 'forged'), []);
+    const refused = (await (await fetch(`${server.base}/metrics`)).text()).match(/^redchat_refused_session_login_total (\d+)$/m);
+    assert.equal(Number(refused[1]), 5);
+  });
+});
+
+describe('protocol edges', () => {
+  let redis;
+  let server;
+  let db;
+  before(async () => {
+    redis = await startRedis();
+    db = redis.client();
+    server = await startServer({ redis });
+    await waitForReady(server.base);
+  });
+  after(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  /** A raw Engine.IO WebSocket, connected to "/" as `sid`'s user; `next()` is the next message. */
+  async function rawSocket(sid) {
+    const ws = new WebSocket(`${server.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`,
+      { headers: { Cookie: `${COOKIE_NAME}=${sid}` } });
+    const inbox = [];
+    const waiting = [];
+    ws.on('message', (d) => {
+      const text = d.toString();
+      if (text === '2') { ws.send('3'); return; }
+      if (waiting.length) waiting.shift()(text); else inbox.push(text);
+    });
+    ws.closed = new Promise((resolve) => ws.once('close', (code) => resolve(code)));
+    const take = () => (inbox.length ? Promise.resolve(inbox.shift()) : new Promise((resolve) => waiting.push(resolve)));
+    // The next message, skipping broadcast events (presence of other test users).
+    ws.next = async () => {
+      for (;;) {
+        const text = await take();
+        if (!text.startsWith('42[')) return text;
+      }
+    };
+    await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject); });
+    assert.match(await ws.next(), /^0\{/);
+    ws.send('40');
+    assert.match(await ws.next(), /^40\{"sid"/);
+    return ws;
+  }
+
+  test('a text message that is not UTF-8 closes the WebSocket with 1007; a split character is fine', async () => {
+    const user = await login(server.base, 'Utf8');
+    const ws = await rawSocket(user.sid);
+    // "café": its é (C3 A9) split across two fragments of one message.
+    ws.send(Buffer.from('421["message",{"roomId":"0","message":"caf\xc3', 'latin1'), { binary: false, fin: false });
+    ws.send(Buffer.from('\xa9"}]', 'latin1'), { binary: false, fin: true });
+    const ack = await ws.next();
+    assert.match(ack, /^431\[\{"id":/);
+    assert.equal(JSON.parse(ack.slice(3))[0].message, 'café');
+    ws.send(Buffer.from('42["message",{"roomId":"0","message":"\xff"}]', 'latin1'), { binary: false });
+    assert.equal(await ws.closed, 1007);
+    const stored = (await db.zrange('room:0', 0, -1)).map((m) => JSON.parse(m).message);
+    assert.deepEqual(stored, ['café']);
+  });
+
+  test('an unknown namespace is echoed escaped and bounded', async () => {
+    const user = await login(server.base, 'Spaces');
+    const ws = await rawSocket(user.sid);
+    ws.send(`40/${'x'.repeat(100)}"\u00e9,{}`);
+    const answer = await ws.next();
+    assert.equal(answer, `44/${'x'.repeat(63)},{"message":"Invalid namespace"}`);
+    ws.send('40/a"b,{}');
+    assert.equal(await ws.next(), '44/a%22b,{"message":"Invalid namespace"}');
+    ws.close();
   });
 });

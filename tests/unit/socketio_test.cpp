@@ -130,5 +130,13 @@ TEST(socketio, encodes_what_clients_expect) {
     EXPECT_EQ(encode_ack("/", 3, R"([{"ok":true}])"), R"(33[{"ok":true}])");
 }
 
+TEST(socketio, a_namespace_is_echoed_bounded_and_escaped) {
+    EXPECT_EQ(echoable_namespace("/admin-2_x.y~"), "/admin-2_x.y~");
+    EXPECT_EQ(echoable_namespace("/a\"b\n\xff\xc3\xa9"), "/a%22b%0A%FF%C3%A9");
+    EXPECT_EQ(echoable_namespace("/" + std::string(300, 'n')).size(), 64u);
+    const auto echoed = encode_connect_error(echoable_namespace("/x\"}]"), "Invalid namespace");
+    EXPECT_EQ(echoed, R"(4/x%22%7D%5D,{"message":"Invalid namespace"})");
+}
+
 }  // namespace
 }  // namespace redchat::socketio

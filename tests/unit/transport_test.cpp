@@ -255,5 +255,38 @@ TEST(ws_codec, refuses_protocol_violations_with_their_close_code) {
               ws_close::too_big);  // fragments add up
 }
 
+TEST(ws_codec, text_messages_must_be_utf8_as_a_whole) {
+    using ws_test::client_frame;
+    auto decode_all = [](const std::string& bytes, std::vector<ws_message>& out) {
+        ws_decoder d(1000);
+        std::string_view in(bytes);
+        ws_message m;
+        while (d.next(in, m) == ws_decoder::status::message)
+            out.push_back(m);
+        return d.error();
+    };
+    std::vector<ws_message> got;
+    // "é" (C3 A9) split across two fragments is one valid character.
+    EXPECT_EQ(decode_all(client_frame(ws_opcode::text, "caf\xc3", false) +
+                             client_frame(ws_opcode::continuation, "\xa9"),
+                         got),
+              0);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].payload, "caf\xc3\xa9");
+    got.clear();
+    for (const char* bad : {"\xff", "\xc3", "\xed\xa0\x80", "\xc0\xaf", "ok\xf4\x90\x80\x80"}) {
+        EXPECT_EQ(decode_all(client_frame(ws_opcode::text, bad), got), ws_close::invalid_payload)
+            << bad;
+    }
+    EXPECT_EQ(decode_all(client_frame(ws_opcode::text, "caf\xc3", false) +
+                             client_frame(ws_opcode::continuation, "!"),
+                         got),
+              ws_close::invalid_payload);
+    EXPECT_TRUE(got.empty());
+    // Binary messages are bytes: not checked.
+    EXPECT_EQ(decode_all(client_frame(ws_opcode::binary, "\xff\xfe"), got), 0);
+    EXPECT_EQ(got.size(), 1u);
+}
+
 }  // namespace
 }  // namespace redchat::transport

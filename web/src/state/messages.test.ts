@@ -75,8 +75,10 @@ describe('isMessage and beforeCursor', () => {
 });
 
 describe('fetchMissed (reconnect catch-up)', () => {
-  // A room on the "server": ids m1..mN, newest first pages with the stable cursor.
-  const serverRoom = (n: number) => Array.from({ length: n }, (_, i) => msg(`m${i + 1}`, i + 1));
+  // A room on the "server": ids in the server's cursor form ("<ms>-<hex>"), newest first pages
+  // with the stable cursor.
+  const id = (n: number) => `${n * 1000}-a${n}`;
+  const serverRoom = (n: number) => Array.from({ length: n }, (_, i) => msg(id(i + 1), i + 1));
   const pager = (all: Message[], calls: Array<string | undefined>) => async (before: string | undefined) => {
     calls.push(before);
     const newestFirst = [...all].reverse();
@@ -98,7 +100,7 @@ describe('fetchMissed (reconnect catch-up)', () => {
     const calls: Array<string | undefined> = [];
     const got = await fetchMissed(pager(all, calls), known, 5);
     expect(calls.length).toBe(5); // m30..m26, m25..m21, m20..m16, m15..m11, m10..m6 (overlap)
-    expect(calls[1]).toBe('m26');
+    expect(calls[1]).toBe(id(26));
     expect(mergeMessages(known, got)).toEqual(all);
   });
 
@@ -106,7 +108,7 @@ describe('fetchMissed (reconnect catch-up)', () => {
     const all = serverRoom(7);
     const calls: Array<string | undefined> = [];
     await fetchMissed(pager(all, calls), [msg('zz', 100)], 5);
-    expect(calls).toEqual([undefined, 'm3']);
+    expect(calls).toEqual([undefined, id(3)]);
     const many = serverRoom(100);
     const calls2: Array<string | undefined> = [];
     await fetchMissed(pager(many, calls2), [msg('zz', 0.5)], 5, 3);
