@@ -218,7 +218,9 @@ int run_server(const config::server_config& cfg) {
     metrics::registry stats(cfg.threads);
     // Every Redis connection reports its troubles here: one log line per change of cause.
     redis::status_reporter redis_status(endpoint.redacted());
-    const transport::origin_policy origins(cfg.allowed_origins);
+    const transport::origin_policy origins(
+        cfg.allowed_origins, {.allow_localhost = cfg.allow_localhost_origins,
+                              .require_https = cfg.cookie_secure});
     transport::connection_limiter per_address(cfg.limit.max_connections_per_address);
     transport::connection_limiter per_user(cfg.limit.max_sockets_per_user);
     keyed_buckets message_rates(cfg.limit.messages_per_second, cfg.limit.message_burst);
@@ -254,7 +256,8 @@ int run_server(const config::server_config& cfg) {
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
                                                        instance_id, now_seconds, message_rates);
         w->eio = std::make_unique<transport::engineio_server>(w->ioc, i, *w->realtime, *w->store,
-                                                              cfg, stats.for_thread(i), per_user);
+                                                              cfg, stats.for_thread(i), per_user,
+                                                              per_address);
         w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),
                                                        stats, files, cfg, w->sessions, *w->eio,
                                                        origins, per_address, startup});
@@ -289,7 +292,8 @@ int run_server(const config::server_config& cfg) {
                          asio::co_spawn(w.ioc,
                                         transport::run_http_session(std::move(socket), *w.services),
                                         log_exception);
-                     });
+                     },
+                     stats.for_thread(0));
     listener->start();
     const std::string host = cfg.bind == "0.0.0.0" ? "localhost" : cfg.bind;
     spdlog::info("event=listening url=http://{}:{}/ threads={} web_root={}", host, listener->port(),

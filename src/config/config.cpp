@@ -2,10 +2,35 @@
 
 #include <CLI/CLI.hpp>
 
+#include <sched.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
 #include <sstream>
 #include <thread>
 
 namespace redchat::config {
+
+unsigned usable_cpus() {
+    // The CPUs this process may run on (affinity, e.g. taskset or a cpuset cgroup)...
+    unsigned n = std::max(1u, std::thread::hardware_concurrency());
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) == 0)
+        n = std::max(1, CPU_COUNT(&set));
+    // ...and no more than a CPU quota allows (cgroup v2 cpu.max: "<quota> <period>" or "max").
+    if (std::ifstream in("/sys/fs/cgroup/cpu.max"); in) {
+        std::string quota;
+        long long period = 0;
+        if (in >> quota >> period && quota != "max" && period > 0) {
+            const long long q = std::atoll(quota.c_str());
+            if (q > 0)
+                n = std::min(n, static_cast<unsigned>(std::max(1LL, (q + period - 1) / period)));
+        }
+    }
+    return n;
+}
 
 parse_outcome parse_command_line(int argc, const char* const* argv) {
     server_config cfg;
@@ -44,7 +69,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.add_option("--web-root", cfg.web_root,
                    "Folder of the web client (default: web/dist of the source tree)")
         ->envname("WEB_ROOT");
-    app.add_option("--threads", cfg.threads, "I/O threads (0: one per core)")
+    app.add_option("--threads", cfg.threads, "I/O threads (0: one per CPU this process may use)")
         ->envname("THREADS")
         ->check(CLI::Range(0u, 256u))
         ->capture_default_str();
@@ -105,6 +130,20 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.add_option("--allowed-origins", cfg.allowed_origins,
                    "Extra allowed browser origins, e.g. https://chat.example.com (\"*\": any)")
         ->envname("ALLOWED_ORIGINS")
+        ->delimiter(',')
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    std::string localhost_origins = "auto";
+    app.add_option("--allow-localhost-origins", localhost_origins,
+                   "Accept http(s)://localhost origins on any port (auto: only when bound to "
+                   "loopback)")
+        ->envname("ALLOW_LOCALHOST_ORIGINS")
+        ->check(CLI::IsMember({"auto", "on", "off"}))
+        ->capture_default_str();
+    std::vector<std::string> trusted_proxies;
+    app.add_option("--trusted-proxies", trusted_proxies,
+                   "CIDRs of proxies whose X-Forwarded-For/Forwarded name the client, e.g. "
+                   "127.0.0.1/32,10.0.0.0/8")
+        ->envname("TRUSTED_PROXIES")
         ->delimiter(',')
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     app.add_option("--max-connections-per-address", cfg.limit.max_connections_per_address,
@@ -175,8 +214,23 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     cfg.ping_interval = std::chrono::milliseconds(ping_interval_ms);
     cfg.presence_ttl = std::chrono::seconds(presence_ttl);
     cfg.ping_timeout = std::chrono::milliseconds(ping_timeout_ms);
+    for (const auto& text : trusted_proxies) {
+        auto network = parse_cidr(text);
+        if (!network)
+            return {std::nullopt, 2, "--trusted-proxies: not an address or CIDR: " + text + "\n"};
+        cfg.trusted_proxies.push_back(*network);
+    }
+    if (localhost_origins == "auto") {
+        const auto bind = parse_ip(cfg.bind);
+        cfg.allow_localhost_origins =
+            cfg.bind == "localhost" ||
+            (bind && (bind->v6 ? parse_cidr("::1/128")->contains(*bind)
+                               : parse_cidr("127.0.0.0/8")->contains(*bind)));
+    } else {
+        cfg.allow_localhost_origins = localhost_origins == "on";
+    }
     if (cfg.threads == 0)
-        cfg.threads = std::max(1u, std::thread::hardware_concurrency());
+        cfg.threads = usable_cpus();
     return {cfg, 0, {}};
 }
 

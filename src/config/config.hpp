@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config/redis_url.hpp"
+#include "core/cidr.hpp"
 
 namespace redchat::config {
 
@@ -60,6 +61,11 @@ struct server_config {
     // Origins allowed besides the server's own and localhost: browsers' Origin header on the
     // WebSocket handshake, polling and state-changing REST calls. "*" allows any.
     std::vector<std::string> allowed_origins;
+    // localhost origins (any port) pass the Origin check: by default only when bound to a
+    // loopback address (development), never on a public bind unless asked for.
+    bool allow_localhost_origins = true;
+    // Proxies whose X-Forwarded-For / Forwarded headers name the client (CIDRs, validated).
+    std::vector<cidr> trusted_proxies;
     std::string github_url = "https://github.com/redis-developer/basic-redis-chat-app-demo-python";
     limits limit;
 };
@@ -72,5 +78,8 @@ struct parse_outcome {
 
 // Flags win over environment variables, which win over defaults.
 parse_outcome parse_command_line(int argc, const char* const* argv);
+
+// The CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (--threads 0).
+unsigned usable_cpus();
 
 }  // namespace redchat::config

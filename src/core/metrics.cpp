@@ -147,6 +147,9 @@ std::string registry::render() const {
          sum_signed(&shard::redis_connections_down));
     line("redchat_connections_accepted_total", "counter", "TCP connections accepted.",
          sum(&shard::connections_accepted));
+    line("redchat_accept_errors_total", "counter",
+         "Accepts that failed (out of file descriptors, say); retried with backoff.",
+         sum(&shard::accept_errors));
     line("redchat_connections_open", "gauge", "TCP connections open now.",
          sum_signed(&shard::connections_open));
     line("redchat_sse_streams_open", "gauge", "Open /stream event streams.",

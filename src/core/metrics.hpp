@@ -54,6 +54,7 @@ struct shard {
     counter redis_reconnects{0};
     gauge redis_connections_down{0};  // started Redis connections not connected right now
     counter connections_accepted{0};
+    counter accept_errors{0};  // failed accepts (out of file descriptors...)
     gauge connections_open{0};
     gauge sse_streams_open{0};
     counter refused_origin{0};        // requests from a foreign browser origin

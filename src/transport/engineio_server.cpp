@@ -66,6 +66,8 @@ class eio_session final : public chat::client_socket,
     // session must carry the same one (the sid alone is no credential). Kept for polling
     // sessions only: a WebSocket session gets no further requests.
     void bind_login(std::optional<std::string> cookie) { login_ = std::move(cookie); }
+    // A polling session's place in the per-address count, given back when it closes.
+    void hold_address(connection_limiter::slot slot) { address_slot_.emplace(std::move(slot)); }
     bool same_login(const std::optional<std::string>& cookie) const {
         if (login_.has_value() != cookie.has_value())
             return false;
@@ -138,6 +140,7 @@ class eio_session final : public chat::client_socket,
         closed_ = true;
         wake();
         user_slot_.reset();  // the user's socket count drops now, not when the last owner lets go
+        address_slot_.reset();
         if (pipeline_wake_)
             pipeline_wake_->cancel();
         if (ws_)
@@ -234,6 +237,7 @@ class eio_session final : public chat::client_socket,
     void attach_websocket(std::shared_ptr<websocket_connection> ws) {
         websocket_ = true;
         ws_ = std::move(ws);
+        address_slot_.reset();  // the WebSocket connection holds the address's place now
         for (auto& p : take_output())
             ws_->send(std::move(p));
         wake();  // a pending long-poll returns (with a noop)
@@ -392,6 +396,7 @@ class eio_session final : public chat::client_socket,
     ping_state ping_state_ = ping_state::idle;
     std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
     std::optional<std::string> login_;  // the handshake's session cookie (polling sessions)
+    std::optional<connection_limiter::slot> address_slot_;  // polling sessions
 };
 
 namespace {
@@ -438,7 +443,7 @@ awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
 engineio_server::engineio_server(asio::io_context& ioc, std::size_t thread_index,
                                  chat::realtime& realtime, chat::store& store,
                                  const config::server_config& cfg, metrics::shard& stats,
-                                 connection_limiter& per_user)
+                                 connection_limiter& per_user, connection_limiter& per_address)
     : ioc_(ioc),
       index_(thread_index),
       realtime_(realtime),
@@ -446,6 +451,7 @@ engineio_server::engineio_server(asio::io_context& ioc, std::size_t thread_index
       cfg_(cfg),
       stats_(stats),
       per_user_(per_user),
+      per_address_(per_address),
       batch_(ioc),
       // Ticks of a quarter of the shorter ping period (10 ms to 1 s): pings go out at most a
       // tick late, well within the client's allowance of pingInterval + pingTimeout.
@@ -519,28 +525,42 @@ awaitable<std::shared_ptr<eio_session>> engineio_server::open_session(
 }
 
 awaitable<poll_answer> engineio_server::handle_polling(request req,
-                                                       std::optional<std::string> cookie) {
+                                                       std::optional<std::string> cookie,
+                                                       std::string client) {
     const auto q = parse_eio_query(req.target());
     if (q.sid.empty())
-        co_return co_await polling_here(std::move(req), std::move(cookie));
+        co_return co_await polling_here(std::move(req), std::move(cookie), std::move(client));
     engineio_server* owner = owner_of(q.sid);
     if (owner == nullptr)
         co_return eio_error(1, "Session ID unknown");
     if (owner == this)
-        co_return co_await polling_here(std::move(req), std::move(cookie));
+        co_return co_await polling_here(std::move(req), std::move(cookie), std::move(client));
     // Run on the owner's thread; the answer comes back to this one.
     co_return co_await asio::co_spawn(
-        owner->ioc_, owner->polling_here(std::move(req), std::move(cookie)), asio::use_awaitable);
+        owner->ioc_, owner->polling_here(std::move(req), std::move(cookie), std::move(client)),
+        asio::use_awaitable);
 }
 
 awaitable<poll_answer> engineio_server::polling_here(request req,
-                                                     std::optional<std::string> cookie) {
+                                                     std::optional<std::string> cookie,
+                                                     std::string client) {
     const auto q = parse_eio_query(req.target());
     const bool get = req.method() == beast::http::verb::get;
     if (q.sid.empty()) {
         if (!get)
             co_return eio_error(3, "Bad request");
+        // A polling session counts like a connection of its client's address: one keep-alive
+        // connection must not open thousands of them.
+        auto slot = per_address_.try_acquire(client);
+        if (!slot) {
+            stats_.refused_connections.fetch_add(1, std::memory_order_relaxed);
+            spdlog::info("event=connection_refused reason=\"per-address limit\" address={}",
+                         client);
+            co_return poll_answer{429, "application/json",
+                                  R"({"message":"Too many connections from your address"})"};
+        }
         auto session = co_await open_session(std::move(cookie), false);
+        session->hold_address(std::move(*slot));
         auto out = session->take_output();
         co_return poll_answer{200, "text/plain; charset=UTF-8", std::string(out.front()->packet())};
     }

@@ -40,7 +40,8 @@ class engineio_server {
   public:
     engineio_server(boost::asio::io_context& ioc, std::size_t thread_index,
                     chat::realtime& realtime, chat::store& store, const config::server_config& cfg,
-                    metrics::shard& stats, connection_limiter& per_user);
+                    metrics::shard& stats, connection_limiter& per_user,
+                    connection_limiter& per_address);
     ~engineio_server();
 
     // Every thread's server, so that requests for another thread's session can be handed over.
@@ -48,9 +49,12 @@ class engineio_server {
 
     using request = boost::beast::http::request<boost::beast::http::string_body>;
 
-    // A polling request (GET or POST) on any thread; runs on the session's owner.
+    // A polling request (GET or POST) on any thread; runs on the session's owner. A new
+    // polling session holds a place of `client_address` in the per-address count until it
+    // closes (its requests may come over any number of connections).
     boost::asio::awaitable<poll_answer> handle_polling(request req,
-                                                       std::optional<std::string> session_cookie);
+                                                       std::optional<std::string> session_cookie,
+                                                       std::string client_address);
 
     // A WebSocket upgrade request with its socket, on any thread.
     void handle_websocket(boost::asio::ip::tcp::socket socket, request req,
@@ -74,7 +78,8 @@ class engineio_server {
 
   private:
     boost::asio::awaitable<poll_answer> polling_here(request req,
-                                                     std::optional<std::string> cookie);
+                                                     std::optional<std::string> cookie,
+                                                     std::string client_address);
     boost::asio::awaitable<void> websocket_here(
         boost::asio::ip::tcp::socket socket, request req, std::optional<std::string> cookie,
         std::optional<connection_limiter::slot> address_slot);
@@ -90,6 +95,7 @@ class engineio_server {
     const config::server_config& cfg_;
     metrics::shard& stats_;
     connection_limiter& per_user_;
+    connection_limiter& per_address_;
     std::vector<engineio_server*> peers_;
     std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;
     write_batch batch_;  // WebSocket output of this thread, flushed once per loop turn

@@ -14,6 +14,7 @@
 #include <chrono>
 
 #include "transport/cookies.hpp"
+#include "transport/forwarded.hpp"
 
 namespace redchat::transport {
 namespace {
@@ -83,14 +84,33 @@ class http_connection {
     }
     awaitable<outcome> refuse_origin(const request& req) {
         svc_.stats.refused_origin.fetch_add(1, std::memory_order_relaxed);
+        auto origin = req.find(http::field::origin);
+        spdlog::info("event=request_refused reason=\"origin not allowed\" origin=\"{}\" "
+                     "address={}",
+                     origin == req.end() ? std::string_view{}
+                                         : std::string_view(origin->value()).substr(0, 200),
+                     client_address(req));
         co_return co_await send(json_response(req, 403, chat::error_body("Origin not allowed")));
     }
     awaitable<outcome> send(string_response res);
 
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
-    std::string client_address_;
-    std::optional<connection_limiter::slot> address_slot_;
+    // The client of `req`: the TCP peer, or whom a trusted proxy says it forwards.
+    std::string client_address(const request& req) const {
+        if (!from_proxy_)
+            return peer_address_;
+        const auto header = [&](std::string_view name) {
+            auto it = req.find(name);
+            return it == req.end() ? std::string_view{} : std::string_view(it->value());
+        };
+        return transport::client_address(peer_address_, header("X-Forwarded-For"),
+                                         header("Forwarded"), svc_.config.trusted_proxies);
+    }
+
+    std::string peer_address_;
+    bool from_proxy_ = false;
+    std::optional<connection_limiter::slot> address_slot_;  // unless from a trusted proxy
     http_services& svc_;
     session_registry::guard* registered_ = nullptr;
     asio::steady_timer* stream_timer_ = nullptr;  // while serving /stream
@@ -118,16 +138,25 @@ awaitable<void> http_connection::run() {
     const auto& limit = svc_.config.limit;
     {
         beast::error_code ec;
-        client_address_ = stream_.socket().remote_endpoint(ec).address().to_string();
+        peer_address_ = stream_.socket().remote_endpoint(ec).address().to_string();
     }
-    address_slot_ = svc_.per_address.try_acquire(client_address_);
-    if (!address_slot_) {
-        svc_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
-        (void)co_await send(json_response(
-            11, false, false, 429, chat::error_body("Too many connections from your address")));
+    // A trusted proxy's connections carry many clients: they are counted per client address
+    // by request (WebSocket upgrades, polling sessions), not per connection.
+    from_proxy_ = in_any(svc_.config.trusted_proxies, peer_address_);
+    bool admitted = true;
+    if (!from_proxy_) {
+        address_slot_ = svc_.per_address.try_acquire(peer_address_);
+        if (!address_slot_) {
+            admitted = false;
+            svc_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+            spdlog::info("event=connection_refused reason=\"per-address limit\" address={}",
+                         peer_address_);
+            (void)co_await send(json_response(
+                11, false, false, 429, chat::error_body("Too many connections from your address")));
+        }
     }
 
-    while (address_slot_) {
+    while (admitted) {
         if (svc_.sessions.draining())
             break;
         registered.set_idle(true);
@@ -270,7 +299,7 @@ awaitable<outcome> http_connection::serve_api(request& req, metrics::route) {
     api_req.method = std::string(req.method_string());
     api_req.target = chat::normalize_target(req.target());
     api_req.body = std::move(req.body());
-    api_req.client_address = client_address_;
+    api_req.client_address = client_address(req);
     if (auto cookie = req.find(http::field::cookie); cookie != req.end()) {
         api_req.session_id = session_from_cookie(cookie->value());
     }
@@ -355,8 +384,20 @@ awaitable<outcome> http_connection::serve_engineio(request& req, const std::stri
     std::optional<std::string> cookie;
     if (auto c = req.find(http::field::cookie); c != req.end())
         cookie = session_from_cookie(c->value());
+    const std::string client = client_address(req);
     if (q.transport == "websocket" && beast::websocket::is_upgrade(req)) {
-        // The connection keeps its place in the per-address count for its whole life.
+        // The connection keeps its place in the per-address count for its whole life (through
+        // a proxy: a place of its client's address, taken now).
+        if (!address_slot_) {
+            address_slot_ = svc_.per_address.try_acquire(client);
+            if (!address_slot_) {
+                svc_.stats.refused_connections.fetch_add(1, std::memory_order_relaxed);
+                spdlog::info("event=connection_refused reason=\"per-address limit\" address={}",
+                             client);
+                co_return co_await send(json_response(
+                    req, 429, chat::error_body("Too many connections from your address")));
+            }
+        }
         svc_.eio.handle_websocket(stream_.release_socket(), std::move(req), std::move(cookie),
                                   std::move(address_slot_));
         co_return outcome{101, false};
@@ -367,7 +408,8 @@ awaitable<outcome> http_connection::serve_engineio(request& req, const std::stri
     }
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();
-    poll_answer answer = co_await svc_.eio.handle_polling(std::move(req), std::move(cookie));
+    poll_answer answer =
+        co_await svc_.eio.handle_polling(std::move(req), std::move(cookie), client);
     string_response res{static_cast<http::status>(answer.status), version};
     res.set(http::field::content_type, answer.content_type);
     res.set(http::field::cache_control, "no-store");

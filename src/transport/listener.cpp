@@ -3,14 +3,21 @@
 #include <spdlog/spdlog.h>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace redchat::transport {
 
 namespace asio = boost::asio;
 using asio::ip::tcp;
 
 listener::listener(asio::io_context& home, std::vector<asio::io_context*> threads,
-                   const std::string& address, unsigned short port, accept_handler on_accept)
-    : acceptor_(home), threads_(std::move(threads)), on_accept_(std::move(on_accept)) {
+                   const std::string& address, unsigned short port, accept_handler on_accept,
+                   metrics::shard& stats)
+    : acceptor_(home),
+      threads_(std::move(threads)),
+      on_accept_(std::move(on_accept)),
+      retry_timer_(home),
+      stats_(stats) {
     tcp::endpoint endpoint(asio::ip::make_address(address), port);
     acceptor_.open(endpoint.protocol());
     acceptor_.set_option(asio::socket_base::reuse_address(true));
@@ -26,6 +33,7 @@ void listener::start() {
 void listener::stop() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
+    retry_timer_.cancel();
 }
 
 void listener::accept_next() {
@@ -37,16 +45,37 @@ void listener::accept_next() {
             if (ec == asio::error::operation_aborted || !acceptor_.is_open())
                 return;
             if (ec) {
-                // EMFILE and friends: log and keep accepting rather than spin or die.
-                spdlog::warn("accept failed: {}", ec.message());
-            } else {
-                socket.set_option(tcp::no_delay(true));
-                asio::post(*threads_[index], [this, index, s = std::move(socket)]() mutable {
-                    on_accept_(index, std::move(s));
-                });
+                // EMFILE and friends: keep accepting, but after a pause, rather than spin on
+                // a connection the process cannot take or die.
+                stats_.accept_errors.fetch_add(1, std::memory_order_relaxed);
+                if (backoff_.count() == 0) {
+                    spdlog::error("event=accept_failing error=\"{}\" hint=\"raise ulimit -n or "
+                                  "lower --max-connections-per-address\"",
+                                  ec.message());
+                }
+                back_off();
+                return;
             }
+            if (backoff_.count() > 0) {
+                spdlog::info("event=accept_recovered");
+                backoff_ = std::chrono::milliseconds(0);
+            }
+            socket.set_option(tcp::no_delay(true));
+            asio::post(*threads_[index], [this, index, s = std::move(socket)]() mutable {
+                on_accept_(index, std::move(s));
+            });
             accept_next();
         });
+}
+
+void listener::back_off() {
+    backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(10),
+                          std::chrono::milliseconds(1000));
+    retry_timer_.expires_after(backoff_);
+    retry_timer_.async_wait([this](const boost::system::error_code& ec) {
+        if (!ec && acceptor_.is_open())
+            accept_next();
+    });
 }
 
 }  // namespace redchat::transport

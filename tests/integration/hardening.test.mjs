@@ -4,6 +4,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import net from 'node:net';
 import WebSocket from 'ws';
 import {
@@ -354,5 +355,141 @@ describe('sessions and protocol edges', () => {
     ws.send('40/a"b,{}');
     assert.equal(await ws.next(), '44/a%22b,{"message":"Invalid namespace"}');
     ws.close();
+  });
+});
+
+describe('out of file descriptors', () => {
+  let redis;
+  let server;
+  const clients = [];
+  after(async () => {
+    for (const c of clients) c.destroy();
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  test('accept backs off (no spin, one log line), counts it, and serves again once fds are free', async () => {
+    redis = await startRedis();
+    server = await startServer({ redis, maxFiles: 48 });
+    await waitForReady(server.base);
+    const metric = async (name) => {
+      const text = await (await fetch(`${server.base}/metrics`)).text();
+      return Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+    };
+    // Idle connections until the process runs out of descriptors (the kernel still completes
+    // the TCP handshakes: they wait in the listen queue).
+    for (let i = 0; i < 60; i++) {
+      const c = net.connect({ port: server.port, host: '127.0.0.1' });
+      c.on('error', () => {});
+      clients.push(c);
+    }
+    await server.waitForLog(/level=error .*event=accept_failing error="Too many open files"/, 10000);
+    // Free one descriptor's worth of room now and then is not enough to serve: give them back.
+    for (const c of clients.splice(0)) c.destroy();
+    await server.waitForLog(/event=accept_recovered/, 10000);
+    const errors = await metric('redchat_accept_errors_total');
+    assert.ok(errors >= 1, `accept errors counted: ${errors}`);
+    // A spin would have retried millions of times in that window; the backoff (10 ms, doubling
+    // to 1 s) a few dozen at most.
+    assert.ok(errors < 200, `accept errors: ${errors}`);
+    assert.equal((server.logs().match(/event=accept_failing/g) || []).length, 1);
+    const r = await fetch(`${server.base}/healthz`);
+    assert.equal(r.status, 200);
+  });
+});
+
+describe('per-address limits count polling sessions, behind trusted proxies by client', () => {
+  let redis;
+  let server;
+  let db;
+  before(async () => {
+    redis = await startRedis();
+    db = redis.client();
+    server = await startServer({
+      redis,
+      extraArgs: ['--max-connections-per-address', '4', '--trusted-proxies', '127.0.0.2/32'],
+    });
+    await waitForReady(server.base);
+  });
+  after(async () => {
+    await server?.stop();
+    await redis?.stop();
+  });
+
+  /** GET over one keep-alive connection of `agent`, from local address `from`. */
+  function get(agent, path, headers = {}, from = '127.0.0.1') {
+    return new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: server.port, path, agent, headers, localAddress: from }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve({ status: res.statusCode, body }));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  }
+  const handshake = '/socket.io/?EIO=4&transport=polling';
+
+  test('one keep-alive connection cannot open more polling sessions than the limit', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const statuses = [];
+    // From 127.0.0.4: no other connection of this test (readiness checks) shares its count.
+    for (let i = 0; i < 6; i++) statuses.push((await get(agent, handshake, {}, '127.0.0.4')).status);
+    // The connection holds one place, each session one more: 3 sessions, then 429.
+    assert.deepEqual(statuses, [200, 200, 200, 429, 429, 429]);
+    agent.destroy();
+  });
+
+  test('through a trusted proxy, the forwarded client is counted, not the proxy', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const viaProxy = (client) => get(agent, handshake, { 'X-Forwarded-For': `6.6.6.6, ${client}` }, '127.0.0.2');
+    const a = [];
+    for (let i = 0; i < 5; i++) a.push((await viaProxy('198.51.100.1')).status);
+    assert.deepEqual(a, [200, 200, 200, 200, 429]); // the proxy's connection is not counted
+    assert.equal((await viaProxy('198.51.100.2')).status, 200);
+    // Login throttling sees the client too.
+    await login(server.base, 'Somebody');
+    const failed = await new Promise((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: server.port, path: '/login', method: 'POST', localAddress: '127.0.0.2',
+        headers: { 'content-type': 'application/json', 'X-Forwarded-For': '198.51.100.3' } }, (res) => { res.resume(); res.on('end', () => resolve(res.statusCode)); });
+      req.on('error', reject);
+      req.end(JSON.stringify({ username: 'Somebody', password: 'wrong-password' }));
+    });
+    assert.equal(failed, 404);
+    assert.equal(await db.exists('redchat:failures:login:addr:198.51.100.3'), 1);
+    assert.equal(await db.exists('redchat:failures:login:addr:127.0.0.2'), 0);
+    // An untrusted peer's X-Forwarded-For is ignored: 127.0.0.3 counts as itself.
+    const other = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const spoof = [];
+    for (let i = 0; i < 4; i++) spoof.push((await get(other, handshake, { 'X-Forwarded-For': `198.51.100.${10 + i}` }, '127.0.0.3')).status);
+    assert.deepEqual(spoof, [200, 200, 200, 429]);
+    agent.destroy();
+    other.destroy();
+    assert.match(server.logs(), /event=connection_refused reason="per-address limit" address=198\.51\.100\.1/);
+  });
+});
+
+describe('localhost origins only where they make sense', () => {
+  let stack;
+  before(async () => {
+    stack = await startStack({ extraArgs: ['--allow-localhost-origins', 'off'] });
+  });
+  after(async () => {
+    await stack?.stop();
+  });
+
+  test('with localhost origins off, a dev origin is refused, logged with its reason; our own origin passes', async () => {
+    const dev = await fetch(`${stack.base}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: 'http://localhost:5173' } });
+    assert.equal(dev.status, 403);
+    assert.deepEqual(await dev.json(), { message: 'Origin not allowed' });
+    await stack.server.waitForLog(/level=info .*event=request_refused reason="origin not allowed" origin="http:\/\/localhost:5173" address=127\.0\.0\.1/);
+    const own = await fetch(`${stack.base}/socket.io/?EIO=4&transport=polling`, { headers: { Origin: stack.base } });
+    assert.equal(own.status, 200);
+    await own.text();
+    // The same host on another port is another origin.
+    const port = await fetch(`${stack.base}/socket.io/?EIO=4&transport=polling`,
+      { headers: { Origin: `http://127.0.0.1:${stack.server.port + 1}` } });
+    assert.equal(port.status, 403);
+    await port.text();
   });
 });

@@ -180,7 +180,7 @@ class RedisHandle {
 
 /**
  * Starts the server binary.
- * opts: {redis (handle) | redisUrl, demoData: 'on'|'off', webRoot, extraArgs: [], env: {}}
+ * opts: {redis (handle) | redisUrl, demoData: 'on'|'off', webRoot, extraArgs: [], env: {}, maxFiles}
  * Returns {base, port, child, logs(), waitForLog(re, ms), stop(), kill()}.
  * Without an explicit webRoot an empty temporary folder is used (no index.html).
  */
@@ -199,8 +199,12 @@ export async function startServer(opts = {}) {
     '--web-root', webRoot,
     ...(opts.extraArgs || []),
   ];
+  // opts.maxFiles: run under `ulimit -n` (out-of-descriptor tests).
+  const [bin, argv] = opts.maxFiles
+    ? ['bash', ['-c', `ulimit -n ${Number(opts.maxFiles)} && exec "$0" "$@"`, SERVER_BIN, ...args]]
+    : [SERVER_BIN, args];
   const child = track(
-    spawn(SERVER_BIN, args, {
+    spawn(bin, argv, {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, ...(opts.env || {}) },
     }),

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 #include <vector>
 
 #include "config/config.hpp"
@@ -90,6 +92,39 @@ TEST(command_line, a_repeated_flag_takes_its_last_value_and_lists_add_up) {
     EXPECT_EQ(out.config->allowed_origins,
               (std::vector<std::string>{"https://a.example", "https://b.example",
                                         "https://c.example"}));
+}
+
+TEST(command_line, localhost_origins_follow_the_bind_address_unless_set) {
+    auto local = parse({"--bind", "127.0.0.1"});
+    ASSERT_TRUE(local.config);
+    EXPECT_TRUE(local.config->allow_localhost_origins);
+    auto v6 = parse({"--bind", "::1"});
+    ASSERT_TRUE(v6.config);
+    EXPECT_TRUE(v6.config->allow_localhost_origins);
+    auto open = parse({"--bind", "0.0.0.0"});
+    ASSERT_TRUE(open.config);
+    EXPECT_FALSE(open.config->allow_localhost_origins);
+    auto forced = parse({"--bind", "0.0.0.0", "--allow-localhost-origins", "on"});
+    ASSERT_TRUE(forced.config);
+    EXPECT_TRUE(forced.config->allow_localhost_origins);
+}
+
+TEST(command_line, trusted_proxies_are_validated) {
+    auto ok = parse({"--trusted-proxies", "127.0.0.1,10.0.0.0/8", "--trusted-proxies", "fd00::/8"});
+    ASSERT_TRUE(ok.config) << ok.output;
+    EXPECT_EQ(ok.config->trusted_proxies.size(), 3u);
+    auto bad = parse({"--trusted-proxies", "10.0.0.0/40"});
+    EXPECT_FALSE(bad.config);
+    EXPECT_EQ(bad.exit_code, 2);
+    EXPECT_NE(bad.output.find("10.0.0.0/40"), std::string::npos);
+}
+
+TEST(command_line, threads_default_to_the_usable_cpus) {
+    auto out = parse({});
+    ASSERT_TRUE(out.config);
+    EXPECT_EQ(out.config->threads, usable_cpus());
+    EXPECT_GE(usable_cpus(), 1u);
+    EXPECT_LE(usable_cpus(), std::max(1u, std::thread::hardware_concurrency()));
 }
 
 TEST(command_line, unparsable_redis_url_exits_with_its_cause) {

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/bcrypt.hpp"
+#include "core/cidr.hpp"
 #include "core/error.hpp"
 #include "core/keyed_buckets.hpp"
 #include "core/metrics.hpp"
@@ -189,6 +190,27 @@ TEST(metrics, render_sums_shards_and_skips_empty_series) {
     EXPECT_NE(text.find("redchat_http_request_duration_seconds_count 4\n"), std::string::npos);
     EXPECT_NE(text.find("redchat_redis_command_errors_total 2\n"), std::string::npos);
     EXPECT_NE(text.find("redchat_connections_open 3\n"), std::string::npos);
+}
+
+TEST(cidr, parses_and_matches_v4_v6_and_mapped_addresses) {
+    auto lan = parse_cidr("10.0.0.0/8");
+    ASSERT_TRUE(lan);
+    EXPECT_TRUE(lan->contains(*parse_ip("10.255.1.2")));
+    EXPECT_FALSE(lan->contains(*parse_ip("11.0.0.1")));
+    EXPECT_TRUE(lan->contains(*parse_ip("::ffff:10.1.1.1")));  // IPv4-mapped counts as IPv4
+    auto odd = parse_cidr("192.168.1.128/25");
+    EXPECT_TRUE(odd->contains(*parse_ip("192.168.1.200")));
+    EXPECT_FALSE(odd->contains(*parse_ip("192.168.1.100")));
+    auto one = parse_cidr("::1");
+    EXPECT_TRUE(one->contains(*parse_ip("::1")));
+    EXPECT_FALSE(one->contains(*parse_ip("::2")));
+    EXPECT_FALSE(one->contains(*parse_ip("127.0.0.1")));
+    EXPECT_TRUE(parse_cidr("0.0.0.0/0")->contains(*parse_ip("8.8.8.8")));
+    for (const char* bad : {"", "10.0.0.0/33", "::/129", "10.0.0/8", "10.0.0.0/", "10.0.0.0/x",
+                            "host.example", "1.2.3.4/8/9"})
+        EXPECT_FALSE(parse_cidr(bad)) << bad;
+    EXPECT_TRUE(in_any({*lan}, "10.2.3.4"));
+    EXPECT_FALSE(in_any({*lan}, "not an address"));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "transport/connection_limiter.hpp"
 #include "transport/cookies.hpp"
 #include "transport/http_session.hpp"
+#include "transport/forwarded.hpp"
 #include "transport/origin_policy.hpp"
 #include "transport/static_files.hpp"
 #include "transport/ws_codec.hpp"
@@ -121,6 +122,44 @@ TEST(origin_policy, own_origin_localhost_and_the_allow_list) {
     EXPECT_FALSE(policy.allows("file://", "redchat.io"));
     EXPECT_FALSE(policy.allows("https://user@redchat.io", "redchat.io"));
     EXPECT_TRUE(origin_policy({"*"}).allows("https://evil.example", "redchat.io"));
+}
+
+TEST(origin_policy, localhost_only_when_enabled_and_scheme_and_port_compared) {
+    const origin_policy served({"https://chat.example.com:8443"},
+                               {.allow_localhost = false, .require_https = true});
+    EXPECT_FALSE(served.allows("http://localhost:5173", "redchat.io"));
+    EXPECT_FALSE(served.allows("http://127.0.0.1:8080", "127.0.0.1:8080"));  // not https
+    EXPECT_TRUE(served.allows("https://redchat.io", "redchat.io"));
+    EXPECT_TRUE(served.allows("https://redchat.io", "redchat.io:443"));  // default port
+    EXPECT_FALSE(served.allows("http://redchat.io", "redchat.io"));      // behind TLS: https only
+    EXPECT_FALSE(served.allows("https://redchat.io:8443", "redchat.io"));
+    EXPECT_TRUE(served.allows("https://chat.example.com:8443", "internal:8080"));
+    EXPECT_FALSE(served.allows("http://chat.example.com:8443", "internal:8080"));  // scheme
+    EXPECT_FALSE(served.allows("https://chat.example.com", "internal:8080"));      // port
+    const origin_policy plain({"https://chat.example.com/"}, {.allow_localhost = true});
+    EXPECT_TRUE(plain.allows("https://chat.example.com:443", "internal"));
+    EXPECT_TRUE(plain.allows("http://redchat.io:80", "redchat.io"));
+}
+
+TEST(forwarded, the_client_behind_trusted_proxies_only) {
+    const std::vector<cidr> trusted{*parse_cidr("127.0.0.1/32"), *parse_cidr("10.0.0.0/8"),
+                                    *parse_cidr("fd00::/8")};
+    // An untrusted peer: its own address, whatever it claims.
+    EXPECT_EQ(client_address("203.0.113.9", "1.2.3.4", "", trusted), "203.0.113.9");
+    EXPECT_EQ(client_address("203.0.113.9", "", "", {}), "203.0.113.9");
+    // A trusted proxy: the rightmost address that is not a proxy of ours.
+    EXPECT_EQ(client_address("127.0.0.1", "198.51.100.7", "", trusted), "198.51.100.7");
+    EXPECT_EQ(client_address("127.0.0.1", "6.6.6.6, 198.51.100.7, 10.1.2.3", "", trusted),
+              "198.51.100.7");  // the spoofed left part is never reached
+    EXPECT_EQ(client_address("::ffff:127.0.0.1", " 2001:db8::1 ", "", trusted), "2001:db8::1");
+    EXPECT_EQ(client_address("127.0.0.1", "", R"(for="[2001:db8::2]:4711";proto=https)", trusted),
+              "2001:db8::2");
+    EXPECT_EQ(client_address("127.0.0.1", "", "for=192.0.2.60:1234, for=10.0.0.1", trusted),
+              "192.0.2.60");
+    // Nothing usable: the proxy itself.
+    EXPECT_EQ(client_address("127.0.0.1", "", "", trusted), "127.0.0.1");
+    EXPECT_EQ(client_address("127.0.0.1", "1.2.3.4, garbage", "", trusted), "127.0.0.1");
+    EXPECT_EQ(client_address("10.0.0.5", "10.0.0.6", "", trusted), "10.0.0.5");
 }
 
 TEST(connection_limiter, counts_per_key_and_releases_on_destruction) {
