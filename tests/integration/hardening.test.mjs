@@ -399,21 +399,15 @@ describe('out of file descriptors', () => {
 });
 
 describe('per-address limits count polling sessions, behind trusted proxies by client', () => {
-  let redis;
+  let stack;
   let server;
   let db;
   before(async () => {
-    redis = await startRedis();
-    db = redis.client();
-    server = await startServer({
-      redis,
-      extraArgs: ['--max-connections-per-address', '4', '--trusted-proxies', '127.0.0.2/32'],
-    });
-    await waitForReady(server.base);
+    stack = await startStack({ extraArgs: ['--max-connections-per-address', '4', '--trusted-proxies', '127.0.0.2/32'] });
+    ({ server, db } = stack);
   });
   after(async () => {
-    await server?.stop();
-    await redis?.stop();
+    await stack?.stop();
   });
 
   /** GET over one keep-alive connection of `agent`, from local address `from`. */
