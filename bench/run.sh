@@ -35,6 +35,7 @@ for _ in $(seq 100); do [[ -S $work/redis.sock ]] && break; sleep 0.05; done
 "$build/redchat-server" --port 0 --redis-url "unix://$work/redis.sock" --threads "$server_threads" \
   --demo-data off --bcrypt-cost 4 --max-connections-per-address 1000000 \
   --max-sockets-per-user 100000 --messages-per-second 100000 --message-burst 100000 \
+  --registrations-per-minute 1000000 --max-pending-hashes 1000000 \
   --log-level info $server_args 2> "$work/server.log" &
 server_pid=$!
 port=""

@@ -43,6 +43,7 @@ done
 "$server" --port 0 --redis-url "unix://$dir/redis.sock" --demo-data off --bcrypt-cost 4 \
     --threads 2 --max-connections-per-address 100000 --max-sockets-per-user 100000 \
     --messages-per-second 100000 --message-burst 100000 \
+    --registrations-per-minute 1000000 --max-pending-hashes 1000000 \
     --ping-interval-ms 500 --ping-timeout-ms 2000 --log-level info 2>"$dir/server.log" &
 server_pid=$!
 url=""

@@ -29,7 +29,8 @@ struct fixture {
     testing::fake_store db;
     testing::fake_hasher hasher;
     keyed_buckets room_rates{1000, 1000};
-    chat::rest_api api{db, hasher, cfg, room_rates};
+    keyed_buckets registration_rates{1000, 1000};
+    chat::rest_api api{db, hasher, cfg, room_rates, registration_rates};
     transport::origin_policy origins{{"https://chat.example.com"}};
 
     fixture() {

@@ -225,9 +225,11 @@ int run_server(const config::server_config& cfg) {
     transport::connection_limiter per_user(cfg.limit.max_sockets_per_user);
     keyed_buckets message_rates(cfg.limit.messages_per_second, cfg.limit.message_burst);
     keyed_buckets room_rates(cfg.limit.rooms_per_second, cfg.limit.room_burst);
+    keyed_buckets registration_rates(cfg.limit.registrations_per_minute / 60.0,
+                                     cfg.limit.registrations_per_minute);
     // One id per process: the serverId of the bus envelopes and the presence instance.
     const std::string instance_id = "redchat-" + random_hex(6);
-    password_pool passwords(cfg.password_threads, cfg.bcrypt_cost);
+    password_pool passwords(cfg.password_threads, cfg.bcrypt_cost, cfg.limit.max_pending_hashes);
     // Held until the demo data is loaded (or found unneeded): /readyz is 503 and new accounts
     // wait, so that nobody takes a demo user's name first.
     startup_gate startup;
@@ -252,7 +254,8 @@ int run_server(const config::server_config& cfg) {
                                    &redis_status},
             stats.for_thread(i));
         w->store = redis::make_chat_store(*w->redis);
-        w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg, room_rates);
+        w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg, room_rates,
+                                                  registration_rates);
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
                                                        instance_id, now_seconds, message_rates);
         w->eio = std::make_unique<transport::engineio_server>(w->ioc, i, *w->realtime, *w->store,

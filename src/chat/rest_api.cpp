@@ -130,8 +130,12 @@ struct rest_api::context {
 };
 
 rest_api::rest_api(store& db, password_hasher& hasher, const config::server_config& cfg,
-                   keyed_buckets& room_rates)
-    : db_(db), hasher_(hasher), cfg_(cfg), room_rates_(room_rates) {}
+                   keyed_buckets& room_rates, keyed_buckets& registration_rates)
+    : db_(db),
+      hasher_(hasher),
+      cfg_(cfg),
+      room_rates_(room_rates),
+      registration_rates_(registration_rates) {}
 
 std::optional<metrics::route> rest_api::match(std::string_view target) {
     auto url = boost::urls::parse_origin_form(target);
@@ -264,22 +268,17 @@ awaitable<api_response> rest_api::login(context& ctx) {
         co_return fail(400, "Invalid username or password");
     }
 
-    // Throttling of password guessing, per username and per client address (all instances).
+    // Throttling of password guessing (all instances), counted before the password is checked
+    // so that parallel guesses are all counted: strictly per username and client address (a
+    // stranger cannot lock a user out of their own address), loosely per username, and per
+    // client address.
+    const std::string pair_key = "login:pair:" + username + "|" + ctx.req.client_address;
     const std::string user_key = "login:user:" + username;
     const std::string addr_key = "login:addr:" + ctx.req.client_address;
-    std::vector<std::pair<std::string, std::size_t>> checks;
-    checks.emplace_back(user_key, cfg_.limit.login_failures_per_user);
-    checks.emplace_back(addr_key, cfg_.limit.login_failures_per_address);
-    for (const auto& check : checks) {
-        auto count = co_await db_.failures(check.first);
-        if (!count)
-            co_return store_failure(count.error());
-        if (count->locked_for.count() > 0) {
-            api_response res = fail(429, "Too many failed logins, try again later");
-            res.retry_after = count->locked_for.count();
-            co_return res;
-        }
-    }
+    std::vector<attempt_key> checks;
+    checks.push_back({pair_key, cfg_.limit.login_failures_per_user});
+    checks.push_back({user_key, cfg_.limit.login_failures_per_account});
+    checks.push_back({addr_key, cfg_.limit.login_failures_per_address});
 
     auto found = co_await db_.find_user(username);
     if (!found)
@@ -288,18 +287,32 @@ awaitable<api_response> rest_api::login(context& ctx) {
     user account;
     int status = 200;
     if (*found) {
-        if (!co_await hasher_.verify(password, (*found)->password_hash)) {
-            for (const auto& check : checks) {
-                auto n = co_await db_.add_failure(check.first, cfg_.limit.login_window);
-                if (!n)
-                    continue;
-                const auto lock = login_lockout(*n, check.second, cfg_.limit.login_window);
-                if (lock.count() > 0)
-                    (void)co_await db_.lock_out(check.first, lock);
-            }
-            co_return fail(404, "Invalid username or password");
+        auto wait = co_await db_.count_login_attempt(std::move(checks), cfg_.limit.login_window);
+        if (!wait)
+            co_return store_failure(wait.error());
+        if (wait->count() > 0) {
+            api_response res = fail(429, "Too many failed logins, try again later");
+            res.retry_after = wait->count();
+            co_return res;
         }
-        (void)co_await db_.clear_failures(user_key);
+        const auto ok = co_await hasher_.verify(password, (*found)->password_hash);
+        if (!ok || *ok) {
+            // Not a failure: the attempt is given back (a busy queue never checked it).
+            std::vector<std::string> forget;
+            if (ok)
+                forget.push_back(pair_key);
+            std::vector<std::string> uncount{user_key, addr_key};
+            if (!ok)
+                uncount.push_back(pair_key);
+            (void)co_await db_.login_succeeded(std::move(forget), std::move(uncount));
+        }
+        if (!ok) {
+            api_response res = fail(503, "The server is busy checking passwords, try again");
+            res.retry_after = 1;
+            co_return res;
+        }
+        if (!*ok)
+            co_return fail(404, "Invalid username or password");
         account = (*found)->account;
     } else {
         if (auto problem = username_problem(username, cfg_.limit.max_username_chars)) {
@@ -313,9 +326,20 @@ awaitable<api_response> rest_api::login(context& ctx) {
             res.retry_after = 1;
             co_return res;
         }
+        // Every new account costs a bcrypt hash: a bounded number per client address.
+        if (const auto wait =
+                registration_rates_.try_take(ctx.req.client_address, std::chrono::steady_clock::now());
+            wait.count() > 0) {
+            api_response res = fail(429, "Too many new accounts from your address, try again later");
+            res.retry_after = (wait.count() + 999) / 1000;
+            co_return res;
+        }
         auto hashed = co_await hasher_.hash(password);
-        if (!hashed)
-            co_return fail(503, "Could not hash the password, please try again");
+        if (!hashed) {
+            api_response res = fail(503, "The server is busy, please try again");
+            res.retry_after = 1;
+            co_return res;
+        }
         auto created = co_await db_.create_user(username, *hashed);
         if (!created)
             co_return store_failure(created.error());

@@ -35,9 +35,10 @@ struct api_response {
 
 class rest_api {
   public:
-    // `room_rates`: the per-user room-creation buckets, shared by every thread's rest_api.
+    // `room_rates`: the per-user room-creation buckets; `registration_rates`: new accounts per
+    // client address. Both shared by every thread's rest_api.
     rest_api(store& db, password_hasher& hasher, const config::server_config& cfg,
-             keyed_buckets& room_rates);
+             keyed_buckets& room_rates, keyed_buckets& registration_rates);
 
     // The metrics route of `target` if it is an API path, nullopt otherwise (static files).
     static std::optional<metrics::route> match(std::string_view target);
@@ -63,6 +64,7 @@ class rest_api {
     password_hasher& hasher_;
     const config::server_config& cfg_;
     keyed_buckets& room_rates_;
+    keyed_buckets& registration_rates_;
     const startup_gate* startup_ = nullptr;
 };
 

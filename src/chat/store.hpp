@@ -27,9 +27,10 @@ struct posted_message {
     bool first_in_room;  // the room had no message before (a new private room shows up)
 };
 
-struct failure_count {
-    std::int64_t failures = 0;           // in the current window
-    std::chrono::seconds locked_for{0};  // until the key's lockout ends (0: not locked out)
+// A login-throttling key ("login:user:<name>", ...) and its free attempts per window.
+struct attempt_key {
+    std::string key;
+    std::size_t free = 0;
 };
 
 struct user_credentials {
@@ -106,13 +107,17 @@ class store {
     virtual task<void> presence_sweep(std::string instance_id, std::string server_id,
                                       bool self) = 0;
 
-    // Failed-attempt counters in a time window and lockouts (login throttling), by key.
-    virtual task<failure_count> failures(std::string key) = 0;
-    // Counts one failure (the window restarts) and returns the count.
-    virtual task<std::int64_t> add_failure(std::string key, std::chrono::seconds window) = 0;
-    virtual task<void> lock_out(std::string key, std::chrono::seconds duration) = 0;
-    // Forgets the count and any lockout.
-    virtual task<void> clear_failures(std::string key) = 0;
+    // Login throttling, shared by all instances. Counts one attempt against every key at once
+    // (one atomic step), before the password is checked, so that parallel guesses are all
+    // counted. Returns how long to wait: 0 when the attempt may go on; more while a key is
+    // locked out, or when this attempt goes past a key's free attempts in `window`, which then
+    // locks the key out for login_lockout() (doubling with every further attempt).
+    virtual task<std::chrono::seconds> count_login_attempt(std::vector<attempt_key> keys,
+                                                           std::chrono::seconds window) = 0;
+    // After a successful login: `forget` keys lose their count and lockout; `uncount` keys get
+    // the attempt back (a success is no failure).
+    virtual task<void> login_succeeded(std::vector<std::string> forget,
+                                       std::vector<std::string> uncount) = 0;
 
     // Claims the one-time demo-data load: true only for the first caller on an empty store
     // (`total_users` absent), which then owns loading it.
@@ -123,8 +128,11 @@ class store {
 class password_hasher {
   public:
     virtual ~password_hasher() = default;
+    // nullopt: the hashing queue is full (or hashing failed): try again later.
     virtual boost::asio::awaitable<std::optional<std::string>> hash(std::string password) = 0;
-    virtual boost::asio::awaitable<bool> verify(std::string password, std::string stored_hash) = 0;
+    // nullopt: the hashing queue is full: the password was not checked.
+    virtual boost::asio::awaitable<std::optional<bool>> verify(std::string password,
+                                                               std::string stored_hash) = 0;
 };
 
 }  // namespace redchat::chat

@@ -177,8 +177,24 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->check(CLI::Range(1.0, 1'000'000.0))
         ->capture_default_str();
     app.add_option("--login-failures-per-user", cfg.limit.login_failures_per_user,
-                   "Failed logins per username in 15 minutes before lockouts (2 s, doubling)")
+                   "Failed logins per username and client address in 15 minutes before "
+                   "lockouts (2 s, doubling)")
         ->envname("LOGIN_FAILURES_PER_USER")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+        ->capture_default_str();
+    app.add_option("--login-failures-per-account", cfg.limit.login_failures_per_account,
+                   "Failed logins per username from all addresses in 15 minutes before lockouts")
+        ->envname("LOGIN_FAILURES_PER_ACCOUNT")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
+        ->capture_default_str();
+    app.add_option("--registrations-per-minute", cfg.limit.registrations_per_minute,
+                   "New accounts per client address and minute (each costs a bcrypt hash)")
+        ->envname("REGISTRATIONS_PER_MINUTE")
+        ->check(CLI::Range(0.1, 1'000'000.0))
+        ->capture_default_str();
+    app.add_option("--max-pending-hashes", cfg.limit.max_pending_hashes,
+                   "bcrypt jobs waiting at most; logins and sign-ups beyond get 503")
+        ->envname("MAX_PENDING_HASHES")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}))
         ->capture_default_str();
     app.add_option("--max-message-chars", cfg.limit.max_message_chars, "Longest chat message")

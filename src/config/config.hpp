@@ -31,8 +31,14 @@ struct limits {
     double message_burst = 30;
     double rooms_per_second = 1;  // POST /room, per user
     double room_burst = 10;
-    std::size_t login_failures_per_user = 5;  // free per window, then lockouts that double
+    // Free failed logins per window, then lockouts that double: per username and client
+    // address (strict), per username from anywhere (loose: nobody locks a user out cheaply),
+    // and per client address.
+    std::size_t login_failures_per_user = 5;
+    std::size_t login_failures_per_account = 100;
     std::size_t login_failures_per_address = 20;
+    double registrations_per_minute = 10;  // new accounts per client address
+    std::size_t max_pending_hashes = 256;  // bcrypt jobs queued at most (503 beyond)
     std::chrono::seconds login_window{900};
 };
 

@@ -196,6 +196,45 @@ redis.call('SREM', KEYS[4], ARGV[1])
 return #entries / 2
 )lua";
 
+// Login throttling: counts one attempt against every key at once, or refuses it. KEYS: per
+// check, its failures counter and its lockout. ARGV: the window (seconds), then each check's
+// free attempts. Returns the seconds to wait: a running lockout, or the lockout this attempt
+// starts by going past a key's free attempts (2^(attempt - free) s, at most the window, as
+// chat::login_lockout). A refused attempt during a lockout is not counted again.
+constexpr std::string_view login_attempt_script = R"lua(
+local n = #KEYS / 2
+for i = 1, n do
+  local ttl = redis.call('TTL', KEYS[2 * i])
+  if ttl > 0 then return ttl end
+end
+local window = tonumber(ARGV[1])
+local wait = 0
+for i = 1, n do
+  local c = redis.call('INCR', KEYS[2 * i - 1])
+  if c == 1 then redis.call('EXPIRE', KEYS[2 * i - 1], window) end
+  local free = tonumber(ARGV[i + 1])
+  if c > free then
+    local lock = math.min(2 ^ math.min(c - free, 30), window)
+    lock = math.floor(lock)
+    redis.call('SET', KEYS[2 * i], '1', 'EX', lock)
+    if lock > wait then wait = lock end
+  end
+end
+return wait
+)lua";
+
+// After a successful login. KEYS: the failures counter and lockout of each key to forget, then
+// the failures counter of each key that gets its attempt back. ARGV[1]: how many keys to forget.
+constexpr std::string_view login_success_script = R"lua(
+local forget = tonumber(ARGV[1])
+for i = 1, 2 * forget do redis.call('DEL', KEYS[i]) end
+for i = 2 * forget + 1, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 and redis.call('DECR', KEYS[i]) <= 0 then
+    redis.call('DEL', KEYS[i])
+  end
+end
+)lua";
+
 // A script and its SHA-1, the name EVALSHA knows it by.
 struct lua_script {
     std::string_view body;
@@ -210,6 +249,8 @@ const lua_script presence_join_lua(presence_join_script);
 const lua_script presence_leave_lua(presence_leave_script);
 const lua_script presence_sweep_lua(presence_sweep_script);
 const lua_script presence_rewrite_lua(presence_rewrite_script);
+const lua_script login_attempt_lua(login_attempt_script);
+const lua_script login_success_lua(login_success_script);
 
 // `username:{name}` holds "user:{id}"; tolerate a bare id written by other ports.
 std::string_view user_id_of(std::string_view key) {
@@ -458,43 +499,36 @@ class redis_chat_store final : public chat::store {
         co_return result<void>{};
     }
 
-    task<chat::failure_count> failures(std::string key) override {
-        std::vector<command> cmds;
-        cmds.push_back(cmd("GET", keys::failures(key)));
-        cmds.push_back(cmd("PTTL", keys::lockout(key)));
-        auto r = co_await redis_.exec_all(std::move(cmds));
-        if (!r)
-            co_return r.error();
-        chat::failure_count out;
-        if (auto text = (*r)[0].as_string()) {
-            std::int64_t n = 0;
-            std::from_chars(text->data(), text->data() + text->size(), n);
-            out.failures = n;
+    task<std::chrono::seconds> count_login_attempt(std::vector<chat::attempt_key> checks,
+                                                   std::chrono::seconds window) override {
+        command c = cmd(std::to_string(2 * checks.size()));
+        for (const auto& k : checks) {
+            c.push_back(keys::failures(k.key));
+            c.push_back(keys::lockout(k.key));
         }
-        const std::int64_t locked_ms = (*r)[1].as_integer().value_or(-2);  // -2: no lockout
-        if (locked_ms > 0)
-            out.locked_for = std::chrono::seconds((locked_ms + 999) / 1000);
-        co_return out;
-    }
-
-    task<std::int64_t> add_failure(std::string key, std::chrono::seconds window) override {
-        std::vector<command> cmds;
-        cmds.push_back(cmd("INCR", keys::failures(key)));
-        cmds.push_back(cmd("EXPIRE", keys::failures(key), std::to_string(window.count())));
-        auto r = co_await redis_.exec_all(std::move(cmds));
+        c.push_back(std::to_string(window.count()));
+        for (const auto& k : checks)
+            c.push_back(std::to_string(k.free));
+        auto r = co_await eval(login_attempt_lua, std::move(c));
         if (!r)
             co_return r.error();
-        co_return (*r)[0].as_integer().value_or(0);
+        co_return std::chrono::seconds(std::max<std::int64_t>(0, r->as_integer().value_or(0)));
     }
 
-    task<void> lock_out(std::string key, std::chrono::seconds duration) override {
-        co_return co_await done(redis_.exec_all(
-            one(cmd("SET", keys::lockout(key), "1", "EX", std::to_string(duration.count())))));
-    }
-
-    task<void> clear_failures(std::string key) override {
-        co_return co_await done(
-            redis_.exec_all(one(cmd("DEL", keys::failures(key), keys::lockout(key)))));
+    task<void> login_succeeded(std::vector<std::string> forget,
+                               std::vector<std::string> uncount) override {
+        command c = cmd(std::to_string(2 * forget.size() + uncount.size()));
+        for (const auto& k : forget) {
+            c.push_back(keys::failures(k));
+            c.push_back(keys::lockout(k));
+        }
+        for (const auto& k : uncount)
+            c.push_back(keys::failures(k));
+        c.push_back(std::to_string(forget.size()));
+        auto r = co_await eval(login_success_lua, std::move(c));
+        if (!r)
+            co_return r.error();
+        co_return result<void>{};
     }
 
     task<bool> claim_empty_store() override {

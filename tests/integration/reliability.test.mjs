@@ -98,23 +98,47 @@ describe('abuse limits', () => {
     assert.ok((await metric(server.base, 'redchat_refused_origin_total')) >= 3);
   });
 
-  test('failed logins are throttled per username with 429 and Retry-After', async () => {
+  test('failed logins are throttled per username and address with 429 and Retry-After', async () => {
     const a = api(server.base);
+    const pair = 'login:pair:Mary|127.0.0.1';
     for (let i = 0; i < 5; i++) assert.equal((await a.login('Mary', `wrong-${i}`)).status, 404);
     const locked = await a.login('Mary', 'password123');
     assert.equal(locked.status, 429);
-    assert.ok(Number(locked.headers.get('retry-after')) > 0);
+    assert.equal(locked.headers.get('retry-after'), '2');
     assert.match(locked.json.message, /Too many failed logins/);
-    assert.ok((await db.ttl('redchat:failures:login:user:Mary')) > 0);
+    assert.ok((await db.ttl(`redchat:failures:${pair}`)) > 0);
     assert.equal((await a.login('Joe', 'password123')).status, 200, 'other users are not locked out');
-    // Growing delays: the first lockout is 2 s; the next failure after it locks out for 4 s.
-    const first = await db.pttl('redchat:lockout:login:user:Mary');
+    // Growing delays: the first lockout is 2 s; the next attempt after it locks out for 4 s.
+    const first = await db.pttl(`redchat:lockout:${pair}`);
     assert.ok(first > 0 && first <= 2000, `first lockout ${first} ms`);
-    await sleep(first + 100);
-    assert.equal((await a.login('Mary', 'wrong-again')).status, 404);
-    const second = await db.pttl('redchat:lockout:login:user:Mary');
+    await waitFor('the first lockout over', async () => (await db.exists(`redchat:lockout:${pair}`)) === 0, 5000);
+    const again = await a.login('Mary', 'wrong-again');
+    assert.equal(again.status, 429);
+    assert.equal(again.headers.get('retry-after'), '4');
+    const second = await db.pttl(`redchat:lockout:${pair}`);
     assert.ok(second > 3000 && second <= 4000, `second lockout ${second} ms`);
-    await db.del('redchat:lockout:login:user:Mary', 'redchat:failures:login:user:Mary');
+    await db.del(`redchat:lockout:${pair}`, `redchat:failures:${pair}`, 'redchat:failures:login:user:Mary',
+      'redchat:failures:login:addr:127.0.0.1');
+  });
+
+  test('parallel guesses are all counted before any password is checked', async () => {
+    const guesses = await Promise.all(Array.from({ length: 30 }, (_, i) => api(server.base).login('Alex', `guess-${i}`)));
+    const statuses = guesses.map((r) => r.status);
+    // Five free attempts reach bcrypt (404); every other one is refused at once.
+    assert.equal(statuses.filter((s) => s === 404).length, 5, statuses.join(','));
+    assert.equal(statuses.filter((s) => s === 429).length, 25, statuses.join(','));
+    await db.del('redchat:lockout:login:pair:Alex|127.0.0.1', 'redchat:failures:login:pair:Alex|127.0.0.1',
+      'redchat:failures:login:user:Alex', 'redchat:failures:login:addr:127.0.0.1');
+  });
+
+  test('new accounts are limited per address (--registrations-per-minute)', async () => {
+    const made = [];
+    for (let i = 0; i < 12; i++) made.push(await api(server.base).login(`Newbie${i}`, 'secret99'));
+    const statuses = made.map((r) => r.status);
+    assert.deepEqual(statuses.slice(0, 10), Array(10).fill(201));
+    assert.deepEqual(statuses.slice(10), [429, 429]);
+    assert.ok(Number(made[10].headers.get('retry-after')) >= 1);
+    assert.match(made[10].json.message, /Too many new accounts/);
   });
 
   test('a flood from one user is refused without delaying another user', async () => {

@@ -186,7 +186,7 @@ TEST(message, canonical_form_round_trips_raw_text) {
 
 class rest_api_test : public ::testing::Test {
   protected:
-    rest_api_test() : api_(db_, hasher_, cfg_, rates_) {
+    rest_api_test() : api_(db_, hasher_, cfg_, rates_, registrations_) {
         db_.add_user("Pablo", "fake$password123");
         db_.add_user("Joe", "fake$password123");
         db_.add_user("Mary", "fake$password123");
@@ -201,6 +201,10 @@ class rest_api_test : public ::testing::Test {
         return run(
             api_.handle({std::move(method), std::move(target), std::move(body), std::move(sid)}));
     }
+    api_response login_from(std::string address, std::string body) {
+        api_request req{"POST", "/login", std::move(body), std::nullopt, std::move(address)};
+        return run(api_.handle(std::move(req)));
+    }
     api_response as_pablo(std::string method, std::string target, std::string body = {}) {
         return call(std::move(method), std::move(target), std::move(body), pablo_sid_);
     }
@@ -210,6 +214,8 @@ class rest_api_test : public ::testing::Test {
     fake_store db_;
     fake_hasher hasher_;
     keyed_buckets rates_{cfg_.limit.rooms_per_second, cfg_.limit.room_burst};
+    keyed_buckets registrations_{cfg_.limit.registrations_per_minute / 60.0,
+                                 cfg_.limit.registrations_per_minute};
     rest_api api_;
     std::string pablo_sid_ = std::string(32, 'a');
 };
@@ -273,23 +279,74 @@ TEST_F(rest_api_test, login_validates_input) {
 }
 
 TEST_F(rest_api_test, failed_logins_are_throttled_per_user_and_address) {
-    for (int i = 0; i < 5; ++i) {
-        EXPECT_EQ(call("POST", "/login", R"({"username":"Pablo","password":"guess123"})").status,
-                  404);
-    }
-    auto locked = call("POST", "/login", R"({"username":"Pablo","password":"password123"})");
+    const std::string wrong = R"({"username":"Pablo","password":"guess123"})";
+    const std::string right = R"({"username":"Pablo","password":"password123"})";
+    for (int i = 0; i < 5; ++i)
+        EXPECT_EQ(login_from("198.51.100.1", wrong).status, 404);
+    // Counted before the password is checked: further attempts never reach bcrypt.
+    const int checked = hasher_.verifies;
+    auto locked = login_from("198.51.100.1", right);
     EXPECT_EQ(locked.status, 429);
     EXPECT_EQ(locked.retry_after, 2);
-    EXPECT_EQ(call("POST", "/login", R"({"username":"Joe","password":"password123"})").status, 200);
-    // Once the lockout is over, every further failure locks out twice as long.
-    db_.lockouts.clear();
-    EXPECT_EQ(call("POST", "/login", R"({"username":"Pablo","password":"guess123"})").status, 404);
-    EXPECT_EQ(db_.lockouts.at("login:user:Pablo"), std::chrono::seconds(4));
-    db_.lockouts.clear();
-    db_.failure_counts.clear();
-    EXPECT_EQ(call("POST", "/login", R"({"username":"Pablo","password":"password123"})").status,
+    for (int i = 0; i < 10; ++i)
+        EXPECT_EQ(login_from("198.51.100.1", wrong).status, 429);
+    EXPECT_EQ(hasher_.verifies, checked);
+    EXPECT_EQ(login_from("198.51.100.1", R"({"username":"Joe","password":"password123"})").status,
               200);
-    EXPECT_EQ(db_.failure_counts.count("login:user:Pablo"), 0u);  // success clears the user's count
+    // The strict limit is per username and address: the real Pablo elsewhere is not locked out.
+    EXPECT_EQ(login_from("203.0.113.5", right).status, 200);
+    // Once the lockout is over, every further attempt locks out twice as long.
+    db_.lockouts.clear();
+    auto again = login_from("198.51.100.1", wrong);
+    EXPECT_EQ(again.status, 429);
+    EXPECT_EQ(again.retry_after, 4);
+    EXPECT_EQ(db_.lockouts.at("login:pair:Pablo|198.51.100.1"), std::chrono::seconds(4));
+    // A success forgets the pair's failures and gives the attempt back to the looser keys.
+    db_.lockouts.clear();
+    db_.failure_counts.erase("login:pair:Pablo|198.51.100.1");
+    const auto user_count = db_.failure_counts["login:user:Pablo"];
+    EXPECT_EQ(login_from("198.51.100.1", right).status, 200);
+    EXPECT_EQ(db_.failure_counts.count("login:pair:Pablo|198.51.100.1"), 0u);
+    EXPECT_EQ(db_.failure_counts["login:user:Pablo"], user_count);
+}
+
+TEST_F(rest_api_test, the_looser_per_user_limit_still_stops_a_distributed_guess) {
+    cfg_.limit.login_failures_per_account = 3;
+    for (int i = 0; i < 3; ++i) {
+        EXPECT_EQ(login_from("198.51.100." + std::to_string(i), R"({"username":"Mary","password":"nope123"})")
+                      .status,
+                  404);
+    }
+    EXPECT_EQ(login_from("198.51.100.99", R"({"username":"Mary","password":"password123"})").status,
+              429);
+}
+
+TEST_F(rest_api_test, new_accounts_are_limited_per_address_and_the_hash_queue_is_bounded) {
+    int created = 0;
+    int refused = 0;
+    for (int i = 0; i < 12; ++i) {
+        auto r = login_from("198.51.100.7",
+                            R"({"username":"new)" + std::to_string(i) + R"(","password":"secret99"})");
+        if (r.status == 201)
+            ++created;
+        if (r.status == 429) {
+            ++refused;
+            EXPECT_GE(r.retry_after, 1);
+            EXPECT_NE(r.body.find("new accounts"), std::string::npos);
+        }
+    }
+    EXPECT_EQ(created, 10);  // --registrations-per-minute: the burst
+    EXPECT_EQ(refused, 2);
+    EXPECT_EQ(login_from("198.51.100.8", R"({"username":"other","password":"secret99"})").status,
+              201);
+    // A full hashing queue: 503 with Retry-After, and the attempt is not counted as a failure.
+    hasher_.busy = true;
+    auto busy = login_from("198.51.100.9", R"({"username":"Joe","password":"password123"})");
+    EXPECT_EQ(busy.status, 503);
+    EXPECT_EQ(busy.retry_after, 1);
+    EXPECT_EQ(db_.failure_counts.count("login:pair:Joe|198.51.100.9"), 0u);
+    EXPECT_EQ(login_from("198.51.100.9", R"({"username":"brandnew","password":"secret99"})").status,
+              503);
 }
 
 TEST(rules, login_lockouts_double_up_to_the_window) {

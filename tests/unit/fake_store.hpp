@@ -14,6 +14,7 @@
 
 #include "chat/bus_event.hpp"
 #include "chat/message.hpp"
+#include "chat/rules.hpp"
 #include "chat/store.hpp"
 
 namespace redchat::testing {
@@ -249,29 +250,37 @@ class fake_store final : public chat::store {
     // Lockouts never end by themselves here: tests clear `lockouts` to let time pass.
     std::map<std::string, std::int64_t> failure_counts;
     std::map<std::string, std::chrono::seconds> lockouts;
-    task<chat::failure_count> failures(std::string key) override {
+    task<std::chrono::seconds> count_login_attempt(std::vector<chat::attempt_key> keys,
+                                                   std::chrono::seconds window) override {
         if (auto e = begin())
             co_return *e;
-        auto it = lockouts.find(key);
-        co_return chat::failure_count{failure_counts[key],
-                                      it == lockouts.end() ? std::chrono::seconds(0) : it->second};
+        for (const auto& k : keys) {
+            if (auto it = lockouts.find(k.key); it != lockouts.end())
+                co_return it->second;
+        }
+        std::chrono::seconds wait{0};
+        for (const auto& k : keys) {
+            const auto c = ++failure_counts[k.key];
+            if (c > static_cast<std::int64_t>(k.free)) {
+                const auto lock = chat::login_lockout(c - 1, k.free, window);
+                lockouts[k.key] = lock;
+                wait = std::max(wait, lock);
+            }
+        }
+        co_return wait;
     }
-    task<std::int64_t> add_failure(std::string key, std::chrono::seconds) override {
+    task<void> login_succeeded(std::vector<std::string> forget,
+                               std::vector<std::string> uncount) override {
         if (auto e = begin())
             co_return *e;
-        co_return ++failure_counts[key];
-    }
-    task<void> lock_out(std::string key, std::chrono::seconds duration) override {
-        if (auto e = begin())
-            co_return *e;
-        lockouts[key] = duration;
-        co_return result<void>{};
-    }
-    task<void> clear_failures(std::string key) override {
-        if (auto e = begin())
-            co_return *e;
-        failure_counts.erase(key);
-        lockouts.erase(key);
+        for (const auto& k : forget) {
+            failure_counts.erase(k);
+            lockouts.erase(k);
+        }
+        for (const auto& k : uncount) {
+            if (auto it = failure_counts.find(k); it != failure_counts.end() && --it->second <= 0)
+                failure_counts.erase(it);
+        }
         co_return result<void>{};
     }
 
@@ -299,10 +308,16 @@ class fake_hasher final : public chat::password_hasher {
     int hashes = 0;
     int verifies = 0;
     boost::asio::awaitable<std::optional<std::string>> hash(std::string password) override {
+        if (busy)
+            co_return std::nullopt;
         ++hashes;
         co_return "fake$" + password;
     }
-    boost::asio::awaitable<bool> verify(std::string password, std::string stored) override {
+    bool busy = false;  // the queue is full: hash and verify refuse
+    boost::asio::awaitable<std::optional<bool>> verify(std::string password,
+                                                       std::string stored) override {
+        if (busy)
+            co_return std::nullopt;
         ++verifies;
         co_return stored == "fake$" + password;
     }
