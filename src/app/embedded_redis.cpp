@@ -42,22 +42,6 @@ std::string find_in_path(const std::string& name) {
     return {};
 }
 
-unsigned short free_loopback_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        if (fd >= 0)
-            ::close(fd);
-        throw std::runtime_error("cannot find a free loopback port for redis-server");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 bool answers_ping(const config::redis_endpoint& ep) {
     timeval timeout{0, 200'000};
@@ -112,16 +96,25 @@ config::redis_endpoint embedded_redis::start() {
              "yes",
              "--bind",
              "127.0.0.1"};
-    if (socket.string().size() < 100) {
-        endpoint_.unix_socket = socket.string();
-        fs::remove(socket);
-        args_.insert(args_.end(),
-                     {"--port", "0", "--unixsocket", socket.string(), "--unixsocketperm", "700"});
-    } else {
-        endpoint_.host = "127.0.0.1";
-        endpoint_.port = free_loopback_port();
-        args_.insert(args_.end(), {"--port", std::to_string(endpoint_.port)});
+    // Only ever a unix socket, never a passwordless TCP port. A socket path must fit in
+    // sockaddr_un (108 bytes): when the data folder's is too long, the socket lives in a short
+    // private folder of our own (mode 700) instead.
+    fs::path socket_path = socket;
+    if (socket_path.string().size() >= 100) {
+        std::string dir_template = (fs::temp_directory_path() / "redchat-XXXXXX").string();
+        if (::mkdtemp(dir_template.data()) == nullptr)
+            throw std::runtime_error("cannot create a private folder for the Redis socket");
+        socket_dir_ = dir_template;
+        socket_path = socket_dir_ / "redis.sock";
+        if (socket_path.string().size() >= 100) {
+            throw std::runtime_error("no short path for the private Redis socket (" +
+                                     socket_path.string() + "); set TMPDIR to a short folder");
+        }
     }
+    endpoint_.unix_socket = socket_path.string();
+    fs::remove(socket_path);
+    args_.insert(args_.end(),
+                 {"--port", "0", "--unixsocket", socket_path.string(), "--unixsocketperm", "700"});
 
     {
         std::lock_guard lock(mutex_);
@@ -220,6 +213,10 @@ void embedded_redis::stop() {
         }
     }
     watcher_.join();
+    if (!socket_dir_.empty()) {
+        std::error_code ec;
+        fs::remove_all(socket_dir_, ec);
+    }
     spdlog::info("event=embedded_redis_stopped");
 }
 

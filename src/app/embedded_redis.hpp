@@ -1,7 +1,8 @@
 #pragma once
 // A private redis-server for local use: started when no REDIS_URL is given, restarted if it
 // dies, stopped (SIGTERM, then SIGKILL) with the chat server. Data in `data_dir` with AOF on;
-// it listens on a unix socket there (or a free loopback port when the path is too long).
+// it listens only on a unix socket there (or, when that path is too long for a socket, in a
+// short private folder of its own), never on TCP.
 
 #include <sys/types.h>
 
@@ -33,6 +34,7 @@ class embedded_redis {
 
     std::string binary_;
     std::filesystem::path data_dir_;
+    std::filesystem::path socket_dir_;  // our private folder for the socket, if we made one
     std::vector<std::string> args_;
     config::redis_endpoint endpoint_;
     std::thread watcher_;

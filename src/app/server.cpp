@@ -193,6 +193,21 @@ asio::awaitable<void> drain(worker& w, std::chrono::steady_clock::time_point dea
         timer.expires_after(20ms);
         co_await timer.async_wait(asio::use_awaitable);
     }
+    if (w.sessions.size() > 0 || w.eio->size() > 0) {
+        // The deadline: whatever is left (a client that stopped reading mid-download, say) is
+        // closed now, and its coroutine runs to its end here, while everything it uses is still
+        // alive, rather than being destroyed with the io_context later.
+        spdlog::warn("event=shutdown_deadline connections={} sockets={}", w.sessions.size(),
+                     w.eio->size());
+        w.sessions.close_all();
+        w.eio->abort_all();
+        const auto grace = std::chrono::steady_clock::now() + 500ms;
+        while ((w.sessions.size() > 0 || w.eio->size() > 0) &&
+               std::chrono::steady_clock::now() < grace) {
+            timer.expires_after(5ms);
+            co_await timer.async_wait(asio::use_awaitable);
+        }
+    }
     if (w.index == 0) {
         // This instance's connections leave presence in one step (other users see them go).
         (void)co_await w.store->presence_sweep(instance_id, instance_id, true);

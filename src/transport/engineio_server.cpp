@@ -156,6 +156,13 @@ class eio_session final : public chat::client_socket,
         server_.forget(sid_);
     }
 
+    // Closes now, the WebSocket too, dropping what is queued.
+    void abort() {
+        if (ws_)
+            ws_->abort(ws_close::going_away, "Server shutting down");
+        close();
+    }
+
     // Sends an Engine.IO close (clients then reconnect by themselves) and closes once it had a
     // moment to go out.
     void close_soon() {
@@ -474,6 +481,14 @@ void engineio_server::close_all() {
         all.push_back(s);
     for (auto& s : all)
         s->close_soon();
+}
+
+void engineio_server::abort_all() {
+    std::vector<std::shared_ptr<eio_session>> all;
+    for (auto& [sid, s] : sessions_)
+        all.push_back(s);
+    for (auto& s : all)
+        s->abort();
 }
 
 engineio_server* engineio_server::owner_of(std::string_view sid) {

@@ -64,6 +64,8 @@ class engineio_server {
     // Shutdown: tells every client of this thread to go (an Engine.IO close, so that clients
     // reconnect, to another instance if there is one) and closes its session.
     void close_all();
+    // Shutdown's deadline: every session closes now, without waiting for its client.
+    void abort_all();
     std::size_t size() const { return sessions_.size(); }
 
     // Internal, used by sessions.

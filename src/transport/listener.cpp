@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <cstring>
 
 namespace redchat::transport {
 
@@ -49,9 +50,12 @@ void listener::accept_next() {
                 // a connection the process cannot take or die.
                 stats_.accept_errors.fetch_add(1, std::memory_order_relaxed);
                 if (backoff_.count() == 0) {
+                    // The errno's text from libc: an error_category's virtual message()
+                    // trips UBSan's vptr check across the GCC-built libraries.
+                    char text[128];
                     spdlog::error("event=accept_failing error=\"{}\" hint=\"raise ulimit -n or "
                                   "lower --max-connections-per-address\"",
-                                  ec.message());
+                                  ::strerror_r(ec.value(), text, sizeof text));
                 }
                 back_off();
                 return;

@@ -3,20 +3,26 @@
 namespace redchat::transport {
 
 session_registry::guard::guard(session_registry& owner, std::function<void()> close)
-    : owner_(owner),
-      it_(owner.entries_.insert(owner.entries_.end(), entry{std::move(close), true})) {}
+    : list_(owner.entries_),
+      it_(list_->insert(list_->end(), entry{std::move(close), true})) {}
 
 session_registry::guard::~guard() {
-    owner_.entries_.erase(it_);
+    list_->erase(it_);
 }
 
 void session_registry::begin_drain() {
     draining_ = true;
     // Closing only cancels pending I/O; the sessions unregister themselves later.
-    for (auto& e : entries_) {
+    for (auto& e : *entries_) {
         if (e.idle)
             e.close();
     }
+}
+
+void session_registry::close_all() {
+    draining_ = true;
+    for (auto& e : *entries_)
+        e.close();
 }
 
 }  // namespace redchat::transport

@@ -1,10 +1,13 @@
 #pragma once
 // The live connections of one I/O thread, so that shutdown can close the idle ones while busy
-// ones finish their response. Touched only by its own thread.
+// ones finish their response, and close all of them at its deadline. Touched only by its own
+// thread. The list is shared with the guards, so that a connection whose coroutine frame is
+// destroyed late (with its io_context, after the registry) still unregisters safely.
 
 #include <cstddef>
 #include <functional>
 #include <list>
+#include <memory>
 
 namespace redchat::transport {
 
@@ -13,6 +16,7 @@ class session_registry {
         std::function<void()> close;
         bool idle = true;
     };
+    using entries = std::list<entry>;
 
   public:
     // Registers a connection for its lifetime; leaving happens in the destructor.
@@ -26,17 +30,19 @@ class session_registry {
         void set_idle(bool idle) { it_->idle = idle; }
 
       private:
-        session_registry& owner_;
-        std::list<entry>::iterator it_;
+        std::shared_ptr<entries> list_;
+        entries::iterator it_;
     };
 
     // From now on, sessions finish their current response and close; idle ones close now.
     void begin_drain();
+    // The deadline: every connection closes now, busy or not (its pending I/O is cancelled).
+    void close_all();
     bool draining() const { return draining_; }
-    std::size_t size() const { return entries_.size(); }
+    std::size_t size() const { return entries_->size(); }
 
   private:
-    std::list<entry> entries_;
+    std::shared_ptr<entries> entries_ = std::make_shared<entries>();
     bool draining_ = false;
 };
 

@@ -4,11 +4,13 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import path from 'node:path';
 import WebSocket from 'ws';
 import {
-  api, closeSockets, connectSocket as connect, connected, COOKIE_NAME, freePort, loginUser as login, SERVER_BIN,
+  api, closeSockets, connectSocket as connect, connected, COOKIE_NAME, freePort, loginUser as login, makeTempDir, SERVER_BIN,
   startRedis, startServer, startStack, waitFor, waitForReady,
 } from './harness.mjs';
 
@@ -485,5 +487,71 @@ describe('localhost origins only where they make sense', () => {
       { headers: { Origin: `http://127.0.0.1:${stack.server.port + 1}` } });
     assert.equal(port.status, 403);
     await port.text();
+  });
+});
+
+describe('shutdown at its deadline', () => {
+  test('a client stalled mid-download: the process still exits cleanly (no frame outlives what it uses)', async () => {
+    const redis = await startRedis();
+    const webRoot = makeTempDir('redchat-web-big-');
+    fs.writeFileSync(path.join(webRoot, 'index.html'), '<!doctype html><title>x</title>');
+    fs.writeFileSync(path.join(webRoot, 'big.bin'), Buffer.alloc(64 * 1024 * 1024, 7));
+    const server = await startServer({ redis, webRoot, extraArgs: ['--shutdown-timeout', '1'] });
+    try {
+      await waitForReady(server.base);
+      // A download the client never reads: the server's write stalls once the socket buffers fill.
+      const stalled = net.connect({ port: server.port, host: '127.0.0.1' });
+      stalled.on('error', () => {});
+      let received = 0;
+      stalled.on('data', (d) => {
+        received += d.length;
+        if (received > 64 * 1024) stalled.pause();
+      });
+      stalled.write('GET /big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+      await waitFor('the download started', () => received > 64 * 1024);
+      // And a WebSocket client and a long-poll, so that every kind of frame is suspended.
+      const user = await login(server.base, 'Stays');
+      await connected(connect(server.base, user.sid));
+      const r = await server.terminate(15000);
+      stalled.destroy();
+      assert.equal(r.forced, false, `needed SIGKILL: ${server.logs().slice(-3000)}`);
+      assert.equal(r.code, 0, `exit ${JSON.stringify(r)}: ${server.logs().slice(-3000)}`);
+      assert.ok(r.ms < 10000, `took ${r.ms} ms`);
+    } finally {
+      closeSockets();
+      await server.kill();
+      await redis.stop();
+    }
+  });
+});
+
+describe('the private Redis', () => {
+  test('with a data folder too long for a socket path it still listens only on a unix socket', async () => {
+    let dataDir = makeTempDir('redchat-data-');
+    while (dataDir.length < 120) dataDir = path.join(dataDir, 'a-rather-long-folder-name');
+    const server = await startServer({ privateRedis: true, dataDir });
+    try {
+      await waitForReady(server.base, 20000);
+      // The redis-server it started: a child of the server process.
+      const pid = server.child.pid;
+      const children = fs.readdirSync(`/proc/${pid}/task`)
+        .flatMap((t) => fs.readFileSync(`/proc/${pid}/task/${t}/children`, 'utf8').trim().split(/\s+/))
+        .filter(Boolean);
+      // Redis sets its process title to what it listens on: "redis-server unixsocket:<path>"
+      // for a socket alone, "redis-server 127.0.0.1:<port>" with TCP.
+      const titles = children.map((c) => fs.readFileSync(`/proc/${c}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0')[0]);
+      const title = titles.find((t) => t.includes('redis-server'));
+      assert.ok(title, `no redis-server child: ${JSON.stringify(titles)}`);
+      const m = /redis-server unixsocket:(\S+)$/.exec(title);
+      assert.ok(m, `listens on more than a unix socket: ${title}`);
+      const socket = m[1];
+      assert.ok(socket.length < 100 && !socket.startsWith(dataDir), socket);
+      const me = await api(server.base).login('Private', 'password123');
+      assert.equal(me.status, 201);
+      await server.stop();
+      assert.equal(fs.existsSync(path.dirname(socket)), false, 'the private socket folder is removed');
+    } finally {
+      await server.kill();
+    }
   });
 });

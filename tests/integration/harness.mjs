@@ -185,13 +185,14 @@ class RedisHandle {
  * Without an explicit webRoot an empty temporary folder is used (no index.html).
  */
 export async function startServer(opts = {}) {
+  // opts.privateRedis: no --redis-url; the server starts its own redis-server (in opts.dataDir).
   const redisUrl = opts.redisUrl || opts.redis?.url;
-  if (!redisUrl) throw new Error('startServer needs a redis handle or redisUrl');
+  if (!redisUrl && !opts.privateRedis) throw new Error('startServer needs a redis handle or redisUrl');
   const webRoot = opts.webRoot || makeTempDir('redchat-web-');
   const args = [
     '--port', String(opts.port || 0),
     '--bind', '127.0.0.1',
-    '--redis-url', redisUrl,
+    ...(opts.privateRedis ? ['--data-dir', opts.dataDir] : ['--redis-url', redisUrl]),
     '--demo-data', opts.demoData || 'off',
     '--bcrypt-cost', '4',
     '--threads', '2',
