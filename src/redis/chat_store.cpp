@@ -21,9 +21,9 @@ using task = awaitable<result<T>>;
 constexpr std::string_view create_user_script = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local id = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], 'user:' .. id)
-redis.call('HSET', 'user:' .. id, 'username', ARGV[1], 'password', ARGV[2])
-redis.call('SADD', 'user:' .. id .. ':rooms', '0')
+redis.call('SET', KEYS[1], '@USER@' .. id)
+redis.call('HSET', '@USER@' .. id, 'username', ARGV[1], 'password', ARGV[2])
+redis.call('SADD', '@USER@' .. id .. '@ROOMS@', '0')
 return id
 )lua";
 
@@ -55,7 +55,7 @@ local first = redis.call('EXISTS', KEYS[1]) == 0
 local json = '{"id":"' .. id .. '","roomId":' .. ARGV[3] .. ',"from":' .. ARGV[4] ..
              ',"date":' .. date .. ',"message":' .. ARGV[5] .. '}'
 redis.call('ZADD', KEYS[1], date, json)
-redis.call('PUBLISH', 'MESSAGES', '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
+redis.call('PUBLISH', '@CHANNEL@', '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
 if first then return {json, 1} end
 return {json, 0}
 )lua";
@@ -104,7 +104,7 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 local total = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 if total == 1 then
   redis.call('SADD', KEYS[3], ARGV[1])
-  redis.call('PUBLISH', 'MESSAGES', ARGV[2])
+  redis.call('PUBLISH', '@CHANNEL@', ARGV[2])
 end
 return total
 )lua";
@@ -116,7 +116,7 @@ local total = redis.call('HINCRBY', KEYS[2], ARGV[1], -1)
 if total <= 0 then
   redis.call('HDEL', KEYS[2], ARGV[1])
   redis.call('SREM', KEYS[3], ARGV[1])
-  redis.call('PUBLISH', 'MESSAGES', ARGV[2])
+  redis.call('PUBLISH', '@CHANNEL@', ARGV[2])
 end
 return total
 )lua";
@@ -133,9 +133,9 @@ local have = {}
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do have[entries[i]] = tonumber(entries[i + 1]) or 0 end
 local function announce(uid, online)
-  local name = redis.call('HGET', 'user:' .. uid, 'username') or ''
+  local name = redis.call('HGET', '@USER@' .. uid, 'username') or ''
   local kind = online and 'user.connected' or 'user.disconnected'
-  redis.call('PUBLISH', 'MESSAGES', '{"serverId":' .. ARGV[3] .. ',"type":"' .. kind ..
+  redis.call('PUBLISH', '@CHANNEL@', '{"serverId":' .. ARGV[3] .. ',"type":"' .. kind ..
     '","data":{"id":' .. cjson.encode(uid) .. ',"username":' .. cjson.encode(name) ..
     ',"online":' .. tostring(online) .. '}}')
 end
@@ -185,8 +185,8 @@ for i = 1, #entries, 2 do
   if total <= 0 then
     redis.call('HDEL', KEYS[2], uid)
     redis.call('SREM', KEYS[3], uid)
-    local name = redis.call('HGET', 'user:' .. uid, 'username') or ''
-    redis.call('PUBLISH', 'MESSAGES', '{"serverId":' .. ARGV[2] ..
+    local name = redis.call('HGET', '@USER@' .. uid, 'username') or ''
+    redis.call('PUBLISH', '@CHANNEL@', '{"serverId":' .. ARGV[2] ..
       ',"type":"user.disconnected","data":{"id":' .. cjson.encode(uid) .. ',"username":' ..
       cjson.encode(name) .. ',"online":false}}')
   end
@@ -235,11 +235,27 @@ for i = 2 * forget + 1, #KEYS do
 end
 )lua";
 
+// The scripts' key prefixes and channel, from keys.hpp: `@USER@` (`user:`), `@ROOMS@`
+// (`:rooms`), `@CHANNEL@` (`MESSAGES`).
+std::string with_key_names(std::string_view text) {
+    std::string out(text);
+    const std::pair<std::string_view, std::string_view> names[] = {
+        {"@USER@", keys::user_prefix},
+        {"@ROOMS@", keys::rooms_suffix},
+        {"@CHANNEL@", keys::messages_channel}};
+    for (const auto& [token, value] : names) {
+        for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at))
+            out.replace(at, token.size(), value);
+    }
+    return out;
+}
+
 // A script and its SHA-1, the name EVALSHA knows it by.
 struct lua_script {
-    std::string_view body;
+    std::string body;
     std::string sha;
-    explicit lua_script(std::string_view text) : body(text), sha(sha1_hex(text)) {}
+    explicit lua_script(std::string_view text)
+        : body(with_key_names(text)), sha(sha1_hex(body)) {}
 };
 const lua_script create_user_lua(create_user_script);
 const lua_script put_session_lua(put_session_script);
@@ -254,8 +270,8 @@ const lua_script login_success_lua(login_success_script);
 
 // `username:{name}` holds "user:{id}"; tolerate a bare id written by other ports.
 std::string_view user_id_of(std::string_view key) {
-    if (key.starts_with("user:"))
-        key.remove_prefix(5);
+    if (key.starts_with(keys::user_prefix))
+        key.remove_prefix(keys::user_prefix.size());
     return key;
 }
 
@@ -575,7 +591,7 @@ class redis_chat_store final : public chat::store {
         if (r || r.error() != make_error_code(errc::redis_noscript))
             co_return r;
         c[0] = "EVAL";
-        c[1] = std::string(script.body);
+        c[1] = script.body;
         co_return co_await redis_.exec(std::move(c));
     }
 

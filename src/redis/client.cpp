@@ -97,7 +97,8 @@ client::client(asio::any_io_executor executor, options opts, metrics::shard& sta
       opts_(std::move(opts)),
       stats_(stats),
       reconnect_timer_(executor),
-      tick_timer_(executor) {}
+      tick_timer_(executor),
+      resolver_(executor) {}
 
 client::~client() {
     stop();
@@ -163,6 +164,7 @@ void client::stop() {
     set_state(state::stopped);
     reconnect_timer_.cancel();
     tick_timer_.cancel();
+    resolver_.cancel();
     if (ctx_ != nullptr) {
         redisAsyncContext* ac = ctx_;
         ctx_ = nullptr;
@@ -180,7 +182,30 @@ void client::connect() {
     set_state(state::connecting);
     connect_started_ = clock_type::now();
     const auto& ep = opts_.endpoint;
-    redisAsyncContext* ac = ep.unix_socket.empty() ? redisAsyncConnect(ep.host.c_str(), ep.port)
+    boost::system::error_code literal;
+    if (!ep.unix_socket.empty() || (asio::ip::make_address(ep.host, literal), !literal)) {
+        connect_to(ep.host);
+        return;
+    }
+    // A host name: hiredis would call getaddrinfo on this thread and block it; Asio's resolver
+    // does it elsewhere. The connect deadline (tick) covers a slow resolver too.
+    resolver_.async_resolve(
+        ep.host, std::to_string(ep.port),
+        [this](const error_code& ec, const asio::ip::tcp::resolver::results_type& results) {
+            if (state_ != state::connecting || ctx_ != nullptr)
+                return;  // stopped, or given up on meanwhile
+            if (ec || results.empty()) {
+                fail_connection("cannot resolve " + opts_.endpoint.host + " (error " +
+                                std::to_string(ec.value()) + ")");
+                return;
+            }
+            connect_to(results.begin()->endpoint().address().to_string());
+        });
+}
+
+void client::connect_to(const std::string& host) {
+    const auto& ep = opts_.endpoint;
+    redisAsyncContext* ac = ep.unix_socket.empty() ? redisAsyncConnect(host.c_str(), ep.port)
                                                    : redisAsyncConnectUnix(ep.unix_socket.c_str());
     if (ac == nullptr || ac->err != 0) {
         std::string cause = "cannot connect: ";
@@ -329,6 +354,7 @@ void client::fail_connection(std::string cause) {
         spdlog::warn("event=redis_unavailable connection={} cause=\"{}\"", opts_.name, cause);
     }
     awaiting_confirm_ = false;
+    resolver_.cancel();
     if (ctx_ != nullptr) {
         redisAsyncContext* ac = ctx_;
         ctx_ = nullptr;

@@ -14,6 +14,7 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
@@ -75,6 +76,8 @@ class client {
     enum class state { stopped, disconnected, connecting, handshaking, ready };
 
     void connect();
+    // Connects to `host` (an address: names are resolved first, off the I/O thread's path).
+    void connect_to(const std::string& host);
     void schedule_reconnect();
     // Drops the connection (failing the calls in flight) and reconnects later; `cause` is
     // reported as the reason Redis is unavailable.
@@ -105,6 +108,7 @@ class client {
     bool ever_connected_ = false;
     boost::asio::steady_timer reconnect_timer_;
     boost::asio::steady_timer tick_timer_;
+    boost::asio::ip::tcp::resolver resolver_;  // host names: hiredis would block resolving them
     std::deque<std::weak_ptr<batch>> in_flight_;  // oldest first: deadlines are monotonic
     std::string channel_;
     message_handler on_message_;

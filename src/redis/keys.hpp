@@ -1,6 +1,8 @@
 #pragma once
 // The Redis key layout shared with the reference servers (compat-spec §4) and our additive
-// keys (docs/redis-schema.md). Every key name is spelled here and nowhere else.
+// keys (docs/redis-schema.md). Every key name is spelled here and nowhere else: the Lua scripts
+// of chat_store.cpp, which build `user:{id}` keys from ids and publish on the channel, get the
+// prefixes and the channel name from here (see lua_script there).
 
 #include <string>
 #include <string_view>
@@ -14,11 +16,14 @@ inline constexpr std::string_view messages_channel = "MESSAGES";
 inline std::string username(std::string_view name) {
     return "username:" + std::string(name);
 }
+inline constexpr std::string_view user_prefix = "user:";
+inline constexpr std::string_view rooms_suffix = ":rooms";
+
 inline std::string user(std::string_view id) {
-    return "user:" + std::string(id);
+    return std::string(user_prefix) + std::string(id);
 }
 inline std::string user_rooms(std::string_view id) {
-    return "user:" + std::string(id) + ":rooms";
+    return user(id) + std::string(rooms_suffix);
 }
 inline std::string room(std::string_view id) {
     return "room:" + std::string(id);

@@ -12,6 +12,7 @@
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
+#include <utility>
 
 #include "chat/message.hpp"
 #include "core/random_id.hpp"
@@ -406,6 +407,23 @@ class eio_session final : public chat::client_socket,
     std::optional<connection_limiter::slot> address_slot_;  // polling sessions
 };
 
+// An upgraded connection in `redchat_connections_open` (counted up by the HTTP layer): counted
+// down when the last holder lets go, whichever way the WebSocket ends.
+class open_connection {
+  public:
+    explicit open_connection(metrics::shard& stats) : stats_(&stats) {}
+    open_connection(open_connection&& other) noexcept : stats_(std::exchange(other.stats_, nullptr)) {}
+    open_connection& operator=(open_connection&&) = delete;
+    open_connection(const open_connection&) = delete;
+    ~open_connection() {
+        if (stats_ != nullptr)
+            stats_->connections_open.fetch_sub(1, std::memory_order_relaxed);
+    }
+
+  private:
+    metrics::shard* stats_;
+};
+
 namespace {
 
 // The life of an established WebSocket session: each message is one Engine.IO packet; event
@@ -413,8 +431,10 @@ namespace {
 // done and before the next is read. Kept small: this frame lives as long as the connection.
 awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
                                 std::shared_ptr<eio_session> session,
-                                std::optional<connection_limiter::slot> address_slot) {
+                                std::optional<connection_limiter::slot> address_slot,
+                                open_connection counted) {
     const auto held = std::move(address_slot);  // released when the connection ends
+    const auto still_counted = std::move(counted);
     while (!session->closed()) {
         auto msg = co_await ws->read();
         if (!msg)
@@ -646,15 +666,19 @@ void engineio_server::handle_websocket(asio::ip::tcp::socket socket, request req
     boost::system::error_code ec;
     const auto protocol = socket.local_endpoint(ec).protocol();
     const int fd = socket.release(ec);
-    if (ec)
+    if (ec) {
+        stats_.connections_open.fetch_sub(1, std::memory_order_relaxed);
         return;
+    }
     asio::post(owner->ioc_, [owner, fd, protocol, req = std::move(req), cookie = std::move(cookie),
                              slot = std::move(address_slot)]() mutable {
         asio::ip::tcp::socket moved(owner->ioc_);
         boost::system::error_code aec;
         moved.assign(protocol, fd, aec);
-        if (aec)
+        if (aec) {
+            owner->stats_.connections_open.fetch_sub(1, std::memory_order_relaxed);
             return;
+        }
         asio::co_spawn(owner->ioc_,
                        owner->websocket_here(std::move(moved), std::move(req), std::move(cookie),
                                              std::move(slot)),
@@ -665,6 +689,7 @@ void engineio_server::handle_websocket(asio::ip::tcp::socket socket, request req
 awaitable<void> engineio_server::websocket_here(
     asio::ip::tcp::socket socket, request req, std::optional<std::string> cookie,
     std::optional<connection_limiter::slot> address_slot) {
+    open_connection counted(stats_);  // counted down when the WebSocket ends
     // The connection keeps its place in the per-address count until this coroutine ends.
     auto held = std::move(address_slot);
     // The handshake's answer (RFC 6455 §4.2.2); http_session checked that it is an upgrade.
@@ -754,7 +779,9 @@ awaitable<void> engineio_server::websocket_here(
     session->attach_websocket(ws);
     // From here on, a coroutine of its own: this frame, with the request, the cookie and the
     // handshake's state, is freed (the address slot moves along).
-    asio::co_spawn(ioc_, serve_websocket(std::move(ws), std::move(session), std::move(held)),
+    asio::co_spawn(ioc_,
+                   serve_websocket(std::move(ws), std::move(session), std::move(held),
+                                   std::move(counted)),
                    asio::detached);
 }
 

@@ -111,6 +111,7 @@ class http_connection {
     std::string peer_address_;
     bool from_proxy_ = false;
     std::optional<connection_limiter::slot> address_slot_;  // unless from a trusted proxy
+    bool upgraded_ = false;  // the socket went to the WebSocket layer
     http_services& svc_;
     session_registry::guard* registered_ = nullptr;
     asio::steady_timer* stream_timer_ = nullptr;  // while serving /stream
@@ -209,8 +210,9 @@ awaitable<void> http_connection::run() {
         const auto elapsed =
             std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - started);
         svc_.stats.record_request(route, o.status, static_cast<std::uint64_t>(elapsed.count()));
-        spdlog::debug("{} {} -> {} ({} us)", std::string(req.method_string()),
-                      std::string(req.target()), o.status, elapsed.count() / 1000);
+        spdlog::debug("event=request method={} target=\"{}\" status={} us={}",
+                      std::string(req.method_string()), std::string(req.target()).substr(0, 200),
+                      o.status, elapsed.count() / 1000);
         if (!o.keep_alive)
             break;
     }
@@ -218,7 +220,9 @@ awaitable<void> http_connection::run() {
     beast::error_code ignored;
     stream_.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
     stream_.socket().close(ignored);
-    svc_.stats.connections_open.fetch_sub(1, std::memory_order_relaxed);
+    // An upgraded WebSocket is still open: the WebSocket layer counts it down when it ends.
+    if (!upgraded_)
+        svc_.stats.connections_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
 awaitable<outcome> http_connection::dispatch(request& req, metrics::route& route) {
@@ -398,6 +402,7 @@ awaitable<outcome> http_connection::serve_engineio(request& req, const std::stri
                     req, 429, chat::error_body("Too many connections from your address")));
             }
         }
+        upgraded_ = true;
         svc_.eio.handle_websocket(stream_.release_socket(), std::move(req), std::move(cookie),
                                   std::move(address_slot_));
         co_return outcome{101, false};

@@ -139,6 +139,23 @@ describe('bad Redis configuration says so, once', () => {
     assert.equal(count(server.logs(), /event=redis_unavailable/), 1, server.logs());
   });
 
+  test('a host name is resolved without blocking an I/O thread', async () => {
+    const redis = await startRedis();
+    redises.push(redis);
+    const named = await startServer({ redisUrl: `redis://localhost:${redis.port}` });
+    servers.push(named);
+    await waitForReady(named.base);
+    // A name that does not resolve (or takes long to): the server keeps serving meanwhile.
+    const nowhere = await startServer({ redisUrl: 'redis://no-such-host.invalid:6379', extraArgs: ['--redis-timeout-ms', '500'] });
+    servers.push(nowhere);
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(`${nowhere.base}/healthz`, { signal: AbortSignal.timeout(1000) });
+      assert.equal(r.status, 200);
+    }
+    await nowhere.waitForLog(/event=redis_unavailable .*cause="(cannot resolve no-such-host\.invalid|connect timed out)/, 10000);
+    assert.equal((await fetch(`${nowhere.base}/readyz`)).status, 503);
+  });
+
   test('a wrong password: one line, never ready, no warning per command', async () => {
     const redis = await startRedis({ extraArgs: ['--requirepass', 'right-one'] });
     redises.push(redis);
@@ -332,6 +349,24 @@ describe('sessions and protocol edges', () => {
     assert.match(await ws.next(), /^40\{"sid"/);
     return ws;
   }
+
+  test('redchat_connections_open counts upgraded WebSockets until they close', async () => {
+    // Each reading on a connection of its own, closed after it (it counts itself: +1 each time).
+    const open = () => new Promise((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: server.port, path: '/metrics', agent: false, headers: { Connection: 'close' } }, (res) => {
+        let body = '';
+        res.on('data', (d) => { body += d; });
+        res.on('end', () => resolve(Number(/^redchat_connections_open (\d+)$/m.exec(body)[1])));
+      }).on('error', reject);
+    });
+    const user = await login(server.base, 'Counted');
+    await waitFor('a steady count', async () => (await open()) === (await open()));
+    const before = await open();
+    const socks = await Promise.all([0, 1, 2].map(() => connected(connect(server.base, user.sid))));
+    await waitFor('three more while the WebSockets are open', async () => (await open()) === before + 3);
+    for (const s of socks) s.close();
+    await waitFor('back once they closed', async () => (await open()) === before);
+  });
 
   test('a text message that is not UTF-8 closes the WebSocket with 1007; a split character is fine', async () => {
     const user = await login(server.base, 'Utf8');
