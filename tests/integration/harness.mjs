@@ -563,3 +563,18 @@ export async function loginUser(base, name, password = 'password123') {
   if (r.status !== 200 && r.status !== 201) throw new Error(`login ${name}: ${r.status} ${r.text}`);
   return { api: a, sid: a.sid, id: r.json.id };
 }
+
+/**
+ * Proves that every event published before this call has been delivered to `receivers`: a
+ * General message from `sender` (a connected, logged-in socket) goes through the same bus and
+ * per-socket queues, in order, so once every receiver has it, nothing earlier is still on its
+ * way. Use before asserting that something did *not* arrive. Receivers must record events in
+ * `socket.received` (connectSocket does).
+ */
+export async function flushDeliveries(sender, receivers, ms = 5000) {
+  const text = `sentinel ${Date.now()} ${Math.random()}`;
+  sender.emit('message', { roomId: '0', message: text });
+  for (const r of receivers) {
+    await waitFor('the sentinel message', () => r.received.some((e) => e.name === 'message' && e.payload?.message === text), ms);
+  }
+}

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { io as ioV4 } from 'socket.io-client';
 import { io as ioV3 } from 'socket.io-client-v3';
 import WebSocket from 'ws';
-import { api, freePort, startRedis, startServer, waitFor, waitForDemoData, COOKIE_NAME } from './harness.mjs';
+import { api, flushDeliveries, freePort, startRedis, startServer, waitFor, waitForDemoData, COOKIE_NAME } from './harness.mjs';
 
 const clients = [];
 
@@ -55,7 +55,12 @@ describe('real time on one instance', () => {
   before(async () => {
     redis = await startRedis();
     db = redis.client();
-    server = await startServer({ redis, demoData: 'on', extraArgs: ['--presence-ttl', '3'] });
+    // Rates high enough for the sentinel messages (flushDeliveries) on top of each test's own.
+    server = await startServer({
+      redis,
+      demoData: 'on',
+      extraArgs: ['--presence-ttl', '3', '--messages-per-second', '1000', '--message-burst', '1000'],
+    });
     await waitForDemoData(server, db);
   });
   after(async () => {
@@ -87,9 +92,9 @@ describe('real time on one instance', () => {
       assert.match(got.id, /^\d{13}-[0-9a-f]{8}$/);
       // The sender gets it once too, and it is stored exactly as delivered.
       await nextEvent(a, 'message', (m) => m.message === text);
-      await sleep(200);
+      await flushDeliveries(a, [b]);
       assert.equal(b.received.filter((e) => e.name === 'message' && e.payload.message === text).length, 1);
-      const stored = await db.zrange('room:0', -1, -1, 'WITHSCORES');
+      const stored = await db.zrangebyscore('room:0', got.date, got.date, 'WITHSCORES');
       assert.deepEqual(JSON.parse(stored[0]), got);
       assert.equal(Number(stored[1]), got.date);
       a.close();
@@ -188,7 +193,7 @@ describe('real time on one instance', () => {
     const text = `secret ${Date.now()}`;
     p.emit('message', { roomId: '1:2', message: text });
     await nextEvent(j, 'message', (x) => x.message === text);
-    await sleep(300);
+    await flushDeliveries(p, [m]);
     assert.equal(m.received.filter((e) => e.name === 'message' && e.payload.roomId === '1:2').length, 0);
     const stored = await db.zrange('room:1:2', 0, -1);
     assert.ok(!stored.some((x) => x.includes('intrusion')));
@@ -219,7 +224,7 @@ describe('real time on one instance', () => {
     const shown = await nextEvent(p, 'show.room', (x) => x.id === room.json.id);
     assert.deepEqual(shown.names, [['Pablo'], ['Newbie']]);
     await nextEvent(p, 'message', (x) => x.message === 'first!');
-    await sleep(300);
+    await flushDeliveries(p, [m]);
     assert.equal(m.received.filter((e) => e.name === 'show.room').length, 0);
     p.close();
     m.close();
@@ -234,7 +239,8 @@ describe('real time on one instance', () => {
     const tab2 = await connected(connect(ioV4, server.base, alex.sid, { transports: ['websocket'] }));
     await waitFor('Alex online', async () => (await db.sismember('online_users', alex.id)) === 1);
     tab1.close();
-    await sleep(500);
+    // The server has counted the closed tab out: one connection left, and still online.
+    await waitFor('one connection of Alex left', async () => (await db.hget('redchat:presence:counts', alex.id)) === '1');
     assert.equal(await db.sismember('online_users', alex.id), 1);
     const online = await joe.api.get('/users/online');
     assert.ok(online.json[alex.id]?.online);
@@ -291,8 +297,11 @@ describe('real time on one instance', () => {
     const text = `once ${Date.now()}`;
     ws.send(`42["message",{"roomId":"0","message":"${text}"}]`);
     await waitFor('echo', () => frames.find((f) => f.includes(text)));
-    await sleep(300);
-    assert.equal(frames.filter((f) => f.includes(text)).length, 1);
+    // A second message's echo proves any duplicate of the first would have arrived by now.
+    const later = `${text} later`;
+    ws.send(`42["message",{"roomId":"0","message":"${later}"}]`);
+    await waitFor('the later echo', () => frames.find((f) => f.includes(later)));
+    assert.equal(frames.filter((f) => f.includes(text) && !f.includes(later)).length, 1);
     ws.close();
   });
 
@@ -368,11 +377,11 @@ describe('real time on one instance', () => {
     assert.match(open, /^0\{"sid":"[^"]+","upgrades":\["websocket"\],"pingInterval":\d+,"pingTimeout":\d+,"maxPayload":\d+\}$/);
     const sid = JSON.parse(open.slice(1)).sid;
     const url = `${server.base}/socket.io/?EIO=4&transport=polling&sid=${sid}`;
-    const first = fetch(url);
-    await sleep(100);
-    const second = await fetch(url);
-    assert.equal(second.status, 400);
-    await first;
+    // Whichever of the two reaches the server second is the concurrent one: refused (400), and
+    // the first is then answered too (the session ended).
+    const both = await Promise.all([fetch(url), fetch(url)]);
+    assert.deepEqual(both.map((r) => r.status).sort(), [200, 400]);
+    await Promise.all(both.map((r) => r.text()));
     const after = await fetch(url);
     assert.equal(after.status, 400, 'the session is gone');
   });
@@ -393,8 +402,8 @@ describe('server restart', () => {
       const j = await connected(connect(ioV3, server.base, joe.sid, opts));
       await server.stop();
       server = await startServer({ redis, demoData: 'on', port });
+      // The server adds a socket to its delivery hub before it answers the connect.
       await waitFor('both reconnected', () => p.connected && j.connected && p.io.engine?.readyState === 'open', 15000);
-      await sleep(300);
       // The reference client never re-sends room.join: the server joined the sockets itself.
       p.emit('message', { roomId: '1:2', message: 'after restart' });
       await nextEvent(j, 'message', (x) => x.message === 'after restart', 5000);
@@ -423,7 +432,10 @@ describe('ping timeout', () => {
       await Promise.race([closed, sleep(3000).then(() => assert.fail('not closed after a missed pong'))]);
       // A client that answers stays.
       const good = await connected(connect(ioV4, server.base, undefined, { transports: ['websocket'] }));
-      await sleep(1200);
+      // Several ping rounds (200 ms + 300 ms allowance each) go by: it answered them all.
+      let pings = 0;
+      good.io.on('ping', () => { pings++; });
+      await waitFor('four pings answered', () => pings >= 4, 5000);
       assert.ok(good.connected);
       good.close();
     } finally {
@@ -468,7 +480,7 @@ describe('two instances on one Redis', () => {
     await nextEvent(j, 'message', (x) => x.message === general);
     await nextEvent(j, 'message', (x) => x.message === secret);
     await nextEvent(m, 'message', (x) => x.message === general);
-    await sleep(300);
+    await flushDeliveries(p, [m, j]);
     assert.equal(m.received.filter((e) => e.name === 'message' && e.payload.message === secret).length, 0);
     assert.equal(j.received.filter((e) => e.name === 'message' && e.payload.message === general).length, 1);
     p.close();
@@ -488,7 +500,9 @@ describe('two instances on one Redis', () => {
     await nextEvent(j, 'message', (x) => x.message === 'pm');
     await db.publish('MESSAGES', JSON.stringify({ type: 'message', data: { roomId: '1:3', message: 'not for joe', from: '3', date: 1 } }));
     await db.publish('MESSAGES', 'garbage');
-    await sleep(300);
+    // A later General event through the same channel proves the earlier ones were handled.
+    await db.publish('MESSAGES', JSON.stringify({ type: 'message', data: { roomId: '0', message: 'sentinel', from: '3', date: 2 } }));
+    await nextEvent(j, 'message', (x) => x.message === 'sentinel');
     assert.equal(j.received.filter((e) => e.payload?.message === 'not for joe').length, 0);
     j.close();
   });

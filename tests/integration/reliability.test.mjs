@@ -173,9 +173,12 @@ describe('abuse limits', () => {
     for (let i = 0; i < 40; i++) {
       const c = net.connect(server.port, '127.0.0.1');
       await new Promise((r) => c.once('connect', r));
+      // An answer proves the server accepted the connection and holds its place.
+      const answered = new Promise((r) => c.once('data', r));
+      c.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+      await answered;
       held.push(c);
     }
-    await sleep(200);
         // A new connection (not one of fetch's pooled ones) is refused.
     const raw = net.connect(server.port, '127.0.0.1');
     await new Promise((r) => raw.once('connect', r));
@@ -213,9 +216,10 @@ describe('a slow consumer', () => {
       const slow = new WebSocket(`${server.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket`, {
         headers: { Cookie: `${COOKIE_NAME}=${mary.sid}` },
       });
+      const connectedAck = new Promise((r) => slow.on('message', (d) => { if (String(d).startsWith('40')) r(); }));
       await new Promise((r) => slow.once('open', r));
       slow.send('40');
-      await sleep(300);
+      await connectedAck;
             const closed = new Promise((r) => slow.once('close', r));
       const baseline = rss();
       slow._socket.pause();
@@ -334,7 +338,7 @@ describe('graceful shutdown', () => {
         else break;
       }
     })();
-    await sleep(300);
+    await waitFor('messages flowing', () => acked.length >= 5);
     const t0 = Date.now();
     const { code, signal } = await server.terminate(10000);
     stop = true;
