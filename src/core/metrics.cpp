@@ -152,6 +152,9 @@ std::string registry::render() const {
          sum(&shard::accept_errors));
     line("redchat_connections_open", "gauge", "TCP connections open now.",
          sum_signed(&shard::connections_open));
+    line("redchat_queued_output_bytes", "gauge",
+         "Output queued for clients and not yet accepted by their sockets (all connections).",
+         sum_signed(&shard::queued_output_bytes));
     line("redchat_sse_streams_open", "gauge", "Open /stream event streams.",
          sum_signed(&shard::sse_streams_open));
     line("redchat_sockets_opened_total", "counter", "Engine.IO sessions opened.",

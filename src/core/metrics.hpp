@@ -57,6 +57,7 @@ struct shard {
     counter accept_errors{0};  // failed accepts (out of file descriptors...)
     gauge connections_open{0};
     gauge sse_streams_open{0};
+    gauge queued_output_bytes{0};  // written to no client yet: WebSocket and polling queues
     counter refused_origin{0};        // requests from a foreign browser origin
     counter refused_connections{0};   // over the per-address or per-user connection cap
     counter refused_session_login{0};  // an Engine.IO sid used with another login

@@ -94,11 +94,13 @@ class eio_session final : public chat::client_socket,
             return;
         }
         const auto& limit = server_.config().limit;
-        queued_bytes_ += packet->bytes.size();
-        if (queued_bytes_ > limit.max_queued_bytes || queue_.size() >= limit.max_queued_messages) {
+        if (queued_bytes_ + packet->bytes.size() > limit.max_queued_bytes ||
+            queue_.size() >= limit.max_queued_messages) {
             drop_slow();
             return;
         }
+        queued_bytes_ += packet->bytes.size();
+        queued_gauge_add(static_cast<std::int64_t>(packet->bytes.size()));
         queue_.push_back(packet);
         wake();
     }
@@ -201,6 +203,7 @@ class eio_session final : public chat::client_socket,
     std::vector<chat::packet_ptr> take_output() {
         std::vector<chat::packet_ptr> out(queue_.begin(), queue_.end());
         queue_.clear();
+        queued_gauge_add(-static_cast<std::int64_t>(queued_bytes_));
         queued_bytes_ = 0;
         return out;
     }
@@ -277,7 +280,15 @@ class eio_session final : public chat::client_socket,
         }
     }
 
+    ~eio_session() override { queued_gauge_add(-static_cast<std::int64_t>(queued_bytes_)); }
+    eio_session(const eio_session&) = delete;
+    eio_session& operator=(const eio_session&) = delete;
+
   private:
+    void queued_gauge_add(std::int64_t delta) {
+        server_.stats().queued_output_bytes.fetch_add(delta, std::memory_order_relaxed);
+    }
+
     void wake() {
         if (wake_)
             wake_->cancel();
@@ -737,7 +748,8 @@ awaitable<void> engineio_server::websocket_here(
     auto ws = std::make_shared<websocket_connection>(
         std::move(socket), batch_,
         websocket_connection::limits{limit.max_packet_bytes, limit.max_queued_bytes,
-                                     limit.max_queued_messages});
+                                     limit.max_queued_messages},
+        stats_.queued_output_bytes);
 
     std::shared_ptr<eio_session> session;
     if (sid.empty()) {

@@ -62,11 +62,23 @@ void write_batch::flush_all() {
 }
 
 websocket_connection::websocket_connection(asio::ip::tcp::socket socket, write_batch& batch,
-                                           limits lim)
-    : socket_(std::move(socket)), batch_(batch), limits_(lim), decoder_(lim.max_message_bytes) {
+                                           limits lim, metrics::gauge& queued_gauge)
+    : socket_(std::move(socket)),
+      batch_(batch),
+      limits_(lim),
+      decoder_(lim.max_message_bytes),
+      queued_gauge_(queued_gauge) {
     boost::system::error_code ec;
     socket_.non_blocking(true, ec);
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
+}
+
+websocket_connection::~websocket_connection() {
+    add_queued(-static_cast<std::int64_t>(queued_bytes_));
+}
+
+void websocket_connection::add_queued(std::int64_t delta) {
+    queued_gauge_.fetch_add(delta, std::memory_order_relaxed);
 }
 
 websocket_connection::step websocket_connection::decode(std::string_view& in, ws_message& msg) {
@@ -172,6 +184,7 @@ void websocket_connection::enqueue(chat::packet_ptr frame) {
         head_ = 0;
     }
     queued_bytes_ += frame->bytes.size();
+    add_queued(static_cast<std::int64_t>(frame->bytes.size()));
     queue_.push_back(std::move(frame));
     if (!marked_ && !waiting_writable_) {
         marked_ = true;
@@ -213,6 +226,7 @@ void websocket_connection::flush() {
 // Drops `n` written bytes from the front of the queue.
 void websocket_connection::consume(std::size_t n) {
     queued_bytes_ -= n;
+    add_queued(-static_cast<std::int64_t>(n));
     while (n > 0) {
         const std::size_t left = queue_[head_]->bytes.size() - head_offset_;
         if (n < left) {
@@ -284,6 +298,7 @@ void websocket_connection::abort(std::uint16_t code, std::string_view reason) {
     queue_.clear();
     head_ = 0;
     head_offset_ = 0;
+    add_queued(-static_cast<std::int64_t>(queued_bytes_));
     queued_bytes_ = 0;
     shut_down();
 }
@@ -292,6 +307,12 @@ void websocket_connection::shut_down() {
     if (!open_)
         return;
     open_ = false;
+    // Nothing queued will ever be written: let the shared packets go now.
+    queue_.clear();
+    head_ = 0;
+    head_offset_ = 0;
+    add_queued(-static_cast<std::int64_t>(queued_bytes_));
+    queued_bytes_ = 0;
     boost::system::error_code ignored;
     socket_.shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "chat/hub.hpp"
+#include "core/metrics.hpp"
 #include "transport/ws_codec.hpp"
 
 namespace redchat::transport {
@@ -54,7 +55,12 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
         std::size_t max_queued_frames;
     };
 
-    websocket_connection(boost::asio::ip::tcp::socket socket, write_batch& batch, limits lim);
+    // `queued_gauge`: the process's count of queued output, kept up to date with this queue.
+    websocket_connection(boost::asio::ip::tcp::socket socket, write_batch& batch, limits lim,
+                         metrics::gauge& queued_gauge);
+    ~websocket_connection();
+    websocket_connection(const websocket_connection&) = delete;
+    websocket_connection& operator=(const websocket_connection&) = delete;
 
     // The next data message (text or binary). Pings are answered and a close is echoed inside.
     // nullopt once the connection is over: closed by either side, broken, or a protocol error
@@ -84,6 +90,7 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     step decode(std::string_view& in, ws_message& msg);
     void enqueue(chat::packet_ptr frame);
     void consume(std::size_t n);
+    void add_queued(std::int64_t delta);
     void written_all();
     void wait_writable();
     void shut_down();
@@ -99,6 +106,7 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     std::size_t head_ = 0;                 // the first frame not fully written
     std::size_t head_offset_ = 0;          // its bytes already written
     std::size_t queued_bytes_ = 0;         // not yet accepted by the kernel
+    metrics::gauge& queued_gauge_;
     bool open_ = true;
     bool marked_ = false;            // in the thread's write_batch
     bool waiting_writable_ = false;  // the kernel's buffer is full
