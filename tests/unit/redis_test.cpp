@@ -1,0 +1,233 @@
+// redis::client against a real redis-server (started here on a free loopback port): pipelined
+// calls, error replies, deadlines, the handshake (AUTH, SELECT) and reconnection.
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/metrics.hpp"
+#include "redis/client.hpp"
+
+namespace redchat::redis {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+unsigned short free_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+// A private redis-server for one test, killed at the end.
+class redis_process {
+  public:
+    explicit redis_process(std::vector<std::string> extra = {}) : port_(free_port()) {
+        dir_ = std::filesystem::temp_directory_path() / ("redchat-redis-test-" + std::to_string(port_));
+        std::filesystem::create_directories(dir_);
+        std::vector<std::string> args{"redis-server", "--port", std::to_string(port_), "--bind",
+                                      "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
+                                      dir_.string(), "--loglevel", "warning", "--logfile",
+                                      (dir_ / "redis.log").string()};
+        args.insert(args.end(), extra.begin(), extra.end());
+        pid_ = ::fork();
+        if (pid_ == 0) {
+            std::vector<char*> argv;
+            for (auto& a : args)
+                argv.push_back(a.data());
+            argv.push_back(nullptr);
+            ::execvp("redis-server", argv.data());
+            ::_exit(127);
+        }
+    }
+    ~redis_process() {
+        resume();
+        ::kill(pid_, SIGKILL);
+        ::waitpid(pid_, nullptr, 0);
+        std::error_code ec;
+        std::filesystem::remove_all(dir_, ec);
+    }
+    redis_process(const redis_process&) = delete;
+    redis_process& operator=(const redis_process&) = delete;
+
+    unsigned short port() const { return port_; }
+    void pause() { ::kill(pid_, SIGSTOP); }
+    void resume() { ::kill(pid_, SIGCONT); }
+
+  private:
+    unsigned short port_;
+    pid_t pid_ = -1;
+    std::filesystem::path dir_;
+};
+
+config::redis_endpoint endpoint_for(unsigned short port) {
+    config::redis_endpoint ep;
+    ep.host = "127.0.0.1";
+    ep.port = port;
+    return ep;
+}
+
+class redis_client_test : public ::testing::Test {
+  protected:
+    // Runs the loop until `done` holds (or 10 s pass: a failure).
+    void run_until(const std::function<bool()>& done) {
+        const auto deadline = std::chrono::steady_clock::now() + 10s;
+        while (!done() && std::chrono::steady_clock::now() < deadline) {
+            if (ioc_.stopped())
+                ioc_.restart();
+            ioc_.run_for(10ms);
+        }
+        ASSERT_TRUE(done()) << "timed out";
+    }
+    template <typename T>
+    T await(asio::awaitable<T> task) {
+        std::optional<T> out;
+        asio::co_spawn(ioc_, std::move(task), [&](std::exception_ptr e, T value) {
+            if (e)
+                std::rethrow_exception(e);
+            out.emplace(std::move(value));
+        });
+        run_until([&] { return out.has_value(); });
+        return std::move(*out);
+    }
+    std::unique_ptr<client> make(config::redis_endpoint ep, std::chrono::milliseconds timeout = 500ms,
+                                 status_reporter* reporter = nullptr) {
+        auto c = std::make_unique<client>(ioc_.get_executor(),
+                                          client::options{std::move(ep), timeout, "test", reporter},
+                                          stats_.for_thread(0));
+        c->start();
+        return c;
+    }
+
+    asio::io_context ioc_;
+    metrics::registry stats_{1};
+};
+
+TEST_F(redis_client_test, pipelined_calls_and_error_replies) {
+    redis_process server;
+    auto c = make(endpoint_for(server.port()));
+    run_until([&] { return c->ready(); });
+    auto set = await(c->exec({"SET", "k", "v"}));
+    ASSERT_TRUE(set);
+    std::vector<command> cmds;
+    cmds.push_back({"GET", "k"});
+    cmds.push_back({"INCR", "n"});
+    cmds.push_back({"INCR", "n"});
+    auto all = await(c->exec_all(std::move(cmds)));
+    ASSERT_TRUE(all);
+    ASSERT_EQ(all->size(), 3u);
+    EXPECT_EQ((*all)[0].as_string(), "v");
+    EXPECT_EQ((*all)[2].as_integer(), 2);
+    auto wrong = await(c->exec({"INCR", "k"}));  // not an integer
+    ASSERT_FALSE(wrong);
+    EXPECT_EQ(wrong.error(), make_error_code(errc::redis_error));
+    EXPECT_EQ(stats_.redis_connections_down(), 0);
+    c->stop();
+}
+
+TEST_F(redis_client_test, a_hung_server_misses_the_deadline_and_the_connection_is_replaced) {
+    redis_process server;
+    auto c = make(endpoint_for(server.port()), 300ms);
+    run_until([&] { return c->ready(); });
+    server.pause();
+    auto r = await(c->exec({"PING"}));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), make_error_code(errc::redis_timeout));
+    EXPECT_FALSE(c->ready());  // dropped, reconnecting: a hung peer never counts as up
+    EXPECT_EQ(stats_.redis_connections_down(), 1);
+    server.resume();
+    run_until([&] { return c->ready(); });
+    EXPECT_TRUE(await(c->exec({"PING"})));
+    c->stop();
+}
+
+TEST_F(redis_client_test, calls_while_disconnected_fail_at_once) {
+    const auto port = free_port();  // nothing listens there
+    auto c = make(endpoint_for(port));
+    auto r = await(c->exec({"PING"}));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error(), make_error_code(errc::redis_unavailable));
+    EXPECT_EQ(stats_.redis_connections_down(), 1);
+    c->stop();
+}
+
+TEST_F(redis_client_test, a_failed_handshake_never_counts_as_up) {
+    redis_process server({"--requirepass", "right"});
+    status_reporter reporter("test");
+    auto ep = endpoint_for(server.port());
+    ep.password = "wrong";
+    auto c = make(ep, 300ms, &reporter);
+    // Several attempts go by (each one answered WRONGPASS): never ready.
+    asio::steady_timer wait(ioc_);
+    bool waited = false;
+    wait.expires_after(1s);
+    wait.async_wait([&](auto) { waited = true; });
+    run_until([&] { return waited; });
+    EXPECT_FALSE(c->ready());
+    EXPECT_EQ(stats_.redis_connections_down(), 1);
+    c->stop();
+    // With the right password and a database, it is up and on that database.
+    ep.password = "right";
+    ep.database = 3;
+    auto good = make(ep, 300ms, &reporter);
+    run_until([&] { return good->ready(); });
+    ASSERT_TRUE(await(good->exec({"SET", "where", "db3"})));
+    std::vector<command> check;
+    check.push_back({"SELECT", "0"});
+    check.push_back({"EXISTS", "where"});
+    auto r = await(good->exec_all(std::move(check)));
+    ASSERT_TRUE(r);
+    EXPECT_EQ((*r)[1].as_integer(), 0);  // the key went to database 3
+    good->stop();
+}
+
+TEST_F(redis_client_test, a_subscriber_is_up_only_once_subscribed_and_receives) {
+    redis_process server;
+    std::vector<std::string> got;
+    client sub(ioc_.get_executor(), client::options{endpoint_for(server.port()), 300ms, "sub"},
+               stats_.for_thread(0));
+    sub.subscribe("chan", [&](std::string_view payload) { got.emplace_back(payload); });
+    sub.start();
+    run_until([&] { return sub.ready(); });
+    auto pub = make(endpoint_for(server.port()));
+    run_until([&] { return pub->ready(); });
+    ASSERT_TRUE(await(pub->exec({"PUBLISH", "chan", "hello"})));
+    run_until([&] { return !got.empty(); });
+    EXPECT_EQ(got.front(), "hello");
+    // Idle, it is probed (a repeated SUBSCRIBE) and stays up; a hung server takes it down.
+    server.pause();
+    run_until([&] { return !sub.ready(); });
+    server.resume();
+    run_until([&] { return sub.ready() && pub->ready(); });
+    ASSERT_TRUE(await(pub->exec({"PUBLISH", "chan", "again"})));
+    run_until([&] { return got.size() == 2; });
+    sub.stop();
+    pub->stop();
+}
+
+}  // namespace
+}  // namespace redchat::redis
