@@ -59,7 +59,8 @@ eio_query parse_eio_query(std::string_view target) {
 class eio_session final : public chat::client_socket,
                           public std::enable_shared_from_this<eio_session> {
   public:
-    eio_session(engineio_server& server, std::string sid) : server_(server), sid_(std::move(sid)) {}
+    eio_session(engineio_server& server, std::string sid)
+        : server_(server), stats_(server.stats()), sid_(std::move(sid)) {}
 
     const std::string& sid() const { return sid_; }
 
@@ -285,8 +286,10 @@ class eio_session final : public chat::client_socket,
     eio_session& operator=(const eio_session&) = delete;
 
   private:
+    // Through the metrics shard, which outlives every session (a session may be destroyed
+    // after its server at shutdown).
     void queued_gauge_add(std::int64_t delta) {
-        server_.stats().queued_output_bytes.fetch_add(delta, std::memory_order_relaxed);
+        stats_.queued_output_bytes.fetch_add(delta, std::memory_order_relaxed);
     }
 
     void wake() {
@@ -397,6 +400,7 @@ class eio_session final : public chat::client_socket,
     }
 
     engineio_server& server_;
+    metrics::shard& stats_;
     std::string sid_;
     std::string socket_id_;
     bool sio_connected_ = false;
