@@ -42,7 +42,6 @@ std::string find_in_path(const std::string& name) {
     return {};
 }
 
-
 bool answers_ping(const config::redis_endpoint& ep) {
     timeval timeout{0, 200'000};
     redisContext* c = ep.unix_socket.empty()

@@ -46,7 +46,7 @@ asio::awaitable<std::optional<std::string>> password_pool::hash(std::string pass
 }
 
 asio::awaitable<std::optional<bool>> password_pool::verify(std::string password,
-                                                          std::string stored_hash) {
+                                                           std::string stored_hash) {
     if (!enter())
         co_return std::nullopt;
     auto home = co_await asio::this_coro::executor;

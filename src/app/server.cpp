@@ -96,8 +96,8 @@ asio::awaitable<void> presence_round(worker& w, std::vector<std::unique_ptr<work
             total[user_id] += n;
     }
     std::vector<std::pair<std::string, int>> counts(total.begin(), total.end());
-    auto rewritten = co_await w.store->presence_rewrite(instance_id, instance_id,
-                                                        cfg.presence_ttl, std::move(counts));
+    auto rewritten = co_await w.store->presence_rewrite(instance_id, instance_id, cfg.presence_ttl,
+                                                        std::move(counts));
     if (!rewritten)
         spdlog::warn("event=presence_rewrite_failed error=\"{}\"", rewritten.error().message());
     auto swept = co_await w.store->presence_sweep(instance_id, instance_id, false);
@@ -234,8 +234,8 @@ int run_server(const config::server_config& cfg) {
     // Every Redis connection reports its troubles here: one log line per change of cause.
     redis::status_reporter redis_status(endpoint.redacted());
     const transport::origin_policy origins(
-        cfg.allowed_origins, {.allow_localhost = cfg.allow_localhost_origins,
-                              .require_https = cfg.cookie_secure});
+        cfg.allowed_origins,
+        {.allow_localhost = cfg.allow_localhost_origins, .require_https = cfg.cookie_secure});
     transport::connection_limiter per_address(cfg.limit.max_connections_per_address);
     transport::connection_limiter per_user(cfg.limit.max_sockets_per_user);
     keyed_buckets message_rates(cfg.limit.messages_per_second, cfg.limit.message_burst);
@@ -273,9 +273,8 @@ int run_server(const config::server_config& cfg) {
                                                   registration_rates);
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
                                                        instance_id, now_seconds, message_rates);
-        w->eio = std::make_unique<transport::engineio_server>(w->ioc, i, *w->realtime, *w->store,
-                                                              cfg, stats.for_thread(i), per_user,
-                                                              per_address);
+        w->eio = std::make_unique<transport::engineio_server>(
+            w->ioc, i, *w->realtime, *w->store, cfg, stats.for_thread(i), per_user, per_address);
         w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),
                                                        stats, files, cfg, w->sessions, *w->eio,
                                                        origins, per_address, startup});
@@ -304,14 +303,14 @@ int run_server(const config::server_config& cfg) {
     // Destroyed before the workers: their I/O objects live on the workers' io_contexts.
     std::optional<transport::listener> listener;
     std::optional<asio::signal_set> signals;
-    listener.emplace(home.ioc, contexts, cfg.bind, cfg.port,
-                     [&workers](std::size_t index, asio::ip::tcp::socket socket) {
-                         worker& w = *workers[index];
-                         asio::co_spawn(w.ioc,
-                                        transport::run_http_session(std::move(socket), *w.services),
-                                        log_exception);
-                     },
-                     stats.for_thread(0));
+    listener.emplace(
+        home.ioc, contexts, cfg.bind, cfg.port,
+        [&workers](std::size_t index, asio::ip::tcp::socket socket) {
+            worker& w = *workers[index];
+            asio::co_spawn(w.ioc, transport::run_http_session(std::move(socket), *w.services),
+                           log_exception);
+        },
+        stats.for_thread(0));
     listener->start();
     const std::string host = cfg.bind == "0.0.0.0" ? "localhost" : cfg.bind;
     spdlog::info("event=listening url=http://{}:{}/ threads={} web_root={}", host, listener->port(),

@@ -327,10 +327,11 @@ awaitable<api_response> rest_api::login(context& ctx) {
             co_return res;
         }
         // Every new account costs a bcrypt hash: a bounded number per client address.
-        if (const auto wait =
-                registration_rates_.try_take(ctx.req.client_address, std::chrono::steady_clock::now());
+        if (const auto wait = registration_rates_.try_take(ctx.req.client_address,
+                                                           std::chrono::steady_clock::now());
             wait.count() > 0) {
-            api_response res = fail(429, "Too many new accounts from your address, try again later");
+            api_response res =
+                fail(429, "Too many new accounts from your address, try again later");
             res.retry_after = (wait.count() + 999) / 1000;
             co_return res;
         }

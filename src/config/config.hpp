@@ -16,9 +16,9 @@ struct limits {
     std::size_t max_header_bytes = 8 * 1024;
     std::size_t max_body_bytes = 64 * 1024;
     std::chrono::seconds request_timeout{30};
-    std::size_t max_page_size = 100;          // history page size cap
-    std::size_t max_page_offset = 10'000;  // history offset bound (deeper: use `before`)
-    std::size_t max_ids_per_request = 100;    // /users?ids[]=
+    std::size_t max_page_size = 100;        // history page size cap
+    std::size_t max_page_offset = 10'000;   // history offset bound (deeper: use `before`)
+    std::size_t max_ids_per_request = 100;  // /users?ids[]=
     std::size_t max_username_chars = 32;
     std::size_t min_password_chars = 6;
     std::size_t max_message_chars = 4000;      // Unicode code points

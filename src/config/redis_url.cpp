@@ -59,8 +59,9 @@ redis_url_parse parse_redis_url(std::string_view text) {
     const boost::urls::url_view u = *parsed;
     const std::string scheme(u.scheme());
     if (scheme == "rediss")
-        return refuse("TLS (rediss://) is not supported; reach Redis over a private network "
-                      "or a local TLS tunnel and use redis://");
+        return refuse(
+            "TLS (rediss://) is not supported; reach Redis over a private network "
+            "or a local TLS tunnel and use redis://");
     if (scheme != "redis" && scheme != "unix")
         return refuse("the scheme must be redis:// or unix://, not " + scheme + "://");
     if (u.has_fragment())

@@ -57,13 +57,13 @@ struct shard {
     counter accept_errors{0};  // failed accepts (out of file descriptors...)
     gauge connections_open{0};
     gauge sse_streams_open{0};
-    gauge queued_output_bytes{0};  // written to no client yet: WebSocket and polling queues
-    counter refused_origin{0};        // requests from a foreign browser origin
-    counter refused_connections{0};   // over the per-address or per-user connection cap
+    gauge queued_output_bytes{0};      // written to no client yet: WebSocket and polling queues
+    counter refused_origin{0};         // requests from a foreign browser origin
+    counter refused_connections{0};    // over the per-address or per-user connection cap
     counter refused_session_login{0};  // an Engine.IO sid used with another login
-    counter rate_limited{0};          // messages, logins or room creations over their rate
-    counter slow_clients_dropped{0};  // output queue over its limit
-    counter sockets_opened{0};        // Engine.IO sessions
+    counter rate_limited{0};           // messages, logins or room creations over their rate
+    counter slow_clients_dropped{0};   // output queue over its limit
+    counter sockets_opened{0};         // Engine.IO sessions
     gauge sockets_open{0};
 
     void record_request(route r, int status, std::uint64_t duration_ns) noexcept;

@@ -254,8 +254,7 @@ std::string with_key_names(std::string_view text) {
 struct lua_script {
     std::string body;
     std::string sha;
-    explicit lua_script(std::string_view text)
-        : body(with_key_names(text)), sha(sha1_hex(body)) {}
+    explicit lua_script(std::string_view text) : body(with_key_names(text)), sha(sha1_hex(body)) {}
 };
 const lua_script create_user_lua(create_user_script);
 const lua_script put_session_lua(put_session_script);
@@ -468,10 +467,10 @@ class redis_chat_store final : public chat::store {
     task<void> presence_rewrite(std::string instance_id, std::string server_id,
                                 std::chrono::seconds ttl,
                                 std::vector<std::pair<std::string, int>> counts) override {
-        command c = cmd("5", keys::presence_of(instance_id), keys::presence_counts,
-                        keys::online_users, keys::presence_instances,
-                        keys::instance_alive(instance_id), instance_id,
-                        std::to_string(ttl.count()), chat::json_quote(server_id));
+        command c =
+            cmd("5", keys::presence_of(instance_id), keys::presence_counts, keys::online_users,
+                keys::presence_instances, keys::instance_alive(instance_id), instance_id,
+                std::to_string(ttl.count()), chat::json_quote(server_id));
         c.reserve(c.size() + 2 * counts.size());
         for (auto& [user_id, n] : counts) {
             c.push_back(std::move(user_id));

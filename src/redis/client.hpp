@@ -43,7 +43,7 @@ class client {
     struct options {
         config::redis_endpoint endpoint;
         std::chrono::milliseconds timeout{2000};
-        std::string name = "redchat";  // CLIENT SETNAME, for `CLIENT LIST`
+        std::string name = "redchat";         // CLIENT SETNAME, for `CLIENT LIST`
         status_reporter* reporter = nullptr;  // shared by the process's connections; optional
     };
 
@@ -100,15 +100,15 @@ class client {
     redisAsyncContext* ctx_ = nullptr;
     state state_ = state::stopped;
     clock_type::time_point connect_started_{};
-    clock_type::time_point last_used_{};     // the last call sent, or message received
-    clock_type::time_point confirm_due_{};   // a subscriber's probe must be confirmed by then
-    bool awaiting_confirm_ = false;          // a SUBSCRIBE (handshake or probe) is unanswered
-    int setup_pending_ = 0;                  // handshake replies still to come
+    clock_type::time_point last_used_{};    // the last call sent, or message received
+    clock_type::time_point confirm_due_{};  // a subscriber's probe must be confirmed by then
+    bool awaiting_confirm_ = false;         // a SUBSCRIBE (handshake or probe) is unanswered
+    int setup_pending_ = 0;                 // handshake replies still to come
     std::chrono::milliseconds backoff_{0};
     bool ever_connected_ = false;
     boost::asio::steady_timer reconnect_timer_;
     boost::asio::steady_timer tick_timer_;
-    boost::asio::ip::tcp::resolver resolver_;  // host names: hiredis would block resolving them
+    boost::asio::ip::tcp::resolver resolver_;     // host names: hiredis would block resolving them
     std::deque<std::weak_ptr<batch>> in_flight_;  // oldest first: deadlines are monotonic
     std::string channel_;
     message_handler on_message_;

@@ -158,8 +158,8 @@ std::string echoable_namespace(std::string_view nsp) {
     for (char c : nsp) {
         const auto b = static_cast<unsigned char>(c);
         const bool plain = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') ||
-                           (b >= '0' && b <= '9') || b == '/' || b == '_' || b == '.' ||
-                           b == '~' || b == '-';
+                           (b >= '0' && b <= '9') || b == '/' || b == '_' || b == '.' || b == '~' ||
+                           b == '-';
         if (plain) {
             out += c;
         } else {

@@ -332,8 +332,8 @@ class eio_session final : public chat::client_socket,
         }
         if (packet->nsp != "/") {
             if (packet->type == socketio::sio_type::connect) {
-                send("4" + socketio::encode_connect_error(
-                               socketio::echoable_namespace(packet->nsp), "Invalid namespace"));
+                send("4" + socketio::encode_connect_error(socketio::echoable_namespace(packet->nsp),
+                                                          "Invalid namespace"));
             }
             co_return;
         }
@@ -427,7 +427,8 @@ class eio_session final : public chat::client_socket,
 class open_connection {
   public:
     explicit open_connection(metrics::shard& stats) : stats_(&stats) {}
-    open_connection(open_connection&& other) noexcept : stats_(std::exchange(other.stats_, nullptr)) {}
+    open_connection(open_connection&& other) noexcept
+        : stats_(std::exchange(other.stats_, nullptr)) {}
     open_connection& operator=(open_connection&&) = delete;
     open_connection(const open_connection&) = delete;
     ~open_connection() {
@@ -591,8 +592,7 @@ awaitable<poll_answer> engineio_server::handle_polling(request req,
         asio::use_awaitable);
 }
 
-awaitable<poll_answer> engineio_server::polling_here(request req,
-                                                     std::optional<std::string> cookie,
+awaitable<poll_answer> engineio_server::polling_here(request req, std::optional<std::string> cookie,
                                                      std::string client) {
     const auto q = parse_eio_query(req.target());
     const bool get = req.method() == beast::http::verb::get;
@@ -795,10 +795,10 @@ awaitable<void> engineio_server::websocket_here(
     session->attach_websocket(ws);
     // From here on, a coroutine of its own: this frame, with the request, the cookie and the
     // handshake's state, is freed (the address slot moves along).
-    asio::co_spawn(ioc_,
-                   serve_websocket(std::move(ws), std::move(session), std::move(held),
-                                   std::move(counted)),
-                   asio::detached);
+    asio::co_spawn(
+        ioc_,
+        serve_websocket(std::move(ws), std::move(session), std::move(held), std::move(counted)),
+        asio::detached);
 }
 
 void engineio_server::schedule_ping(std::weak_ptr<eio_session> session,

@@ -79,8 +79,7 @@ class engineio_server {
     void schedule_ping(std::weak_ptr<eio_session> session, std::chrono::milliseconds delay);
 
   private:
-    boost::asio::awaitable<poll_answer> polling_here(request req,
-                                                     std::optional<std::string> cookie,
+    boost::asio::awaitable<poll_answer> polling_here(request req, std::optional<std::string> cookie,
                                                      std::string client_address);
     boost::asio::awaitable<void> websocket_here(
         boost::asio::ip::tcp::socket socket, request req, std::optional<std::string> cookie,

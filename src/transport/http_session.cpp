@@ -85,11 +85,12 @@ class http_connection {
     awaitable<outcome> refuse_origin(const request& req) {
         svc_.stats.refused_origin.fetch_add(1, std::memory_order_relaxed);
         auto origin = req.find(http::field::origin);
-        spdlog::info("event=request_refused reason=\"origin not allowed\" origin=\"{}\" "
-                     "address={}",
-                     origin == req.end() ? std::string_view{}
-                                         : std::string_view(origin->value()).substr(0, 200),
-                     client_address(req));
+        spdlog::info(
+            "event=request_refused reason=\"origin not allowed\" origin=\"{}\" "
+            "address={}",
+            origin == req.end() ? std::string_view{}
+                                : std::string_view(origin->value()).substr(0, 200),
+            client_address(req));
         co_return co_await send(json_response(req, 403, chat::error_body("Origin not allowed")));
     }
     awaitable<outcome> send(string_response res);

@@ -53,9 +53,10 @@ void listener::accept_next() {
                     // The errno's text from libc: an error_category's virtual message()
                     // trips UBSan's vptr check across the GCC-built libraries.
                     char text[128];
-                    spdlog::error("event=accept_failing error=\"{}\" hint=\"raise ulimit -n or "
-                                  "lower --max-connections-per-address\"",
-                                  ::strerror_r(ec.value(), text, sizeof text));
+                    spdlog::error(
+                        "event=accept_failing error=\"{}\" hint=\"raise ulimit -n or "
+                        "lower --max-connections-per-address\"",
+                        ::strerror_r(ec.value(), text, sizeof text));
                 }
                 back_off();
                 return;
@@ -73,8 +74,8 @@ void listener::accept_next() {
 }
 
 void listener::back_off() {
-    backoff_ = std::clamp(backoff_ * 2, std::chrono::milliseconds(10),
-                          std::chrono::milliseconds(1000));
+    backoff_ =
+        std::clamp(backoff_ * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
     retry_timer_.expires_after(backoff_);
     retry_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec && acceptor_.is_open())

@@ -3,8 +3,7 @@
 namespace redchat::transport {
 
 session_registry::guard::guard(session_registry& owner, std::function<void()> close)
-    : list_(owner.entries_),
-      it_(list_->insert(list_->end(), entry{std::move(close), true})) {}
+    : list_(owner.entries_), it_(list_->insert(list_->end(), entry{std::move(close), true})) {}
 
 session_registry::guard::~guard() {
     list_->erase(it_);

@@ -313,7 +313,8 @@ TEST_F(rest_api_test, failed_logins_are_throttled_per_user_and_address) {
 TEST_F(rest_api_test, the_looser_per_user_limit_still_stops_a_distributed_guess) {
     cfg_.limit.login_failures_per_account = 3;
     for (int i = 0; i < 3; ++i) {
-        EXPECT_EQ(login_from("198.51.100." + std::to_string(i), R"({"username":"Mary","password":"nope123"})")
+        EXPECT_EQ(login_from("198.51.100." + std::to_string(i),
+                             R"({"username":"Mary","password":"nope123"})")
                       .status,
                   404);
     }
@@ -325,8 +326,8 @@ TEST_F(rest_api_test, new_accounts_are_limited_per_address_and_the_hash_queue_is
     int created = 0;
     int refused = 0;
     for (int i = 0; i < 12; ++i) {
-        auto r = login_from("198.51.100.7",
-                            R"({"username":"new)" + std::to_string(i) + R"(","password":"secret99"})");
+        auto r = login_from("198.51.100.7", R"({"username":"new)" + std::to_string(i) +
+                                                R"(","password":"secret99"})");
         if (r.status == 201)
             ++created;
         if (r.status == 429) {
@@ -650,7 +651,7 @@ TEST_F(realtime_test, connect_joins_all_rooms_and_counts_presence) {
 TEST_F(realtime_test, a_failed_presence_join_is_never_uncounted) {
     db_.fail_presence_join = true;
     run(rt_.connected(pablo_));
-    EXPECT_EQ(hub_.size(), 1u);  // connected all the same
+    EXPECT_EQ(hub_.size(), 1u);                     // connected all the same
     EXPECT_EQ(rt_.presence_snapshot().at("1"), 1);  // counted here, for the periodic rewrite
     run(rt_.disconnected(pablo_));
     run(rt_.disconnected(pablo_));  // a repeated disconnect changes nothing

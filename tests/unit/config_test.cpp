@@ -54,11 +54,27 @@ TEST(redis_url, unix_socket) {
 }
 
 TEST(redis_url, rejects_bad_urls) {
-    for (const char* bad :
-         {"", "localhost:6379", "http://x:1", "redis://", "redis://h:0", "redis://h:70000",
-          "redis://h:12ab", "redis://h/16", "redis://h/x", "unix://", "unix:x?#", "unix:x",
-          "unix:///s?#", "unix:///s#f", "unix:///s?db=16", "unix:///s?db", "unix:///s?x=1",
-          "unix://host/s", "redis://h?db=1", "redis://h#f", "rediss://h"}) {
+    for (const char* bad : {"",
+                            "localhost:6379",
+                            "http://x:1",
+                            "redis://",
+                            "redis://h:0",
+                            "redis://h:70000",
+                            "redis://h:12ab",
+                            "redis://h/16",
+                            "redis://h/x",
+                            "unix://",
+                            "unix:x?#",
+                            "unix:x",
+                            "unix:///s?#",
+                            "unix:///s#f",
+                            "unix:///s?db=16",
+                            "unix:///s?db",
+                            "unix:///s?x=1",
+                            "unix://host/s",
+                            "redis://h?db=1",
+                            "redis://h#f",
+                            "rediss://h"}) {
         const auto parsed = parse_redis_url(bad);
         EXPECT_FALSE(parsed) << bad;
         EXPECT_FALSE(parsed.problem.empty()) << bad;
@@ -84,14 +100,14 @@ TEST(redis_url, unix_query_forms) {
 }
 
 TEST(command_line, a_repeated_flag_takes_its_last_value_and_lists_add_up) {
-    auto out = parse({"--bcrypt-cost", "4", "--bcrypt-cost", "12", "--allowed-origins",
-                      "https://a.example,https://b.example", "--allowed-origins",
-                      "https://c.example"});
+    auto out =
+        parse({"--bcrypt-cost", "4", "--bcrypt-cost", "12", "--allowed-origins",
+               "https://a.example,https://b.example", "--allowed-origins", "https://c.example"});
     ASSERT_TRUE(out.config) << out.output;
     EXPECT_EQ(out.config->bcrypt_cost, 12);
-    EXPECT_EQ(out.config->allowed_origins,
-              (std::vector<std::string>{"https://a.example", "https://b.example",
-                                        "https://c.example"}));
+    EXPECT_EQ(
+        out.config->allowed_origins,
+        (std::vector<std::string>{"https://a.example", "https://b.example", "https://c.example"}));
 }
 
 TEST(command_line, localhost_origins_follow_the_bind_address_unless_set) {

@@ -47,11 +47,23 @@ unsigned short free_port() {
 class redis_process {
   public:
     explicit redis_process(std::vector<std::string> extra = {}) : port_(free_port()) {
-        dir_ = std::filesystem::temp_directory_path() / ("redchat-redis-test-" + std::to_string(port_));
+        dir_ = std::filesystem::temp_directory_path() /
+               ("redchat-redis-test-" + std::to_string(port_));
         std::filesystem::create_directories(dir_);
-        std::vector<std::string> args{"redis-server", "--port", std::to_string(port_), "--bind",
-                                      "127.0.0.1", "--save", "", "--appendonly", "no", "--dir",
-                                      dir_.string(), "--loglevel", "warning", "--logfile",
+        std::vector<std::string> args{"redis-server",
+                                      "--port",
+                                      std::to_string(port_),
+                                      "--bind",
+                                      "127.0.0.1",
+                                      "--save",
+                                      "",
+                                      "--appendonly",
+                                      "no",
+                                      "--dir",
+                                      dir_.string(),
+                                      "--loglevel",
+                                      "warning",
+                                      "--logfile",
                                       (dir_ / "redis.log").string()};
         args.insert(args.end(), extra.begin(), extra.end());
         pid_ = ::fork();
@@ -114,7 +126,8 @@ class redis_client_test : public ::testing::Test {
         run_until([&] { return out.has_value(); });
         return std::move(*out);
     }
-    std::unique_ptr<client> make(config::redis_endpoint ep, std::chrono::milliseconds timeout = 500ms,
+    std::unique_ptr<client> make(config::redis_endpoint ep,
+                                 std::chrono::milliseconds timeout = 500ms,
                                  status_reporter* reporter = nullptr) {
         auto c = std::make_unique<client>(ioc_.get_executor(),
                                           client::options{std::move(ep), timeout, "test", reporter},
