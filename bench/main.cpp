@@ -30,5 +30,7 @@ int main(int argc, char** argv) {
         return run_idle(o, *target);
     if (o.scenario == "connect")
         return run_connect(o, *target);
+    if (o.scenario == "frames")
+        return run_frames(o, *target);
     return run_history(o, *target);
 }

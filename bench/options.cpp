@@ -13,10 +13,14 @@ std::size_t default_connections(const std::string& scenario) {
         return 20000;
     if (scenario == "history")
         return 64;
+    if (scenario == "frames")
+        return 8;
     return 0;  // rooms: two sockets per pair
 }
 
 std::size_t default_window(const std::string& scenario) {
+    if (scenario == "frames")
+        return 8191;  // tiny frames per batch: with the ack packet, 8192 frames, ~57 KB
     return scenario == "rooms" ? 1 : 32;
 }
 
@@ -28,9 +32,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         "redchat-bench"};
     app.get_formatter()->column_width(34);
 
-    app.add_option("scenario", o.scenario, "fanout, rooms, idle, connect or history")
+    app.add_option("scenario", o.scenario, "fanout, rooms, idle, connect, history or frames")
         ->required()
-        ->check(CLI::IsMember({"fanout", "rooms", "idle", "connect", "history"}));
+        ->check(CLI::IsMember({"fanout", "rooms", "idle", "connect", "history", "frames"}));
     app.add_option("--url", o.url, "Server base URL (http://host:port)")->capture_default_str();
     app.add_option("--server-pid", o.server_pid, "Server process: report its CPU and RSS")
         ->check(CLI::PositiveNumber);
@@ -45,7 +49,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     app.add_option("--connections,--receivers", o.connections,
                    "fanout: receivers (1000); idle, connect: sockets (20000); history: HTTP "
-                   "connections (64)")
+                   "connections (64); frames: sockets (8)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{1'000'000}));
     app.add_option("--senders", o.senders, "fanout: sending sockets")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
@@ -58,7 +62,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->check(CLI::Range(0.0, 10'000'000.0))
         ->capture_default_str();
     app.add_option("--window", o.window,
-                   "Closed loop: unacknowledged messages per sender (fanout 32, rooms 1)")
+                   "Closed loop: unacknowledged messages per sender (fanout 32, rooms 1); "
+                   "frames: tiny frames per batch (8191)")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}));
     app.add_option("--message-bytes", o.message_bytes, "Length of each message text")
         ->check(CLI::Range(std::size_t{32}, std::size_t{4000}))

@@ -73,6 +73,14 @@ const rows = [
       ['server CPU per request', 'server_cpu_us_per_request', 'µs'],
     ],
   },
+  {
+    name: 'frames',
+    args: ['frames', '--connections', '8', '--duration', '10'],
+    report: [
+      ['tiny frames/s', 'frames_per_s', ''],
+      ['server CPU per frame', 'server_cpu_ns_per_frame', 'ns'],
+    ],
+  },
 ];
 
 const pick = (obj, dotted) => dotted.split('.').reduce((o, k) => o?.[k], obj);

@@ -118,6 +118,11 @@ equals "$result" connected 200
 equals "$result" dropped 0
 positive "$result" connections_per_s
 
+run frames --connections 4 --window 2000
+positive "$result" frames_per_s server_cpu_ns_per_frame
+equals "$result" ack_errors 0
+equals "$result" dropped 0
+
 run history --connections 8
 positive "$result" requests_per_s page_messages
 equals "$result" errors 0

@@ -105,22 +105,30 @@ asio::awaitable<void> presence_round(worker& w, std::vector<std::unique_ptr<work
         spdlog::warn("event=presence_sweep_failed error=\"{}\"", swept.error().message());
 }
 
+// A presence round on `w`'s own thread, if its Redis link is up there (each thread reads only
+// its own client's state): true when it ran.
+asio::awaitable<bool> presence_round_if_up(worker& w, std::vector<std::unique_ptr<worker>>& workers,
+                                           const config::server_config& cfg,
+                                           std::string instance_id) {
+    if (!w.redis->ready())
+        co_return false;
+    co_await presence_round(w, workers, cfg, std::move(instance_id));
+    co_return true;
+}
+
 asio::awaitable<void> presence_loop(worker& home, std::vector<std::unique_ptr<worker>>& workers,
                                     const config::server_config& cfg, std::string instance_id) {
     asio::steady_timer timer(home.ioc);
     while (!home.sessions.draining()) {
-        worker* up = nullptr;
+        bool ran = false;
         for (auto& w : workers) {
-            if (w->redis->ready()) {
-                up = w.get();
+            ran = co_await asio::co_spawn(w->ioc,
+                                          presence_round_if_up(*w, workers, cfg, instance_id),
+                                          asio::use_awaitable);
+            if (ran || home.sessions.draining())
                 break;
-            }
         }
-        if (up != nullptr) {
-            co_await asio::co_spawn(up->ioc, presence_round(*up, workers, cfg, instance_id),
-                                    asio::use_awaitable);
-        }
-        timer.expires_after(up != nullptr ? cfg.presence_ttl / 3 : std::chrono::seconds(1));
+        timer.expires_after(ran ? cfg.presence_ttl / 3 : std::chrono::seconds(1));
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }
