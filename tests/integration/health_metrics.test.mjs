@@ -140,8 +140,7 @@ describe('lifecycle', () => {
     const server = await startServer({ redis: stack.redis, demoData: 'off' });
     const ctl = new AbortController();
     try {
-      const c = api(server.base);
-      assert.equal((await c.get('/readyz')).status, 200);
+      await waitForReady(server.base);
       const res = await fetch(`${server.base}/stream`, { signal: ctl.signal });
       await res.body.getReader().read();
       const r = await server.terminate(10000);

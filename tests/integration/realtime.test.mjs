@@ -356,6 +356,11 @@ describe('real time on one instance', () => {
     const sid = JSON.parse((await (await fetch(base, { headers })).text()).slice(1)).sid;
     await fetch(`${base}&sid=${sid}`, { method: 'POST', headers, body: '40' });
     assert.match(await (await fetch(`${base}&sid=${sid}`, { headers })).text(), /^40\{"sid"/);
+    // The connect (answered) published Joe's presence; a later General event proves every event
+    // before it reached this session: poll until it shows, so that nothing else is queued.
+    await db.publish('MESSAGES', JSON.stringify({ type: 'message', data: { roomId: '0', message: 'drained', from: '1', date: 1 } }));
+    let seen = '';
+    while (!seen.includes('drained')) seen = await (await fetch(`${base}&sid=${sid}`, { headers, signal: AbortSignal.timeout(5000) })).text();
     const ws = new WebSocket(`${server.base.replace('http', 'ws')}/socket.io/?EIO=4&transport=websocket&sid=${sid}`, { headers });
     const frames = [];
     ws.on('message', (d) => frames.push(String(d)));
