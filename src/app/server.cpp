@@ -45,10 +45,18 @@ using namespace std::chrono_literals;
 
 namespace {
 
+// An io_context whose pending handlers (suspended coroutine frames among them) can be
+// destroyed before it is: at the end, every thread's context is shut down while every object
+// those frames use, and every other context their completions refer to, is still alive.
+struct io_context_of_worker : asio::io_context {
+    using asio::io_context::io_context;
+    void destroy_pending() { shutdown(); }
+};
+
 // Everything that belongs to one I/O thread. Only that thread touches it once running.
 struct worker {
     std::size_t index = 0;
-    asio::io_context ioc{1};
+    io_context_of_worker ioc{1};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::unique_ptr<redis::client> redis;
     std::unique_ptr<chat::store> store;
@@ -350,6 +358,10 @@ int run_server(const config::server_config& cfg) {
     home.ioc.run();
     for (auto& t : threads)
         t.join();
+    // Frames still suspended (a presence round waiting on another thread, say) are destroyed
+    // now, all contexts first, before any object they use or context they refer to goes.
+    for (auto& w : workers)
+        w->ioc.destroy_pending();
     signals.reset();
     listener.reset();
     bus.reset();

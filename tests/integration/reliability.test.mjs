@@ -202,7 +202,7 @@ describe('a slow consumer', () => {
       demoData: 'on',
             extraArgs: ['--max-queued-bytes', '262144', '--messages-per-second', '100000', '--message-burst', '100000'],
       // Under ASan, freed memory waits in a quarantine (256 MB by default) and looks like growth.
-      env: { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ''}:quarantine_size_mb=8` },
+      env: { ASAN_OPTIONS: `${process.env.ASAN_OPTIONS || ''}:quarantine_size_mb=1` },
     });
     const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))[1]);
     try {
@@ -237,9 +237,10 @@ describe('a slow consumer', () => {
       // Nothing stays queued for anyone once the reader has it all and the stuck one is gone.
       await waitFor('no output queued', async () => (await metric(server.base, 'redchat_queued_output_bytes')) === 0);
       // 31 MB went to each of three receivers, in shared packets: had the stuck one kept its
-      // share queued (a leak), the server would have grown by 31 MB or more.
+      // share queued (a leak), the server would have grown by 31 MB or more. (The margin is for
+      // the allocator's and, in the sanitizer build, ASan's own overhead.)
       const growthKb = rss() - baseline;
-      assert.ok(growthKb < 16 * 1024, `server RSS grew by ${growthKb} kB`);
+      assert.ok(growthKb < 24 * 1024, `server RSS grew by ${growthKb} kB`);
     } finally {
       closeSockets();
       await server.stop();
