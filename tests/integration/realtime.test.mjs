@@ -237,7 +237,8 @@ describe('real time on one instance', () => {
     const watcher = await connected(connect(ioV4, server.base, joe.sid, { transports: ['websocket'] }));
     const tab1 = await connected(connect(ioV4, server.base, alex.sid));
     const tab2 = await connected(connect(ioV4, server.base, alex.sid, { transports: ['websocket'] }));
-    await waitFor('Alex online', async () => (await db.sismember('online_users', alex.id)) === 1);
+    await waitFor('both tabs of Alex counted', async () => (await db.hget('redchat:presence:counts', alex.id)) === '2');
+    assert.equal(await db.sismember('online_users', alex.id), 1);
     tab1.close();
     // The server has counted the closed tab out: one connection left, and still online.
     await waitFor('one connection of Alex left', async () => (await db.hget('redchat:presence:counts', alex.id)) === '1');
