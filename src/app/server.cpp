@@ -130,9 +130,8 @@ asio::awaitable<void> presence_loop(worker& home, std::vector<std::unique_ptr<wo
     while (!home.sessions.draining()) {
         bool ran = false;
         for (auto& w : workers) {
-            ran = co_await asio::co_spawn(w->ioc,
-                                          presence_round_if_up(*w, workers, cfg, instance_id),
-                                          asio::use_awaitable);
+            ran = co_await asio::co_spawn(
+                w->ioc, presence_round_if_up(*w, workers, cfg, instance_id), asio::use_awaitable);
             if (ran || home.sessions.draining())
                 break;
         }

@@ -511,19 +511,22 @@ void engineio_server::forget(const std::string& sid) {
         stats_.sockets_open.fetch_sub(1, std::memory_order_relaxed);
 }
 
-void engineio_server::close_all() {
+// A copy of the session list: closing a session erases it from sessions_.
+std::vector<std::shared_ptr<eio_session>> engineio_server::all_sessions() const {
     std::vector<std::shared_ptr<eio_session>> all;
-    for (auto& [sid, s] : sessions_)
+    all.reserve(sessions_.size());
+    for (const auto& [sid, s] : sessions_)
         all.push_back(s);
-    for (auto& s : all)
+    return all;
+}
+
+void engineio_server::close_all() {
+    for (auto& s : all_sessions())
         s->close_soon();
 }
 
 void engineio_server::abort_all() {
-    std::vector<std::shared_ptr<eio_session>> all;
-    for (auto& [sid, s] : sessions_)
-        all.push_back(s);
-    for (auto& s : all)
+    for (auto& s : all_sessions())
         s->abort();
 }
 

@@ -87,6 +87,7 @@ class engineio_server {
     boost::asio::awaitable<std::shared_ptr<eio_session>> open_session(
         std::optional<std::string> cookie, bool websocket);
     engineio_server* owner_of(std::string_view sid);
+    std::vector<std::shared_ptr<eio_session>> all_sessions() const;
     boost::asio::awaitable<void> run_ping_wheel();
 
     boost::asio::io_context& ioc_;

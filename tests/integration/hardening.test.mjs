@@ -140,7 +140,7 @@ describe('bad Redis configuration says so, once', () => {
     assert.equal(count(server.logs(), /event=redis_unavailable/), 1, server.logs());
   });
 
-  test('a host name is resolved without blocking an I/O thread', async () => {
+  test('a host name in the URL is resolved; one that does not resolve is reported while the server keeps serving', async () => {
     const redis = await startRedis();
     redises.push(redis);
     const named = await startServer({ redisUrl: `redis://localhost:${redis.port}` });
