@@ -10,7 +10,7 @@ FUZZ_SECONDS ?= 300
 DATA_DIR ?= var/redis
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error
 
-.PHONY: run test setup setup-run build build-asan build-tsan build-fuzz web test-deps test-release test-asan test-tsan test-fuzz fuzz clean format tidy
+.PHONY: run test setup setup-run build build-asan build-tsan build-fuzz web test-deps test-release test-asan test-tsan test-fuzz fuzz chaos clean format tidy
 
 run: setup-run build web
 	@echo "redchat: starting on http://localhost:$(PORT)  (Ctrl-C stops the server and its Redis)"
@@ -73,6 +73,12 @@ FUZZ_TARGETS ?= $(notdir $(basename $(wildcard fuzz/*.cpp)))
 fuzz: build-fuzz
 	@for t in $(FUZZ_TARGETS); do \
 	  fuzz/run.sh explore build/fuzz/fuzz/fuzz_$$t $$t $(FUZZ_SECONDS) || exit 1; done
+
+# The chaos suite at length (tests/integration/chaos/README.md): bigger crowds, minutes of
+# faults, against the release build (CHAOS_ONLY=<regex> picks scenarios).
+chaos: setup build test-deps
+	@cd tests/integration && CHAOS_SCALE=long REDCHAT_SERVER=$(CURDIR)/build/release/redchat-server \
+	  node --test --test-reporter=spec chaos/run.mjs
 
 format:
 	@git ls-files '*.cpp' '*.hpp' | xargs clang-format -i

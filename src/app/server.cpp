@@ -10,6 +10,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <malloc.h>
+
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <memory>
@@ -136,6 +139,34 @@ asio::awaitable<void> presence_loop(worker& home, std::vector<std::unique_ptr<wo
                 break;
         }
         timer.expires_after(ran ? cfg.presence_ttl / 3 : std::chrono::seconds(1));
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+}
+
+// Memory freed by a wave of disconnects stays with glibc's allocator (in its arenas, and only
+// the top of each heap goes back by itself). Once the open connections have fallen well below
+// their peak since the last trim, the free pages go back to the system: the process's memory
+// follows its load down, not only up. Checked once a second (reading a gauge); trimming is rare.
+asio::awaitable<void> memory_trim_loop(worker& home, const metrics::registry& stats) {
+    constexpr std::int64_t min_drop = 256;  // connections closed since the peak
+    asio::steady_timer timer(home.ioc);
+    std::int64_t peak = 0;
+    while (!home.sessions.draining()) {
+        const std::int64_t open = stats.connections_open();
+        peak = std::max(peak, open);
+        if (peak - open >= min_drop && peak - open >= peak / 4) {
+#ifdef __GLIBC__
+            const auto start = std::chrono::steady_clock::now();
+            malloc_trim(0);
+            spdlog::debug("event=memory_trimmed connections_peak={} connections_open={} ms={}",
+                          peak, open,
+                          std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - start)
+                              .count());
+#endif
+            peak = open;
+        }
+        timer.expires_after(std::chrono::seconds(1));
         co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
     }
 }
@@ -334,6 +365,7 @@ int run_server(const config::server_config& cfg) {
     if (cfg.demo_data)
         asio::co_spawn(home.ioc, load_demo(home, passwords, startup), log_exception);
     asio::co_spawn(home.ioc, presence_loop(home, workers, cfg, instance_id), log_exception);
+    asio::co_spawn(home.ioc, memory_trim_loop(home, stats), log_exception);
 
     bool stopping = false;
     signals.emplace(home.ioc, SIGINT, SIGTERM);

@@ -80,6 +80,13 @@ std::int64_t registry::redis_connections_down() const {
     return n;
 }
 
+std::int64_t registry::connections_open() const {
+    std::int64_t n = 0;
+    for (const auto& s : shards_)
+        n += s->connections_open.load(std::memory_order_relaxed);
+    return n;
+}
+
 std::string registry::render() const {
     std::string out;
     auto sum = [&](auto member) {
@@ -161,6 +168,8 @@ std::string registry::render() const {
          sum(&shard::sockets_opened));
     line("redchat_sockets_open", "gauge", "Engine.IO sessions open now.",
          sum_signed(&shard::sockets_open));
+    line("redchat_polls_waiting", "gauge", "Long-polls held open, waiting for output.",
+         sum_signed(&shard::polls_waiting));
     line("redchat_refused_origin_total", "counter", "Requests refused for their browser Origin.",
          sum(&shard::refused_origin));
     line("redchat_refused_connections_total", "counter",

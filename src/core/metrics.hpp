@@ -65,6 +65,7 @@ struct shard {
     counter slow_clients_dropped{0};   // output queue over its limit
     counter sockets_opened{0};         // Engine.IO sessions
     gauge sockets_open{0};
+    gauge polls_waiting{0};  // long-polls held open until there is output
 
     void record_request(route r, int status, std::uint64_t duration_ns) noexcept;
 };
@@ -76,6 +77,8 @@ class registry {
     std::size_t size() const { return shards_.size(); }
     // Started Redis connections of the whole process that are not connected now.
     std::int64_t redis_connections_down() const;
+    // TCP connections open now, over all threads.
+    std::int64_t connections_open() const;
     // The whole exposition, summed over shards.
     std::string render() const;
 

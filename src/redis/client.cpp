@@ -98,7 +98,9 @@ client::client(asio::any_io_executor executor, options opts, metrics::shard& sta
       stats_(stats),
       reconnect_timer_(executor),
       tick_timer_(executor),
-      resolver_(executor) {}
+      resolver_(executor) {
+    set_state(state::created);
+}
 
 client::~client() {
     stop();
@@ -153,7 +155,7 @@ void client::on_subscription(redisAsyncContext* ac, void* raw, void*) {
 }
 
 void client::start() {
-    if (state_ != state::stopped)
+    if (state_ != state::created)
         return;
     set_state(state::disconnected);
     connect();

@@ -72,8 +72,10 @@ class client {
     struct batch;  // one call in flight (internal)
 
   private:
-    // disconnected -> connecting (TCP) -> handshaking (setup commands answered) -> ready.
-    enum class state { stopped, disconnected, connecting, handshaking, ready };
+    // created -> disconnected -> connecting (TCP) -> handshaking (setup commands answered) ->
+    // ready. A created connection counts as down: /readyz must not say ready before every
+    // thread has even started its connection.
+    enum class state { stopped, created, disconnected, connecting, handshaking, ready };
 
     void connect();
     // Connects to `host` (an address: names are resolved first, off the I/O thread's path).

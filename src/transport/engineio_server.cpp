@@ -184,7 +184,20 @@ class eio_session final : public chat::client_socket,
     // Waits until packets are queued (or the session closes). A long-poll also stops waiting
     // when the session moves to WebSocket: it is then answered with a noop.
     awaitable<void> wait_for_output(bool long_poll) {
+        // Counted while it waits (redchat_polls_waiting), however the wait ends.
+        struct waiting {
+            metrics::gauge& gauge;
+            explicit waiting(metrics::gauge& g) : gauge(g) {
+                gauge.fetch_add(1, std::memory_order_relaxed);
+            }
+            ~waiting() { gauge.fetch_sub(1, std::memory_order_relaxed); }
+            waiting(const waiting&) = delete;
+            waiting& operator=(const waiting&) = delete;
+        };
+        std::optional<waiting> counted;
         while (queue_.empty() && !closed_ && !(long_poll && (websocket_ || upgrading_))) {
+            if (long_poll && !counted)
+                counted.emplace(server_.stats().polls_waiting);
             if (!wake_)
                 wake_.emplace(server_.context(), clock_type::time_point::max());
             wake_->expires_at(clock_type::time_point::max());
@@ -339,7 +352,8 @@ class eio_session final : public chat::client_socket,
         }
         switch (packet->type) {
             case socketio::sio_type::connect:
-                if (!sio_connected_ && account && !user_slot_) {
+                // A closed session takes no place: close() gave its slot back already.
+                if (!sio_connected_ && account && !user_slot_ && !closed_) {
                     user_slot_ = server_.per_user().try_acquire(account->id);
                     if (!user_slot_) {
                         server_.stats().refused_connections.fetch_add(1, std::memory_order_relaxed);
@@ -550,8 +564,10 @@ engineio_server* engineio_server::owner_of(std::string_view sid) {
 
 awaitable<std::shared_ptr<eio_session>> engineio_server::open_session(
     std::optional<std::string> cookie, bool websocket) {
-    auto session =
-        std::make_shared<eio_session>(*this, random_hex(10) + "." + std::to_string(index_));
+    // Not make_shared: the ping wheel's weak_ptr would keep the whole session's memory until its
+    // entry fires (a ping interval after the close); apart, it keeps only the control block.
+    std::shared_ptr<eio_session> session(
+        new eio_session(*this, random_hex(10) + "." + std::to_string(index_)));
     if (!websocket)
         session->bind_login(cookie);
     // The handshake's cookie decides who this socket is, for its whole life.
@@ -653,6 +669,12 @@ awaitable<poll_answer> engineio_server::polling_here(request req, std::optional<
     }
     if (req.method() != beast::http::verb::post)
         co_return eio_error(3, "Bad request");
+    // The maxPayload of the open packet (the HTTP body limit is a separate setting).
+    if (req.body().size() > cfg_.limit.max_packet_bytes) {
+        co_return poll_answer{413, "application/json",
+                              "{\"message\":\"Payload is larger than " +
+                                  std::to_string(cfg_.limit.max_packet_bytes) + " bytes\"}"};
+    }
     auto packets = socketio::decode_payload(req.body());
     if (!packets) {
         session->close();

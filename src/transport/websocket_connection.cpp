@@ -98,6 +98,7 @@ websocket_connection::step websocket_connection::decode(std::string_view& in, ws
         case ws_opcode::pong:
             return step::read_more;
         case ws_opcode::close: {
+            close_received_ = true;
             const auto code = ws_close_code(msg.payload);
             close(code == 1005 ? ws_close::normal : code, "");
             return step::stop;
@@ -245,8 +246,12 @@ void websocket_connection::written_all() {
     if (queue_.capacity() > 64)
         queue_ = {};  // a burst went through: give the memory back
     if (close_queued_ && !close_sent_) {
-        // Our close frame is out: no more writes. Wait a moment for the client's.
         close_sent_ = true;
+        if (close_received_) {
+            shut_down();  // our answer to the client's close: nothing left to wait for
+            return;
+        }
+        // Our close frame is out: no more writes. Wait a moment for the client's.
         boost::system::error_code ignored;
         socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
         asio::co_spawn(socket_.get_executor(), linger(shared_from_this()), asio::detached);

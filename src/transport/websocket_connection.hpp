@@ -112,6 +112,7 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     bool waiting_writable_ = false;  // the kernel's buffer is full
     bool close_queued_ = false;      // a close frame is queued: nothing may follow it
     bool close_sent_ = false;
+    bool close_received_ = false;  // the client's close frame arrived
 };
 
 }  // namespace redchat::transport

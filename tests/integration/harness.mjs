@@ -176,6 +176,45 @@ class RedisHandle {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A TCP proxy in front of Redis, for faults the network makes
+
+/** A TCP proxy that can go silent: it keeps every connection open but forwards nothing. */
+export async function startProxy(targetPort) {
+  const conns = new Set();
+  let silent = false;
+  const server = net.createServer((client) => {
+    const pair = { client, upstream: null, silent };
+    conns.add(pair);
+    client.on('error', () => {});
+    client.on('close', () => { pair.upstream?.destroy(); conns.delete(pair); });
+    if (pair.silent) return; // accepted, never connected through
+    const upstream = net.connect({ port: targetPort, host: '127.0.0.1' });
+    pair.upstream = upstream;
+    upstream.on('error', () => {});
+    upstream.on('close', () => client.destroy());
+    client.on('data', (d) => { if (!pair.silent) upstream.write(d); });
+    upstream.on('data', (d) => { if (!pair.silent) client.write(d); });
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: server.address().port,
+    /** Every current and future connection goes silent (a half-open link, a NAT timeout). */
+    blackhole() {
+      silent = true;
+      for (const p of conns) p.silent = true;
+    },
+    /** New connections pass again; the silent ones stay silent, as dead links do. */
+    restore() {
+      silent = false;
+    },
+    async close() {
+      for (const p of conns) { p.client.destroy(); p.upstream?.destroy(); }
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
 // redchat-server
 
 /**
@@ -577,4 +616,22 @@ export async function flushDeliveries(sender, receivers, ms = 5000) {
   for (const r of receivers) {
     await waitFor('the sentinel message', () => r.received.some((e) => e.name === 'message' && e.payload?.message === text), ms);
   }
+}
+
+/** Engine.IO long-polling by hand: the handshake, then raw POSTs and GETs on its sid. */
+export async function pollingSession(base, cookie) {
+  const headers = cookie ? { Cookie: `${COOKIE_NAME}=${cookie}` } : {};
+  const open = await fetch(`${base}/socket.io/?EIO=4&transport=polling`, { headers });
+  if (open.status !== 200) throw new Error(`polling handshake: ${open.status} ${await open.text()}`);
+  const text = await open.text();
+  const { sid } = JSON.parse(text.slice(1));
+  const url = `${base}/socket.io/?EIO=4&transport=polling&sid=${encodeURIComponent(sid)}`;
+  // `as`: another cookie (a session id) or null (none) instead of the handshake's.
+  const withCookie = (as) => (as === undefined ? headers : as === null ? {} : { Cookie: `${COOKIE_NAME}=${as}` });
+  return {
+    sid,
+    url,
+    post: (body, as) => fetch(url, { method: 'POST', headers: { ...withCookie(as), 'content-type': 'text/plain;charset=UTF-8' }, body }),
+    get: (as) => fetch(url, { headers: withCookie(as), signal: AbortSignal.timeout(5000) }),
+  };
 }

@@ -188,6 +188,27 @@ TEST_F(redis_client_test, calls_while_disconnected_fail_at_once) {
     c->stop();
 }
 
+TEST_F(redis_client_test, a_connection_not_yet_started_counts_as_down) {
+    redis_process server;
+    // Each thread starts its connection on its own loop: until it has, /readyz must not say
+    // ready (it once did, between the listener opening and a thread's first turn).
+    client c(ioc_.get_executor(),
+             client::options{endpoint_for(server.port()), 500ms, "test", nullptr},
+             stats_.for_thread(0));
+    EXPECT_EQ(stats_.redis_connections_down(), 1);
+    c.start();
+    run_until([&] { return c.ready(); });
+    EXPECT_EQ(stats_.redis_connections_down(), 0);
+    c.stop();
+    EXPECT_EQ(stats_.redis_connections_down(), 0);
+    client never_started(ioc_.get_executor(),
+                         client::options{endpoint_for(server.port()), 500ms, "test", nullptr},
+                         stats_.for_thread(0));
+    EXPECT_EQ(stats_.redis_connections_down(), 1);
+    never_started.stop();
+    EXPECT_EQ(stats_.redis_connections_down(), 0);
+}
+
 TEST_F(redis_client_test, a_failed_handshake_never_counts_as_up) {
     redis_process server({"--requirepass", "right"});
     status_reporter reporter("test");
