@@ -60,14 +60,21 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
     const lastMsg = msgs[msgs.length - 1];
     const last = lastMsg ? messageKey(lastMsg) : undefined;
     const p = prev.current;
+    // Whether the reader was at the bottom of the list as it was before this change, measured
+    // now rather than remembered from the last scroll event (which may not have been handled
+    // yet when a scroll was made by script, or in the same frame as the change).
+    const wasAtBottom = p.height - el.scrollTop - el.clientHeight < STICK_PX;
     if (p.count === 0 && msgs.length > 0) {
       el.scrollTop = el.scrollHeight;
     } else if (first !== p.first && last === p.last) {
       el.scrollTop += el.scrollHeight - p.height;
     } else if (last !== p.last && lastMsg) {
-      if (atBottom.current || lastMsg.from === me.id) scrollToBottom();
-      else setUnseenBelow((n) => n + Math.max(1, msgs.length - p.count));
-    } else if (atBottom.current) {
+      if (wasAtBottom || lastMsg.from === me.id) scrollToBottom();
+      else {
+        atBottom.current = false;
+        setUnseenBelow((n) => n + Math.max(1, msgs.length - p.count));
+      }
+    } else if (wasAtBottom) {
       el.scrollTop = el.scrollHeight;
     }
     prev.current = { first, last, height: el.scrollHeight, count: msgs.length };
