@@ -78,8 +78,9 @@ double now_seconds() {
 
 // One bus event, parsed and encoded once for the whole process (the Socket.IO packet inside its
 // WebSocket frame), then handed to every thread, which queues that same buffer to each receiver.
-void fan_out(std::vector<std::unique_ptr<worker>>& workers, std::string_view payload) {
-    auto parsed = chat::parse_envelope(payload);
+void fan_out(std::vector<std::unique_ptr<worker>>& workers, std::string_view payload,
+             bool own_channel) {
+    auto parsed = chat::parse_envelope(payload, own_channel);
     if (!parsed)
         return;
     auto event = std::make_shared<const chat::bus_event>(std::move(*parsed));
@@ -343,8 +344,13 @@ int run_server(const config::server_config& cfg) {
     bus.emplace(home.ioc.get_executor(),
                 redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus", &redis_status},
                 stats.for_thread(0));
-    bus->subscribe(std::string(redis::keys::messages_channel),
-                   [&workers](std::string_view payload) { fan_out(workers, payload); });
+    std::vector<std::string> channels;
+    channels.emplace_back(redis::keys::messages_channel);
+    channels.emplace_back(redis::keys::events_channel);
+    bus->subscribe(std::move(channels),
+                   [&workers](std::string_view channel, std::string_view payload) {
+                       fan_out(workers, payload, channel == redis::keys::events_channel);
+                   });
     asio::post(home.ioc, [&bus] { bus->start(); });
     // Destroyed before the workers: their I/O objects live on the workers' io_contexts.
     std::optional<transport::listener> listener;

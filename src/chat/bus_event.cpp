@@ -103,7 +103,7 @@ std::optional<std::string_view> raw_member(std::string_view text, std::string_vi
 
 }  // namespace
 
-std::optional<bus_event> parse_envelope(std::string_view payload) {
+std::optional<bus_event> parse_envelope(std::string_view payload, bool own_channel) {
     boost::system::error_code ec;
     json::value v = json::parse(payload, ec);
     if (ec || !v.is_object())
@@ -168,6 +168,28 @@ std::optional<bus_event> parse_envelope(std::string_view payload) {
         ev.data_json = json::serialize(*data);
         return ev;
     }
+    if (own_channel && (t == "typing" || t == "room.read")) {
+        const auto* room = d.if_contains("roomId");
+        auto user_id = id_text(d.if_contains("userId"));
+        if (room == nullptr || !room->is_string() || !is_room_id(room->get_string()) ||
+            !user_id || !is_user_id(*user_id)) {
+            return std::nullopt;
+        }
+        if (t == "room.read") {
+            const auto* date = d.if_contains("date");
+            if (date == nullptr || !date->is_number())
+                return std::nullopt;
+        }
+        ev.type = t == "typing" ? bus_event_type::typing : bus_event_type::room_read;
+        ev.room_id = std::string(room->get_string());
+        ev.user_id = *user_id;
+        // Our own servers wrote it: its text goes out as it is (dates keep every digit).
+        if (auto raw = raw_member(payload, "data"))
+            ev.data_json = std::string(*raw);
+        else
+            ev.data_json = json::serialize(*data);
+        return ev;
+    }
     return std::nullopt;
 }
 
@@ -178,6 +200,17 @@ std::string make_envelope(std::string_view server_id, std::string_view type,
     out += data_json;
     out += '}';
     return out;
+}
+
+std::string typing_data(std::string_view room_id, std::string_view user_id,
+                        std::string_view username) {
+    return "{\"roomId\":" + json_quote(room_id) + ",\"userId\":" + json_quote(user_id) +
+           ",\"username\":" + json_quote(username) + "}";
+}
+
+std::string room_read_data(std::string_view room_id, std::string_view user_id) {
+    return "{\"roomId\":" + json_quote(room_id) + ",\"userId\":" + json_quote(user_id) +
+           ",\"date\":@DATE@}";
 }
 
 std::string user_event_data(std::string_view id, std::string_view username, bool online) {

@@ -55,11 +55,41 @@ void hub::update_user(client_socket& socket, const std::optional<user>& before) 
         by_user_.emplace(socket.account->id, &socket);
 }
 
-std::size_t hub::deliver_to_user(const std::string& user_id, const packet_ptr& packet) {
+std::size_t hub::deliver_to_user(const std::string& user_id, const packet_ptr& packet,
+                                 int min_protocol) {
     std::size_t n = 0;
     auto [first, last] = by_user_.equal_range(user_id);
-    for (auto it = first; it != last; ++it, ++n)
-        it->second->deliver(packet);
+    for (auto it = first; it != last; ++it) {
+        if (it->second->protocol >= min_protocol) {
+            it->second->deliver(packet);
+            ++n;
+        }
+    }
+    return n;
+}
+
+std::size_t hub::deliver_extension(const bus_event& ev, const packet_ptr& packet) {
+    const bool typing = ev.type == bus_event_type::typing;
+    if (!typing && ev.room_id == general_room_id)
+        return deliver_to_user(ev.user_id, packet, 1);
+    if (auto members = private_room_members(ev.room_id)) {
+        std::size_t n = 0;
+        for (const auto* id : {&members->first, &members->second}) {
+            if (!typing || *id != ev.user_id)
+                n += deliver_to_user(*id, packet, 1);
+        }
+        return n;
+    }
+    std::size_t n = 0;
+    const bool everyone = ev.room_id == general_room_id;
+    for (auto* s : sockets_) {
+        if (s->protocol < 1 || !s->account || (typing && s->account->id == ev.user_id))
+            continue;
+        if (everyone || s->rooms.contains(ev.room_id)) {
+            s->deliver(packet);
+            ++n;
+        }
+    }
     return n;
 }
 
@@ -88,6 +118,9 @@ std::size_t hub::deliver(const bus_event& ev, const packet_ptr& packet) {
             }
             return n;
         }
+        case bus_event_type::typing:
+        case bus_event_type::room_read:
+            return deliver_extension(ev, packet);
         case bus_event_type::message:
             break;
     }

@@ -2,6 +2,7 @@
 // The connected sockets of one I/O thread and who is entitled to which event. Touched only by
 // its own thread; bus events reach it as one shared, already encoded packet.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -44,6 +45,11 @@ class client_socket {
     std::optional<user> account;  // nullopt: not logged in (may neither join nor send)
     std::set<std::string> rooms;  // rooms this socket is joined to (all checked memberships)
     std::optional<token_bucket> send_bucket;  // message rate of this connection
+    // The redchat protocol version the client announced in its Socket.IO connect (0: none, the
+    // tutorial's protocol exactly; 1: the events of docs/realtime.md "Protocol 1").
+    int protocol = 0;
+    std::chrono::steady_clock::time_point last_typing{};  // typing signals are throttled
+    std::optional<token_bucket> read_bucket;               // rate of read-position updates
 
     // Presence accounting of this socket (chat::realtime): counted once, joined before it
     // leaves. `joining`: the join is on its way to Redis; a disconnect meanwhile is remembered
@@ -75,7 +81,10 @@ class hub {
 
     // Delivers to the local sockets entitled to `ev`: members of a message's room (everyone
     // logged in for General, the two participants of a private room), the two users of a
-    // show.room, and everyone logged in for presence events. Returns the number of sockets.
+    // show.room, and everyone logged in for presence events. Our own events go only to sockets
+    // of protocol 1: typing to the room's members but the typist, a read position to the
+    // room's members (in General, where everyone is, only to the reader's own sockets).
+    // Returns the number of sockets.
     std::size_t deliver(const bus_event& ev, const packet_ptr& packet);
 
     std::size_t size() const { return sockets_.size(); }
@@ -83,7 +92,9 @@ class hub {
     std::size_t sockets_of(const std::string& user_id) const { return by_user_.count(user_id); }
 
   private:
-    std::size_t deliver_to_user(const std::string& user_id, const packet_ptr& packet);
+    std::size_t deliver_to_user(const std::string& user_id, const packet_ptr& packet,
+                                int min_protocol = 0);
+    std::size_t deliver_extension(const bus_event& ev, const packet_ptr& packet);
 
     std::unordered_set<client_socket*> sockets_;
     std::unordered_multimap<std::string, client_socket*> by_user_;

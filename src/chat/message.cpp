@@ -227,6 +227,10 @@ std::optional<double> cursor_score(std::string_view before) {
     return seconds;
 }
 
+std::optional<double> parse_date(std::string_view text) {
+    return to_double(text);
+}
+
 std::string message_id(double date) {
     return fmt::format("{:.0f}-{}", date * 1000.0, random_hex(4));
 }

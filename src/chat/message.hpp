@@ -30,6 +30,9 @@ std::string to_json(const message& m);
 // date in seconds (for messages without an id). nullopt for anything else.
 std::optional<double> cursor_score(std::string_view before);
 
+// A date or score as text (a Redis score, a read position): nullopt unless a finite number.
+std::optional<double> parse_date(std::string_view text);
+
 // A new message id for `date` (seconds), in the cursor form: "<date in ms>-<8 hex digits>".
 std::string message_id(double date);
 

@@ -1,6 +1,9 @@
 #include "chat/realtime.hpp"
 
 #include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+
+#include <cmath>
 
 #include "chat/bus_event.hpp"
 #include "chat/message.hpp"
@@ -29,6 +32,19 @@ std::optional<std::string> room_id_of(const json::value& v) {
 }
 
 }  // namespace
+
+int announced_protocol(std::string_view connect_payload) {
+    if (connect_payload.empty())
+        return 0;
+    boost::system::error_code ec;
+    auto v = json::parse(connect_payload, ec);
+    if (ec || !v.is_object())
+        return 0;
+    const auto* p = v.get_object().if_contains("redchat");
+    if (p == nullptr || !p->is_int64() || p->get_int64() < 1)
+        return 0;
+    return static_cast<int>(std::min<std::int64_t>(p->get_int64(), newest_protocol));
+}
 
 realtime::realtime(store& db, hub& local, const config::server_config& cfg, std::string server_id,
                    std::string instance_id, clock_fn now, keyed_buckets& user_rates)
@@ -120,6 +136,15 @@ awaitable<event_outcome> realtime::on_event(client_socket& socket, std::string n
         co_return co_await send(socket, std::move(args));
     if (name == "room.join")
         co_return co_await join(socket, std::move(args));
+    // Protocol 1 (docs/realtime.md): unknown to a socket that did not announce it.
+    if (socket.protocol >= 1) {
+        if (name == "typing")
+            co_return co_await typing(socket, std::move(args));
+        if (name == "room.read")
+            co_return co_await mark_read(socket, std::move(args));
+        if (name == "room.sync")
+            co_return co_await sync(socket, std::move(args));
+    }
     co_return refuse("Unknown event: " + name.substr(0, 64));
 }
 
@@ -162,6 +187,12 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
         co_return refuse("Invalid room id");
     if (text_value == nullptr || !text_value->is_string())
         co_return refuse("The message text must be a string");
+    std::string client_id;
+    if (const auto* cid = o.if_contains("clientId"); cid != nullptr && !cid->is_null()) {
+        if (!cid->is_string() || !is_client_id(cid->get_string()))
+            co_return refuse("clientId must be 1 to 64 letters, digits, '_' or '-'");
+        client_id = std::string(cid->get_string());
+    }
     const std::string text(text_value->get_string());
     const auto length = utf8_length(text);
     if (!length)
@@ -185,7 +216,8 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
         co_return refuse("You are not a member of this room");
 
     const user sender = *socket.account;
-    auto posted = co_await db_.post_message(*room, sender.id, text, now_(), server_id_);
+    auto posted = co_await db_.post_message(*room, sender.id, text, now_(), server_id_,
+                                            std::move(client_id));
     if (!posted) {
         // A deadline missed or a connection lost with the script in flight: Redis may have
         // stored (and delivered) it. Say so, rather than "not stored", so that a client does
@@ -201,7 +233,7 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
         co_return failed;
     }
 
-    if (posted->first_in_room) {
+    if (posted->first_in_room && !posted->duplicate) {
         if (auto members = private_room_members(*room)) {
             std::vector<std::string> ids;
             ids.push_back(members->first);
@@ -215,6 +247,135 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
     }
     event_outcome ok;
     ok.ack_json = "[" + posted->json + "]";
+    co_return ok;
+}
+
+namespace {
+
+// The room id of a protocol-1 event whose first argument is an object with a `roomId`.
+std::optional<std::string> event_room(const json::array& args) {
+    if (args.empty() || !args[0].is_object())
+        return std::nullopt;
+    const auto* v = args[0].get_object().if_contains("roomId");
+    auto room = v != nullptr ? room_id_of(*v) : std::nullopt;
+    if (!room || !is_room_id(*room))
+        return std::nullopt;
+    return room;
+}
+
+// A position in a room: a message id of ours or a date (cursor_score), as a string, or a date
+// as a number.
+std::optional<double> position_of(const json::value* v) {
+    if (v == nullptr)
+        return std::nullopt;
+    if (v->is_string())
+        return cursor_score(v->get_string());
+    if (v->is_number()) {
+        boost::system::error_code ec;
+        const double d = v->to_number<double>(ec);
+        if (!ec && std::isfinite(d) && d >= 0)
+            return d;
+    }
+    return std::nullopt;
+}
+
+}  // namespace
+
+awaitable<event_outcome> realtime::typing(client_socket& socket, json::array args) {
+    if (!socket.account)
+        co_return refuse("Log in first");
+    auto room = event_room(args);
+    if (!room)
+        co_return refuse("Invalid room id");
+    // A signal within the interval of the last is dropped: clients repeat it while typing.
+    const auto now = std::chrono::steady_clock::now();
+    event_outcome ok;
+    if (now - socket.last_typing < cfg_.limit.typing_interval) {
+        ok.ack_json = R"([{"dropped":true}])";
+        co_return ok;
+    }
+    if (!co_await is_member(socket, *room))
+        co_return refuse("You are not a member of this room");
+    socket.last_typing = now;
+    const user& who = *socket.account;
+    auto published = co_await db_.publish_event(
+        make_envelope(server_id_, "typing", typing_data(*room, who.id, who.username)));
+    if (!published)
+        co_return refuse("Storage is unavailable, please try again");
+    ok.ack_json = "[{}]";
+    co_return ok;
+}
+
+awaitable<event_outcome> realtime::mark_read(client_socket& socket, json::array args) {
+    if (!socket.account)
+        co_return refuse("Log in first");
+    auto room = event_room(args);
+    if (!room)
+        co_return refuse("Invalid room id");
+    auto position = position_of(args[0].get_object().if_contains("messageId"));
+    if (!position)
+        co_return refuse("messageId must be a message id or a date");
+    const auto now = std::chrono::steady_clock::now();
+    if (!socket.read_bucket)
+        socket.read_bucket.emplace(cfg_.limit.reads_per_second, cfg_.limit.read_burst, now);
+    if (!socket.read_bucket->try_take(now))
+        co_return refuse("You are marking rooms read too fast, slow down", true);
+    if (!co_await is_member(socket, *room))
+        co_return refuse("You are not a member of this room");
+    const std::string user_id = socket.account->id;
+    auto raised = co_await db_.mark_read(
+        *room, user_id, *position,
+        make_envelope(server_id_, "room.read", room_read_data(*room, user_id)));
+    if (!raised)
+        co_return refuse("Storage is unavailable, please try again");
+    event_outcome ok;
+    if (*raised)
+        ok.ack_json = "[{\"date\":" + format_date(**raised) + "}]";
+    else
+        ok.ack_json = "[{\"date\":null}]";
+    co_return ok;
+}
+
+awaitable<event_outcome> realtime::sync(client_socket& socket, json::array args) {
+    if (!socket.account)
+        co_return refuse("Log in first");
+    auto room = event_room(args);
+    if (!room)
+        co_return refuse("Invalid room id");
+    const auto& o = args[0].get_object();
+    auto after = position_of(o.if_contains("after"));
+    if (!after)
+        co_return refuse("after must be a message id or a date");
+    std::size_t limit = cfg_.limit.max_sync_messages;
+    if (const auto* l = o.if_contains("limit"); l != nullptr) {
+        if (!l->is_int64() || l->get_int64() < 1)
+            co_return refuse("limit must be a positive integer");
+        limit = std::min<std::size_t>(limit, static_cast<std::size_t>(l->get_int64()));
+    }
+    if (!co_await is_member(socket, *room))
+        co_return refuse("You are not a member of this room");
+    // One more than asked for says whether there is more.
+    auto page = co_await db_.room_messages_after(*room, *after, limit + 1);
+    if (!page)
+        co_return refuse("Storage is unavailable, please try again");
+    const bool more = page->size() > limit;
+    std::string out = "[{\"messages\":[";
+    std::size_t n = 0;
+    for (const auto& text : *page) {
+        if (n == limit)
+            break;
+        auto m = parse_message(text);
+        if (!m)
+            continue;  // unreadable data of another port: skipped, as in history
+        if (n++ > 0)
+            out += ',';
+        out += to_json(*m);
+    }
+    out += "],\"more\":";
+    out += more ? "true" : "false";
+    out += "}]";
+    event_outcome ok;
+    ok.ack_json = std::move(out);
     co_return ok;
 }
 

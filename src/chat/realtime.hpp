@@ -10,6 +10,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "chat/hub.hpp"
@@ -24,6 +25,13 @@ struct event_outcome {
     std::string ack_json = "[]";       // the ack arguments when the client asked for one
     bool rate_limited = false;
 };
+
+// The newest protocol this server speaks beyond the tutorial's (docs/realtime.md).
+inline constexpr int newest_protocol = 1;
+
+// The protocol a client announced in its Socket.IO connect payload (`{"redchat":1}`, the
+// socket.io-client `auth` option), capped at newest_protocol; 0 when it announced none.
+int announced_protocol(std::string_view connect_payload);
 
 class realtime {
   public:
@@ -57,6 +65,10 @@ class realtime {
   private:
     boost::asio::awaitable<event_outcome> join(client_socket& socket, boost::json::array args);
     boost::asio::awaitable<event_outcome> send(client_socket& socket, boost::json::array args);
+    boost::asio::awaitable<event_outcome> typing(client_socket& socket, boost::json::array args);
+    boost::asio::awaitable<event_outcome> mark_read(client_socket& socket,
+                                                    boost::json::array args);
+    boost::asio::awaitable<event_outcome> sync(client_socket& socket, boost::json::array args);
     boost::asio::awaitable<bool> is_member(client_socket& socket, std::string room_id);
     boost::asio::awaitable<void> leave(client_socket& socket, user account);
     void forget_local(const std::string& user_id);

@@ -158,6 +158,8 @@ std::optional<metrics::route> rest_api::match(std::string_view target) {
             return route::create_room;
         if (seg[0] == "links")
             return route::links;
+        if (seg[0] == "read-state")
+            return route::read_state;
     }
     if (seg.size() == 2 && seg[0] == "users" && seg[1] == "online")
         return route::users_online;
@@ -165,6 +167,8 @@ std::optional<metrics::route> rest_api::match(std::string_view target) {
         return route::rooms;
     if (seg.size() == 3 && seg[0] == "room" && seg[2] == "messages")
         return route::room_messages;
+    if (seg.size() == 3 && seg[0] == "room" && seg[2] == "reads")
+        return route::room_reads;
     return std::nullopt;
 }
 
@@ -234,6 +238,10 @@ awaitable<api_response> rest_api::handle(api_request req) {
             co_return co_await room_messages(ctx);
         case route::create_room:
             co_return co_await create_room(ctx);
+        case route::read_state:
+            co_return co_await read_state(ctx);
+        case route::room_reads:
+            co_return co_await room_reads(ctx);
         default:
             break;
     }
@@ -544,6 +552,59 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
         }
     }
     out += ']';
+    co_return api_response{200, std::move(out)};
+}
+
+// {"rooms":{"0":{"read":1718000000.123,"unread":2},"1:2":{"read":null,"unread":4}}}: one script
+// in Redis counts, per room of the user, the messages after its read position.
+awaitable<api_response> rest_api::read_state(context& ctx) {
+    auto state = co_await db_.read_state(*ctx.user_id);
+    if (!state)
+        co_return store_failure(state.error());
+    std::string out = "{\"rooms\":{";
+    bool first = true;
+    for (const auto& r : *state) {
+        if (!is_room_id(r.room_id))
+            continue;
+        if (!first)
+            out += ',';
+        first = false;
+        out += json_quote(r.room_id);
+        out += ":{\"read\":";
+        out += r.read ? format_date(*r.read) : "null";
+        out += ",\"unread\":";
+        out += std::to_string(r.unread);
+        out += '}';
+    }
+    out += "}}";
+    co_return api_response{200, std::move(out)};
+}
+
+// {"2":1718000000.123,...}: how far each member has read (read receipts). General has no
+// receipts: everyone is in it.
+awaitable<api_response> rest_api::room_reads(context& ctx) {
+    const std::string& room_id = ctx.segments[1];
+    if (!is_room_id(room_id))
+        co_return fail(400, "Invalid room id");
+    if (room_id == general_room_id)
+        co_return api_response{200, "{}"};
+    auto member = co_await db_.is_room_member(*ctx.user_id, room_id);
+    if (!member)
+        co_return store_failure(member.error());
+    if (!*member)
+        co_return fail(403, "You are not a member of this room");
+    auto reads = co_await db_.room_reads(room_id);
+    if (!reads)
+        co_return store_failure(reads.error());
+    std::string out = "{";
+    for (const auto& [user_id, position] : *reads) {
+        if (!is_user_id(user_id))
+            continue;
+        if (out.size() > 1)
+            out += ',';
+        out += json_quote(user_id) + ":" + format_date(position);
+    }
+    out += '}';
     co_return api_response{200, std::move(out)};
 }
 

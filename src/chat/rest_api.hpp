@@ -59,6 +59,8 @@ class rest_api {
     boost::asio::awaitable<api_response> rooms(context& ctx);
     boost::asio::awaitable<api_response> room_messages(context& ctx);
     boost::asio::awaitable<api_response> create_room(context& ctx);
+    boost::asio::awaitable<api_response> read_state(context& ctx);
+    boost::asio::awaitable<api_response> room_reads(context& ctx);
 
     store& db_;
     password_hasher& hasher_;

@@ -112,6 +112,18 @@ bool is_room_id(std::string_view room_id) {
     return true;
 }
 
+bool is_client_id(std::string_view id) {
+    if (id.empty() || id.size() > 64)
+        return false;
+    for (char c : id) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                        c == '_' || c == '-';
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 std::chrono::seconds login_lockout(std::int64_t failures, std::size_t free_attempts,
                                    std::chrono::seconds window) {
     const auto free = static_cast<std::int64_t>(free_attempts);

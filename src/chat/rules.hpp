@@ -47,4 +47,8 @@ std::optional<std::pair<std::string, std::string>> private_room_members(std::str
 // ASCII characters without spaces (rooms written by other ports).
 bool is_room_id(std::string_view room_id);
 
+// A message's client-generated id (reliable send): 1 to 64 of [A-Za-z0-9_-], enough for a UUID
+// or a ULID, and safe inside a Redis key.
+bool is_client_id(std::string_view id);
+
 }  // namespace redchat::chat

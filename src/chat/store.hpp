@@ -23,8 +23,16 @@ struct user {
 };
 
 struct posted_message {
-    std::string json;    // the stored form, as delivered
-    bool first_in_room;  // the room had no message before (a new private room shows up)
+    std::string json;        // the stored form, as delivered
+    bool first_in_room;      // the room had no message before (a new private room shows up)
+    bool duplicate = false;  // its client id was stored before: `json` is that message
+};
+
+// How far a user has read in one room, and how many messages came after that.
+struct room_read_state {
+    std::string room_id;
+    std::optional<double> read;  // the read position (a message date); nullopt: never read
+    std::int64_t unread = 0;
 };
 
 // A login-throttling key ("login:user:<name>", ...) and its free attempts per window.
@@ -73,6 +81,9 @@ class store {
     virtual task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
                                                          std::size_t count, double before) = 0;
     virtual task<void> append_message(std::string room_id, double score, std::string json) = 0;
+    // Stored message JSON, oldest first: at most `count` messages whose score is above `after`.
+    virtual task<std::vector<std::string>> room_messages_after(std::string room_id, double after,
+                                                               std::size_t count) = 0;
 
     // A login session ends after `idle_ttl` without use, and `max_age` after login at the latest.
     virtual task<void> put_session(std::string session_id, std::string user_id,
@@ -83,11 +94,28 @@ class store {
     virtual task<void> delete_session(std::string session_id) = 0;
 
     // Stores a message (server time `now`, made unique and increasing per room, and a new id)
-    // and publishes it on the bus in one atomic step.
+    // and publishes it on the bus in one atomic step; the sender has read the room up to it.
+    // A non-empty `client_id` stores it at most once per sender and client id (for a day): a
+    // repeat gets the message stored the first time, marked `duplicate`, and publishes nothing.
     virtual task<posted_message> post_message(std::string room_id, std::string from,
-                                              std::string text, double now,
-                                              std::string server_id) = 0;
+                                              std::string text, double now, std::string server_id,
+                                              std::string client_id) = 0;
+    // Publishes on the tutorial's channel (`MESSAGES`): the tutorial's own events only.
     virtual task<void> publish(std::string envelope) = 0;
+    // Publishes on our own channel: events a tutorial server must never see (it would re-emit
+    // them to all of its clients).
+    virtual task<void> publish_event(std::string envelope) = 0;
+
+    // Read state (docs/redis-schema.md). Raises the user's read position in the room to
+    // `position`, or to the room's newest message if that is older; never lowers it. When it
+    // rose, publishes `envelope` with `@DATE@` replaced by the new position (as JSON), on our
+    // channel, and returns the new position; nullopt when nothing changed.
+    virtual task<std::optional<double>> mark_read(std::string room_id, std::string user_id,
+                                                  double position, std::string envelope) = 0;
+    // For every room of the user: the read position and the count of messages after it.
+    virtual task<std::vector<room_read_state>> read_state(std::string user_id) = 0;
+    // The read positions of a room's readers (user id, position).
+    virtual task<std::vector<std::pair<std::string, double>>> room_reads(std::string room_id) = 0;
 
     // Presence, counted per user across connections, threads and instances. `envelope` is
     // published when the user comes online (join) or goes offline (leave).

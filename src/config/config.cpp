@@ -176,6 +176,26 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("MESSAGE_BURST")
         ->check(CLI::Range(1.0, 1'000'000.0))
         ->capture_default_str();
+    long long typing_interval_ms = cfg.limit.typing_interval.count();
+    app.add_option("--typing-interval-ms", typing_interval_ms,
+                   "Typing signals of one connection closer together than this are dropped")
+        ->envname("TYPING_INTERVAL_MS")
+        ->check(CLI::Range(0LL, 600'000LL))
+        ->capture_default_str();
+    app.add_option("--reads-per-second", cfg.limit.reads_per_second,
+                   "Sustained rate of read-position updates per connection")
+        ->envname("READS_PER_SECOND")
+        ->check(CLI::Range(0.1, 100'000.0))
+        ->capture_default_str();
+    app.add_option("--read-burst", cfg.limit.read_burst, "Read-position update burst per connection")
+        ->envname("READ_BURST")
+        ->check(CLI::Range(1.0, 1'000'000.0))
+        ->capture_default_str();
+    app.add_option("--max-sync-messages", cfg.limit.max_sync_messages,
+                   "Messages per room.sync answer at most (the client asks again for more)")
+        ->envname("MAX_SYNC_MESSAGES")
+        ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
+        ->capture_default_str();
     app.add_option("--login-failures-per-user", cfg.limit.login_failures_per_user,
                    "Failed logins per username and client address in 15 minutes before "
                    "lockouts (2 s, doubling)")
@@ -230,6 +250,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     cfg.ping_interval = std::chrono::milliseconds(ping_interval_ms);
     cfg.presence_ttl = std::chrono::seconds(presence_ttl);
     cfg.ping_timeout = std::chrono::milliseconds(ping_timeout_ms);
+    cfg.limit.typing_interval = std::chrono::milliseconds(typing_interval_ms);
     for (const auto& text : trusted_proxies) {
         auto network = parse_cidr(text);
         if (!network)

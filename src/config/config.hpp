@@ -29,6 +29,11 @@ struct limits {
     std::size_t max_sockets_per_user = 20;
     double messages_per_second = 10;  // token buckets, per connection and per user
     double message_burst = 30;
+    // A client's typing signals closer together than this are dropped (not refused).
+    std::chrono::milliseconds typing_interval{2000};
+    double reads_per_second = 5;  // read-position updates, per connection
+    double read_burst = 20;
+    std::size_t max_sync_messages = 200;  // messages per room.sync answer (then `more`)
     double rooms_per_second = 1;  // POST /room, per user
     double room_burst = 10;
     // Free failed logins per window, then lockouts that double: per username and client

@@ -35,6 +35,10 @@ const char* route_name(route r) noexcept {
             return "/room/:roomId/messages";
         case route::create_room:
             return "/room";
+        case route::read_state:
+            return "/read-state";
+        case route::room_reads:
+            return "/room/:roomId/reads";
         case route::links:
             return "/links";
         case route::stream:

@@ -21,6 +21,8 @@ enum class route : std::uint8_t {
     rooms,
     room_messages,
     create_room,
+    read_state,
+    room_reads,
     links,
     stream,
     healthz,

@@ -17,13 +17,16 @@ template <typename T>
 using task = awaitable<result<T>>;
 
 // Registers a user atomically: the name check, the id and every key of the user in one step,
-// so that two servers registering the same name at once cannot both win.
+// so that two servers registering the same name at once cannot both win. A new user has read
+// General up to now: its whole history is not "unread".
 constexpr std::string_view create_user_script = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local id = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], '@USER@' .. id)
 redis.call('HSET', '@USER@' .. id, 'username', ARGV[1], 'password', ARGV[2])
 redis.call('SADD', '@USER@' .. id .. '@ROOMS@', '0')
+local newest = redis.call('ZREVRANGE', '@ROOM@0', 0, 0, 'WITHSCORES')
+if #newest > 0 then redis.call('HSET', '@READS@0', id, newest[2]) end
 return id
 )lua";
 
@@ -43,8 +46,15 @@ std::vector<command> one(command c) {
 // Stores and publishes a message atomically. The date is the server's clock, raised to 1 ms
 // after the room's last date when needed, so dates (and scores) are unique and increasing per
 // room; the id starts with the date in milliseconds, which makes it a stable paging cursor.
-// KEYS: room zset, room-last. ARGV: now, random suffix, roomId, from, text (JSON-quoted), serverId.
+// The sender has read the room up to the new message. With a client id (a 4th key), a repeat
+// returns the message stored the first time and publishes nothing.
+// KEYS: room zset, room-last, reads hash[, sent key]. ARGV: now, random suffix, roomId, from,
+// text (JSON-quoted), serverId, then the sender's id and the sent key's TTL.
 constexpr std::string_view post_message_script = R"lua(
+if KEYS[4] then
+  local stored = redis.call('GET', KEYS[4])
+  if stored then return {stored, 0, 1} end
+end
 local now = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 if now < last + 0.001 then now = last + 0.001 end
@@ -56,8 +66,45 @@ local json = '{"id":"' .. id .. '","roomId":' .. ARGV[3] .. ',"from":' .. ARGV[4
              ',"date":' .. date .. ',"message":' .. ARGV[5] .. '}'
 redis.call('ZADD', KEYS[1], date, json)
 redis.call('PUBLISH', '@CHANNEL@', '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
-if first then return {json, 1} end
-return {json, 0}
+redis.call('HSET', KEYS[3], ARGV[7], date)
+if KEYS[4] then redis.call('SET', KEYS[4], json, 'EX', ARGV[8]) end
+if first then return {json, 1, 0} end
+return {json, 0, 0}
+)lua";
+
+// Raises a reader's position, never past the room's newest message, and announces it.
+// KEYS: room zset, reads hash. ARGV: user id, position, envelope before and after the date.
+// Returns the new position, or false when it did not rise.
+constexpr std::string_view mark_read_script = R"lua(
+local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #newest == 0 then return false end
+local pos = math.min(tonumber(ARGV[2]), tonumber(newest[2]))
+local before = tonumber(redis.call('HGET', KEYS[2], ARGV[1]) or '')
+if before and pos <= before then return false end
+local date = string.format('%.3f', pos)
+if before and tonumber(date) <= before then return false end
+redis.call('HSET', KEYS[2], ARGV[1], date)
+redis.call('PUBLISH', '@EVENTS@', ARGV[3] .. date .. ARGV[4])
+return date
+)lua";
+
+// Per room of a user: the room id, the read position ('' when none) and the messages after it
+// (all of them when there is no position). KEYS: the user's room set. ARGV: the user id.
+constexpr std::string_view read_state_script = R"lua(
+local out = {}
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local pos = redis.call('HGET', '@READS@' .. id, ARGV[1])
+  local n
+  if pos then
+    n = redis.call('ZCOUNT', '@ROOM@' .. id, '(' .. pos, '+inf')
+  else
+    n = redis.call('ZCARD', '@ROOM@' .. id)
+  end
+  out[#out + 1] = id
+  out[#out + 1] = pos or ''
+  out[#out + 1] = n
+end
+return out
 )lua";
 
 // Sessions: "<user id> <absolute deadline, Redis unix seconds>", with the idle TTL as the key's
@@ -235,14 +282,17 @@ for i = 2 * forget + 1, #KEYS do
 end
 )lua";
 
-// The scripts' key prefixes and channel, from keys.hpp: `@USER@` (`user:`), `@ROOMS@`
-// (`:rooms`), `@CHANNEL@` (`MESSAGES`).
+// The scripts' key prefixes and channels, from keys.hpp: `@USER@` (`user:`), `@ROOMS@`
+// (`:rooms`), `@ROOM@` (`room:`), `@READS@`, `@CHANNEL@` (`MESSAGES`), `@EVENTS@` (ours).
 std::string with_key_names(std::string_view text) {
     std::string out(text);
     const std::pair<std::string_view, std::string_view> names[] = {
         {"@USER@", keys::user_prefix},
         {"@ROOMS@", keys::rooms_suffix},
-        {"@CHANNEL@", keys::messages_channel}};
+        {"@ROOM@", keys::room_prefix},
+        {"@READS@", keys::reads_prefix},
+        {"@CHANNEL@", keys::messages_channel},
+        {"@EVENTS@", keys::events_channel}};
     for (const auto& [token, value] : names) {
         for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at))
             out.replace(at, token.size(), value);
@@ -260,12 +310,18 @@ const lua_script create_user_lua(create_user_script);
 const lua_script put_session_lua(put_session_script);
 const lua_script session_user_lua(session_user_script);
 const lua_script post_message_lua(post_message_script);
+const lua_script mark_read_lua(mark_read_script);
+const lua_script read_state_lua(read_state_script);
 const lua_script presence_join_lua(presence_join_script);
 const lua_script presence_leave_lua(presence_leave_script);
 const lua_script presence_sweep_lua(presence_sweep_script);
 const lua_script presence_rewrite_lua(presence_rewrite_script);
 const lua_script login_attempt_lua(login_attempt_script);
 const lua_script login_success_lua(login_success_script);
+
+// How long a client id keeps a message from being stored twice: far longer than any client
+// retries, short enough that the keys do not pile up.
+constexpr std::chrono::seconds sent_ttl{24 * 3600};
 
 // `username:{name}` holds "user:{id}"; tolerate a bare id written by other ports.
 std::string_view user_id_of(std::string_view key) {
@@ -428,24 +484,102 @@ class redis_chat_store final : public chat::store {
     }
 
     task<chat::posted_message> post_message(std::string room_id, std::string from, std::string text,
-                                            double now, std::string server_id) override {
-        auto r = co_await eval(
-            post_message_lua,
-            cmd("2", keys::room(room_id), keys::room_last(room_id), chat::format_date(now),
-                random_hex(4), chat::json_quote(room_id), chat::json_quote(from),
-                chat::json_quote(text), chat::json_quote(server_id)));
+                                            double now, std::string server_id,
+                                            std::string client_id) override {
+        command c = cmd(client_id.empty() ? "3" : "4", keys::room(room_id),
+                        keys::room_last(room_id), keys::reads(room_id));
+        if (!client_id.empty())
+            c.push_back(keys::sent(from, client_id));
+        c.push_back(chat::format_date(now));
+        c.push_back(random_hex(4));
+        c.push_back(chat::json_quote(room_id));
+        c.push_back(chat::json_quote(from));
+        c.push_back(chat::json_quote(text));
+        c.push_back(chat::json_quote(server_id));
+        c.push_back(from);
+        c.push_back(std::to_string(sent_ttl.count()));
+        auto r = co_await eval(post_message_lua, std::move(c));
         if (!r)
             co_return r.error();
-        if (r->elements.size() != 2 || !r->elements[0].as_string()) {
+        if (r->elements.size() != 3 || !r->elements[0].as_string()) {
             co_return make_error_code(errc::redis_protocol);
         }
         co_return chat::posted_message{*r->elements[0].as_string(),
-                                       r->elements[1].as_integer().value_or(0) == 1};
+                                       r->elements[1].as_integer().value_or(0) == 1,
+                                       r->elements[2].as_integer().value_or(0) == 1};
     }
 
     task<void> publish(std::string envelope) override {
         co_return co_await done(
             redis_.exec_all(one(cmd("PUBLISH", keys::messages_channel, envelope))));
+    }
+
+    task<void> publish_event(std::string envelope) override {
+        co_return co_await done(
+            redis_.exec_all(one(cmd("PUBLISH", keys::events_channel, envelope))));
+    }
+
+    task<std::vector<std::string>> room_messages_after(std::string room_id, double after,
+                                                       std::size_t count) override {
+        if (count == 0)
+            co_return std::vector<std::string>{};
+        co_return co_await strings(cmd("ZRANGEBYSCORE", keys::room(room_id),
+                                       "(" + chat::format_date(after), "+inf", "LIMIT", "0",
+                                       std::to_string(count)));
+    }
+
+    task<std::optional<double>> mark_read(std::string room_id, std::string user_id,
+                                          double position, std::string envelope) override {
+        auto at = envelope.find("@DATE@");
+        std::string after;
+        if (at != std::string::npos) {
+            after = envelope.substr(at + 6);
+            envelope.resize(at);
+        }
+        auto r = co_await eval(mark_read_lua,
+                               cmd("2", keys::room(room_id), keys::reads(room_id), user_id,
+                                   chat::format_date(position), envelope, after));
+        if (!r)
+            co_return r.error();
+        if (r->is_nil())
+            co_return std::optional<double>{};
+        auto date = r->as_string();
+        if (!date)
+            co_return make_error_code(errc::redis_protocol);
+        co_return chat::parse_date(*date);
+    }
+
+    task<std::vector<chat::room_read_state>> read_state(std::string user_id) override {
+        auto r = co_await eval(read_state_lua, cmd("1", keys::user_rooms(user_id), user_id));
+        if (!r)
+            co_return r.error();
+        std::vector<chat::room_read_state> out;
+        const auto& e = r->elements;
+        for (std::size_t i = 0; i + 2 < e.size(); i += 3) {
+            auto id = e[i].as_string();
+            auto pos = e[i + 1].as_string();
+            if (!id || !pos)
+                co_return make_error_code(errc::redis_protocol);
+            chat::room_read_state s;
+            s.room_id = std::move(*id);
+            if (!pos->empty())
+                s.read = chat::parse_date(*pos);
+            s.unread = e[i + 2].as_integer().value_or(0);
+            out.push_back(std::move(s));
+        }
+        co_return out;
+    }
+
+    task<std::vector<std::pair<std::string, double>>> room_reads(std::string room_id) override {
+        auto r = co_await strings(cmd("HGETALL", keys::reads(room_id)));
+        if (!r)
+            co_return r.error();
+        std::vector<std::pair<std::string, double>> out;
+        for (std::size_t i = 0; i + 1 < r->size(); i += 2) {
+            if (auto pos = chat::parse_date((*r)[i + 1]))
+                out.emplace_back(std::move((*r)[i]), *pos);
+        }
+        co_return out;
     }
 
     task<void> presence_join(std::string instance_id, std::string user_id, std::string envelope,

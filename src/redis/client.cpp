@@ -106,8 +106,8 @@ client::~client() {
     stop();
 }
 
-void client::subscribe(std::string channel, message_handler on_message) {
-    channel_ = std::move(channel);
+void client::subscribe(std::vector<std::string> channels, message_handler on_message) {
+    channels_ = std::move(channels);
     on_message_ = std::move(on_message);
 }
 
@@ -145,13 +145,19 @@ void client::on_subscription(redisAsyncContext* ac, void* raw, void*) {
     const std::string_view what(kind->str, kind->len);
     self->last_used_ = clock_type::now();
     if (what == "subscribe") {
-        // The confirmation of the handshake's SUBSCRIBE, or of a probe: the link is alive.
-        self->awaiting_confirm_ = false;
+        // A confirmation of the handshake's SUBSCRIBE (one per channel), or of a probe: the
+        // link is alive.
+        if (self->confirms_pending_ > 0)
+            --self->confirms_pending_;
         self->handshake_progress();
         return;
     }
-    if (what == "message" && payload->type == REDIS_REPLY_STRING)
-        self->on_message_(std::string_view(payload->str, payload->len));
+    const auto* channel = r.element[1];
+    if (what == "message" && payload->type == REDIS_REPLY_STRING &&
+        channel->type == REDIS_REPLY_STRING) {
+        self->on_message_(std::string_view(channel->str, channel->len),
+                          std::string_view(payload->str, payload->len));
+    }
 }
 
 void client::start() {
@@ -260,9 +266,11 @@ void client::on_connect(const redisAsyncContext* ac, int status) {
     // A PING answers for the setup (a NOAUTH shows here: a subscriber's error replies have no
     // callback in hiredis), then a subscriber waits for its SUBSCRIBE confirmation too.
     step(step_ping, {"PING"});
-    if (!self->channel_.empty()) {
-        self->awaiting_confirm_ = true;
-        send_argv(ctx, &client::on_subscription, nullptr, {"SUBSCRIBE", self->channel_});
+    if (!self->channels_.empty()) {
+        command subscribe{"SUBSCRIBE"};
+        subscribe.insert(subscribe.end(), self->channels_.begin(), self->channels_.end());
+        if (send_argv(ctx, &client::on_subscription, nullptr, subscribe))
+            self->confirms_pending_ = static_cast<int>(self->channels_.size());
     }
     if (self->ever_connected_)
         self->stats_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
@@ -305,7 +313,7 @@ void client::handshake_reply(const char* step, const void* raw) {
 }
 
 void client::handshake_progress() {
-    if (state_ != state::handshaking || setup_pending_ > 0 || awaiting_confirm_)
+    if (state_ != state::handshaking || setup_pending_ > 0 || confirms_pending_ > 0)
         return;
     set_state(state::ready);
     backoff_ = std::chrono::milliseconds(0);
@@ -355,7 +363,7 @@ void client::fail_connection(std::string cause) {
     } else {
         spdlog::warn("event=redis_unavailable connection={} cause=\"{}\"", opts_.name, cause);
     }
-    awaiting_confirm_ = false;
+    confirms_pending_ = 0;
     resolver_.cancel();
     if (ctx_ != nullptr) {
         redisAsyncContext* ac = ctx_;
@@ -373,11 +381,12 @@ void client::fail_connection(std::string cause) {
 void client::probe(clock_type::time_point now) {
     if (state_ != state::ready || now - last_used_ < probe_interval(opts_.timeout))
         return;
-    if (!channel_.empty()) {
-        if (awaiting_confirm_)
+    if (!channels_.empty()) {
+        if (confirms_pending_ > 0)
             return;
-        if (send_argv(ctx_, &client::on_subscription, nullptr, {"SUBSCRIBE", channel_})) {
-            awaiting_confirm_ = true;
+        // One channel's confirmation proves the link.
+        if (send_argv(ctx_, &client::on_subscription, nullptr, {"SUBSCRIBE", channels_.front()})) {
+            confirms_pending_ = 1;
             confirm_due_ = now + opts_.timeout;
             last_used_ = now;
         }
@@ -417,7 +426,7 @@ void client::tick() {
         fail_connection("connect timed out after " + ms + " ms");
     } else if (state_ == state::handshaking && now - connect_started_ > opts_.timeout) {
         fail_connection("no answer to the connection handshake within " + ms + " ms");
-    } else if (state_ == state::ready && awaiting_confirm_ && now > confirm_due_) {
+    } else if (state_ == state::ready && confirms_pending_ > 0 && now > confirm_due_) {
         fail_connection("no SUBSCRIBE confirmation within " + ms + " ms");
     } else {
         probe(now);

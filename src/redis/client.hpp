@@ -52,10 +52,11 @@ class client {
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
-    // Makes this a subscriber connection: on every (re)connect it subscribes to `channel` and
-    // calls `on_message` with each payload. Call before start(); exec is not used on it then.
-    using message_handler = std::function<void(std::string_view payload)>;
-    void subscribe(std::string channel, message_handler on_message);
+    // Makes this a subscriber connection: on every (re)connect it subscribes to `channels` and
+    // calls `on_message` with each message's channel and payload. Call before start(); exec is
+    // not used on it then.
+    using message_handler = std::function<void(std::string_view channel, std::string_view payload)>;
+    void subscribe(std::vector<std::string> channels, message_handler on_message);
 
     // Starts connecting (and reconnecting whenever the connection is lost).
     void start();
@@ -104,7 +105,7 @@ class client {
     clock_type::time_point connect_started_{};
     clock_type::time_point last_used_{};    // the last call sent, or message received
     clock_type::time_point confirm_due_{};  // a subscriber's probe must be confirmed by then
-    bool awaiting_confirm_ = false;         // a SUBSCRIBE (handshake or probe) is unanswered
+    int confirms_pending_ = 0;  // SUBSCRIBE confirmations (handshake or probe) still to come
     int setup_pending_ = 0;                 // handshake replies still to come
     std::chrono::milliseconds backoff_{0};
     bool ever_connected_ = false;
@@ -112,7 +113,7 @@ class client {
     boost::asio::steady_timer tick_timer_;
     boost::asio::ip::tcp::resolver resolver_;     // host names: hiredis would block resolving them
     std::deque<std::weak_ptr<batch>> in_flight_;  // oldest first: deadlines are monotonic
-    std::string channel_;
+    std::vector<std::string> channels_;
     message_handler on_message_;
 };
 

@@ -25,8 +25,9 @@ inline std::string user(std::string_view id) {
 inline std::string user_rooms(std::string_view id) {
     return user(id) + std::string(rooms_suffix);
 }
+inline constexpr std::string_view room_prefix = "room:";
 inline std::string room(std::string_view id) {
-    return "room:" + std::string(id);
+    return std::string(room_prefix) + std::string(id);
 }
 inline std::string room_name(std::string_view id) {
     return "room:" + std::string(id) + ":name";
@@ -52,6 +53,19 @@ inline std::string lockout(std::string_view key) {
 }
 inline std::string instance_alive(std::string_view instance) {
     return "redchat:instance:" + std::string(instance);
+}
+
+// Ours, for the features beyond the tutorial (docs/redis-schema.md). Our own pub/sub channel:
+// a tutorial server re-emits whatever comes on `MESSAGES` to all of its clients.
+inline constexpr std::string_view events_channel = "redchat:events";
+// Per room, each reader's read position (a message date).
+inline constexpr std::string_view reads_prefix = "redchat:reads:";
+inline std::string reads(std::string_view room_id) {
+    return std::string(reads_prefix) + std::string(room_id);
+}
+// A message stored for a sender's client id (reliable send): its JSON, for a day.
+inline std::string sent(std::string_view user_id, std::string_view client_id) {
+    return "redchat:sent:" + std::string(user_id) + ":" + std::string(client_id);
 }
 
 }  // namespace redchat::redis::keys

@@ -370,6 +370,7 @@ class eio_session final : public chat::client_socket,
                 // session never joins the hub.
                 if (!sio_connected_ && !closed_) {
                     sio_connected_ = true;
+                    protocol = chat::announced_protocol(packet->data);
                     co_await server_.realtime().connected(*this);
                 }
                 break;

@@ -560,6 +560,46 @@ TEST(bus_event, ignores_what_it_cannot_deliver) {
               R"({"serverId":"s1","type":"message","data":{"a":1}})");
 }
 
+TEST(bus_event, our_own_events_come_only_from_our_channel) {
+    const char* typing =
+        R"({"serverId":"s","type":"typing","data":{"roomId":"1:2","userId":"1","username":"Pablo"}})";
+    const char* read =
+        R"({"serverId":"s","type":"room.read","data":{"roomId":"0","userId":"3","date":1795829748.1534905}})";
+    EXPECT_FALSE(parse_envelope(typing));  // on MESSAGES: a tutorial server's client could forge it
+    EXPECT_FALSE(parse_envelope(read));
+    auto t = parse_envelope(typing, true);
+    ASSERT_TRUE(t);
+    EXPECT_EQ(t->type, bus_event_type::typing);
+    EXPECT_EQ(t->room_id, "1:2");
+    EXPECT_EQ(t->user_id, "1");
+    EXPECT_EQ(t->data_json, R"({"roomId":"1:2","userId":"1","username":"Pablo"})");
+    auto r = parse_envelope(read, true);
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->type, bus_event_type::room_read);
+    EXPECT_EQ(r->data_json, R"({"roomId":"0","userId":"3","date":1795829748.1534905})");
+    for (const char* bad : {R"({"type":"typing","data":{"roomId":"0"}})",
+                            R"({"type":"typing","data":{"roomId":"a b","userId":"1"}})",
+                            R"({"type":"typing","data":{"roomId":"0","userId":"x"}})",
+                            R"({"type":"room.read","data":{"roomId":"0","userId":"1"}})",
+                            R"({"type":"room.read","data":{"roomId":"0","userId":"1","date":"1"}})"}) {
+        EXPECT_FALSE(parse_envelope(bad, true)) << bad;
+    }
+    EXPECT_EQ(typing_data("0", "1", "Pa\"blo"), R"({"roomId":"0","userId":"1","username":"Pa\"blo"})");
+}
+
+TEST(realtime, announced_protocol_reads_the_connect_payload) {
+    EXPECT_EQ(announced_protocol(""), 0);
+    EXPECT_EQ(announced_protocol("{}"), 0);
+    EXPECT_EQ(announced_protocol(R"({"token":"x"})"), 0);
+    EXPECT_EQ(announced_protocol(R"({"redchat":1})"), 1);
+    EXPECT_EQ(announced_protocol(R"({"redchat":7})"), newest_protocol);  // capped
+    EXPECT_EQ(announced_protocol(R"({"redchat":"1"})"), 0);
+    EXPECT_EQ(announced_protocol(R"({"redchat":0})"), 0);
+    EXPECT_EQ(announced_protocol(R"({"redchat":-3})"), 0);
+    EXPECT_EQ(announced_protocol("[1]"), 0);
+    EXPECT_EQ(announced_protocol("{bad"), 0);
+}
+
 // ---- hub and realtime, with sockets that record what they receive ----
 
 struct recording_socket final : client_socket {
@@ -599,6 +639,56 @@ TEST(hub, delivers_to_entitled_sockets_only) {
     h.remove(pablo_tab2);
     EXPECT_EQ(h.sockets_of("1"), 1u);
     EXPECT_EQ(h.deliver(private_room, packet), 2u);
+}
+
+TEST(hub, our_own_events_reach_protocol_1_sockets_only) {
+    hub h;
+    recording_socket pablo, pablo_old, joe, joe_old, mary, pablo_tab;
+    for (auto* s : {&pablo, &pablo_old, &pablo_tab})
+        s->account = user{"1", "Pablo"};
+    joe.account = joe_old.account = user{"2", "Joe"};
+    mary.account = user{"3", "Mary"};
+    mary.rooms.insert("team");
+    joe.rooms.insert("team");
+    for (auto* s : {&pablo, &joe, &mary, &pablo_tab})
+        s->protocol = 1;
+    for (auto* s : {&pablo, &pablo_old, &joe, &joe_old, &mary, &pablo_tab})
+        h.add(*s);
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
+    auto count = [](std::initializer_list<recording_socket*> list) {
+        std::vector<std::size_t> n;
+        for (auto* s : list) {
+            n.push_back(s->got.size());
+            s->got.clear();
+        }
+        return n;
+    };
+    using counts = std::vector<std::size_t>;
+
+    // Typing: the other member's protocol-1 sockets; not the typist's tabs, not tutorial sockets.
+    bus_event typing{bus_event_type::typing, "", "1:2", "1", "typing", "{}"};
+    EXPECT_EQ(h.deliver(typing, packet), 1u);
+    EXPECT_EQ(count({&pablo, &pablo_tab, &pablo_old, &joe, &joe_old, &mary}),
+              (counts{0, 0, 0, 1, 0, 0}));
+    bus_event typing_general{bus_event_type::typing, "", "0", "3", "typing", "{}"};
+    EXPECT_EQ(h.deliver(typing_general, packet), 3u);
+    EXPECT_EQ(count({&pablo, &pablo_tab, &pablo_old, &joe, &joe_old, &mary}),
+              (counts{1, 1, 0, 1, 0, 0}));
+    bus_event typing_team{bus_event_type::typing, "", "team", "3", "typing", "{}"};
+    EXPECT_EQ(h.deliver(typing_team, packet), 1u);
+    EXPECT_EQ(count({&pablo, &pablo_tab, &pablo_old, &joe, &joe_old, &mary}),
+              (counts{0, 0, 0, 1, 0, 0}));
+
+    // A read position: the room's protocol-1 sockets, the reader's own tabs included (their
+    // unread counts); in General only the reader's own.
+    bus_event read{bus_event_type::room_read, "", "1:2", "2", "room.read", "{}"};
+    EXPECT_EQ(h.deliver(read, packet), 3u);
+    EXPECT_EQ(count({&pablo, &pablo_tab, &pablo_old, &joe, &joe_old, &mary}),
+              (counts{1, 1, 0, 1, 0, 0}));
+    bus_event read_general{bus_event_type::room_read, "", "0", "1", "room.read", "{}"};
+    EXPECT_EQ(h.deliver(read_general, packet), 2u);
+    EXPECT_EQ(count({&pablo, &pablo_tab, &pablo_old, &joe, &joe_old, &mary}),
+              (counts{1, 1, 0, 0, 0, 0}));
 }
 
 class realtime_test : public ::testing::Test {
@@ -869,6 +959,88 @@ TEST(demo_data, a_demo_name_registered_first_keeps_its_owner_and_loses_nothing) 
     for (const auto& [room, list] : db.messages)
         private_rooms += room != "0" && list.size() == 2 ? 1 : 0;
     EXPECT_EQ(private_rooms, 6u);
+}
+
+
+TEST_F(realtime_test, protocol_1_events_are_unknown_to_tutorial_sockets) {
+    run(rt_.connected(pablo_));
+    for (const char* name : {"typing", "room.read", "room.sync"}) {
+        auto o = emit(pablo_, name, R"([{"roomId":"0","messageId":0,"after":0}])");
+        ASSERT_TRUE(o.error) << name;
+        EXPECT_NE(o.error->find("Unknown event"), std::string::npos) << *o.error;
+    }
+    EXPECT_TRUE(db_.published_events.empty());
+}
+
+TEST_F(realtime_test, a_client_id_stores_a_message_once) {
+    run(rt_.connected(pablo_));
+    auto first = emit(pablo_, "message", R"([{"roomId":"1:2","message":"hi","clientId":"a-1"}])");
+    auto again = emit(pablo_, "message", R"([{"roomId":"1:2","message":"hi","clientId":"a-1"}])");
+    ASSERT_FALSE(first.error);
+    ASSERT_FALSE(again.error);
+    EXPECT_EQ(first.ack_json, again.ack_json);
+    EXPECT_EQ(db_.messages.at("1:2").size(), 1u);
+    // The repeat announces nothing: no second show.room for a private room's first message.
+    std::size_t shows = 0;
+    for (const auto& e : db_.published)
+        shows += e.find("show.room") != std::string::npos ? 1 : 0;
+    EXPECT_EQ(shows, 1u);
+    EXPECT_TRUE(
+        emit(pablo_, "message", R"([{"roomId":"1:2","message":"hi","clientId":"a b"}])").error);
+    EXPECT_EQ(db_.messages.at("1:2").size(), 1u);
+}
+
+TEST_F(realtime_test, typing_is_throttled_and_published_on_our_channel) {
+    pablo_.protocol = 1;
+    run(rt_.connected(pablo_));
+    auto sent = emit(pablo_, "typing", R"([{"roomId":"1:2"}])");
+    ASSERT_FALSE(sent.error);
+    EXPECT_EQ(sent.ack_json, "[{}]");
+    EXPECT_EQ(emit(pablo_, "typing", R"([{"roomId":"1:2"}])").ack_json, R"([{"dropped":true}])");
+    ASSERT_EQ(db_.published_events.size(), 1u);
+    EXPECT_EQ(
+        db_.published_events[0],
+        R"({"serverId":"srv","type":"typing","data":{"roomId":"1:2","userId":"1","username":"Pablo"}})");
+    EXPECT_TRUE(db_.published.empty());  // nothing on the tutorial's channel
+}
+
+TEST_F(realtime_test, read_positions_rise_and_are_announced) {
+    pablo_.protocol = 1;
+    run(rt_.connected(pablo_));
+    db_.messages["1:2"] = {{100.5, "a"}, {200.25, "b"}};
+    auto o = emit(pablo_, "room.read", R"([{"roomId":"1:2","messageId":"100500-ab"}])");
+    ASSERT_FALSE(o.error) << *o.error;
+    EXPECT_EQ(o.ack_json, R"([{"date":100.5}])");
+    EXPECT_EQ(emit(pablo_, "room.read", R"([{"roomId":"1:2","messageId":50}])").ack_json,
+              R"([{"date":null}])");
+    EXPECT_EQ(emit(pablo_, "room.read", R"([{"roomId":"1:2","messageId":9e9}])").ack_json,
+              R"([{"date":200.25}])");
+    ASSERT_EQ(db_.published_events.size(), 2u);
+    EXPECT_EQ(
+        db_.published_events[1],
+        R"({"serverId":"srv","type":"room.read","data":{"roomId":"1:2","userId":"1","date":200.25}})");
+    mary_.protocol = 1;
+    run(rt_.connected(mary_));
+    EXPECT_TRUE(emit(mary_, "room.read", R"([{"roomId":"1:2","messageId":0}])").error);
+}
+
+TEST_F(realtime_test, sync_pages_from_a_cursor) {
+    pablo_.protocol = 1;
+    run(rt_.connected(pablo_));
+    for (int i = 1; i <= 5; ++i) {
+        db_.messages["1:2"].emplace_back(
+            i, to_json(message{"m" + std::to_string(i), "1:2", "2", double(i), "t"}));
+    }
+    auto o = emit(pablo_, "room.sync", R"([{"roomId":"1:2","after":"2000-x","limit":2}])");
+    ASSERT_FALSE(o.error) << *o.error;
+    auto page = json::parse(o.ack_json).as_array().at(0).as_object();
+    ASSERT_EQ(page.at("messages").as_array().size(), 2u);
+    EXPECT_EQ(page.at("messages").as_array()[0].at("id"), "m3");
+    EXPECT_EQ(page.at("messages").as_array()[1].at("id"), "m4");
+    EXPECT_TRUE(page.at("more").as_bool());
+    auto last = json::parse(emit(pablo_, "room.sync", R"([{"roomId":"1:2","after":4}])").ack_json);
+    EXPECT_EQ(last.as_array()[0].at("messages").as_array().size(), 1u);
+    EXPECT_FALSE(last.as_array()[0].at("more").as_bool());
 }
 
 }  // namespace

@@ -181,17 +181,29 @@ class fake_store final : public chat::store {
     }
 
     std::optional<errc> post_error;  // post_message fails with this (after counting the call)
+    std::map<std::string, std::string> sent;                      // "<user>:<client id>" -> json
+    std::map<std::string, std::map<std::string, double>> reads;  // room -> user -> position
+    std::vector<std::string> published_events;                    // on our own channel
     task<chat::posted_message> post_message(std::string room, std::string from, std::string text,
-                                            double now, std::string server_id) override {
+                                            double now, std::string server_id,
+                                            std::string client_id) override {
         if (auto e = begin())
             co_return *e;
         if (post_error)
             co_return make_error_code(*post_error);
+        const std::string sent_key = from + ":" + client_id;
+        if (!client_id.empty()) {
+            if (auto it = sent.find(sent_key); it != sent.end())
+                co_return chat::posted_message{it->second, false, true};
+        }
         const bool first = !room_existed(room);
         chat::message m{"m" + std::to_string(messages[room].size()), room, from, now, text};
         const std::string json = chat::to_json(m);
         messages[room].emplace_back(now, json);
         published.push_back(chat::make_envelope(server_id, "message", json));
+        reads[room][from] = now;
+        if (!client_id.empty())
+            sent[sent_key] = json;
         co_return chat::posted_message{json, first};
     }
     task<void> publish(std::string envelope) override {
@@ -199,6 +211,62 @@ class fake_store final : public chat::store {
             co_return *e;
         published.push_back(std::move(envelope));
         co_return result<void>{};
+    }
+    task<void> publish_event(std::string envelope) override {
+        if (auto e = begin())
+            co_return *e;
+        published_events.push_back(std::move(envelope));
+        co_return result<void>{};
+    }
+    task<std::vector<std::string>> room_messages_after(std::string room, double after,
+                                                       std::size_t count) override {
+        if (auto e = begin())
+            co_return *e;
+        std::vector<std::string> out;
+        for (const auto& [score, json] : messages[room]) {
+            if (score > after && out.size() < count)
+                out.push_back(json);
+        }
+        co_return out;
+    }
+    task<std::optional<double>> mark_read(std::string room, std::string user, double position,
+                                          std::string envelope) override {
+        if (auto e = begin())
+            co_return *e;
+        const auto& list = messages[room];
+        if (list.empty())
+            co_return std::optional<double>{};
+        position = std::min(position, list.back().first);
+        auto& mine = reads[room];
+        if (auto it = mine.find(user); it != mine.end() && it->second >= position)
+            co_return std::optional<double>{};
+        mine[user] = position;
+        if (auto at = envelope.find("@DATE@"); at != std::string::npos)
+            envelope.replace(at, 6, chat::format_date(position));
+        published_events.push_back(std::move(envelope));
+        co_return std::optional<double>(position);
+    }
+    task<std::vector<chat::room_read_state>> read_state(std::string user) override {
+        if (auto e = begin())
+            co_return *e;
+        std::vector<chat::room_read_state> out;
+        for (const auto& room : rooms_of[user]) {
+            chat::room_read_state s{room, std::nullopt, 0};
+            if (auto it = reads[room].find(user); it != reads[room].end())
+                s.read = it->second;
+            for (const auto& [score, json] : messages[room]) {
+                if (!s.read || score > *s.read)
+                    ++s.unread;
+            }
+            out.push_back(std::move(s));
+        }
+        co_return out;
+    }
+    task<std::vector<std::pair<std::string, double>>> room_reads(std::string room) override {
+        if (auto e = begin())
+            co_return *e;
+        const auto& r = reads[room];
+        co_return std::vector<std::pair<std::string, double>>(r.begin(), r.end());
     }
     // Presence joins that fail (without touching state) or wait until `release_joins()`.
     bool fail_presence_join = false;

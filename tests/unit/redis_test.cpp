@@ -244,21 +244,28 @@ TEST_F(redis_client_test, a_subscriber_is_up_only_once_subscribed_and_receives) 
     std::vector<std::string> got;
     client sub(ioc_.get_executor(), client::options{endpoint_for(server.port()), 300ms, "sub"},
                stats_.for_thread(0));
-    sub.subscribe("chan", [&](std::string_view payload) { got.emplace_back(payload); });
+    std::vector<std::string> channels;
+    sub.subscribe({"chan", "other"}, [&](std::string_view channel, std::string_view payload) {
+        channels.emplace_back(channel);
+        got.emplace_back(payload);
+    });
     sub.start();
     run_until([&] { return sub.ready(); });
     auto pub = make(endpoint_for(server.port()));
     run_until([&] { return pub->ready(); });
     ASSERT_TRUE(await(pub->exec({"PUBLISH", "chan", "hello"})));
-    run_until([&] { return !got.empty(); });
-    EXPECT_EQ(got.front(), "hello");
+    ASSERT_TRUE(await(pub->exec({"PUBLISH", "other", "there"})));
+    run_until([&] { return got.size() == 2; });
+    EXPECT_EQ(got, (std::vector<std::string>{"hello", "there"}));
+    EXPECT_EQ(channels, (std::vector<std::string>{"chan", "other"}));
     // Idle, it is probed (a repeated SUBSCRIBE) and stays up; a hung server takes it down.
     server.pause();
     run_until([&] { return !sub.ready(); });
     server.resume();
     run_until([&] { return sub.ready() && pub->ready(); });
     ASSERT_TRUE(await(pub->exec({"PUBLISH", "chan", "again"})));
-    run_until([&] { return got.size() == 2; });
+    run_until([&] { return got.size() == 3; });
+    EXPECT_EQ(got.back(), "again");
     sub.stop();
     pub->stop();
 }

@@ -1,0 +1,348 @@
+// Protocol 1 (docs/realtime.md): what a client that announces `{"redchat":1}` in its Socket.IO
+// connect gets beyond the tutorial's protocol (reliable send with client ids, recovery from a
+// cursor, typing, read positions and receipts, server-side unread counts), what every refusal
+// looks like, and that a socket that announced nothing still gets the tutorial's protocol exactly.
+
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import Redis from 'ioredis';
+import {
+  api,
+  closeSockets,
+  connectSocket,
+  connected,
+  flushDeliveries,
+  loginUser,
+  startRedis,
+  startServer,
+  waitFor,
+  waitForDemoData,
+} from './harness.mjs';
+
+const P1 = { auth: { redchat: 1 } };
+
+/** A protocol-1 WebSocket client of `user` (from loginUser). */
+const p1 = (base, user) => connected(connectSocket(base, user.sid, P1));
+const legacy = (base, user) => connected(connectSocket(base, user.sid));
+
+const ack = (socket, name, payload) => socket.timeout(5000).emitWithAck(name, payload);
+const named = (socket, name) => socket.received.filter((e) => e.name === name).map((e) => e.payload);
+
+function privateRoom(a, b) {
+  return Number(a.id) < Number(b.id) ? `${a.id}:${b.id}` : `${b.id}:${a.id}`;
+}
+
+async function roomHistory(user, roomId) {
+  const res = await user.api.get(`/room/${roomId}/messages?offset=0&size=100`);
+  assert.equal(res.status, 200, res.text);
+  return res.json;
+}
+
+describe('protocol 1', () => {
+  let redis;
+  let server;
+  let db;
+  let bus; // a subscriber on the tutorial's channel: nothing of protocol 1 may appear there
+  const tutorialChannel = [];
+  before(async () => {
+    redis = await startRedis();
+    db = redis.client();
+    server = await startServer({
+      redis,
+      demoData: 'on',
+      // Typing signals of one connection a minute apart at least: a second one is always dropped.
+      extraArgs: ['--messages-per-second', '1000', '--message-burst', '1000', '--typing-interval-ms', '60000'],
+    });
+    await waitForDemoData(server, db);
+    bus = new Redis({ port: redis.port, lazyConnect: true });
+    await bus.connect();
+    await bus.subscribe('MESSAGES');
+    bus.on('message', (_channel, payload) => tutorialChannel.push(JSON.parse(payload)));
+  });
+  after(async () => {
+    closeSockets();
+    bus?.disconnect();
+    await server?.stop();
+    db?.disconnect();
+    await redis?.stop();
+  });
+
+  test('a message with a client id is stored once, however often it is sent', async () => {
+    const pablo = await loginUser(server.base, 'Pablo');
+    const joe = await loginUser(server.base, 'Joe');
+    const [ps, js] = [await p1(server.base, pablo), await p1(server.base, joe)];
+    const room = privateRoom(pablo, joe);
+    const payload = { roomId: room, message: 'exactly once', clientId: 'c-1f3a9b' };
+    const first = await ack(ps, 'message', payload);
+    assert.equal(first.message, 'exactly once');
+    assert.equal(first.from, pablo.id);
+    // A retry (after a timeout, or from another connection after a reconnect) gets the same
+    // stored message back.
+    const again = await ack(ps, 'message', payload);
+    assert.deepEqual(again, first);
+    const other = await p1(server.base, pablo);
+    assert.deepEqual(await ack(other, 'message', payload), first);
+    // The same client id from another user is that user's own message.
+    const joes = await ack(js, 'message', { roomId: room, message: 'mine', clientId: 'c-1f3a9b' });
+    assert.notEqual(joes.id, first.id);
+    await flushDeliveries(ps, [js]);
+    assert.equal(named(js, 'message').filter((m) => m.id === first.id).length, 1, 'delivered once');
+    const stored = (await roomHistory(pablo, room)).filter((m) => m.message === 'exactly once');
+    assert.equal(stored.length, 1);
+    assert.equal(stored[0].id, first.id);
+  });
+
+  test('bad client ids are refused and nothing is stored', async () => {
+    const pablo = await loginUser(server.base, 'Pablo');
+    const ps = await p1(server.base, pablo);
+    for (const clientId of ['', 'x'.repeat(65), 'has space', 'a:b', 42, { a: 1 }, 'ünï']) {
+      const res = await ack(ps, 'message', { roomId: '0', message: `bad id ${JSON.stringify(clientId)}`, clientId });
+      assert.match(res.error, /clientId/, JSON.stringify(clientId));
+    }
+    const general = await roomHistory(pablo, '0');
+    assert.ok(!general.some((m) => m.message.startsWith('bad id')));
+  });
+
+  test('room.sync returns exactly what came after a cursor, in pages', async () => {
+    const mary = await loginUser(server.base, 'Mary');
+    const alex = await loginUser(server.base, 'Alex');
+    const room = privateRoom(mary, alex);
+    const ms = await p1(server.base, mary);
+    const as = await p1(server.base, alex);
+    const cursor = await ack(ms, 'message', { roomId: room, message: 'cursor' });
+    // Alex's socket is gone while Mary writes: these are what Alex's client missed.
+    as.close();
+    const missed = [];
+    for (let i = 0; i < 7; i++) missed.push(await ack(ms, 'message', { roomId: room, message: `missed ${i}` }));
+    const back = await p1(server.base, alex);
+    const got = [];
+    let after = cursor.id;
+    for (;;) {
+      const page = await ack(back, 'room.sync', { roomId: room, after, limit: 3 });
+      assert.ok(Array.isArray(page.messages), JSON.stringify(page));
+      assert.ok(page.messages.length <= 3);
+      got.push(...page.messages);
+      if (!page.more) break;
+      after = page.messages.at(-1).id;
+    }
+    assert.deepEqual(got.map((m) => m.id), missed.map((m) => m.id), 'no gap, no duplicate, oldest first');
+    // A date works as a cursor too (messages without an id of ours).
+    const byDate = await ack(back, 'room.sync', { roomId: room, after: cursor.date });
+    assert.deepEqual(byDate.messages.map((m) => m.id), missed.map((m) => m.id));
+    assert.equal(byDate.more, false);
+  });
+
+  test('room.sync, typing and room.read refuse non-members, forged rooms and bad input', async () => {
+    const pablo = await loginUser(server.base, 'Pablo');
+    const joe = await loginUser(server.base, 'Joe');
+    const mary = await loginUser(server.base, 'Mary');
+    const room = privateRoom(joe, mary); // Pablo is not in it
+    const ps = await p1(server.base, pablo);
+    for (const [name, payload] of [
+      ['room.sync', { roomId: room, after: 0 }],
+      ['typing', { roomId: room }],
+      ['room.read', { roomId: room, messageId: '99999999999999-ffff' }],
+      ['room.sync', { roomId: '5:6', after: 0 }],
+    ]) {
+      const res = await ack(ps, name, payload);
+      assert.match(res.error, /not a member/, `${name} ${JSON.stringify(payload)}`);
+    }
+    for (const [name, payload, why] of [
+      ['room.sync', { roomId: '0', after: 'yesterday' }, /after/],
+      ['room.sync', { roomId: '0' }, /after/],
+      ['room.sync', { roomId: '0', after: 0, limit: 0 }, /limit/],
+      ['room.sync', { roomId: '0', after: 0, limit: 'x' }, /limit/],
+      ['room.read', { roomId: '0' }, /messageId/],
+      ['room.read', { roomId: '0', messageId: -5 }, /messageId/],
+      ['typing', { roomId: 'has space' }, /room id/],
+      ['typing', 'not an object', /room id/],
+      ['room.read', { roomId: 'x'.repeat(65), messageId: 0 }, /room id/],
+    ]) {
+      const res = await ack(ps, name, payload);
+      assert.match(res.error ?? '', why, `${name} ${JSON.stringify(payload)}: ${JSON.stringify(res)}`);
+    }
+    // A page is bounded by the server whatever the client asks for.
+    const big = await ack(ps, 'room.sync', { roomId: '0', after: 0, limit: 100000 });
+    assert.ok(big.messages.length <= 200);
+    assert.equal(server.running(), true);
+  });
+
+  test('typing reaches the other members of the room, never the typist, never outsiders', async () => {
+    const pablo = await loginUser(server.base, 'Pablo');
+    const joe = await loginUser(server.base, 'Joe');
+    const mary = await loginUser(server.base, 'Mary');
+    const room = privateRoom(pablo, joe);
+    const typist = await p1(server.base, pablo);
+    const typistTab = await p1(server.base, pablo);
+    const peer = await p1(server.base, joe);
+    const outsider = await p1(server.base, mary);
+    const oldJoe = await legacy(server.base, joe);
+    assert.deepEqual(await ack(typist, 'typing', { roomId: room }), {});
+    const got = await waitFor('typing at Joe', () => named(peer, 'typing')[0]);
+    assert.deepEqual(got, { roomId: room, userId: pablo.id, username: 'Pablo' });
+    // A second signal within the interval is dropped, not refused.
+    assert.deepEqual(await ack(typist, 'typing', { roomId: room }), { dropped: true });
+    await flushDeliveries(typist, [peer, typistTab, outsider, oldJoe]);
+    assert.equal(named(peer, 'typing').length, 1);
+    assert.equal(named(typistTab, 'typing').length, 0, 'not to the typist');
+    assert.equal(named(outsider, 'typing').length, 0, 'not outside the room');
+    assert.equal(named(oldJoe, 'typing').length, 0, 'not to a tutorial socket');
+  });
+
+  test('read positions: receipts for the other member, unread counts, every tab', async () => {
+    const joe = await loginUser(server.base, 'Joe');
+    const alex = await loginUser(server.base, 'Alex');
+    const room = privateRoom(joe, alex);
+    const js = await p1(server.base, joe);
+    const jsTab = await p1(server.base, joe);
+    const as = await p1(server.base, alex);
+    const oldAlex = await legacy(server.base, alex);
+    const sent = [];
+    for (let i = 0; i < 3; i++) sent.push(await ack(js, 'message', { roomId: room, message: `read me ${i}` }));
+    // Alex has three unread here (the demo greetings may add to them: counted from the start).
+    const before = (await alex.api.get('/read-state')).json.rooms[room];
+    assert.ok(before.unread >= 3, JSON.stringify(before));
+    // The sender has read the room up to the message it sent.
+    assert.equal((await joe.api.get('/read-state')).json.rooms[room].unread, 0);
+
+    const r = await ack(as, 'room.read', { roomId: room, messageId: sent[1].id });
+    assert.equal(r.date, sent[1].date);
+    // Joe's sockets (the receipt) and Alex's own (the unread count) hear it; the tutorial
+    // socket does not.
+    for (const s of [js, jsTab]) {
+      const ev = await waitFor('room.read', () => named(s, 'room.read').find((e) => e.userId === alex.id));
+      assert.deepEqual(ev, { roomId: room, userId: alex.id, date: sent[1].date });
+    }
+    assert.equal((await alex.api.get('/read-state')).json.rooms[room].unread, 1);
+    assert.equal((await alex.api.get('/read-state')).json.rooms[room].read, sent[1].date);
+    const reads = await joe.api.get(`/room/${room}/reads`);
+    assert.equal(reads.status, 200);
+    assert.equal(reads.json[alex.id], sent[1].date);
+    assert.equal(reads.json[joe.id], sent[2].date);
+
+    // A position never goes back, and never past the newest message.
+    assert.deepEqual(await ack(as, 'room.read', { roomId: room, messageId: sent[0].id }), { date: null });
+    const far = await ack(as, 'room.read', { roomId: room, messageId: 4102444800 });
+    assert.equal(far.date, sent[2].date);
+    assert.equal((await alex.api.get('/read-state')).json.rooms[room].unread, 0);
+    await flushDeliveries(js, [oldAlex, as]);
+    assert.equal(named(oldAlex, 'room.read').length, 0);
+  });
+
+  test('read positions in General reach only the reader; a new user starts with General read', async () => {
+    const mary = await loginUser(server.base, 'Mary');
+    const pablo = await loginUser(server.base, 'Pablo');
+    const ms = await p1(server.base, mary);
+    const msTab = await p1(server.base, mary);
+    const ps = await p1(server.base, pablo);
+    const m = await ack(ps, 'message', { roomId: '0', message: 'for General' });
+    await ack(ms, 'room.read', { roomId: '0', messageId: m.id });
+    await waitFor('own tab hears it', () => named(msTab, 'room.read').find((e) => e.roomId === '0'));
+    await flushDeliveries(ps, [ps]);
+    assert.equal(named(ps, 'room.read').filter((e) => e.roomId === '0').length, 0, 'no receipts in General');
+    assert.deepEqual((await pablo.api.get('/room/0/reads')).json, {});
+
+    const newcomer = await loginUser(server.base, `new${Date.now() % 100000}`);
+    const state = (await newcomer.api.get('/read-state')).json.rooms;
+    assert.deepEqual(Object.keys(state), ['0']);
+    assert.equal(state['0'].unread, 0, 'the history before registering is not unread');
+    await ack(ps, 'message', { roomId: '0', message: 'after the newcomer' });
+    assert.equal((await newcomer.api.get('/read-state')).json.rooms['0'].unread, 1);
+  });
+
+  test('read state and receipts need a session and membership', async () => {
+    const anon = api(server.base);
+    assert.equal((await anon.get('/read-state')).status, 401);
+    assert.equal((await anon.get('/room/1:2/reads')).status, 401);
+    const mary = await loginUser(server.base, 'Mary');
+    assert.equal((await mary.api.get('/room/1:2/reads')).status, 403);
+    assert.equal((await mary.api.get('/room/bad%20id/reads')).status, 400);
+    assert.equal((await mary.api.post('/read-state', {})).status, 405);
+  });
+
+  test('read updates are rate-limited per connection', async () => {
+    const joe = await loginUser(server.base, 'Joe');
+    const js = await p1(server.base, joe);
+    const results = await Promise.all(Array.from({ length: 40 }, () => ack(js, 'room.read', { roomId: '0', messageId: 0 })));
+    assert.ok(results.some((r) => /too fast/.test(r.error ?? '')), 'some refused');
+    assert.ok(results.filter((r) => !r.error).length >= 20, 'the burst passes');
+  });
+
+  test('a socket that announced nothing gets the tutorial protocol exactly', async () => {
+    const pablo = await loginUser(server.base, 'Pablo');
+    const joe = await loginUser(server.base, 'Joe');
+    const room = privateRoom(pablo, joe);
+    const old = await legacy(server.base, joe);
+    const ps = await p1(server.base, pablo);
+    // The new events are unknown to it...
+    for (const name of ['typing', 'room.read', 'room.sync']) {
+      const res = await ack(old, name, { roomId: room, messageId: 0, after: 0 });
+      assert.match(res.error, /Unknown event/, name);
+    }
+    // ...and it hears nothing but the tutorial's events while the room is busy with them.
+    await ack(ps, 'typing', { roomId: room });
+    const m = await ack(ps, 'message', { roomId: room, message: 'to a tutorial socket', clientId: 'legacy-1' });
+    await ack(ps, 'room.read', { roomId: room, messageId: m.id });
+    await flushDeliveries(ps, [old]);
+    const names = new Set(old.received.map((e) => e.name));
+    for (const n of names) assert.ok(['message', 'user.connected', 'user.disconnected', 'show.room'].includes(n), n);
+    const delivered = named(old, 'message').find((x) => x.id === m.id);
+    assert.deepEqual(Object.keys(delivered).sort(), ['date', 'from', 'id', 'message', 'roomId']);
+  });
+
+  test('nothing of protocol 1 is published on the tutorial channel', async () => {
+    const pablo = await loginUser(server.base, 'Pablo');
+    const joe = await loginUser(server.base, 'Joe');
+    const room = privateRoom(pablo, joe);
+    const ps = await p1(server.base, pablo);
+    const js = await p1(server.base, joe);
+    const mark = tutorialChannel.length;
+    await ack(js, 'typing', { roomId: room });
+    const m = await ack(ps, 'message', { roomId: room, message: 'channel check' });
+    await ack(js, 'room.read', { roomId: room, messageId: m.id });
+    const sentinel = await ack(ps, 'message', { roomId: '0', message: 'channel sentinel' });
+    await waitFor('the sentinel on MESSAGES', () => tutorialChannel.some((e) => e.data?.id === sentinel.id));
+    const types = tutorialChannel.slice(mark).map((e) => e.type);
+    assert.deepEqual([...new Set(types)].sort(), ['message']);
+  });
+});
+
+describe('protocol 1 across two instances', () => {
+  let redis;
+  let a;
+  let b;
+  let db;
+  before(async () => {
+    redis = await startRedis();
+    db = redis.client();
+    a = await startServer({ redis, demoData: 'on' });
+    await waitForDemoData(a, db);
+    b = await startServer({ redis, demoData: 'off' });
+  });
+  after(async () => {
+    closeSockets();
+    await a?.stop();
+    await b?.stop();
+    db?.disconnect();
+    await redis?.stop();
+  });
+
+  test('typing, read receipts and client-id dedupe work across instances', async () => {
+    const pabloOnA = await loginUser(a.base, 'Pablo');
+    const joeOnB = await loginUser(b.base, 'Joe');
+    const room = privateRoom(pabloOnA, joeOnB);
+    const ps = await p1(a.base, pabloOnA);
+    const js = await p1(b.base, joeOnB);
+    await ack(ps, 'typing', { roomId: room });
+    assert.equal((await waitFor('typing on B', () => named(js, 'typing')[0])).username, 'Pablo');
+    const m = await ack(ps, 'message', { roomId: room, message: 'across', clientId: 'x-instance' });
+    // The retry goes to the other instance (a reconnect landed there): still stored once.
+    const psOnB = await p1(b.base, { sid: pabloOnA.sid });
+    assert.deepEqual(await ack(psOnB, 'message', { roomId: room, message: 'across', clientId: 'x-instance' }), m);
+    await ack(js, 'room.read', { roomId: room, messageId: m.id });
+    const receipt = await waitFor('receipt on A', () => named(ps, 'room.read').find((e) => e.userId === joeOnB.id));
+    assert.equal(receipt.date, m.date);
+    const stored = (await roomHistory(pabloOnA, room)).filter((x) => x.message === 'across');
+    assert.equal(stored.length, 1);
+  });
+});
