@@ -1,9 +1,11 @@
-// Stored chat messages, as any port may have written them into Redis, and history cursors.
+// Stored chat messages, as any port may have written them into Redis, history cursors, and a
+// client's Socket.IO connect payload (the protocol it announces).
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "chat/message.hpp"
+#include "chat/realtime.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -16,5 +18,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
     (void)redchat::chat::cursor_score(text);
+    const int protocol = redchat::chat::announced_protocol(text);
+    if (protocol < 0 || protocol > redchat::chat::newest_protocol)
+        __builtin_trap();
     return 0;
 }

@@ -21,6 +21,16 @@ boost::asio::awaitable<result<void>> store_message(store& db, std::string room, 
     co_return co_await db.append_message(m.room_id, m.date, to_json(m));
 }
 
+// The demo history is old news: its users have read it all (nothing is unread at first login).
+boost::asio::awaitable<result<void>> mark_demo_read(store& db, std::string room,
+                                                    std::string user_id) {
+    constexpr double far_future = 4'102'444'800;  // 2100: raised to the room's newest message
+    auto r = co_await db.mark_read(std::move(room), std::move(user_id), far_future, std::string());
+    if (!r)
+        co_return r.error();
+    co_return result<void>{};
+}
+
 std::vector<std::string> ids(std::string a, std::string b) {
     std::vector<std::string> out;
     out.push_back(std::move(a));
@@ -95,6 +105,10 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
                                        greetings[pick(greetings.size())]);
             if (!r)
                 co_return failure<bool>(r.error());
+            for (const auto* member : {&users[a], &users[b]}) {
+                if (auto read = co_await mark_demo_read(db, room, member->id); !read)
+                    co_return failure<bool>(read.error());
+            }
         }
     }
 
@@ -107,6 +121,10 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
                                         users[pick(users.size())].id, date, general[i]);
         if (!r)
             co_return failure<bool>(r.error());
+    }
+    for (const auto& u : users) {
+        if (auto read = co_await mark_demo_read(db, std::string(general_room_id), u.id); !read)
+            co_return failure<bool>(read.error());
     }
     co_return true;
 }

@@ -108,8 +108,8 @@ class store {
 
     // Read state (docs/redis-schema.md). Raises the user's read position in the room to
     // `position`, or to the room's newest message if that is older; never lowers it. When it
-    // rose, publishes `envelope` with `@DATE@` replaced by the new position (as JSON), on our
-    // channel, and returns the new position; nullopt when nothing changed.
+    // rose, publishes `envelope` (unless empty) with `@DATE@` replaced by the new position (as
+    // JSON), on our channel, and returns the new position; nullopt when nothing changed.
     virtual task<std::optional<double>> mark_read(std::string room_id, std::string user_id,
                                                   double position, std::string envelope) = 0;
     // For every room of the user: the read position and the count of messages after it.

@@ -73,7 +73,8 @@ return {json, 0, 0}
 )lua";
 
 // Raises a reader's position, never past the room's newest message, and announces it.
-// KEYS: room zset, reads hash. ARGV: user id, position, envelope before and after the date.
+// KEYS: room zset, reads hash. ARGV: user id, position, envelope before and after the date
+// (nothing is published when both are empty).
 // Returns the new position, or false when it did not rise.
 constexpr std::string_view mark_read_script = R"lua(
 local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -84,7 +85,7 @@ if before and pos <= before then return false end
 local date = string.format('%.3f', pos)
 if before and tonumber(date) <= before then return false end
 redis.call('HSET', KEYS[2], ARGV[1], date)
-redis.call('PUBLISH', '@EVENTS@', ARGV[3] .. date .. ARGV[4])
+if ARGV[3] ~= '' then redis.call('PUBLISH', '@EVENTS@', ARGV[3] .. date .. ARGV[4]) end
 return date
 )lua";
 

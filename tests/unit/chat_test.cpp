@@ -933,6 +933,16 @@ TEST(demo_data, loads_once_into_an_empty_store) {
         EXPECT_DOUBLE_EQ(*cursor, m->date) << m->id;
     }
 
+    // Old news: every demo user has read every demo room, and nothing was announced.
+    for (const auto& [id, account] : db.users) {
+        auto state = run(db.read_state(id));
+        ASSERT_TRUE(state);
+        EXPECT_EQ(state->size(), 4u);  // General and three private rooms
+        for (const auto& room : *state)
+            EXPECT_EQ(room.unread, 0) << account.first << " in " << room.room_id;
+    }
+    EXPECT_TRUE(db.published_events.empty());
+
     auto second = run(load_demo_data(db, hasher, 1'800'000'100.0));
     ASSERT_TRUE(second);
     EXPECT_FALSE(*second);

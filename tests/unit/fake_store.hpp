@@ -243,7 +243,8 @@ class fake_store final : public chat::store {
         mine[user] = position;
         if (auto at = envelope.find("@DATE@"); at != std::string::npos)
             envelope.replace(at, 6, chat::format_date(position));
-        published_events.push_back(std::move(envelope));
+        if (!envelope.empty())
+            published_events.push_back(std::move(envelope));
         co_return std::optional<double>(position);
     }
     task<std::vector<chat::room_read_state>> read_state(std::string user) override {

@@ -7,6 +7,7 @@ import {
   DESKTOP,
   PHONE,
   expectMessageOnce,
+  finish,
   launchBrowser,
   login,
   loginUi,
@@ -24,13 +25,6 @@ let stack;
 let browser;
 const pages = [];
 
-/** The accessible description of an element (aria-describedby). */
-async function description(locator) {
-  const ids = (await locator.getAttribute('aria-describedby')) ?? '';
-  const texts = await Promise.all(ids.split(/\s+/).filter(Boolean).map((id) => locator.page().locator(`[id="${id}"]`).innerText()));
-  return texts.join(' ');
-}
-
 async function app(opts) {
   const a = await openApp(browser, stack.base, opts);
   pages.push(a);
@@ -42,17 +36,8 @@ before(async () => {
   browser = await launchBrowser();
 });
 
-after(async () => {
-  try {
-    for (const a of pages) {
-      assert.deepEqual(a.problems, [], 'no page errors');
-      assert.deepEqual(a.foreign, [], 'no requests outside our server');
-    }
-  } finally {
-    await browser?.close();
-    await stack?.stop();
-  }
-});
+after(() => finish({ apps: pages, browser, stack }));
+
 
 describe('web client', () => {
   test('login errors, account creation, staying logged in across reloads, log out', async () => {
@@ -136,7 +121,7 @@ describe('web client', () => {
     await sendUi(joe.page, 'Are you free at 3?');
 
     const joeEntry = roomButton(pablo.page, 'Joe');
-    await waitFor('unread badge on Joe', async () => (await description(joeEntry)).includes('2 unread'));
+    await pablo.page.getByRole('navigation', { name: 'Rooms' }).getByRole('button', { name: 'Joe 2 unread', exact: true }).waitFor();
     assert.equal(await joeEntry.locator('.badge').innerText(), '2');
     // The room with the newest message comes right after General.
     const order = await pablo.page.getByRole('navigation', { name: 'Rooms' }).locator('.room-entry-title').allInnerTexts();

@@ -258,6 +258,22 @@ export async function openApp(browser, base, { viewport = DESKTOP, colorScheme =
   return { context, page, problems, foreign };
 }
 
+/**
+ * Ends a test file: no page of `apps` (from openApp) had an error (but those matching `allowed`)
+ * or asked anything of another server; then the browser and the stack stop, whatever happened.
+ */
+export async function finish({ apps, browser, stack, allowed = /^$/ }) {
+  try {
+    for (const a of apps) {
+      if (a.problems.some((p) => !allowed.test(p))) throw new Error(`page errors: ${a.problems.join('\n')}`);
+      if (a.foreign.length) throw new Error(`requests outside our server: ${a.foreign.join(' ')}`);
+    }
+  } finally {
+    await browser?.close();
+    await stack?.stop();
+  }
+}
+
 /** Logs in through the form. */
 export async function loginUi(page, username, password = PASSWORD) {
   await page.getByLabel('Username').fill(username);
@@ -270,8 +286,10 @@ export function roomsNav(page) {
   return page.getByRole('navigation', { name: 'Rooms' });
 }
 
+/** A room's entry, whether or not it has unread messages ("Joe" or "Joe 2 unread"). */
 export function roomButton(page, title) {
-  return roomsNav(page).getByRole('button', { name: title, exact: true });
+  const escaped = title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return roomsNav(page).getByRole('button', { name: new RegExp(`^${escaped}( \\d+ unread)?$`) });
 }
 
 export function messagesRegion(page) {

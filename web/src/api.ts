@@ -96,3 +96,20 @@ export async function createPrivateRoom(user1: string, user2: string): Promise<R
   const { data } = await request<RoomInfo>('POST', '/room', { user1: Number(user1), user2: Number(user2) });
   return data;
 }
+
+/** Per room: my read position (null: never read) and the messages after it (docs/api.md). */
+export interface RoomReadState {
+  read: number | null;
+  unread: number;
+}
+
+export async function getReadState(): Promise<Record<string, RoomReadState>> {
+  const { data } = await request<{ rooms?: Record<string, RoomReadState> }>('GET', '/read-state');
+  return data && typeof data.rooms === 'object' && data.rooms !== null ? data.rooms : {};
+}
+
+/** How far each member has read a room: user id → read position (read receipts). */
+export async function getRoomReads(roomId: string): Promise<Record<string, number>> {
+  const { data } = await request<Record<string, number>>('GET', `/room/${encodeURIComponent(roomId)}/reads`);
+  return data && typeof data === 'object' ? data : {};
+}

@@ -6,32 +6,39 @@
 import { io, type Socket } from 'socket.io-client';
 import * as api from './api';
 import { chatReducer, initialChatState, unknownUserIds, type ChatAction, type ChatState } from './state/chat';
-import { beforeCursor, fetchMissed, isMessage } from './state/messages';
-import { MAX_MESSAGE_CHARS, PAGE_SIZE, type Message, type RoomInfo, type User } from './types';
-
-export type SendResult = { ok: true; message: Message } | { ok: false; error: string };
+import { beforeCursor, isMessage } from './state/messages';
+import { lastMessage } from './state/rooms';
+import { GENERAL_ROOM_ID, MAX_MESSAGE_CHARS, PAGE_SIZE, type Message, type RoomInfo, type User } from './types';
 
 const ACK_TIMEOUT_MS = 5000;
-/** A message written while (re)connecting waits this long for the connection. */
-const CONNECT_WAIT_MS = 5000;
 const RETRY_SYNC_MS = 3000;
 const FETCH_CONCURRENCY = 4;
+/** One typing signal per room at most this often while typing (the server drops closer ones). */
+const TYPING_EVERY_MS = 3000;
+/** Someone's "is typing" shows this long after their last signal. */
+const TYPING_SHOWN_MS = 5000;
+/** Read positions go out at most this often per room (the server rate-limits them). */
+const READ_DELAY_MS = 300;
+/** Pages of a room.sync after a reconnect, at most (then the room is reloaded from its newest). */
+const MAX_SYNC_PAGES = 20;
 
 const nowSeconds = () => Date.now() / 1000;
-const lastSeenKey = (userId: string) => `redchat:lastSeen:${userId}`;
 
-function readLastSeen(userId: string): Record<string, number> {
-  try {
-    const raw = localStorage.getItem(lastSeenKey(userId));
-    const parsed: unknown = raw ? JSON.parse(raw) : {};
-    const out: Record<string, number> = {};
-    if (parsed && typeof parsed === 'object') {
-      for (const [k, v] of Object.entries(parsed)) if (typeof v === 'number' && Number.isFinite(v)) out[k] = v;
-    }
-    return out;
-  } catch {
-    return {};
-  }
+/** A fresh client id for a message (reliable send): unique per browser, 1–64 of [A-Za-z0-9_-]. */
+function newClientId(): string {
+  if (typeof crypto !== 'undefined' && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  return `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}-${Math.random().toString(36).slice(2)}`;
+}
+
+/** The cursor of a message for room.sync and room.read: its id when it is one of ours, else its date. */
+function positionOf(m: Message): string | number {
+  const cursor = beforeCursor(m);
+  return cursor === String(m.date) ? m.date : cursor;
+}
+
+function ackError(ack: unknown): string | undefined {
+  if (typeof ack === 'object' && ack !== null && typeof (ack as { error?: unknown }).error === 'string') return (ack as { error: string }).error;
+  return undefined;
 }
 
 /** Runs `fn` over `items` with at most `limit` calls in flight. */
@@ -53,17 +60,29 @@ export class ChatSession {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private resolvingUsers = false;
   private stopped = false;
+  /** Per room: when we last told the server we are typing there (ms). */
+  private readonly typingSent = new Map<string, number>();
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Per room: the read position last sent, and a pending send. */
+  private readonly readSent = new Map<string, number>();
+  private readonly readTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Rooms whose receipts were fetched since the last (re)connect. */
+  private readonly receiptsFetched = new Set<string>();
+  /** Client ids of messages being sent right now (one attempt at a time per message). */
+  private readonly inFlight = new Set<string>();
 
   constructor(
     me: User,
     /** Called when the server no longer knows our session (HTTP 401). */
     private readonly onSessionEnded: () => void,
   ) {
-    this.state = initialChatState(me, readLastSeen(me.id));
+    this.state = initialChatState(me);
     this.socket = io({
       path: '/socket.io',
       autoConnect: false,
       withCredentials: true,
+      // Protocol 1 (docs/realtime.md): typing, read positions, recovery from a cursor.
+      auth: { redchat: 1 },
       // WebSocket first, long-polling only where WebSockets fail: no polling→WebSocket upgrade,
       // so nothing sent in the first moments waits on an upgrade to finish.
       transports: ['websocket', 'polling'],
@@ -88,15 +107,10 @@ export class ChatSession {
     const next = chatReducer(prev, action);
     if (next === prev) return;
     this.state = next;
-    if (next.lastSeen !== prev.lastSeen) {
-      try {
-        localStorage.setItem(lastSeenKey(next.me.id), JSON.stringify(next.lastSeen));
-      } catch {
-        // storage full or disabled: unread counts just won't survive a reload
-      }
-    }
     for (const l of this.listeners) l();
     if (next.users !== prev.users || next.rooms !== prev.rooms) this.resolveUsers();
+    if (next.lastSeen !== prev.lastSeen && next.viewing !== null) this.scheduleRead(next.viewing);
+    if (next.typing !== prev.typing) this.scheduleTypingExpiry();
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------
@@ -105,8 +119,11 @@ export class ChatSession {
     const s = this.socket;
     s.on('connect', () => {
       this.dispatch({ type: 'connection', status: 'connected' });
-      // Whatever happened while we were away (or while the first load ran) is fetched again.
+      this.receiptsFetched.clear();
+      // Whatever happened while we were away (or while the first load ran) is fetched again,
+      // and messages that waited for the connection go out (the same client ids: never twice).
       this.sync();
+      this.resendWaiting();
     });
     s.on('disconnect', (reason) => {
       this.dispatch({ type: 'connection', status: 'reconnecting' });
@@ -129,6 +146,14 @@ export class ChatSession {
     });
     s.on('user.connected', (u: User) => this.dispatch({ type: 'presence', user: { ...u, online: true }, now: nowSeconds() }));
     s.on('user.disconnected', (u: User) => this.dispatch({ type: 'presence', user: { ...u, online: false }, now: nowSeconds() }));
+    s.on('typing', (t: { roomId?: unknown; userId?: unknown; username?: unknown }) => {
+      if (typeof t?.roomId !== 'string' || typeof t.userId !== 'string' || typeof t.username !== 'string') return;
+      this.dispatch({ type: 'typing', roomId: t.roomId, userId: t.userId, username: t.username, until: nowSeconds() + TYPING_SHOWN_MS / 1000 });
+    });
+    s.on('room.read', (r: { roomId?: unknown; userId?: unknown; date?: unknown }) => {
+      if (typeof r?.roomId !== 'string' || typeof r.userId !== 'string' || typeof r.date !== 'number') return;
+      this.dispatch({ type: 'roomRead', roomId: r.roomId, userId: r.userId, date: r.date });
+    });
     s.on('error', (e: unknown) => console.warn('redchat: server error event', e));
     s.connect();
     document.addEventListener('visibilitychange', this.onVisibility);
@@ -138,6 +163,8 @@ export class ChatSession {
   stop(): void {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.typingTimer);
+    for (const t of this.readTimers.values()) clearTimeout(t);
     document.removeEventListener('visibilitychange', this.onVisibility);
     this.socket.removeAllListeners();
     this.socket.disconnect();
@@ -151,7 +178,47 @@ export class ChatSession {
   /** The room on screen (null: none, e.g. the room list on a phone). */
   setViewing(roomId: string | null): void {
     this.dispatch({ type: 'view', roomId, visible: document.visibilityState === 'visible' });
-    if (roomId !== null && this.state.rooms[roomId] && !this.state.rooms[roomId]!.loaded) void this.loadNewest(roomId);
+    if (roomId === null) return;
+    if (this.state.rooms[roomId] && !this.state.rooms[roomId]!.loaded) void this.loadNewest(roomId);
+    void this.fetchReceipts(roomId);
+  }
+
+  /** Tells the server how far we have read the room on screen, shortly after it changed. */
+  private scheduleRead(roomId: string): void {
+    if (this.readTimers.has(roomId)) return;
+    this.readTimers.set(
+      roomId,
+      setTimeout(() => {
+        this.readTimers.delete(roomId);
+        const room = this.state.rooms[roomId];
+        const newest = room ? lastMessage(room) : undefined;
+        const seen = this.state.lastSeen[roomId];
+        if (!newest || seen === undefined || newest.date > seen || !this.socket.connected) return;
+        if ((this.readSent.get(roomId) ?? -Infinity) >= newest.date) return;
+        this.readSent.set(roomId, newest.date);
+        this.socket.emit('room.read', { roomId, messageId: positionOf(newest) });
+      }, READ_DELAY_MS),
+    );
+  }
+
+  /** The other members' read positions of a room (receipts); General has none. */
+  private async fetchReceipts(roomId: string): Promise<void> {
+    if (roomId === GENERAL_ROOM_ID || this.receiptsFetched.has(roomId) || !this.state.rooms[roomId]) return;
+    this.receiptsFetched.add(roomId);
+    try {
+      this.dispatch({ type: 'receipts', roomId, reads: await api.getRoomReads(roomId) });
+    } catch (err) {
+      this.receiptsFetched.delete(roomId);
+      this.handleError(err);
+    }
+  }
+
+  private scheduleTypingExpiry(): void {
+    clearTimeout(this.typingTimer);
+    let soonest = Infinity;
+    for (const typists of Object.values(this.state.typing)) for (const t of Object.values(typists)) soonest = Math.min(soonest, t.until);
+    if (soonest === Infinity) return;
+    this.typingTimer = setTimeout(() => this.dispatch({ type: 'typingExpired', now: nowSeconds() }), Math.max(0, soonest * 1000 - Date.now()) + 50);
   }
 
   // ---- fetching --------------------------------------------------------------------------------
@@ -197,16 +264,36 @@ export class ChatSession {
     this.dispatch({ type: 'rooms', rooms, initial: !this.firstSyncDone, now: nowSeconds() });
     this.firstSyncDone = true;
     await eachLimited(Object.keys(this.state.rooms), FETCH_CONCURRENCY, (id) => this.catchUp(id));
+    // The unread counts as the server keeps them, after the catch-up.
+    this.dispatch({ type: 'readState', rooms: await api.getReadState() });
     const online = await api.getOnlineUsers();
     this.dispatch({ type: 'onlineSnapshot', users: online });
   }
 
+  /**
+   * A shown room gets what it missed from its newest message on (room.sync: no gap, no
+   * duplicate); a room never shown gets its newest page.
+   */
   private async catchUp(roomId: string): Promise<void> {
     const room = this.state.rooms[roomId];
     if (!room) return;
-    if (!room.loaded) return this.loadNewest(roomId, true);
-    const missed = await fetchMissed((before) => api.getMessages(roomId, PAGE_SIZE, before), room.messages, PAGE_SIZE);
-    this.dispatch({ type: 'page', roomId, messages: missed, kind: 'catchup', limit: PAGE_SIZE });
+    const newest = lastMessage(room);
+    if (!room.loaded || !newest) return this.loadNewest(roomId, true);
+    if (!this.socket.connected) return; // the sync that runs on connect does it
+    let after = positionOf(newest);
+    for (let page = 0; page < MAX_SYNC_PAGES; page++) {
+      const ack: unknown = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('room.sync', { roomId, after });
+      const error = ackError(ack);
+      if (error) throw new Error(`room.sync ${roomId}: ${error}`);
+      const { messages, more } = ack as { messages?: unknown; more?: unknown };
+      const got = Array.isArray(messages) ? messages.filter(isMessage) : [];
+      this.dispatch({ type: 'page', roomId, messages: got, kind: 'catchup', limit: PAGE_SIZE });
+      const last = got[got.length - 1];
+      if (more !== true || !last) return;
+      after = positionOf(last);
+    }
+    // Away for very long: start the room again from its newest messages.
+    await this.loadNewest(roomId, true);
   }
 
   private async loadNewest(roomId: string, rethrow = false): Promise<void> {
@@ -274,37 +361,67 @@ export class ChatSession {
     }
   }
 
-  private waitConnected(ms: number): Promise<boolean> {
-    if (this.socket.connected) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const done = (ok: boolean) => {
-        clearTimeout(timer);
-        this.socket.off('connect', onConnect);
-        resolve(ok);
-      };
-      const onConnect = () => done(true);
-      const timer = setTimeout(() => done(this.socket.connected), ms);
-      this.socket.on('connect', onConnect);
-    });
+  /**
+   * Sends a message reliably: it shows at once as "sending", carries a client id so that the
+   * server stores it once however often it is sent, waits for a connection if there is none,
+   * and ends acknowledged (then it is a message like any other) or failed, with a retry.
+   */
+  send(roomId: string, text: string): void {
+    const message = { clientId: newClientId(), roomId, text, status: 'sending' as const };
+    this.dispatch({ type: 'pendingAdd', message });
+    this.typingSent.delete(roomId);
+    void this.attempt(message.clientId);
   }
 
-  async send(roomId: string, text: string): Promise<SendResult> {
-    if ([...text].length > MAX_MESSAGE_CHARS) return { ok: false, error: `Messages are limited to ${MAX_MESSAGE_CHARS} characters.` };
-    if (!(await this.waitConnected(CONNECT_WAIT_MS))) {
-      return { ok: false, error: 'Not connected: your message was not sent. It stays here so you can send it when the connection is back.' };
+  /** Sends a failed message again, with the same client id. */
+  retry(clientId: string): void {
+    this.dispatch({ type: 'pendingStatus', clientId, status: 'sending' });
+    void this.attempt(clientId);
+  }
+
+  discard(clientId: string): void {
+    this.dispatch({ type: 'pendingDone', clientId });
+  }
+
+  private resendWaiting(): void {
+    for (const p of this.state.pending) if (p.status === 'sending') void this.attempt(p.clientId);
+  }
+
+  private async attempt(clientId: string): Promise<void> {
+    const p = this.state.pending.find((x) => x.clientId === clientId);
+    if (!p || this.inFlight.has(clientId)) return;
+    if ([...p.text].length > MAX_MESSAGE_CHARS) {
+      this.dispatch({ type: 'pendingStatus', clientId, status: 'failed', error: `Messages are limited to ${MAX_MESSAGE_CHARS} characters.` });
+      return;
     }
+    if (!this.socket.connected) return; // goes out on connect (resendWaiting)
+    this.inFlight.add(clientId);
     let ack: unknown;
     try {
-      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('message', { roomId, message: text });
+      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck('message', { roomId: p.roomId, message: p.text, clientId });
     } catch {
-      return { ok: false, error: 'The server did not confirm your message. Check that it arrived before sending it again.' };
+      // No answer: lost with the connection (it goes out again on connect), or the server is
+      // slow. Either way a retry cannot store it twice.
+      this.inFlight.delete(clientId);
+      if (!this.socket.connected) return;
+      this.dispatch({ type: 'pendingStatus', clientId, status: 'failed', error: 'The server did not confirm your message.' });
+      return;
     }
+    this.inFlight.delete(clientId);
     if (isMessage(ack)) {
       this.dispatch({ type: 'message', message: ack, now: nowSeconds() });
-      return { ok: true, message: ack };
+      this.dispatch({ type: 'pendingDone', clientId });
+      return;
     }
-    const error = typeof ack === 'object' && ack !== null && typeof (ack as { error?: unknown }).error === 'string' ? (ack as { error: string }).error : 'The message was refused.';
-    return { ok: false, error };
+    this.dispatch({ type: 'pendingStatus', clientId, status: 'failed', error: ackError(ack) ?? 'The message was refused.' });
+  }
+
+  /** Called as the user types in a room: the others see "… is typing" (one signal per few seconds). */
+  typing(roomId: string): void {
+    const now = Date.now();
+    if (!this.socket.connected || now - (this.typingSent.get(roomId) ?? 0) < TYPING_EVERY_MS) return;
+    this.typingSent.set(roomId, now);
+    this.socket.emit('typing', { roomId });
   }
 
   /** Opens (creating if needed) the private room with `userId`; resolves to its id. */

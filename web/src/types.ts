@@ -28,3 +28,14 @@ export const GENERAL_ROOM_ID = '0';
 export const MAX_MESSAGE_CHARS = 4000;
 /** Messages per page of history. */
 export const PAGE_SIZE = 30;
+
+/** A message of ours on its way: shown until the server acknowledges it, or failed with a retry. */
+export interface PendingMessage {
+  /** Our id for it: the server stores a message at most once per client id (reliable send). */
+  clientId: string;
+  roomId: string;
+  text: string;
+  status: 'sending' | 'failed';
+  /** Why it failed, when the server said. */
+  error?: string;
+}

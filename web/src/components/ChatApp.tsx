@@ -3,7 +3,7 @@
 import { useCallback, useEffect, useMemo, useState, useSyncExternalStore } from 'react';
 import * as api from '../api';
 import { ChatSession } from '../session';
-import { orderRooms, roomTitle, unreadCount } from '../state/rooms';
+import { orderRooms, roomTitle } from '../state/rooms';
 import { GENERAL_ROOM_ID, type User } from '../types';
 import { Avatar } from './Avatar';
 import { ConnectionBanner } from './ConnectionBanner';
@@ -46,10 +46,7 @@ function ChatScreen({ session, onLoggedOut }: { session: ChatSession; onLoggedOu
   const titleOf = useCallback((id: string) => roomTitle(state.rooms[id] ?? { id, names: [] }, me.id, state.users), [state.rooms, state.users, me.id]);
   const ordered = useMemo(() => orderRooms(Object.values(state.rooms), (r) => roomTitle(r, me.id, state.users)), [state.rooms, state.users, me.id]);
 
-  const totalUnread = useMemo(
-    () => Object.values(state.rooms).reduce((n, r) => n + unreadCount(r, me.id, state.lastSeen[r.id]).count, 0),
-    [state.rooms, state.lastSeen, me.id],
-  );
+  const totalUnread = useMemo(() => Object.keys(state.rooms).reduce((n, id) => n + (state.unread[id] ?? 0), 0), [state.rooms, state.unread]);
   useEffect(() => {
     const base = openRoom ? `${titleOf(openRoom.id)} · redchat` : 'redchat';
     document.title = totalUnread > 0 ? `(${totalUnread}) ${base}` : base;

@@ -1,5 +1,6 @@
 // The message box: Enter sends, Shift+Enter adds a line; empty messages are ignored; the
-// server's length limit is shown before it is hit. Drafts are kept per room.
+// server's length limit is shown before it is hit. Drafts are kept per room. Typing tells the
+// room's other members (a signal every few seconds, see ChatSession.typing).
 
 import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import type { ChatSession } from '../session';
@@ -14,9 +15,6 @@ const COUNTER_FROM = MAX_MESSAGE_CHARS - 500;
 export function Composer({ session, roomId, placeholder, onSent }: { session: ChatSession; roomId: string; placeholder: string; onSent: () => void }) {
   const [text, setText] = useState(() => drafts.get(roomId) ?? '');
   const [error, setError] = useState('');
-  // Messages handed to the socket and not yet acknowledged. Several may be in flight: the next
-  // message can be sent before the previous one's ack (the server keeps their order).
-  const [sending, setSending] = useState(0);
   const area = useRef<HTMLTextAreaElement>(null);
   const id = useId();
   const draft = checkDraft(text, MAX_MESSAGE_CHARS);
@@ -33,7 +31,7 @@ export function Composer({ session, roomId, placeholder, onSent }: { session: Ch
     el.style.height = `${el.scrollHeight}px`;
   }, [text]);
 
-  async function send(e?: FormEvent) {
+  function send(e?: FormEvent) {
     e?.preventDefault();
     if (draft.empty) return;
     if (draft.tooLong) {
@@ -41,24 +39,18 @@ export function Composer({ session, roomId, placeholder, onSent }: { session: Ch
       return;
     }
     const outgoing = text.replace(/^\s*\n/, '').trimEnd();
-    setSending((n) => n + 1);
     setError('');
     setText('');
-    const result = await session.send(roomId, outgoing);
-    setSending((n) => n - 1);
-    if (result.ok) {
-      onSent();
-    } else {
-      setError(result.error);
-      setText((current) => (current === '' ? outgoing : current));
-    }
+    // It shows in the room at once, as "sending", then sent or failed with a retry.
+    session.send(roomId, outgoing);
+    onSent();
     area.current?.focus();
   }
 
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
     if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
-      void send();
+      send();
     }
   }
 
@@ -79,12 +71,13 @@ export function Composer({ session, roomId, placeholder, onSent }: { session: Ch
           onChange={(e) => {
             setText(e.target.value);
             if (error) setError('');
+            if (e.target.value.trim() !== '') session.typing(roomId);
           }}
           onKeyDown={onKeyDown}
           aria-invalid={draft.tooLong || undefined}
           aria-describedby={describedBy}
         />
-        <button type="submit" className="send-btn" disabled={draft.empty || draft.tooLong} aria-busy={sending > 0 || undefined} title="Send (Enter)">
+        <button type="submit" className="send-btn" disabled={draft.empty || draft.tooLong} title="Send (Enter)">
           <SendIcon />
           <span className="sr-only">Send</span>
         </button>

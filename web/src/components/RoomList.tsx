@@ -1,9 +1,9 @@
-// The "Rooms" navigation: each entry is a button named by the room's title only; the preview,
-// time, presence and unread count are its description.
+// The "Rooms" navigation: each entry is a button named by the room's title and, when there is
+// one, its unread count ("Joe 2 unread"); the preview, time and presence are its description.
 
 import { memo } from 'react';
 import type { ChatState } from '../state/chat';
-import { lastMessage, otherMemberId, roomTitle, unreadCount, unreadLabel, type RoomState } from '../state/rooms';
+import { lastMessage, otherMemberId, roomTitle, unreadLabel, type RoomState } from '../state/rooms';
 import { formatListTime, formatTime } from '../state/timeline';
 import { GENERAL_ROOM_ID, type User } from '../types';
 import { Avatar, RoomAvatar } from './Avatar';
@@ -24,7 +24,7 @@ export function RoomList({ rooms, state, openRoomId, onOpen }: { rooms: RoomStat
               room={room}
               me={state.me}
               users={state.users}
-              seenUpTo={state.lastSeen[room.id]}
+              unread={state.unread[room.id] ?? 0}
               selected={room.id === openRoomId}
               now={now}
               onlineCount={room.id === GENERAL_ROOM_ID ? onlineCount : 0}
@@ -41,19 +41,18 @@ interface EntryProps {
   room: RoomState;
   me: User;
   users: Readonly<Record<string, User>>;
-  seenUpTo: number | undefined;
+  unread: number;
   selected: boolean;
   now: number;
   onlineCount: number;
   onOpen: (id: string) => void;
 }
 
-const RoomEntry = memo(function RoomEntry({ room, me, users, seenUpTo, selected, now, onlineCount, onOpen }: EntryProps) {
+const RoomEntry = memo(function RoomEntry({ room, me, users, unread, selected, now, onlineCount, onOpen }: EntryProps) {
   const title = roomTitle(room, me.id, users);
   const other = otherMemberId(room.id, me.id);
   const online = other !== undefined ? !!users[other]?.online : undefined;
   const last = lastMessage(room);
-  const unread = unreadCount(room, me.id, seenUpTo);
   const badge = unreadLabel(unread);
   const sender = last ? (last.from === me.id ? 'You' : other === undefined ? (users[last.from]?.username ?? '…') : '') : '';
   const preview = last ? last.message.replace(/\s+/g, ' ').slice(0, 140) : room.loaded ? 'No messages yet' : '';
@@ -62,7 +61,6 @@ const RoomEntry = memo(function RoomEntry({ room, me, users, seenUpTo, selected,
   const description = [
     other !== undefined ? (online ? 'Online' : 'Offline') : onlineCount > 0 ? `${onlineCount} online` : '',
     last ? `Last message${sender ? ` from ${sender}` : ''} at ${formatTime(last.date)}: ${preview}` : preview,
-    badge ? `${badge} unread` : '',
   ]
     .filter(Boolean)
     .join('. ');
@@ -73,7 +71,7 @@ const RoomEntry = memo(function RoomEntry({ room, me, users, seenUpTo, selected,
         type="button"
         className={`room-entry${selected ? ' is-selected' : ''}${badge ? ' has-unread' : ''}`}
         aria-current={selected ? 'page' : undefined}
-        aria-labelledby={`${base}-title`}
+        aria-labelledby={unread > 0 ? `${base}-title ${base}-unread` : `${base}-title`}
         aria-describedby={`${base}-desc`}
         onClick={() => onOpen(room.id)}
       >
@@ -90,9 +88,18 @@ const RoomEntry = memo(function RoomEntry({ room, me, users, seenUpTo, selected,
               {sender && <span className="room-entry-sender">{sender}: </span>}
               {preview}
             </span>
-            {badge && <span className="badge">{badge}</span>}
+            {badge && (
+              <span className="badge" aria-hidden>
+                {badge}
+              </span>
+            )}
           </span>
         </span>
+        {unread > 0 && (
+          <span className="sr-only" id={`${base}-unread`}>
+            {unread} unread
+          </span>
+        )}
         <span className="sr-only" id={`${base}-desc`}>
           {description}
         </span>

@@ -6,7 +6,7 @@ import type { ChatState } from '../state/chat';
 import { messageKey } from '../state/messages';
 import { otherMemberId, type RoomState } from '../state/rooms';
 import { buildTimeline, formatTime, type TimelineItem } from '../state/timeline';
-import { GENERAL_ROOM_ID, type Message, type User } from '../types';
+import { GENERAL_ROOM_ID, type Message, type PendingMessage, type User } from '../types';
 import { Avatar, RoomAvatar } from './Avatar';
 import { Composer } from './Composer';
 import { useNow } from './hooks';
@@ -34,6 +34,9 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
   const now = useNow();
   const events = isGeneral ? state.events : [];
   const timeline = useMemo(() => buildTimeline(room.messages, events, now), [room.messages, events, now]);
+  const receipt = useMemo(() => (isGeneral ? undefined : findReceipt(room.messages, me.id, other, state.receipts[room.id] ?? {}, state.users)), [isGeneral, room.messages, me.id, other, state.receipts, room.id, state.users]);
+  const pending = useMemo(() => state.pending.filter((p) => p.roomId === room.id), [state.pending, room.id]);
+  const typingLine = typingText(Object.values(state.typing[room.id] ?? {}).map((t) => t.username));
 
   const scroller = useRef<HTMLElement>(null);
   const atBottom = useRef(true);
@@ -165,9 +168,16 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
         </div>
         <ol className="timeline">
           {timeline.map((item) => (
-            <TimelineRow key={item.key} item={item} me={me} users={state.users} isGeneral={isGeneral} onStartChat={startChat} />
+            <TimelineRow key={item.key} item={item} me={me} users={state.users} isGeneral={isGeneral} onStartChat={startChat} receipt={item.kind === 'message' && receipt?.key === item.key ? receipt : undefined} />
           ))}
         </ol>
+        {pending.length > 0 && (
+          <ol className="timeline pending-list" aria-label="Messages being sent">
+            {pending.map((p) => (
+              <PendingRow key={p.clientId} pending={p} onRetry={() => session.retry(p.clientId)} onDiscard={() => session.discard(p.clientId)} />
+            ))}
+          </ol>
+        )}
       </section>
 
       {unseenBelow > 0 && (
@@ -184,8 +194,76 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
       <div className="sr-only" aria-live="polite">
         {announcement}
       </div>
+      <div className="typing-line" role="status">
+        {typingLine}
+      </div>
       <Composer session={session} roomId={room.id} placeholder={other !== undefined ? `Message ${title}` : `Message #${title}`} onSent={scrollToBottom} />
     </section>
+  );
+}
+
+/** "Joe is typing…", "Joe and Mary are typing…", "Several people are typing…", or "". */
+export function typingText(names: readonly string[]): string {
+  if (names.length === 0) return '';
+  if (names.length === 1) return `${names[0]} is typing…`;
+  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
+  return 'Several people are typing…';
+}
+
+interface Receipt {
+  /** The message (messageKey) the receipt shows under. */
+  key: string;
+  label: string;
+  /** Who has read it (groups: shown on demand). */
+  names: string[];
+}
+
+/**
+ * Read receipts of a room (never General): in a private room "Seen" under my newest message the
+ * other user has read; in other rooms "Seen by N" under my newest message.
+ */
+function findReceipt(messages: readonly Message[], myId: string, other: string | undefined, reads: Readonly<Record<string, number>>, users: Readonly<Record<string, User>>): Receipt | undefined {
+  if (other !== undefined) {
+    const read = reads[other];
+    if (read === undefined) return undefined;
+    for (let i = messages.length - 1; i >= 0; i--) {
+      const m = messages[i]!;
+      if (m.from === myId && m.date <= read) return { key: messageKey(m), label: 'Seen', names: [] };
+    }
+    return undefined;
+  }
+  let mine: Message | undefined;
+  for (let i = messages.length - 1; i >= 0 && !mine; i--) if (messages[i]!.from === myId) mine = messages[i];
+  if (!mine) return undefined;
+  const readers = Object.entries(reads).filter(([id, date]) => id !== myId && date >= mine!.date);
+  if (readers.length === 0) return undefined;
+  return { key: messageKey(mine), label: `Seen by ${readers.length}`, names: readers.map(([id]) => users[id]?.username ?? `User ${id}`).sort() };
+}
+
+function PendingRow({ pending: p, onRetry, onDiscard }: { pending: PendingMessage; onRetry: () => void; onDiscard: () => void }) {
+  const failed = p.status === 'failed';
+  return (
+    <li className={`msg is-mine group-start is-pending${failed ? ' is-failed' : ''}`}>
+      <div className="msg-body">
+        <div className="bubble">{p.text}</div>
+        <p className="msg-status small">
+          {failed ? (
+            <>
+              <span className="error">Failed</span>
+              {p.error ? <span className="muted">: {p.error}</span> : null}{' '}
+              <button type="button" className="btn btn-soft btn-small" onClick={onRetry}>
+                Retry
+              </button>{' '}
+              <button type="button" className="btn btn-soft btn-small" onClick={onDiscard}>
+                Discard
+              </button>
+            </>
+          ) : (
+            <span className="muted">Sending…</span>
+          )}
+        </p>
+      </div>
+    </li>
   );
 }
 
@@ -195,9 +273,10 @@ interface RowProps {
   users: Readonly<Record<string, User>>;
   isGeneral: boolean;
   onStartChat: (userId: string) => void;
+  receipt?: Receipt;
 }
 
-function TimelineRow({ item, me, users, isGeneral, onStartChat }: RowProps) {
+function TimelineRow({ item, me, users, isGeneral, onStartChat, receipt }: RowProps) {
   if (item.kind === 'day') {
     return (
       <li className="day-separator">
@@ -215,10 +294,10 @@ function TimelineRow({ item, me, users, isGeneral, onStartChat }: RowProps) {
       </li>
     );
   }
-  return <MessageRow message={item.message} groupStart={item.groupStart} me={me} users={users} isGeneral={isGeneral} onStartChat={onStartChat} />;
+  return <MessageRow message={item.message} groupStart={item.groupStart} me={me} users={users} isGeneral={isGeneral} onStartChat={onStartChat} receipt={receipt} />;
 }
 
-function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat }: { message: Message; groupStart: boolean; me: User; users: Readonly<Record<string, User>>; isGeneral: boolean; onStartChat: (userId: string) => void }) {
+function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat, receipt }: { message: Message; groupStart: boolean; me: User; users: Readonly<Record<string, User>>; isGeneral: boolean; onStartChat: (userId: string) => void; receipt?: Receipt }) {
   const mine = m.from === me.id;
   const name = mine ? me.username : (users[m.from]?.username ?? '…');
   const time = formatTime(m.date);
@@ -248,6 +327,15 @@ function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat 
         <div className="bubble" title={groupStart ? undefined : time}>
           {m.message}
         </div>
+        {receipt &&
+          (receipt.names.length > 0 ? (
+            <details className="receipt small">
+              <summary>{receipt.label}</summary>
+              {receipt.names.join(', ')}
+            </details>
+          ) : (
+            <p className="receipt small">{receipt.label}</p>
+          ))}
       </div>
     </li>
   );

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Message, RoomInfo } from '../types';
 import { chatReducer, initialChatState, unknownUserIds, type ChatAction, type ChatState } from './chat';
-import { orderRooms, roomTitle, unreadCount } from './rooms';
+import { orderRooms, roomTitle } from './rooms';
 
 const me = { id: '1', username: 'Pablo' };
 const rooms: RoomInfo[] = [
@@ -20,38 +20,32 @@ const loaded = () =>
     { type: 'page', roomId: '1:2', kind: 'newest', limit: 30, messages: [msg('1:2', '2', 15)] },
     { type: 'page', roomId: '1:3', kind: 'newest', limit: 30, messages: [msg('1:3', '3', 5)] },
   );
-const unread = (s: ChatState, roomId: string) => unreadCount(s.rooms[roomId]!, s.me.id, s.lastSeen[roomId]).count;
+const unread = (s: ChatState, roomId: string) => s.unread[roomId] ?? 0;
 
-describe('chatReducer: loading and unread counts', () => {
-  it('starts the first room list with nothing unread', () => {
-    const s = loaded();
-    expect(Object.keys(s.rooms).sort()).toEqual(['0', '1:2', '1:3']);
-    expect(unread(s, '0')).toBe(0);
-    expect(unread(s, '1:2')).toBe(0);
-    expect(s.lastSeen['0']).toBe(20);
-  });
-
-  it('keeps a persisted last-seen date over the first-load baseline', () => {
-    const s = run(
-      initialChatState(me, { '0': 10 }),
-      { type: 'rooms', rooms, initial: true, now: 1 },
-      { type: 'page', roomId: '0', kind: 'newest', limit: 30, messages: [msg('0', '2', 20), msg('0', '3', 10)] },
-    );
+describe('chatReducer: read positions and unread counts', () => {
+  it('takes the unread counts and read positions from the server', () => {
+    const s = run(loaded(), { type: 'readState', rooms: { '0': { read: 10, unread: 1 }, '1:2': { read: null, unread: 1 }, '1:3': { read: 5, unread: 0 } } });
     expect(unread(s, '0')).toBe(1);
+    expect(unread(s, '1:2')).toBe(1);
+    expect(unread(s, '1:3')).toBe(0);
+    expect(s.lastSeen['0']).toBe(10);
+    expect(s.lastSeen['1:2']).toBeUndefined();
   });
 
   it('counts live messages in rooms that are not on screen, and clears them on view', () => {
-    let s = run(loaded(), { type: 'view', roomId: '0', visible: true });
+    let s = run(loaded(), { type: 'readState', rooms: { '0': { read: 20, unread: 0 }, '1:2': { read: 15, unread: 0 } } }, { type: 'view', roomId: '0', visible: true });
     s = run(s, { type: 'message', message: msg('1:2', '2', 30), now: 2 }, { type: 'message', message: msg('1:2', '2', 31), now: 2 });
     s = run(s, { type: 'message', message: msg('0', '3', 32), now: 2 });
     expect(unread(s, '1:2')).toBe(2);
     expect(unread(s, '0')).toBe(0);
+    expect(s.lastSeen['0']).toBe(32);
     s = run(s, { type: 'view', roomId: '1:2', visible: true });
     expect(unread(s, '1:2')).toBe(0);
+    expect(s.lastSeen['1:2']).toBe(31);
   });
 
   it('does not clear unread messages while the page is hidden', () => {
-    let s = run(loaded(), { type: 'view', roomId: '0', visible: false });
+    let s = run(loaded(), { type: 'readState', rooms: { '0': { read: 20, unread: 0 } } }, { type: 'view', roomId: '0', visible: false });
     s = run(s, { type: 'message', message: msg('0', '2', 40), now: 2 });
     expect(unread(s, '0')).toBe(1);
     s = run(s, { type: 'view', roomId: '0', visible: true });
@@ -59,18 +53,65 @@ describe('chatReducer: loading and unread counts', () => {
   });
 
   it('does not count my own messages and treats sending as reading', () => {
-    let s = run(loaded(), { type: 'message', message: msg('1:3', '3', 40), now: 2 });
+    let s = run(loaded(), { type: 'readState', rooms: { '1:3': { read: 5, unread: 0 } } });
+    s = run(s, { type: 'message', message: msg('1:3', '3', 40), now: 2 });
     expect(unread(s, '1:3')).toBe(1);
     s = run(s, { type: 'message', message: msg('1:3', '1', 41), now: 2 });
     expect(unread(s, '1:3')).toBe(0);
   });
 
-  it('counts a message once when the live event and the history page both carry it', () => {
+  it('counts a message once when the live event and the catch-up both carry it', () => {
     const m = msg('1:2', '2', 50);
-    let s = run(loaded(), { type: 'message', message: m, now: 2 });
-    s = run(s, { type: 'page', roomId: '1:2', kind: 'catchup', limit: 30, messages: [m, msg('1:2', '2', 15, s.rooms['1:2']!.messages[0]!.id)] });
-    expect(s.rooms['1:2']!.messages).toHaveLength(2);
+    let s = run(loaded(), { type: 'readState', rooms: { '1:2': { read: 15, unread: 0 } } }, { type: 'message', message: m, now: 2 });
+    s = run(s, { type: 'page', roomId: '1:2', kind: 'catchup', limit: 30, messages: [m, msg('1:2', '2', 51)] });
+    expect(s.rooms['1:2']!.messages).toHaveLength(3);
+    expect(unread(s, '1:2')).toBe(2);
+  });
+
+  it('reading in another tab clears the count here, up to where it read', () => {
+    let s = run(loaded(), { type: 'readState', rooms: { '1:2': { read: 15, unread: 0 } } });
+    s = run(s, ...[30, 31, 32].map((d) => ({ type: 'message' as const, message: msg('1:2', '2', d), now: 2 })));
+    expect(unread(s, '1:2')).toBe(3);
+    s = run(s, { type: 'roomRead', roomId: '1:2', userId: '1', date: 31 });
     expect(unread(s, '1:2')).toBe(1);
+    s = run(s, { type: 'roomRead', roomId: '1:2', userId: '1', date: 30 }); // never backwards
+    expect(unread(s, '1:2')).toBe(1);
+    s = run(s, { type: 'roomRead', roomId: '1:2', userId: '1', date: 32 });
+    expect(unread(s, '1:2')).toBe(0);
+  });
+
+  it('keeps the other members\' read positions as receipts', () => {
+    let s = run(loaded(), { type: 'receipts', roomId: '1:2', reads: { '1': 9, '2': 12 } });
+    expect(s.receipts['1:2']).toEqual({ '2': 12 });
+    s = run(s, { type: 'roomRead', roomId: '1:2', userId: '2', date: 15 }, { type: 'roomRead', roomId: '1:2', userId: '2', date: 14 });
+    expect(s.receipts['1:2']).toEqual({ '2': 15 });
+  });
+});
+
+describe('chatReducer: typing and pending messages', () => {
+  it('shows who is typing until it expires or their message arrives', () => {
+    let s = run(
+      loaded(),
+      { type: 'typing', roomId: '1:2', userId: '2', username: 'Joe', until: 10 },
+      { type: 'typing', roomId: '0', userId: '3', username: 'Mary', until: 20 },
+      { type: 'typing', roomId: '0', userId: '1', username: 'Pablo', until: 20 },
+    );
+    expect(Object.keys(s.typing['0']!)).toEqual(['3']);
+    s = run(s, { type: 'typingExpired', now: 15 });
+    expect(s.typing['1:2']).toBeUndefined();
+    expect(s.typing['0']!['3']!.username).toBe('Mary');
+    s = run(s, { type: 'message', message: msg('0', '3', 99), now: 16 });
+    expect(s.typing['0']).toEqual({});
+  });
+
+  it('tracks my messages from sending to sent or failed', () => {
+    let s = run(loaded(), { type: 'pendingAdd', message: { clientId: 'c1', roomId: '0', text: 'hi', status: 'sending' } });
+    s = run(s, { type: 'pendingAdd', message: { clientId: 'c1', roomId: '0', text: 'hi', status: 'sending' } });
+    expect(s.pending).toHaveLength(1);
+    s = run(s, { type: 'pendingStatus', clientId: 'c1', status: 'failed', error: 'nope' });
+    expect(s.pending[0]).toMatchObject({ status: 'failed', error: 'nope' });
+    s = run(s, { type: 'pendingDone', clientId: 'c1' });
+    expect(s.pending).toEqual([]);
   });
 });
 
@@ -92,12 +133,6 @@ describe('chatReducer: rooms', () => {
     s = run(s, { type: 'rooms', rooms: [...rooms, { id: '1:7', names: [['Pablo'], ['Sam']] }], initial: false, now: 4 });
     expect(roomTitle(s.rooms['1:7']!, '1', s.users)).toBe('Sam');
     expect(s.rooms['1:7']!.messages).toHaveLength(1);
-  });
-
-  it('treats rooms that appear in a later room list (after a reconnect) as unread', () => {
-    let s = run(loaded(), { type: 'rooms', rooms: [...rooms, { id: '1:4', names: [['Pablo'], ['Alex']] }], initial: false, now: 4 });
-    s = run(s, { type: 'page', roomId: '1:4', kind: 'newest', limit: 30, messages: [msg('1:4', '4', 80)] });
-    expect(unread(s, '1:4')).toBe(1);
   });
 });
 

@@ -1,8 +1,9 @@
 // The client's whole chat state and its reducer: every change, whether it comes from REST, a
 // Socket.IO event or the user, is an action here, so the logic is pure and unit-tested.
 
-import type { Message, RoomInfo, User } from '../types';
-import { isMessage, mergeMessages } from './messages';
+import type { RoomReadState } from '../api';
+import type { Message, PendingMessage, RoomInfo, User } from '../types';
+import { isMessage, mergeMessages, messageKey } from './messages';
 import { lastMessage, type RoomState } from './rooms';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting';
@@ -17,14 +18,29 @@ export interface PresenceEvent {
   date: number;
 }
 
+/** Someone typing in a room, until `until` (seconds, client clock). */
+export interface Typist {
+  username: string;
+  until: number;
+}
+
 export interface ChatState {
   me: User;
   rooms: Readonly<Record<string, RoomState>>;
   users: Readonly<Record<string, User>>;
-  /** Per room: the date of the newest message the user has seen (unread counting). */
+  /**
+   * Per room: my read position, the date of the newest message I have read, kept by the server
+   * (GET /read-state, room.read events) so that every tab and device agrees.
+   */
   lastSeen: Readonly<Record<string, number>>;
-  /** Rooms of the first room list: their unread baseline is their newest message at first load. */
-  baselinePending: Readonly<Record<string, true>>;
+  /** Per room: messages from others after my read position, as the server counted them and live. */
+  unread: Readonly<Record<string, number>>;
+  /** Per room: how far the other members have read (read receipts), user id → position. */
+  receipts: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  /** Per room: who is typing there now. */
+  typing: Readonly<Record<string, Readonly<Record<string, Typist>>>>;
+  /** My messages not yet acknowledged, or failed, oldest first. */
+  pending: readonly PendingMessage[];
   events: readonly PresenceEvent[];
   /** The room on screen, if any, and whether the page is visible: it is read as it arrives. */
   viewing: string | null;
@@ -38,6 +54,14 @@ export type ChatAction =
   | { type: 'page'; roomId: string; messages: Message[]; kind: 'newest' | 'older' | 'catchup'; limit: number }
   | { type: 'olderLoading'; roomId: string; loading: boolean }
   | { type: 'message'; message: Message; now: number }
+  | { type: 'readState'; rooms: Readonly<Record<string, RoomReadState>> }
+  | { type: 'roomRead'; roomId: string; userId: string; date: number }
+  | { type: 'receipts'; roomId: string; reads: Readonly<Record<string, number>> }
+  | { type: 'typing'; roomId: string; userId: string; username: string; until: number }
+  | { type: 'typingExpired'; now: number }
+  | { type: 'pendingAdd'; message: PendingMessage }
+  | { type: 'pendingStatus'; clientId: string; status: PendingMessage['status']; error?: string }
+  | { type: 'pendingDone'; clientId: string }
   | { type: 'users'; users: User[] }
   | { type: 'onlineSnapshot'; users: User[] }
   | { type: 'presence'; user: User; now: number }
@@ -47,13 +71,16 @@ export type ChatAction =
 /** Keep at most this many presence lines. */
 export const MAX_EVENTS = 50;
 
-export function initialChatState(me: User, lastSeen: Record<string, number> = {}): ChatState {
+export function initialChatState(me: User): ChatState {
   return {
     me,
     rooms: {},
     users: { [me.id]: { ...me, online: true } },
-    lastSeen,
-    baselinePending: {},
+    lastSeen: {},
+    unread: {},
+    receipts: {},
+    typing: {},
+    pending: [],
     events: [],
     viewing: null,
     visible: true,
@@ -75,11 +102,11 @@ function markViewedRead(state: ChatState): ChatState {
   if (id === null || !state.visible) return state;
   const room = state.rooms[id];
   if (!room) return state;
-  const newest = lastMessage(room)?.date ?? 0;
-  const seen = state.lastSeen[id];
-  if (seen !== undefined && seen >= newest) return state;
-  const baselinePending = dropKey(state.baselinePending, id);
-  return { ...state, lastSeen: { ...state.lastSeen, [id]: newest }, baselinePending };
+  const newest = lastMessage(room)?.date;
+  let next = state;
+  if (newest !== undefined && (next.lastSeen[id] ?? -1) < newest) next = { ...next, lastSeen: { ...next.lastSeen, [id]: newest } };
+  if (next.unread[id]) next = { ...next, unread: { ...next.unread, [id]: 0 } };
+  return next;
 }
 
 function dropKey<T>(rec: Readonly<Record<string, T>>, key: string): Readonly<Record<string, T>> {
@@ -93,11 +120,37 @@ function withRoom(state: ChatState, room: RoomState): ChatState {
   return { ...state, rooms: { ...state.rooms, [room.id]: room } };
 }
 
-/** A room first heard of now (not in the first room list): everything in it is unread. */
-function addUnseenRoom(state: ChatState, info: RoomInfo, now: number): ChatState {
-  const next = withRoom(state, newRoom(info, now));
-  if (next.lastSeen[info.id] !== undefined) return next;
-  return { ...next, lastSeen: { ...next.lastSeen, [info.id]: 0 } };
+/** Messages from others in `messages` after my read position in the room. */
+function countUnread(state: ChatState, roomId: string, messages: readonly Message[]): number {
+  const seen = state.lastSeen[roomId] ?? -Infinity;
+  return messages.filter((m) => m.from !== state.me.id && m.date > seen).length;
+}
+
+/** Adds to a room's unread count the new messages from others (live, or missed while away). */
+function countArrivals(state: ChatState, roomId: string, arrived: readonly Message[]): ChatState {
+  const n = countUnread(state, roomId, arrived);
+  if (n === 0) return state;
+  return { ...state, unread: { ...state.unread, [roomId]: (state.unread[roomId] ?? 0) + n } };
+}
+
+/** My read position in a room moved to `date`: what is still unread is what comes after it. */
+function readUpTo(state: ChatState, roomId: string, date: number): ChatState {
+  if ((state.lastSeen[roomId] ?? -Infinity) >= date) return state;
+  let next: ChatState = { ...state, lastSeen: { ...state.lastSeen, [roomId]: date } };
+  const room = next.rooms[roomId];
+  const left = room ? countUnread(next, roomId, room.messages) : 0;
+  const oldest = room?.messages[0];
+  // Exact when every unread message is loaded; otherwise the count can only have shrunk.
+  const exact = !room?.hasOlder || (oldest !== undefined && oldest.date <= date);
+  const unread = exact ? left : Math.min(next.unread[roomId] ?? 0, Math.max(left, 0));
+  if ((next.unread[roomId] ?? 0) !== unread) next = { ...next, unread: { ...next.unread, [roomId]: unread } };
+  return next;
+}
+
+function withoutTypist(state: ChatState, roomId: string, userId: string): ChatState {
+  const room = state.typing[roomId];
+  if (!room || !(userId in room)) return state;
+  return { ...state, typing: { ...state.typing, [roomId]: dropKey(room, userId) } };
 }
 
 export function chatReducer(state: ChatState, action: ChatAction): ChatState {
@@ -111,12 +164,7 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
           if (JSON.stringify(existing.names) !== JSON.stringify(info.names)) next = withRoom(next, { ...existing, names: info.names });
           continue;
         }
-        if (action.initial) {
-          next = withRoom(next, newRoom(info, action.now));
-          if (next.lastSeen[info.id] === undefined) next = { ...next, baselinePending: { ...next.baselinePending, [info.id]: true } };
-        } else {
-          next = addUnseenRoom(next, info, action.now);
-        }
+        next = withRoom(next, newRoom(info, action.now));
       }
       return markViewedRead(next);
     }
@@ -127,12 +175,14 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         if (existing.names.length > 0) return state;
         return withRoom(state, { ...existing, names: action.room.names });
       }
-      return markViewedRead(addUnseenRoom(state, action.room, action.now));
+      return markViewedRead(withRoom(state, newRoom(action.room, action.now)));
     }
     case 'page': {
       const room = state.rooms[action.roomId];
       if (!room) return state;
       const page = action.messages.filter((m) => isMessage(m) && m.roomId === action.roomId);
+      const known = new Set(room.messages.map(messageKey));
+      const arrived = page.filter((m) => !known.has(messageKey(m)));
       const messages = mergeMessages(room.messages, page);
       let hasOlder = room.hasOlder;
       if (action.kind === 'older') hasOlder = page.length >= action.limit;
@@ -145,14 +195,9 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
         loadingOlder: action.kind === 'older' ? false : room.loadingOlder,
       };
       let next = withRoom(state, updated);
-      if (next.baselinePending[room.id] && action.kind !== 'older') {
-        const newest = lastMessage(updated)?.date ?? 0;
-        next = {
-          ...next,
-          lastSeen: { ...next.lastSeen, [room.id]: Math.max(next.lastSeen[room.id] ?? 0, newest) },
-          baselinePending: dropKey(next.baselinePending, room.id),
-        };
-      }
+      // Missed while away: unread like live messages. (The newest page of a room and older
+      // pages are what the server's count already covers.)
+      if (action.kind === 'catchup') next = countArrivals(next, room.id, arrived);
       return markViewedRead(next);
     }
     case 'olderLoading': {
@@ -164,17 +209,71 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       const m = action.message;
       if (!isMessage(m)) return state;
       let next = state;
-      if (!next.rooms[m.roomId]) next = addUnseenRoom(next, { id: m.roomId, names: [] }, action.now);
+      if (!next.rooms[m.roomId]) next = withRoom(next, newRoom({ id: m.roomId, names: [] }, action.now));
       const room = next.rooms[m.roomId]!;
       const messages = mergeMessages(room.messages, [m]);
       if (messages === room.messages) return next;
-      next = withRoom(next, { ...room, messages });
+      next = withoutTypist(withRoom(next, { ...room, messages }), m.roomId, m.from);
       // Our own message (sent from here or another tab) means we have read the room.
-      if (m.from === next.me.id && (next.lastSeen[m.roomId] ?? 0) < m.date && !next.baselinePending[m.roomId]) {
-        next = { ...next, lastSeen: { ...next.lastSeen, [m.roomId]: m.date } };
-      }
+      if (m.from === next.me.id) next = readUpTo(next, m.roomId, m.date);
+      else next = countArrivals(next, m.roomId, [m]);
       return markViewedRead(next);
     }
+    case 'readState': {
+      let next = state;
+      const lastSeen = { ...state.lastSeen };
+      const unread = { ...state.unread };
+      for (const [roomId, r] of Object.entries(action.rooms)) {
+        if (!r || typeof r.unread !== 'number') continue;
+        if (typeof r.read === 'number') lastSeen[roomId] = Math.max(lastSeen[roomId] ?? -Infinity, r.read);
+        unread[roomId] = r.unread;
+      }
+      next = { ...next, lastSeen, unread };
+      return markViewedRead(next);
+    }
+    case 'roomRead': {
+      if (typeof action.date !== 'number') return state;
+      if (action.userId === state.me.id) return markViewedRead(readUpTo(state, action.roomId, action.date));
+      const reads = state.receipts[action.roomId] ?? {};
+      if ((reads[action.userId] ?? -Infinity) >= action.date) return state;
+      return { ...state, receipts: { ...state.receipts, [action.roomId]: { ...reads, [action.userId]: action.date } } };
+    }
+    case 'receipts': {
+      const reads = { ...(state.receipts[action.roomId] ?? {}) };
+      for (const [userId, date] of Object.entries(action.reads)) {
+        if (userId !== state.me.id && typeof date === 'number') reads[userId] = Math.max(reads[userId] ?? -Infinity, date);
+      }
+      return { ...state, receipts: { ...state.receipts, [action.roomId]: reads } };
+    }
+    case 'typing': {
+      if (action.userId === state.me.id) return state;
+      const room = state.typing[action.roomId] ?? {};
+      return { ...state, typing: { ...state.typing, [action.roomId]: { ...room, [action.userId]: { username: action.username, until: action.until } } } };
+    }
+    case 'typingExpired': {
+      let changed = false;
+      const typing: Record<string, Readonly<Record<string, Typist>>> = {};
+      for (const [roomId, typists] of Object.entries(state.typing)) {
+        const left = Object.entries(typists).filter(([, t]) => t.until > action.now);
+        if (left.length !== Object.keys(typists).length) changed = true;
+        if (left.length > 0) typing[roomId] = Object.fromEntries(left);
+        else if (Object.keys(typists).length > 0) changed = true;
+      }
+      return changed ? { ...state, typing } : state;
+    }
+    case 'pendingAdd':
+      if (state.pending.some((p) => p.clientId === action.message.clientId)) return state;
+      return { ...state, pending: [...state.pending, action.message] };
+    case 'pendingStatus': {
+      const i = state.pending.findIndex((p) => p.clientId === action.clientId);
+      if (i < 0) return state;
+      const pending = [...state.pending];
+      pending[i] = { ...pending[i]!, status: action.status, error: action.error };
+      return { ...state, pending };
+    }
+    case 'pendingDone':
+      if (!state.pending.some((p) => p.clientId === action.clientId)) return state;
+      return { ...state, pending: state.pending.filter((p) => p.clientId !== action.clientId) };
     case 'users': {
       let changed = false;
       const users = { ...state.users };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../types';
-import { beforeCursor, fetchMissed, isMessage, mergeMessages, messageKey } from './messages';
+import { beforeCursor, isMessage, mergeMessages, messageKey } from './messages';
 
 const msg = (id: string | undefined, date: number, text = `m${date}`, from = '1'): Message =>
   id === undefined ? { roomId: '0', from, date, message: text } : { id, roomId: '0', from, date, message: text };
@@ -71,55 +71,5 @@ describe('isMessage and beforeCursor', () => {
     expect(beforeCursor(msg('a1b2c3d4e5f60718', 5))).toBe('5');
     expect(beforeCursor(msg('abc', 5))).toBe('5');
     expect(beforeCursor(msg(undefined, 1718000800.5))).toBe('1718000800.5');
-  });
-});
-
-describe('fetchMissed (reconnect catch-up)', () => {
-  // A room on the "server": ids in the server's cursor form ("<ms>-<hex>"), newest first pages
-  // with the stable cursor.
-  const id = (n: number) => `${n * 1000}-a${n}`;
-  const serverRoom = (n: number) => Array.from({ length: n }, (_, i) => msg(id(i + 1), i + 1));
-  const pager = (all: Message[], calls: Array<string | undefined>) => async (before: string | undefined) => {
-    calls.push(before);
-    const newestFirst = [...all].reverse();
-    const start = before === undefined ? 0 : newestFirst.findIndex((m) => m.id === before) + 1;
-    return newestFirst.slice(start, start + 5);
-  };
-
-  it('fetches one page when it overlaps what we have', async () => {
-    const all = serverRoom(12);
-    const calls: Array<string | undefined> = [];
-    const got = await fetchMissed(pager(all, calls), all.slice(0, 10), 5);
-    expect(calls).toEqual([undefined]);
-    expect(mergeMessages(all.slice(0, 10), got)).toEqual(all);
-  });
-
-  it('pages back until it meets a known message when many were missed', async () => {
-    const all = serverRoom(30);
-    const known = all.slice(0, 8);
-    const calls: Array<string | undefined> = [];
-    const got = await fetchMissed(pager(all, calls), known, 5);
-    expect(calls.length).toBe(5); // m30..m26, m25..m21, m20..m16, m15..m11, m10..m6 (overlap)
-    expect(calls[1]).toBe(id(26));
-    expect(mergeMessages(known, got)).toEqual(all);
-  });
-
-  it('stops at a short page (the start of the room) and after maxPages', async () => {
-    const all = serverRoom(7);
-    const calls: Array<string | undefined> = [];
-    await fetchMissed(pager(all, calls), [msg('zz', 100)], 5);
-    expect(calls).toEqual([undefined, id(3)]);
-    const many = serverRoom(100);
-    const calls2: Array<string | undefined> = [];
-    await fetchMissed(pager(many, calls2), [msg('zz', 0.5)], 5, 3);
-    expect(calls2).toHaveLength(3);
-  });
-
-  it('fetches only the newest page for a room with nothing loaded', async () => {
-    const all = serverRoom(30);
-    const calls: Array<string | undefined> = [];
-    const got = await fetchMissed(pager(all, calls), [], 5);
-    expect(calls).toEqual([undefined]);
-    expect(got).toHaveLength(5);
   });
 });

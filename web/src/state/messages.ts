@@ -65,31 +65,3 @@ export function mergeMessages(existing: readonly Message[], incoming: readonly M
 export function beforeCursor(oldest: Message): string {
   return oldest.id !== undefined && /^\d+-[0-9A-Za-z]+$/.test(oldest.id) ? oldest.id : String(oldest.date);
 }
-
-/**
- * Fetches the newest messages of a room until they meet what we already have: used after a
- * reconnect, when any number of messages may have been missed. `fetchPage(before)` returns one
- * page, newest first, of at most `limit` messages (`before` undefined: the newest page).
- * Stops at the first page that holds a known message, is short (the start of the room), or after
- * `maxPages`. Returns every fetched message.
- */
-export async function fetchMissed(
-  fetchPage: (before: string | undefined) => Promise<Message[]>,
-  known: readonly Message[],
-  limit: number,
-  maxPages = 20,
-): Promise<Message[]> {
-  const knownKeys = new Set(known.map(messageKey));
-  const out: Message[] = [];
-  let before: string | undefined;
-  for (let page = 0; page < maxPages; page++) {
-    const batch = (await fetchPage(before)).filter(isMessage);
-    out.push(...batch);
-    if (batch.length < limit || knownKeys.size === 0) break;
-    if (batch.some((m) => knownKeys.has(messageKey(m)))) break;
-    let oldest = batch[0]!;
-    for (const m of batch) if (compareMessages(m, oldest) < 0) oldest = m;
-    before = beforeCursor(oldest);
-  }
-  return out;
-}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../types';
-import { orderRooms, otherMemberId, roomTitle, unreadCount, unreadLabel, type RoomState } from './rooms';
+import { orderRooms, otherMemberId, roomTitle, unreadLabel, type RoomState } from './rooms';
 
 const room = (id: string, dates: number[] = [], extra: Partial<RoomState> = {}, from = '2'): RoomState => ({
   id,
@@ -49,24 +49,11 @@ describe('orderRooms', () => {
   });
 });
 
-describe('unreadCount', () => {
-  it('counts messages from others newer than the last seen date', () => {
-    const r = room('1:2', [1, 2, 3, 4]);
-    expect(unreadCount(r, '1', 2)).toEqual({ count: 2, more: false });
-    expect(unreadCount(r, '1', 4)).toEqual({ count: 0, more: false });
-    expect(unreadCount(r, '1', undefined)).toEqual({ count: 0, more: false });
-  });
-
-  it('ignores my own messages', () => {
-    const r = room('1:2', [1, 2, 3], {}, '1');
-    expect(unreadCount(r, '1', 0).count).toBe(0);
-  });
-
-  it('says "more" when every loaded message is unread and older ones exist', () => {
-    const r = room('1:2', [5, 6, 7], { hasOlder: true });
-    expect(unreadCount(r, '1', 0)).toEqual({ count: 3, more: true });
-    expect(unreadLabel(unreadCount(r, '1', 0))).toBe('3+');
-    expect(unreadLabel({ count: 0, more: false })).toBe('');
-    expect(unreadLabel({ count: 150, more: false })).toBe('99+');
+describe('unreadLabel', () => {
+  it('caps the badge', () => {
+    expect(unreadLabel(0)).toBe('');
+    expect(unreadLabel(3)).toBe('3');
+    expect(unreadLabel(99)).toBe('99');
+    expect(unreadLabel(150)).toBe('99+');
   });
 });

@@ -1,4 +1,4 @@
-// Room-level derived data: titles, the other member of a private room, unread counts and the
+// Room-level derived data: titles, the other member of a private room, the unread badge and the
 // order of the room list. Pure functions over the chat state.
 
 import { GENERAL_ROOM_ID, type Message, type RoomInfo, type User } from '../types';
@@ -70,27 +70,8 @@ export function orderRooms(rooms: readonly RoomState[], titleOf: (r: RoomState) 
   });
 }
 
-/**
- * Messages from other people newer than `seenUpTo` (the date of the newest message the user has
- * looked at in that room). `more` says the count may be higher than what is loaded: every loaded
- * message is unread and the server has older ones.
- */
-export function unreadCount(room: RoomState, myId: string, seenUpTo: number | undefined): { count: number; more: boolean } {
-  if (seenUpTo === undefined) return { count: 0, more: false };
-  let count = 0;
-  let oldestUnreadIsFirst = false;
-  for (let i = room.messages.length - 1; i >= 0; i--) {
-    const m = room.messages[i]!;
-    if (m.date <= seenUpTo) break;
-    if (m.from !== myId) count++;
-    if (i === 0) oldestUnreadIsFirst = true;
-  }
-  return { count, more: count > 0 && oldestUnreadIsFirst && room.hasOlder };
-}
-
-/** The badge text of an unread count: "", "3", "30+"; capped at 99+. */
-export function unreadLabel({ count, more }: { count: number; more: boolean }): string {
+/** The badge text of an unread count: "", "3"; capped at "99+". */
+export function unreadLabel(count: number): string {
   if (count <= 0) return '';
-  if (count > 99) return '99+';
-  return more ? `${count}+` : String(count);
+  return count > 99 ? '99+' : String(count);
 }
