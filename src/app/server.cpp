@@ -196,18 +196,25 @@ void log_exception(std::exception_ptr e) {
     }
 }
 
+// Waits until the thread's Redis link is up: false when the server shuts down first.
+asio::awaitable<bool> redis_up(worker& w) {
+    asio::steady_timer timer(w.ioc);
+    while (!w.redis->ready()) {
+        if (w.sessions.draining())
+            co_return false;
+        timer.expires_after(50ms);
+        co_await timer.async_wait(asio::use_awaitable);
+    }
+    co_return true;
+}
+
 asio::awaitable<void> load_demo(worker& w, chat::password_hasher& hasher, startup_gate& gate) {
     struct open_at_end {
         startup_gate& gate;
         ~open_at_end() { gate.open(); }
     } opener{gate};
-    asio::steady_timer timer(w.ioc);
-    while (!w.redis->ready()) {
-        if (w.sessions.draining())
-            co_return;
-        timer.expires_after(50ms);
-        co_await timer.async_wait(asio::use_awaitable);
-    }
+    if (!co_await redis_up(w))
+        co_return;
     const double now =
         std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
     auto loaded = co_await chat::load_demo_data(*w.store, hasher, now);
@@ -218,6 +225,18 @@ asio::awaitable<void> load_demo(worker& w, chat::password_hasher& hasher, startu
     } else {
         spdlog::info("event=demo_data_skipped reason=\"total_users exists\"");
     }
+}
+
+// Puts the users that exist (also those a tutorial server registered) into the name index of
+// the user search, once Redis is up. New users are indexed as they register.
+asio::awaitable<void> index_usernames(worker& w) {
+    if (!co_await redis_up(w))
+        co_return;
+    auto seen = co_await w.store->index_usernames();
+    if (!seen)
+        spdlog::warn("event=username_index_failed error=\"{}\"", seen.error().message());
+    else
+        spdlog::info("event=username_index_built users={}", *seen);
 }
 
 // Shutdown on one thread: idle connections close now, busy ones finish their response; then the
@@ -317,7 +336,7 @@ int run_server(const config::server_config& cfg) {
             stats.for_thread(i));
         w->store = redis::make_chat_store(*w->redis);
         w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg, room_rates,
-                                                  registration_rates);
+                                                  registration_rates, instance_id);
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
                                                        instance_id, now_seconds, message_rates);
         w->eio = std::make_unique<transport::engineio_server>(
@@ -370,6 +389,7 @@ int run_server(const config::server_config& cfg) {
 
     if (cfg.demo_data)
         asio::co_spawn(home.ioc, load_demo(home, passwords, startup), log_exception);
+    asio::co_spawn(home.ioc, index_usernames(home), log_exception);
     asio::co_spawn(home.ioc, presence_loop(home, workers, cfg, instance_id), log_exception);
     asio::co_spawn(home.ioc, memory_trim_loop(home, stats), log_exception);
 

@@ -26,7 +26,7 @@ std::optional<std::string> id_text(const json::value* v) {
 
 // The raw text of a top-level member of a JSON object already known to be valid, so that its
 // numbers keep their exact spelling (Boost.JSON 1.81 rounds some decimals). nullopt if absent
-// (or spelled with escapes in its key).
+// (or spelled with escapes in its key). Of a member given twice, the last, as Boost.JSON keeps.
 std::optional<std::string_view> raw_member(std::string_view text, std::string_view key) {
     std::size_t i = 0;
     auto skip_ws = [&] {
@@ -71,6 +71,7 @@ std::optional<std::string_view> raw_member(std::string_view text, std::string_vi
     if (i >= text.size() || text[i] != '{')
         return std::nullopt;
     ++i;
+    std::optional<std::string_view> found;
     while (i < text.size()) {
         skip_ws();
         if (i >= text.size() || text[i] != '"')
@@ -92,8 +93,10 @@ std::optional<std::string_view> raw_member(std::string_view text, std::string_vi
             --value_end;
         }
         if (name == key)
-            return text.substr(value_start, value_end - value_start);
+            found = text.substr(value_start, value_end - value_start);
         skip_ws();
+        if (i < text.size() && text[i] == '}')
+            return found;
         if (i >= text.size() || text[i] != ',')
             return std::nullopt;
         ++i;
@@ -126,7 +129,7 @@ std::optional<bus_event> parse_envelope(std::string_view payload, bool own_chann
     }
     const std::string_view t = type->get_string();
     ev.name = std::string(t);
-    if (t == "message") {
+    if (t == "message" || (own_channel && t == "message.updated")) {
         // Re-parse the data as a stored message: the same lenient reader as history.
         // The data's own text, not a re-serialisation: dates must keep every digit.
         std::string text;
@@ -140,7 +143,7 @@ std::optional<bus_event> parse_envelope(std::string_view payload, bool own_chann
         auto m = parse_message(text);
         if (!m || !is_room_id(m->room_id))
             return std::nullopt;
-        ev.type = bus_event_type::message;
+        ev.type = t == "message" ? bus_event_type::message : bus_event_type::message_updated;
         ev.room_id = m->room_id;
         ev.data_json = to_json(*m);
         return ev;
@@ -166,6 +169,31 @@ std::optional<bus_event> parse_envelope(std::string_view payload, bool own_chann
         ev.type = bus_event_type::show_room;
         ev.room_id = *id;
         ev.data_json = json::serialize(*data);
+        return ev;
+    }
+    if (own_channel && t == "message.reactions") {
+        const auto* room = d.if_contains("roomId");
+        const auto* id = d.if_contains("messageId");
+        const auto* reactions = d.if_contains("reactions");
+        if (room == nullptr || !room->is_string() || !is_room_id(room->get_string()) ||
+            id == nullptr || !id->is_string() || reactions == nullptr || !reactions->is_object()) {
+            return std::nullopt;
+        }
+        ev.type = bus_event_type::message_reactions;
+        ev.room_id = std::string(room->get_string());
+        auto raw = raw_member(payload, "data");
+        ev.data_json = raw ? std::string(*raw) : json::serialize(*data);
+        return ev;
+    }
+    if (own_channel && t == "group.changed") {
+        auto raw = raw_member(payload, "data");
+        auto group = parse_group_data(raw ? *raw : json::serialize(*data), &ev.removed);
+        if (!group)
+            return std::nullopt;
+        ev.type = bus_event_type::group_changed;
+        ev.room_id = group->room_id;
+        ev.members = std::move(group->members);
+        ev.data_json = raw ? std::string(*raw) : json::serialize(*data);
         return ev;
     }
     if (own_channel && (t == "typing" || t == "room.read")) {
@@ -200,6 +228,46 @@ std::string make_envelope(std::string_view server_id, std::string_view type,
     out += data_json;
     out += '}';
     return out;
+}
+
+namespace {
+
+// A JSON array of user ids, or nullopt.
+std::optional<std::vector<std::string>> user_ids(const json::value* v) {
+    if (v == nullptr || !v->is_array())
+        return std::nullopt;
+    std::vector<std::string> out;
+    for (const auto& id : v->get_array()) {
+        if (!id.is_string() || !is_user_id(id.get_string()))
+            return std::nullopt;
+        out.emplace_back(id.get_string());
+    }
+    return out;
+}
+
+}  // namespace
+
+std::optional<group_info> parse_group_data(std::string_view data_json,
+                                           std::vector<std::string>* removed) {
+    boost::system::error_code ec;
+    json::value v = json::parse(data_json, ec);
+    if (ec || !v.is_object())
+        return std::nullopt;
+    const auto& o = v.get_object();
+    const auto* room = o.if_contains("roomId");
+    const auto* name = o.if_contains("name");
+    const auto* owner = o.if_contains("owner");
+    auto members = user_ids(o.if_contains("members"));
+    auto gone = user_ids(o.if_contains("removed"));
+    if (room == nullptr || !room->is_string() || !is_group_room_id(room->get_string()) ||
+        name == nullptr || !name->is_string() || owner == nullptr || !owner->is_string() ||
+        !members || !gone) {
+        return std::nullopt;
+    }
+    if (removed != nullptr)
+        *removed = std::move(*gone);
+    return group_info{std::string(room->get_string()), std::string(name->get_string()),
+                      std::string(owner->get_string()), std::move(*members)};
 }
 
 std::string typing_data(std::string_view room_id, std::string_view user_id,

@@ -7,6 +7,9 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
+
+#include "chat/store.hpp"
 
 namespace redchat::chat {
 
@@ -19,6 +22,9 @@ enum class bus_event_type {
     // (docs/realtime.md): never on `MESSAGES`, never to a tutorial client.
     typing,
     room_read,
+    group_changed,
+    message_updated,    // an edit or a delete: the message as it is now
+    message_reactions,  // a message's reactions as they are now
 };
 
 struct bus_event {
@@ -28,6 +34,8 @@ struct bus_event {
     std::string user_id;    // user_connected, user_disconnected, typing, room_read
     std::string name;       // the Socket.IO event name ("message", "user.connected", ...)
     std::string data_json;  // normalised payload
+    std::vector<std::string> members;  // group_changed: the members now
+    std::vector<std::string> removed;  // group_changed: who left or was removed
 };
 
 // nullopt for payloads we cannot or need not deliver (unknown types, malformed data). Our own
@@ -39,6 +47,12 @@ std::string make_envelope(std::string_view server_id, std::string_view type,
 
 // {"id":"1","username":"Pablo","online":true}
 std::string user_event_data(std::string_view id, std::string_view username, bool online);
+
+// The data of a group.changed event,
+//   {"roomId":"g…","name":"Team","owner":"1","members":["1","2"],"removed":["3"]}
+// as a group (and who left, into `removed`); nullopt when malformed.
+std::optional<group_info> parse_group_data(std::string_view data_json,
+                                           std::vector<std::string>* removed = nullptr);
 
 // {"roomId":"0","userId":"1","username":"Pablo"}
 std::string typing_data(std::string_view room_id, std::string_view user_id,

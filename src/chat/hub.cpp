@@ -68,22 +68,48 @@ std::size_t hub::deliver_to_user(const std::string& user_id, const packet_ptr& p
     return n;
 }
 
+std::size_t hub::deliver_group_change(const bus_event& ev, const packet_ptr& packet) {
+    // Every socket of a member is in the room from now on, and every socket of a user who left
+    // is out of it at once (whatever its protocol: a tutorial socket must stop receiving too);
+    // the event itself goes to the protocol-1 sockets of both.
+    std::size_t n = 0;
+    for (const auto* list : {&ev.members, &ev.removed}) {
+        const bool member = list == &ev.members;
+        for (const auto& id : *list) {
+            auto [first, last] = by_user_.equal_range(id);
+            for (auto it = first; it != last; ++it) {
+                client_socket& s = *it->second;
+                if (member)
+                    s.rooms.insert(ev.room_id);
+                else
+                    s.rooms.erase(ev.room_id);
+                if (s.protocol >= 1) {
+                    s.deliver(packet);
+                    ++n;
+                }
+            }
+        }
+    }
+    return n;
+}
+
 std::size_t hub::deliver_extension(const bus_event& ev, const packet_ptr& packet) {
-    const bool typing = ev.type == bus_event_type::typing;
-    if (!typing && ev.room_id == general_room_id)
+    // In General, where everyone is, a read position goes only to the reader's own sockets.
+    if (ev.type == bus_event_type::room_read && ev.room_id == general_room_id)
         return deliver_to_user(ev.user_id, packet, 1);
+    // Typing goes to everyone in the room but the typist.
+    const std::string* skip = ev.type == bus_event_type::typing ? &ev.user_id : nullptr;
+    std::size_t n = 0;
     if (auto members = private_room_members(ev.room_id)) {
-        std::size_t n = 0;
         for (const auto* id : {&members->first, &members->second}) {
-            if (!typing || *id != ev.user_id)
+            if (skip == nullptr || *id != *skip)
                 n += deliver_to_user(*id, packet, 1);
         }
         return n;
     }
-    std::size_t n = 0;
     const bool everyone = ev.room_id == general_room_id;
     for (auto* s : sockets_) {
-        if (s->protocol < 1 || !s->account || (typing && s->account->id == ev.user_id))
+        if (s->protocol < 1 || !s->account || (skip != nullptr && s->account->id == *skip))
             continue;
         if (everyone || s->rooms.contains(ev.room_id)) {
             s->deliver(packet);
@@ -120,7 +146,11 @@ std::size_t hub::deliver(const bus_event& ev, const packet_ptr& packet) {
         }
         case bus_event_type::typing:
         case bus_event_type::room_read:
+        case bus_event_type::message_updated:
+        case bus_event_type::message_reactions:
             return deliver_extension(ev, packet);
+        case bus_event_type::group_changed:
+            return deliver_group_change(ev, packet);
         case bus_event_type::message:
             break;
     }

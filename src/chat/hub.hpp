@@ -82,8 +82,11 @@ class hub {
     // Delivers to the local sockets entitled to `ev`: members of a message's room (everyone
     // logged in for General, the two participants of a private room), the two users of a
     // show.room, and everyone logged in for presence events. Our own events go only to sockets
-    // of protocol 1: typing to the room's members but the typist, a read position to the
-    // room's members (in General, where everyone is, only to the reader's own sockets).
+    // of protocol 1: edits, deletes and reactions to the room's members, typing to the
+    // room's members but the typist, a read position to the
+    // room's members (in General, where everyone is, only to the reader's own sockets), a
+    // group's change to its members and those who left (whose sockets leave the room at once,
+    // as every member's socket joins it).
     // Returns the number of sockets.
     std::size_t deliver(const bus_event& ev, const packet_ptr& packet);
 
@@ -95,6 +98,7 @@ class hub {
     std::size_t deliver_to_user(const std::string& user_id, const packet_ptr& packet,
                                 int min_protocol = 0);
     std::size_t deliver_extension(const bus_event& ev, const packet_ptr& packet);
+    std::size_t deliver_group_change(const bus_event& ev, const packet_ptr& packet);
 
     std::unordered_set<client_socket*> sockets_;
     std::unordered_multimap<std::string, client_socket*> by_user_;

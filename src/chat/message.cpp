@@ -22,16 +22,17 @@ using boost::system::error_code;
 // rounds some decimals when it converts them to double, and a date read back must equal the
 // one written (it is also the sorted-set score).
 struct raw_field {
-    enum class kind { none, string, number, other };
+    enum class kind { none, string, number, boolean, other };
     kind type = kind::none;
     std::string text;
 };
 
 // The fields we read, camelCase first, then the PascalCase spelling of other ports.
-enum slot : std::size_t { id, room_id, from, date, text, slot_count };
-constexpr std::array<std::string_view, slot_count> camel{"id", "roomId", "from", "date", "message"};
-constexpr std::array<std::string_view, slot_count> pascal{"Id", "RoomId", "From", "Date",
-                                                          "Message"};
+enum slot : std::size_t { id, room_id, from, date, text, edited, deleted, slot_count };
+constexpr std::array<std::string_view, slot_count> camel{"id",      "roomId", "from",   "date",
+                                                         "message", "edited", "deleted"};
+constexpr std::array<std::string_view, slot_count> pascal{"Id",      "RoomId", "From",   "Date",
+                                                          "Message", "Edited", "Deleted"};
 
 // A SAX handler that keeps only the top-level fields of one JSON object.
 class message_handler {
@@ -99,8 +100,11 @@ class message_handler {
     bool on_int64(std::int64_t, json::string_view s, error_code&) { return number(s); }
     bool on_uint64(std::uint64_t, json::string_view s, error_code&) { return number(s); }
     bool on_double(double, json::string_view s, error_code&) { return number(s); }
-    bool on_bool(bool, error_code&) {
-        mark_other();
+    bool on_bool(bool b, error_code&) {
+        if (wanted()) {
+            buffer_ = b ? "true" : "false";
+            store(raw_field::kind::boolean);
+        }
         return true;
     }
     bool on_null(error_code&) {
@@ -205,6 +209,10 @@ std::optional<message> parse_message(std::string_view json_text) {
     m.text = body.text;
     if (auto mid = as_id(pick(h, id)))
         m.id = std::move(*mid);
+    if (const auto& e = pick(h, edited); e.type == raw_field::kind::number)
+        m.edited = to_double(e.text);
+    const auto& d = pick(h, deleted);
+    m.deleted = d.type == raw_field::kind::boolean && d.text == "true";
     return m;
 }
 
@@ -262,6 +270,12 @@ std::string to_json(const message& m) {
     out += format_date(m.date);
     out += ",\"message\":";
     out += json_quote(m.text);
+    if (m.edited) {
+        out += ",\"edited\":";
+        out += format_date(*m.edited);
+    }
+    if (m.deleted)
+        out += ",\"deleted\":true";
     out += "}";
     return out;
 }

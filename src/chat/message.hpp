@@ -5,6 +5,7 @@
 // `date` an integer, a float or a numeric string, keys may be camelCase or PascalCase, and `id`
 // is absent in messages written by the reference servers. Writers produce one canonical form:
 //   {"id":"...","roomId":"0","from":"1","date":1718000000.123,"message":"text"}
+// with `"edited":<date>` after an edit and `"deleted":true` after a delete (docs/realtime.md).
 
 #include <optional>
 #include <string>
@@ -18,6 +19,8 @@ struct message {
     std::string from;  // user id as a string
     double date = 0;   // seconds since the epoch; also the sorted-set score
     std::string text;
+    std::optional<double> edited;  // when its author last edited it (ours)
+    bool deleted = false;          // deleted by its author: `text` is "Message deleted" (ours)
 };
 
 // nullopt when `json` is not an object with a room, a sender, a date and a string text.

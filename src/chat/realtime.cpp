@@ -3,7 +3,9 @@
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <variant>
 
 #include "chat/bus_event.hpp"
 #include "chat/message.hpp"
@@ -29,6 +31,120 @@ std::optional<std::string> room_id_of(const json::value& v) {
     if (v.is_int64() && v.get_int64() >= 0)
         return std::to_string(v.get_int64());
     return std::nullopt;
+}
+
+// The room id of a protocol-1 event whose first argument is an object with a `roomId`.
+std::optional<std::string> event_room(const json::array& args) {
+    if (args.empty() || !args[0].is_object())
+        return std::nullopt;
+    const auto* v = args[0].get_object().if_contains("roomId");
+    auto room = v != nullptr ? room_id_of(*v) : std::nullopt;
+    if (!room || !is_room_id(*room))
+        return std::nullopt;
+    return room;
+}
+
+// A position in a room: a message id of ours or a date (cursor_score), as a string, or a date
+// as a number.
+std::optional<double> position_of(const json::value* v) {
+    if (v == nullptr)
+        return std::nullopt;
+    if (v->is_string())
+        return cursor_score(v->get_string());
+    if (v->is_number()) {
+        boost::system::error_code ec;
+        const double d = v->to_number<double>(ec);
+        if (!ec && std::isfinite(d) && d >= 0)
+            return d;
+    }
+    return std::nullopt;
+}
+
+
+// The text of a message event, checked: valid UTF-8, 1 to `max_chars` code points.
+std::variant<std::string, event_outcome> message_text(const json::value* v,
+                                                      std::size_t max_chars) {
+    if (v == nullptr || !v->is_string())
+        return refuse("The message text must be a string");
+    std::string text(v->get_string());
+    const auto length = utf8_length(text);
+    if (!length)
+        return refuse("The message must be valid UTF-8");
+    if (*length == 0)
+        return refuse("The message is empty");
+    if (*length > max_chars)
+        return refuse("The message is longer than " + std::to_string(max_chars) + " characters");
+    return text;
+}
+
+// A message id of ours (the only ones that can be edited or reacted to) and its score.
+std::optional<std::pair<std::string, double>> own_message_id(const json::object& o) {
+    const auto* v = o.if_contains("messageId");
+    if (v == nullptr || !v->is_string())
+        return std::nullopt;
+    const std::string id(v->get_string());
+    if (id.find('-') == std::string::npos)
+        return std::nullopt;
+    auto score = cursor_score(id);
+    if (!score)
+        return std::nullopt;
+    return std::make_pair(id, *score);
+}
+
+// A reaction: 1 to 32 bytes of valid UTF-8, no spaces or control characters.
+bool is_reaction(std::string_view emoji) {
+    if (emoji.empty() || emoji.size() > 32 || !utf8_length(emoji))
+        return false;
+    return std::none_of(emoji.begin(), emoji.end(),
+                        [](char c) { return static_cast<unsigned char>(c) <= 0x20 || c == 0x7F; });
+}
+
+// The message an edit, a delete or a reaction is about.
+struct message_target {
+    std::string room;
+    std::string id;
+    double score = 0;
+};
+
+std::variant<message_target, event_outcome> message_target_of(const client_socket& socket,
+                                                              const json::array& args) {
+    if (!socket.account)
+        return refuse("Log in first");
+    auto room = event_room(args);
+    if (!room)
+        return refuse("Invalid room id");
+    auto id = own_message_id(args[0].get_object());
+    if (!id)
+        return refuse("messageId must be the id of a message");
+    return message_target{std::move(*room), std::move(id->first), id->second};
+}
+
+event_outcome change_refusal(change_outcome o);
+
+// A change's outcome as an ack: its JSON between `before` and `after`, or the refusal.
+event_outcome change_acked(result<message_change> changed, std::string_view before,
+                           std::string_view after) {
+    if (!changed)
+        return refuse("Storage is unavailable, please try again");
+    if (changed->outcome != change_outcome::ok)
+        return change_refusal(changed->outcome);
+    event_outcome ok;
+    ok.ack_json = std::string(before) + changed->json + std::string(after);
+    return ok;
+}
+
+event_outcome change_refusal(change_outcome o) {
+    switch (o) {
+        case change_outcome::not_found:
+            return refuse("No such message");
+        case change_outcome::forbidden:
+            return refuse("Only its author can change a message");
+        case change_outcome::too_many:
+            return refuse("This message has too many different reactions");
+        case change_outcome::ok:
+            break;
+    }
+    return refuse("Unexpected outcome");
 }
 
 }  // namespace
@@ -144,6 +260,12 @@ awaitable<event_outcome> realtime::on_event(client_socket& socket, std::string n
             co_return co_await mark_read(socket, std::move(args));
         if (name == "room.sync")
             co_return co_await sync(socket, std::move(args));
+        if (name == "message.edit")
+            co_return co_await edit(socket, std::move(args), false);
+        if (name == "message.delete")
+            co_return co_await edit(socket, std::move(args), true);
+        if (name == "message.react")
+            co_return co_await react(socket, std::move(args));
     }
     co_return refuse("Unknown event: " + name.substr(0, 64));
 }
@@ -185,39 +307,25 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
     auto room = room_value != nullptr ? room_id_of(*room_value) : std::nullopt;
     if (!room || !is_room_id(*room))
         co_return refuse("Invalid room id");
-    if (text_value == nullptr || !text_value->is_string())
-        co_return refuse("The message text must be a string");
+    auto checked = message_text(text_value, cfg_.limit.max_message_chars);
+    if (auto* refused = std::get_if<event_outcome>(&checked))
+        co_return *refused;
+    const std::string text = std::get<std::string>(std::move(checked));
     std::string client_id;
     if (const auto* cid = o.if_contains("clientId"); cid != nullptr && !cid->is_null()) {
         if (!cid->is_string() || !is_client_id(cid->get_string()))
             co_return refuse("clientId must be 1 to 64 letters, digits, '_' or '-'");
         client_id = std::string(cid->get_string());
     }
-    const std::string text(text_value->get_string());
-    const auto length = utf8_length(text);
-    if (!length)
-        co_return refuse("The message must be valid UTF-8");
-    if (*length == 0)
-        co_return refuse("The message is empty");
-    if (*length > cfg_.limit.max_message_chars) {
-        co_return refuse("The message is longer than " +
-                         std::to_string(cfg_.limit.max_message_chars) + " characters");
-    }
-    // Token buckets per connection and per user (all threads): a flood is refused, not queued.
-    const auto now = std::chrono::steady_clock::now();
-    if (!socket.send_bucket) {
-        socket.send_bucket.emplace(cfg_.limit.messages_per_second, cfg_.limit.message_burst, now);
-    }
-    if (!socket.send_bucket->try_take(now) ||
-        user_rates_.try_take(socket.account->id, now).count() > 0) {
-        co_return refuse("You are sending messages too fast, slow down", true);
-    }
+    if (auto refused = over_rate(socket))
+        co_return *refused;
     if (!co_await is_member(socket, *room))
         co_return refuse("You are not a member of this room");
 
     const user sender = *socket.account;
+    const bool group = is_group_room_id(*room);
     auto posted = co_await db_.post_message(*room, sender.id, text, now_(), server_id_,
-                                            std::move(client_id));
+                                            std::move(client_id), group);
     if (!posted) {
         // A deadline missed or a connection lost with the script in flight: Redis may have
         // stored (and delivered) it. Say so, rather than "not stored", so that a client does
@@ -233,6 +341,10 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
         co_return failed;
     }
 
+    if (posted->not_member) {
+        socket.rooms.erase(*room);  // removed meanwhile: the live event is on its way
+        co_return refuse("You are not a member of this room");
+    }
     if (posted->first_in_room && !posted->duplicate) {
         if (auto members = private_room_members(*room)) {
             std::vector<std::string> ids;
@@ -250,36 +362,6 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
     co_return ok;
 }
 
-namespace {
-
-// The room id of a protocol-1 event whose first argument is an object with a `roomId`.
-std::optional<std::string> event_room(const json::array& args) {
-    if (args.empty() || !args[0].is_object())
-        return std::nullopt;
-    const auto* v = args[0].get_object().if_contains("roomId");
-    auto room = v != nullptr ? room_id_of(*v) : std::nullopt;
-    if (!room || !is_room_id(*room))
-        return std::nullopt;
-    return room;
-}
-
-// A position in a room: a message id of ours or a date (cursor_score), as a string, or a date
-// as a number.
-std::optional<double> position_of(const json::value* v) {
-    if (v == nullptr)
-        return std::nullopt;
-    if (v->is_string())
-        return cursor_score(v->get_string());
-    if (v->is_number()) {
-        boost::system::error_code ec;
-        const double d = v->to_number<double>(ec);
-        if (!ec && std::isfinite(d) && d >= 0)
-            return d;
-    }
-    return std::nullopt;
-}
-
-}  // namespace
 
 awaitable<event_outcome> realtime::typing(client_socket& socket, json::array args) {
     if (!socket.account)
@@ -334,6 +416,65 @@ awaitable<event_outcome> realtime::mark_read(client_socket& socket, json::array 
     else
         ok.ack_json = "[{\"date\":null}]";
     co_return ok;
+}
+
+std::optional<event_outcome> realtime::over_rate(client_socket& socket) {
+    // Token buckets per connection and per user (all threads): a flood is refused, not queued.
+    const auto now = std::chrono::steady_clock::now();
+    if (!socket.send_bucket) {
+        socket.send_bucket.emplace(cfg_.limit.messages_per_second, cfg_.limit.message_burst, now);
+    }
+    if (!socket.send_bucket->try_take(now) ||
+        user_rates_.try_take(socket.account->id, now).count() > 0) {
+        return refuse("You are sending messages too fast, slow down", true);
+    }
+    return std::nullopt;
+}
+
+
+awaitable<event_outcome> realtime::edit(client_socket& socket, json::array args, bool remove) {
+    auto target = message_target_of(socket, args);
+    if (auto* refused = std::get_if<event_outcome>(&target))
+        co_return *refused;
+    auto& [room, id, score] = std::get<message_target>(target);
+    std::string text;
+    if (!remove) {
+        auto checked =
+            message_text(args[0].get_object().if_contains("message"), cfg_.limit.max_message_chars);
+        if (auto* refused = std::get_if<event_outcome>(&checked))
+            co_return *refused;
+        text = std::get<std::string>(std::move(checked));
+    }
+    if (auto refused = co_await may_change(socket, room))
+        co_return *refused;
+    auto changed = co_await db_.edit_message(room, id, score, socket.account->id, std::move(text),
+                                             remove, now_(), server_id_);
+    co_return change_acked(std::move(changed), "[", "]");
+}
+
+awaitable<event_outcome> realtime::react(client_socket& socket, json::array args) {
+    auto target = message_target_of(socket, args);
+    if (auto* refused = std::get_if<event_outcome>(&target))
+        co_return *refused;
+    auto& [room, id, score] = std::get<message_target>(target);
+    const auto* emoji = args[0].get_object().if_contains("emoji");
+    if (emoji == nullptr || !emoji->is_string() || !is_reaction(emoji->get_string()))
+        co_return refuse("emoji must be 1 to 32 bytes without spaces");
+    if (auto refused = co_await may_change(socket, room))
+        co_return *refused;
+    auto changed = co_await db_.toggle_reaction(room, id, score, socket.account->id,
+                                                std::string(emoji->get_string()),
+                                                cfg_.limit.max_reaction_kinds, server_id_);
+    co_return change_acked(std::move(changed), "[{\"reactions\":", "}]");
+}
+
+awaitable<std::optional<event_outcome>> realtime::may_change(client_socket& socket,
+                                                            std::string room_id) {
+    if (auto refused = over_rate(socket))
+        co_return refused;
+    if (!co_await is_member(socket, std::move(room_id)))
+        co_return refuse("You are not a member of this room");
+    co_return std::nullopt;
 }
 
 awaitable<event_outcome> realtime::sync(client_socket& socket, json::array args) {

@@ -69,6 +69,15 @@ class realtime {
     boost::asio::awaitable<event_outcome> mark_read(client_socket& socket,
                                                     boost::json::array args);
     boost::asio::awaitable<event_outcome> sync(client_socket& socket, boost::json::array args);
+    boost::asio::awaitable<event_outcome> edit(client_socket& socket, boost::json::array args,
+                                               bool remove);
+    boost::asio::awaitable<event_outcome> react(client_socket& socket, boost::json::array args);
+    // The per-connection and per-user message buckets: nullopt when the socket may go on, a
+    // refusal when it is sending too fast.
+    std::optional<event_outcome> over_rate(client_socket& socket);
+    // Whether the socket may change something in the room now (its rate, its membership).
+    boost::asio::awaitable<std::optional<event_outcome>> may_change(client_socket& socket,
+                                                                    std::string room_id);
     boost::asio::awaitable<bool> is_member(client_socket& socket, std::string room_id);
     boost::asio::awaitable<void> leave(client_socket& socket, user account);
     void forget_local(const std::string& user_id);

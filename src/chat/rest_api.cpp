@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <charconv>
 #include <limits>
+#include <variant>
 #include <vector>
 
 #include "chat/message.hpp"
@@ -130,12 +131,14 @@ struct rest_api::context {
 };
 
 rest_api::rest_api(store& db, password_hasher& hasher, const config::server_config& cfg,
-                   keyed_buckets& room_rates, keyed_buckets& registration_rates)
+                   keyed_buckets& room_rates, keyed_buckets& registration_rates,
+                   std::string server_id)
     : db_(db),
       hasher_(hasher),
       cfg_(cfg),
       room_rates_(room_rates),
-      registration_rates_(registration_rates) {}
+      registration_rates_(registration_rates),
+      server_id_(std::move(server_id)) {}
 
 std::optional<metrics::route> rest_api::match(std::string_view target) {
     auto url = boost::urls::parse_origin_form(target);
@@ -160,15 +163,25 @@ std::optional<metrics::route> rest_api::match(std::string_view target) {
             return route::links;
         if (seg[0] == "read-state")
             return route::read_state;
+        if (seg[0] == "groups")
+            return route::groups;
     }
     if (seg.size() == 2 && seg[0] == "users" && seg[1] == "online")
         return route::users_online;
+    if (seg.size() == 2 && seg[0] == "users" && seg[1] == "search")
+        return route::users_search;
+    if (seg.size() == 2 && seg[0] == "groups")
+        return route::group;
+    if ((seg.size() == 3 || seg.size() == 4) && seg[0] == "groups" && seg[2] == "members")
+        return route::group_members;
     if (seg.size() == 2 && seg[0] == "rooms")
         return route::rooms;
     if (seg.size() == 3 && seg[0] == "room" && seg[2] == "messages")
         return route::room_messages;
     if (seg.size() == 3 && seg[0] == "room" && seg[2] == "reads")
         return route::room_reads;
+    if (seg.size() == 3 && seg[0] == "room" && seg[2] == "reactions")
+        return route::room_reactions;
     return std::nullopt;
 }
 
@@ -207,8 +220,19 @@ awaitable<api_response> rest_api::handle(api_request req) {
                 co_return only("POST");
             co_return co_await logout(ctx);
         case route::create_room:
+        case route::groups:
             if (!post)
                 co_return only("POST");
+            break;
+        case route::group:
+            if (!get && ctx.req.method != "PATCH")
+                co_return only("GET, HEAD, PATCH");
+            break;
+        case route::group_members:
+            if (ctx.segments.size() == 3 && !post)
+                co_return only("POST");
+            if (ctx.segments.size() == 4 && ctx.req.method != "DELETE")
+                co_return only("DELETE");
             break;
         default:
             if (!get)
@@ -240,8 +264,23 @@ awaitable<api_response> rest_api::handle(api_request req) {
             co_return co_await create_room(ctx);
         case route::read_state:
             co_return co_await read_state(ctx);
+        case route::groups:
+            co_return co_await create_group(ctx);
+        case route::group:
+            // (Not a conditional expression: GCC 12 miscompiles co_await inside one.)
+            if (get)
+                co_return co_await show_group(ctx);
+            co_return co_await rename_group(ctx);
+        case route::group_members:
+            if (ctx.segments.size() == 3)
+                co_return co_await add_group_members(ctx);
+            co_return co_await remove_group_member(ctx);
+        case route::users_search:
+            co_return co_await search_users(ctx);
         case route::room_reads:
             co_return co_await room_reads(ctx);
+        case route::room_reactions:
+            co_return co_await room_reactions(ctx);
         default:
             break;
     }
@@ -603,6 +642,275 @@ awaitable<api_response> rest_api::room_reads(context& ctx) {
         if (out.size() > 1)
             out += ',';
         out += json_quote(user_id) + ":" + format_date(position);
+    }
+    out += '}';
+    co_return api_response{200, std::move(out)};
+}
+
+namespace {
+
+// The user ids of a JSON array (strings of digits or positive integers), without repeats; an
+// error text when it is not one, or longer than `max`.
+std::variant<std::vector<std::string>, std::string> json_user_ids(const json::value* v,
+                                                                  std::size_t max) {
+    if (v == nullptr || !v->is_array())
+        return std::string("members must be an array of user ids");
+    if (v->get_array().size() > max)
+        return "A group has at most " + std::to_string(max) + " members";
+    std::vector<std::string> out;
+    for (const auto& item : v->get_array()) {
+        auto id = json_user_id(&item);
+        if (!id)
+            return std::string("members must be an array of user ids");
+        if (std::find(out.begin(), out.end(), *id) == out.end())
+            out.push_back(std::move(*id));
+    }
+    return out;
+}
+
+// A group's name from a request body (a JSON object), checked; or the refusal.
+std::variant<std::string, api_response> group_name(const json::value& body, std::size_t max_chars) {
+    const auto* name = body.get_object().if_contains("name");
+    if (name == nullptr || !name->is_string())
+        return fail(400, "name must be a string");
+    if (auto problem = group_name_problem(name->get_string(), max_chars))
+        return fail(400, *problem);
+    return std::string(name->get_string());
+}
+
+// The answer to a refused group change.
+api_response group_refusal(const group_change& change, std::size_t max_members) {
+    switch (change.outcome) {
+        case group_outcome::not_found:
+            return fail(404, "No such group");
+        case group_outcome::forbidden:
+            return fail(403, "Only the group's owner can do that");
+        case group_outcome::too_many:
+            return fail(400, "A group has at most " + std::to_string(max_members) + " members");
+        case group_outcome::no_such_user:
+            return fail(404, "No such user: " + change.user_id);
+        case group_outcome::not_member:
+            return fail(404, "That user is not a member of the group");
+        case group_outcome::ok:
+            break;
+    }
+    return fail(500, "Unexpected group outcome");
+}
+
+}  // namespace
+
+awaitable<api_response> rest_api::group_changed_reply(result<group_change> changed, int status) {
+    if (!changed)
+        co_return store_failure(changed.error());
+    if (changed->outcome != group_outcome::ok)
+        co_return group_refusal(*changed, cfg_.limit.max_room_members);
+    co_return co_await group_reply(status, std::move(changed->group));
+}
+
+// {"id":"g…","name":"Team","owner":"1","members":[{"id":"1","username":"Pablo","online":true}]}
+awaitable<api_response> rest_api::group_reply(int status, group_info group) {
+    auto names = co_await db_.usernames(group.members);
+    if (!names)
+        co_return store_failure(names.error());
+    auto online = co_await db_.online_flags(group.members);
+    if (!online)
+        co_return store_failure(online.error());
+    json::array members;
+    for (std::size_t i = 0; i < group.members.size(); ++i) {
+        if ((*names)[i])  // a user gone since is left out
+            members.push_back(user_json(group.members[i], *(*names)[i], (*online)[i]));
+    }
+    json::object o;
+    o["id"] = group.room_id;
+    o["name"] = group.name;
+    o["owner"] = group.owner;
+    o["members"] = std::move(members);
+    co_return reply(status, o);
+}
+
+awaitable<api_response> rest_api::create_group(context& ctx) {
+    boost::system::error_code ec;
+    json::value body = json::parse(ctx.req.body, ec);
+    if (ec || !body.is_object())
+        co_return fail(400, "Request body must be a JSON object");
+    auto name = group_name(body, cfg_.limit.max_group_name_chars);
+    if (auto* refused = std::get_if<api_response>(&name))
+        co_return *refused;
+    auto members =
+        json_user_ids(body.get_object().if_contains("members"), cfg_.limit.max_room_members);
+    if (auto* problem = std::get_if<std::string>(&members))
+        co_return fail(400, *problem);
+    auto& ids = std::get<std::vector<std::string>>(members);
+    std::erase(ids, *ctx.user_id);  // the owner is a member anyway
+    if (ids.size() + 1 > cfg_.limit.max_room_members) {
+        co_return fail(400, "A group has at most " + std::to_string(cfg_.limit.max_room_members) +
+                                " members");
+    }
+    const auto wait = room_rates_.try_take(*ctx.user_id, std::chrono::steady_clock::now());
+    if (wait.count() > 0) {
+        api_response res = fail(429, "Too many rooms created, slow down");
+        res.retry_after = wait.count() / 1000 + 1;
+        co_return res;
+    }
+    auto created = co_await db_.create_group(
+        new_group_room_id(), *ctx.user_id, std::get<std::string>(std::move(name)), std::move(ids),
+        cfg_.limit.max_room_members, server_id_);
+    co_return co_await group_changed_reply(std::move(created), 201);
+}
+
+awaitable<api_response> rest_api::show_group(context& ctx) {
+    const std::string& room_id = ctx.segments[1];
+    if (!is_group_room_id(room_id))
+        co_return fail(404, "No such group");
+    auto group = co_await db_.group(room_id);
+    if (!group)
+        co_return store_failure(group.error());
+    // A non-member learns nothing, not even that the group exists.
+    if (!*group || std::find((*group)->members.begin(), (*group)->members.end(), *ctx.user_id) ==
+                       (*group)->members.end()) {
+        co_return fail(404, "No such group");
+    }
+    co_return co_await group_reply(200, std::move(**group));
+}
+
+awaitable<api_response> rest_api::rename_group(context& ctx) {
+    const std::string& room_id = ctx.segments[1];
+    if (!is_group_room_id(room_id))
+        co_return fail(404, "No such group");
+    boost::system::error_code ec;
+    json::value body = json::parse(ctx.req.body, ec);
+    if (ec || !body.is_object())
+        co_return fail(400, "Request body must be a JSON object");
+    auto name = group_name(body, cfg_.limit.max_group_name_chars);
+    if (auto* refused = std::get_if<api_response>(&name))
+        co_return *refused;
+    auto changed = co_await db_.rename_group(room_id, *ctx.user_id,
+                                             std::get<std::string>(std::move(name)), server_id_);
+    co_return co_await group_changed_reply(std::move(changed), 200);
+}
+
+awaitable<api_response> rest_api::add_group_members(context& ctx) {
+    const std::string& room_id = ctx.segments[1];
+    if (!is_group_room_id(room_id))
+        co_return fail(404, "No such group");
+    boost::system::error_code ec;
+    json::value body = json::parse(ctx.req.body, ec);
+    if (ec || !body.is_object())
+        co_return fail(400, "Request body must be a JSON object");
+    auto members =
+        json_user_ids(body.get_object().if_contains("members"), cfg_.limit.max_room_members);
+    if (auto* problem = std::get_if<std::string>(&members))
+        co_return fail(400, *problem);
+    auto changed = co_await db_.add_group_members(
+        room_id, *ctx.user_id, std::get<std::vector<std::string>>(std::move(members)),
+        cfg_.limit.max_room_members, server_id_);
+    co_return co_await group_changed_reply(std::move(changed), 200);
+}
+
+// DELETE /groups/{id}/members/{userId}: the owner removes a member; a member leaves (itself).
+awaitable<api_response> rest_api::remove_group_member(context& ctx) {
+    const std::string& room_id = ctx.segments[1];
+    if (!is_group_room_id(room_id))
+        co_return fail(404, "No such group");
+    auto member = normalize_user_id(ctx.segments[3]);
+    if (!member)
+        co_return fail(400, "Invalid user id");
+    auto changed = co_await db_.remove_group_member(room_id, *ctx.user_id, *member, server_id_);
+    if (!changed)
+        co_return store_failure(changed.error());
+    if (changed->outcome != group_outcome::ok)
+        co_return group_refusal(*changed, cfg_.limit.max_room_members);
+    json::object o;
+    o["roomId"] = room_id;
+    o["removed"] = *member;
+    co_return reply(200, o);
+}
+
+// GET /users/search?q=Jo&limit=20&after=<user id>: users whose name starts with q (ASCII letters
+// in any case), by name, a page at a time.
+awaitable<api_response> rest_api::search_users(context& ctx) {
+    std::string prefix;
+    std::size_t limit = 20;
+    std::optional<std::string> after;
+    for (auto param : ctx.url.params()) {
+        if (param.key == "q") {
+            prefix = param.value;
+        } else if (param.key == "limit") {
+            auto v = parse_count(param.value);
+            if (!v || *v == 0)
+                co_return fail(400, "limit must be a positive integer");
+            limit = std::min(*v, cfg_.limit.max_search_results);
+        } else if (param.key == "after") {
+            after = normalize_user_id(param.value);
+            if (!after)
+                co_return fail(400, "after must be a user id");
+        }
+    }
+    if (prefix.size() > 4 * cfg_.limit.max_username_chars || !utf8_length(prefix))
+        co_return fail(400, "q must be a short UTF-8 text");
+    std::string after_member;
+    if (after) {
+        auto names = co_await db_.usernames(std::vector<std::string>(1, *after));
+        if (!names)
+            co_return store_failure(names.error());
+        if ((*names)[0])
+            after_member = search_key(*(*names)[0]) + std::string(1, '\0') + *after;
+    }
+    auto found = co_await db_.search_users(search_key(prefix), after_member, limit);
+    if (!found)
+        co_return store_failure(found.error());
+    std::vector<std::string> ids;
+    for (const auto& u : *found)
+        ids.push_back(u.id);
+    auto online = co_await db_.online_flags(ids);
+    if (!online)
+        co_return store_failure(online.error());
+    json::array users;
+    for (std::size_t i = 0; i < found->size(); ++i)
+        users.push_back(user_json((*found)[i].id, (*found)[i].username, (*online)[i]));
+    json::object o;
+    o["users"] = std::move(users);
+    // A full page may have a next one: ask again after its last user.
+    o["next"] = found->size() == limit ? json::value(found->back().id) : json::value(nullptr);
+    co_return reply(200, o);
+}
+
+// GET /room/{id}/reactions?ids[]=<message id>...: {"<message id>":{"👍":["1","2"]}} for those
+// of the messages that have reactions. Members only.
+awaitable<api_response> rest_api::room_reactions(context& ctx) {
+    const std::string& room_id = ctx.segments[1];
+    if (!is_room_id(room_id))
+        co_return fail(400, "Invalid room id");
+    std::vector<std::string> ids;
+    for (auto param : ctx.url.params()) {
+        if (param.key != "ids[]" && param.key != "ids")
+            continue;
+        if (!param.has_value || !cursor_score(param.value) || param.value.size() > 40)
+            co_return fail(400, "ids[] must be message ids");
+        if (std::find(ids.begin(), ids.end(), param.value) == ids.end())
+            ids.push_back(param.value);
+        if (ids.size() > cfg_.limit.max_page_size) {
+            co_return fail(400, "At most " + std::to_string(cfg_.limit.max_page_size) +
+                                    " ids per request");
+        }
+    }
+    if (room_id != general_room_id) {
+        auto member = co_await db_.is_room_member(*ctx.user_id, room_id);
+        if (!member)
+            co_return store_failure(member.error());
+        if (!*member)
+            co_return fail(403, "You are not a member of this room");
+    }
+    auto found = co_await db_.reactions(room_id, ids);
+    if (!found)
+        co_return store_failure(found.error());
+    std::string out = "{";
+    for (std::size_t i = 0; i < ids.size() && i < found->size(); ++i) {
+        if (!(*found)[i])
+            continue;
+        if (out.size() > 1)
+            out += ',';
+        out += json_quote(ids[i]) + ":" + *(*found)[i];
     }
     out += '}';
     co_return api_response{200, std::move(out)};

@@ -38,7 +38,8 @@ class rest_api {
     // `room_rates`: the per-user room-creation buckets; `registration_rates`: new accounts per
     // client address. Both shared by every thread's rest_api.
     rest_api(store& db, password_hasher& hasher, const config::server_config& cfg,
-             keyed_buckets& room_rates, keyed_buckets& registration_rates);
+             keyed_buckets& room_rates, keyed_buckets& registration_rates,
+             std::string server_id = "redchat");
 
     // The metrics route of `target` if it is an API path, nullopt otherwise (static files).
     static std::optional<metrics::route> match(std::string_view target);
@@ -61,12 +62,25 @@ class rest_api {
     boost::asio::awaitable<api_response> create_room(context& ctx);
     boost::asio::awaitable<api_response> read_state(context& ctx);
     boost::asio::awaitable<api_response> room_reads(context& ctx);
+    boost::asio::awaitable<api_response> room_reactions(context& ctx);
+    boost::asio::awaitable<api_response> create_group(context& ctx);
+    boost::asio::awaitable<api_response> show_group(context& ctx);
+    boost::asio::awaitable<api_response> rename_group(context& ctx);
+    boost::asio::awaitable<api_response> add_group_members(context& ctx);
+    boost::asio::awaitable<api_response> remove_group_member(context& ctx);
+    boost::asio::awaitable<api_response> search_users(context& ctx);
+    // A group and its members with their names and online state, as JSON.
+    boost::asio::awaitable<api_response> group_reply(int status, group_info group);
+    // A group change's outcome as an answer: the group with `status`, or the refusal.
+    boost::asio::awaitable<api_response> group_changed_reply(result<group_change> changed,
+                                                             int status);
 
     store& db_;
     password_hasher& hasher_;
     const config::server_config& cfg_;
     keyed_buckets& room_rates_;
     keyed_buckets& registration_rates_;
+    std::string server_id_;  // of the events this API publishes (group changes)
     const startup_gate* startup_ = nullptr;
 };
 

@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cstdint>
 
+#include "core/random_id.hpp"
 #include "core/utf8.hpp"
 
 namespace redchat::chat {
@@ -110,6 +111,44 @@ bool is_room_id(std::string_view room_id) {
             return false;
     }
     return true;
+}
+
+bool is_group_room_id(std::string_view room_id) {
+    if (room_id.size() != 17 || room_id[0] != 'g')
+        return false;
+    return room_id.find_first_not_of("0123456789abcdef", 1) == std::string_view::npos;
+}
+
+std::string new_group_room_id() {
+    return "g" + random_hex(8);
+}
+
+std::optional<std::string> group_name_problem(std::string_view name, std::size_t max_chars) {
+    std::size_t count = 0;
+    bool visible = false;
+    for (std::size_t i = 0; i < name.size();) {
+        auto cp = next_code_point(name, i);
+        if (!cp)
+            return "The group name must be valid UTF-8";
+        if (*cp < 0x20 || (*cp >= 0x7F && *cp < 0xA0) || *cp == 0x2028 || *cp == 0x2029)
+            return "The group name must not contain control characters";
+        visible = visible || !is_space_or_control(*cp);
+        if (++count > max_chars) {
+            return "The group name must be at most " + std::to_string(max_chars) + " characters";
+        }
+    }
+    if (!visible)
+        return "The group needs a name";
+    return std::nullopt;
+}
+
+std::string search_key(std::string_view name) {
+    std::string out(name);
+    for (char& c : out) {
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    }
+    return out;
 }
 
 bool is_client_id(std::string_view id) {

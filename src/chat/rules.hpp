@@ -47,6 +47,17 @@ std::optional<std::pair<std::string, std::string>> private_room_members(std::str
 // ASCII characters without spaces (rooms written by other ports).
 bool is_room_id(std::string_view room_id);
 
+// Group rooms (ours): "g" and 16 lowercase hex digits. Never "0", never "{a}:{b}".
+bool is_group_room_id(std::string_view room_id);
+std::string new_group_room_id();
+
+// Why `name` cannot name a group, or nullopt when it can: 1 to `max_chars` code points of valid
+// UTF-8, no control characters, not only spaces.
+std::optional<std::string> group_name_problem(std::string_view name, std::size_t max_chars);
+
+// A username's search key: ASCII letters lowered, every other byte as is.
+std::string search_key(std::string_view name);
+
 // A message's client-generated id (reliable send): 1 to 64 of [A-Za-z0-9_-], enough for a UUID
 // or a ULID, and safe inside a Redis key.
 bool is_client_id(std::string_view id);

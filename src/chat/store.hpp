@@ -26,6 +26,38 @@ struct posted_message {
     std::string json;        // the stored form, as delivered
     bool first_in_room;      // the room had no message before (a new private room shows up)
     bool duplicate = false;  // its client id was stored before: `json` is that message
+    bool not_member = false;  // a group room's sender is no member: nothing was stored
+};
+
+// A group room (ours): its name, owner and members.
+struct group_info {
+    std::string room_id;
+    std::string name;
+    std::string owner;                 // a user id
+    std::vector<std::string> members;  // user ids, the owner among them
+};
+
+// What a change of a group came to. `ok`: `group` is the group after it (and the change was
+// announced on our channel, with `removed` the users who left or were removed).
+enum class group_outcome : std::uint8_t { ok, not_found, forbidden, too_many, no_such_user, not_member };
+struct group_change {
+    group_outcome outcome = group_outcome::ok;
+    group_info group;
+    std::string user_id;  // no_such_user: which
+};
+
+// What an edit, a delete or a reaction came to. `ok`: `json` is the message after it (edits,
+// deletes) or the message's reactions, `{"👍":["1","2"]}` (reactions).
+enum class change_outcome : std::uint8_t { ok, not_found, forbidden, too_many };
+struct message_change {
+    change_outcome outcome = change_outcome::ok;
+    std::string json;
+};
+
+// A user found by name.
+struct user_match {
+    std::string id;
+    std::string username;
 };
 
 // How far a user has read in one room, and how many messages came after that.
@@ -97,14 +129,34 @@ class store {
     // and publishes it on the bus in one atomic step; the sender has read the room up to it.
     // A non-empty `client_id` stores it at most once per sender and client id (for a day): a
     // repeat gets the message stored the first time, marked `duplicate`, and publishes nothing.
+    // A group room's message goes on our channel, and only from a current member (checked in
+    // the same atomic step: `not_member` when the sender is not one).
     virtual task<posted_message> post_message(std::string room_id, std::string from,
                                               std::string text, double now, std::string server_id,
-                                              std::string client_id) = 0;
+                                              std::string client_id, bool group) = 0;
     // Publishes on the tutorial's channel (`MESSAGES`): the tutorial's own events only.
     virtual task<void> publish(std::string envelope) = 0;
     // Publishes on our own channel: events a tutorial server must never see (it would re-emit
     // them to all of its clients).
     virtual task<void> publish_event(std::string envelope) = 0;
+
+    // Edits and deletes (docs/redis-schema.md): the message `message_id` (an id of ours, whose
+    // date is `score`) of `room_id` gets `text` and `"edited":now`, or (`remove`) becomes
+    // "Message deleted" with `"deleted":true` and loses its reactions; only when `author` wrote
+    // it (`forbidden` otherwise; `not_found` for no such message, or one deleted already). One
+    // atomic step, announced as `message.updated` on our channel.
+    virtual task<message_change> edit_message(std::string room_id, std::string message_id,
+                                              double score, std::string author, std::string text,
+                                              bool remove, double now, std::string server_id) = 0;
+    // Toggles `user_id`'s `emoji` on a message (not_found for no such message, or a deleted
+    // one; too_many past `max_kinds` different emoji), announced as `message.reactions`.
+    virtual task<message_change> toggle_reaction(std::string room_id, std::string message_id,
+                                                 double score, std::string user_id,
+                                                 std::string emoji, std::size_t max_kinds,
+                                                 std::string server_id) = 0;
+    // The reactions of messages of a room, as JSON objects; nullopt for messages without any.
+    virtual task<std::vector<std::optional<std::string>>> reactions(
+        std::string room_id, std::vector<std::string> message_ids) = 0;
 
     // Read state (docs/redis-schema.md). Raises the user's read position in the room to
     // `position`, or to the room's newest message if that is older; never lowers it. When it
@@ -134,6 +186,32 @@ class store {
     // a clean shutdown) out of the counts, publishing user.disconnected for users gone offline.
     virtual task<void> presence_sweep(std::string instance_id, std::string server_id,
                                       bool self) = 0;
+
+    // Group rooms (docs/redis-schema.md). Each change is one atomic step that checks who may
+    // make it (the owner renames and adds, the owner removes anyone, a member removes itself),
+    // updates the members' room sets, and publishes `group.changed` (as `server_id`) on our
+    // channel. `max_members` bounds the members, the owner included.
+    virtual task<group_change> create_group(std::string room_id, std::string owner,
+                                            std::string name, std::vector<std::string> members,
+                                            std::size_t max_members, std::string server_id) = 0;
+    virtual task<std::optional<group_info>> group(std::string room_id) = 0;
+    virtual task<group_change> rename_group(std::string room_id, std::string actor,
+                                            std::string name, std::string server_id) = 0;
+    virtual task<group_change> add_group_members(std::string room_id, std::string actor,
+                                                 std::vector<std::string> members,
+                                                 std::size_t max_members,
+                                                 std::string server_id) = 0;
+    // Removing the owner (leaving) passes ownership to the member with the smallest id.
+    virtual task<group_change> remove_group_member(std::string room_id, std::string actor,
+                                                   std::string member, std::string server_id) = 0;
+
+    // Users whose search key (chat::search_key of the name) starts with `prefix`, by key, after
+    // the key `after` (paging), at most `count`.
+    virtual task<std::vector<user_match>> search_users(std::string prefix, std::string after,
+                                                       std::size_t count) = 0;
+    // Puts every user into the name index, also those registered by other servers; returns how
+    // many it saw. Run at start-up.
+    virtual task<std::size_t> index_usernames() = 0;
 
     // Login throttling, shared by all instances. Counts one attempt against every key at once
     // (one atomic step), before the password is checked, so that parallel guesses are all

@@ -196,6 +196,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("MAX_SYNC_MESSAGES")
         ->check(CLI::Range(std::size_t{1}, std::size_t{10'000}))
         ->capture_default_str();
+    app.add_option("--max-room-members", cfg.limit.max_room_members,
+                   "Members of a group room at most, its owner included")
+        ->envname("MAX_ROOM_MEMBERS")
+        ->check(CLI::Range(std::size_t{2}, std::size_t{100'000}))
+        ->capture_default_str();
     app.add_option("--login-failures-per-user", cfg.limit.login_failures_per_user,
                    "Failed logins per username and client address in 15 minutes before "
                    "lockouts (2 s, doubling)")

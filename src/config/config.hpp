@@ -34,6 +34,10 @@ struct limits {
     double reads_per_second = 5;  // read-position updates, per connection
     double read_burst = 20;
     std::size_t max_sync_messages = 200;  // messages per room.sync answer (then `more`)
+    std::size_t max_room_members = 1000;  // a group's members, its owner included
+    std::size_t max_group_name_chars = 64;
+    std::size_t max_search_results = 50;  // users per search page
+    std::size_t max_reaction_kinds = 20;  // different emoji on one message
     double rooms_per_second = 1;  // POST /room, per user
     double room_burst = 10;
     // Free failed logins per window, then lockouts that double: per username and client

@@ -39,6 +39,16 @@ const char* route_name(route r) noexcept {
             return "/read-state";
         case route::room_reads:
             return "/room/:roomId/reads";
+        case route::room_reactions:
+            return "/room/:roomId/reactions";
+        case route::groups:
+            return "/groups";
+        case route::group:
+            return "/groups/:roomId";
+        case route::group_members:
+            return "/groups/:roomId/members";
+        case route::users_search:
+            return "/users/search";
         case route::links:
             return "/links";
         case route::stream:

@@ -3,6 +3,7 @@
 #include <charconv>
 #include <cmath>
 
+#include "chat/bus_event.hpp"
 #include "chat/message.hpp"
 #include "core/random_id.hpp"
 #include "core/sha1.hpp"
@@ -25,6 +26,7 @@ local id = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], '@USER@' .. id)
 redis.call('HSET', '@USER@' .. id, 'username', ARGV[1], 'password', ARGV[2])
 redis.call('SADD', '@USER@' .. id .. '@ROOMS@', '0')
+redis.call('ZADD', '@NAMES@', 0, string.lower(ARGV[1]) .. '\0' .. id)
 local newest = redis.call('ZREVRANGE', '@ROOM@0', 0, 0, 'WITHSCORES')
 if #newest > 0 then redis.call('HSET', '@READS@0', id, newest[2]) end
 return id
@@ -46,15 +48,19 @@ std::vector<command> one(command c) {
 // Stores and publishes a message atomically. The date is the server's clock, raised to 1 ms
 // after the room's last date when needed, so dates (and scores) are unique and increasing per
 // room; the id starts with the date in milliseconds, which makes it a stable paging cursor.
-// The sender has read the room up to the new message. With a client id (a 4th key), a repeat
-// returns the message stored the first time and publishes nothing.
-// KEYS: room zset, room-last, reads hash[, sent key]. ARGV: now, random suffix, roomId, from,
-// text (JSON-quoted), serverId, then the sender's id and the sent key's TTL.
+// The sender has read the room up to the new message. With a client id (a 4th key, '' for
+// none), a repeat returns the message stored the first time and publishes nothing. A group
+// room (a 5th key, its members) takes messages only from members and publishes on our channel.
+// KEYS: room zset, room-last, reads hash, sent key or '' [, group members]. ARGV: now, random
+// suffix, roomId, from, text (JSON-quoted), serverId, then the sender's id and the sent key's
+// TTL. Returns {json, first in room, 0}, {stored json, 0, 1} for a repeat, {'', 0, 2} for a
+// sender who is no member.
 constexpr std::string_view post_message_script = R"lua(
-if KEYS[4] then
+if KEYS[4] ~= '' then
   local stored = redis.call('GET', KEYS[4])
   if stored then return {stored, 0, 1} end
 end
+if KEYS[5] and redis.call('SISMEMBER', KEYS[5], ARGV[7]) == 0 then return {'', 0, 2} end
 local now = tonumber(ARGV[1])
 local last = tonumber(redis.call('GET', KEYS[2]) or '0')
 if now < last + 0.001 then now = last + 0.001 end
@@ -65,9 +71,11 @@ local first = redis.call('EXISTS', KEYS[1]) == 0
 local json = '{"id":"' .. id .. '","roomId":' .. ARGV[3] .. ',"from":' .. ARGV[4] ..
              ',"date":' .. date .. ',"message":' .. ARGV[5] .. '}'
 redis.call('ZADD', KEYS[1], date, json)
-redis.call('PUBLISH', '@CHANNEL@', '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
+local channel = '@CHANNEL@'
+if KEYS[5] then channel = '@EVENTS@' end
+redis.call('PUBLISH', channel, '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
 redis.call('HSET', KEYS[3], ARGV[7], date)
-if KEYS[4] then redis.call('SET', KEYS[4], json, 'EX', ARGV[8]) end
+if KEYS[4] ~= '' then redis.call('SET', KEYS[4], json, 'EX', ARGV[8]) end
 if first then return {json, 1, 0} end
 return {json, 0, 0}
 )lua";
@@ -87,6 +95,185 @@ if before and tonumber(date) <= before then return false end
 redis.call('HSET', KEYS[2], ARGV[1], date)
 if ARGV[3] ~= '' then redis.call('PUBLISH', '@EVENTS@', ARGV[3] .. date .. ARGV[4]) end
 return date
+)lua";
+
+// Finds a message of ours by its id among the room's members of its score; shared by the
+// scripts below (prepended). Returns the member and its decoded form, or nil.
+constexpr std::string_view find_message_lua_prelude = R"lua(
+local function find_message(score, id)
+  for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], score, score)) do
+    local ok, m = pcall(cjson.decode, member)
+    if ok and type(m) == 'table' and m.id == id then return member, m end
+  end
+  return nil
+end
+)lua";
+
+// Edits or deletes a message, textually: the stored JSON keeps every field before "message"
+// exactly as written (the date's digits are its score). KEYS: room zset, reactions hash.
+// ARGV: score, message id, author, new text (JSON-quoted; '' to delete), edit date, serverId
+// (JSON-quoted). Returns {'ok', new JSON} or {outcome}.
+constexpr std::string_view edit_message_script = R"lua(
+local member, m = find_message(ARGV[1], ARGV[2])
+if not member or m.deleted then return {'not_found'} end
+if tostring(m.from) ~= ARGV[3] then return {'forbidden'} end
+local cut = string.find(member, ',"message":', 1, true)
+if not cut then return {'not_found'} end
+local json
+if ARGV[4] == '' then
+  json = string.sub(member, 1, cut - 1) .. ',"message":"Message deleted","deleted":true}'
+  redis.call('HDEL', KEYS[2], ARGV[2])
+else
+  json = string.sub(member, 1, cut - 1) .. ',"message":' .. ARGV[4] .. ',"edited":' .. ARGV[5] .. '}'
+end
+redis.call('ZREM', KEYS[1], member)
+redis.call('ZADD', KEYS[1], ARGV[1], json)
+redis.call('PUBLISH', '@EVENTS@', '{"serverId":' .. ARGV[6] .. ',"type":"message.updated","data":' .. json .. '}')
+return {'ok', json}
+)lua";
+
+// Toggles a reaction. KEYS: room zset, reactions hash. ARGV: score, message id, user id, emoji,
+// max kinds, serverId (JSON-quoted), room id. Returns {'ok', reactions JSON} or {outcome}.
+constexpr std::string_view toggle_reaction_script = R"lua(
+local member, m = find_message(ARGV[1], ARGV[2])
+if not member or m.deleted then return {'not_found'} end
+local all = {}
+local stored = redis.call('HGET', KEYS[2], ARGV[2])
+if stored then all = cjson.decode(stored) end
+local users = all[ARGV[4]]
+if users then
+  local kept, had = {}, false
+  for _, u in ipairs(users) do
+    if u == ARGV[3] then had = true else kept[#kept + 1] = u end
+  end
+  if not had then kept[#kept + 1] = ARGV[3] end
+  if #kept == 0 then all[ARGV[4]] = nil else all[ARGV[4]] = kept end
+else
+  local kinds = 0
+  for _ in pairs(all) do kinds = kinds + 1 end
+  if kinds >= tonumber(ARGV[5]) then return {'too_many'} end
+  all[ARGV[4]] = {ARGV[3]}
+end
+local json = '{}'
+if next(all) then
+  json = cjson.encode(all)
+  redis.call('HSET', KEYS[2], ARGV[2], json)
+else
+  redis.call('HDEL', KEYS[2], ARGV[2])
+end
+redis.call('PUBLISH', '@EVENTS@', '{"serverId":' .. ARGV[6] .. ',"type":"message.reactions","data":{"roomId":' ..
+  cjson.encode(ARGV[7]) .. ',"messageId":' .. cjson.encode(ARGV[2]) .. ',"reactions":' .. json .. '}}')
+return {'ok', json}
+)lua";
+
+// Group rooms. A group.changed event names the group, its owner and members, and who left;
+// its JSON is built here, where the state is. The helpers below are shared by every group
+// script (prepended to each).
+constexpr std::string_view group_lua_prelude = R"lua(
+local function json_list(list)
+  local out = {}
+  for i, v in ipairs(list) do out[i] = cjson.encode(v) end
+  return '[' .. table.concat(out, ',') .. ']'
+end
+local function announce(room, server, removed)
+  local members = redis.call('SMEMBERS', KEYS[2])
+  table.sort(members, function(a, b) return #a < #b or (#a == #b and a < b) end)
+  local data = '{"roomId":' .. cjson.encode(room) .. ',"name":' ..
+    cjson.encode(redis.call('GET', KEYS[3]) or '') .. ',"owner":' ..
+    cjson.encode(redis.call('HGET', KEYS[1], 'owner') or '') .. ',"members":' ..
+    json_list(members) .. ',"removed":' .. json_list(removed) .. '}'
+  redis.call('PUBLISH', '@EVENTS@', '{"serverId":' .. server .. ',"type":"group.changed","data":' .. data .. '}')
+  return {'ok', data}
+end
+local function known_users(from)
+  for i = from, #ARGV do
+    if redis.call('EXISTS', '@USER@' .. ARGV[i]) == 0 then return ARGV[i] end
+  end
+  return nil
+end
+)lua";
+
+// KEYS: group hash, members set, name key. ARGV: room id, owner, name, serverId (JSON-quoted),
+// max members, then the other members' ids.
+constexpr std::string_view create_group_script = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
+local unknown = known_users(6)
+if unknown then return {'no_such_user', unknown} end
+redis.call('SADD', KEYS[2], ARGV[2])
+for i = 6, #ARGV do redis.call('SADD', KEYS[2], ARGV[i]) end
+if redis.call('SCARD', KEYS[2]) > tonumber(ARGV[5]) then
+  redis.call('DEL', KEYS[2])
+  return {'too_many'}
+end
+redis.call('HSET', KEYS[1], 'owner', ARGV[2])
+redis.call('SET', KEYS[3], ARGV[3])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  redis.call('SADD', '@USER@' .. id .. '@ROOMS@', ARGV[1])
+end
+return announce(ARGV[1], ARGV[4], {})
+)lua";
+
+// KEYS: group hash, members set, name key. ARGV: room id, actor, serverId (JSON-quoted), op,
+// then for 'rename' the name, for 'add' the max members and the ids, for 'remove' the member.
+constexpr std::string_view change_group_script = R"lua(
+local owner = redis.call('HGET', KEYS[1], 'owner')
+if not owner then return {'not_found'} end
+local actor, op = ARGV[2], ARGV[4]
+local removed = {}
+if op == 'rename' then
+  if actor ~= owner then return {'forbidden'} end
+  redis.call('SET', KEYS[3], ARGV[5])
+elseif op == 'add' then
+  if actor ~= owner then return {'forbidden'} end
+  local unknown = known_users(6)
+  if unknown then return {'no_such_user', unknown} end
+  local count = redis.call('SCARD', KEYS[2])
+  for i = 6, #ARGV do
+    if redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 0 then count = count + 1 end
+  end
+  if count > tonumber(ARGV[5]) then return {'too_many'} end
+  for i = 6, #ARGV do
+    redis.call('SADD', KEYS[2], ARGV[i])
+    redis.call('SADD', '@USER@' .. ARGV[i] .. '@ROOMS@', ARGV[1])
+  end
+elseif op == 'remove' then
+  local member = ARGV[5]
+  if actor ~= member and actor ~= owner then
+    if redis.call('SISMEMBER', KEYS[2], actor) == 0 then return {'not_found'} end
+    return {'forbidden'}
+  end
+  if redis.call('SREM', KEYS[2], member) == 0 then return {'not_member'} end
+  redis.call('SREM', '@USER@' .. member .. '@ROOMS@', ARGV[1])
+  removed = {member}
+  if member == owner then
+    local heir = nil
+    for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+      if not heir or #id < #heir or (#id == #heir and id < heir) then heir = id end
+    end
+    redis.call('HSET', KEYS[1], 'owner', heir or '')
+  end
+else
+  return {'bad_op'}
+end
+return announce(ARGV[1], ARGV[3], removed)
+)lua";
+
+// The name index, filled from the users that exist (also those registered by other servers):
+// one SCAN step. ARGV: cursor, count. Returns {next cursor, users seen}.
+constexpr std::string_view index_usernames_script = R"lua(
+local step = redis.call('SCAN', ARGV[1], 'MATCH', 'username:*', 'COUNT', ARGV[2])
+local seen = 0
+for _, key in ipairs(step[2]) do
+  local target = redis.call('GET', key)
+  if target then
+    local id = string.match(target, '^@USER@(%d+)$') or string.match(target, '^(%d+)$')
+    if id then
+      redis.call('ZADD', '@NAMES@', 0, string.lower(string.sub(key, 10)) .. '\0' .. id)
+      seen = seen + 1
+    end
+  end
+end
+return {step[1], seen}
 )lua";
 
 // Per room of a user: the room id, the read position ('' when none) and the messages after it
@@ -284,7 +471,8 @@ end
 )lua";
 
 // The scripts' key prefixes and channels, from keys.hpp: `@USER@` (`user:`), `@ROOMS@`
-// (`:rooms`), `@ROOM@` (`room:`), `@READS@`, `@CHANNEL@` (`MESSAGES`), `@EVENTS@` (ours).
+// (`:rooms`), `@ROOM@` (`room:`), `@READS@`, `@CHANNEL@` (`MESSAGES`), `@EVENTS@` (ours),
+// `@NAMES@` (the name index).
 std::string with_key_names(std::string_view text) {
     std::string out(text);
     const std::pair<std::string_view, std::string_view> names[] = {
@@ -293,7 +481,8 @@ std::string with_key_names(std::string_view text) {
         {"@ROOM@", keys::room_prefix},
         {"@READS@", keys::reads_prefix},
         {"@CHANNEL@", keys::messages_channel},
-        {"@EVENTS@", keys::events_channel}};
+        {"@EVENTS@", keys::events_channel},
+        {"@NAMES@", keys::usernames_index}};
     for (const auto& [token, value] : names) {
         for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at))
             out.replace(at, token.size(), value);
@@ -313,6 +502,13 @@ const lua_script session_user_lua(session_user_script);
 const lua_script post_message_lua(post_message_script);
 const lua_script mark_read_lua(mark_read_script);
 const lua_script read_state_lua(read_state_script);
+const lua_script create_group_lua(std::string(group_lua_prelude) + std::string(create_group_script));
+const lua_script change_group_lua(std::string(group_lua_prelude) + std::string(change_group_script));
+const lua_script index_usernames_lua(index_usernames_script);
+const lua_script edit_message_lua(std::string(find_message_lua_prelude) +
+                                  std::string(edit_message_script));
+const lua_script toggle_reaction_lua(std::string(find_message_lua_prelude) +
+                                     std::string(toggle_reaction_script));
 const lua_script presence_join_lua(presence_join_script);
 const lua_script presence_leave_lua(presence_leave_script);
 const lua_script presence_sweep_lua(presence_sweep_script);
@@ -486,11 +682,12 @@ class redis_chat_store final : public chat::store {
 
     task<chat::posted_message> post_message(std::string room_id, std::string from, std::string text,
                                             double now, std::string server_id,
-                                            std::string client_id) override {
-        command c = cmd(client_id.empty() ? "3" : "4", keys::room(room_id),
-                        keys::room_last(room_id), keys::reads(room_id));
-        if (!client_id.empty())
-            c.push_back(keys::sent(from, client_id));
+                                            std::string client_id, bool group) override {
+        command c = cmd(group ? "5" : "4", keys::room(room_id), keys::room_last(room_id),
+                        keys::reads(room_id));
+        c.push_back(client_id.empty() ? std::string() : keys::sent(from, client_id));
+        if (group)
+            c.push_back(keys::group_members(room_id));
         c.push_back(chat::format_date(now));
         c.push_back(random_hex(4));
         c.push_back(chat::json_quote(room_id));
@@ -505,9 +702,148 @@ class redis_chat_store final : public chat::store {
         if (r->elements.size() != 3 || !r->elements[0].as_string()) {
             co_return make_error_code(errc::redis_protocol);
         }
+        const auto kind = r->elements[2].as_integer().value_or(0);
         co_return chat::posted_message{*r->elements[0].as_string(),
-                                       r->elements[1].as_integer().value_or(0) == 1,
-                                       r->elements[2].as_integer().value_or(0) == 1};
+                                       r->elements[1].as_integer().value_or(0) == 1, kind == 1,
+                                       kind == 2};
+    }
+
+    task<chat::group_change> create_group(std::string room_id, std::string owner, std::string name,
+                                          std::vector<std::string> members,
+                                          std::size_t max_members, std::string server_id) override {
+        command c = cmd("3", keys::group(room_id), keys::group_members(room_id),
+                        keys::room_name(room_id), room_id, owner, name,
+                        chat::json_quote(server_id), std::to_string(max_members));
+        for (auto& m : members)
+            c.push_back(std::move(m));
+        co_return group_result(co_await eval(create_group_lua, std::move(c)));
+    }
+
+    task<std::optional<chat::group_info>> group(std::string room_id) override {
+        std::vector<command> cmds;
+        cmds.push_back(cmd("HGET", keys::group(room_id), "owner"));
+        cmds.push_back(cmd("GET", keys::room_name(room_id)));
+        cmds.push_back(cmd("SMEMBERS", keys::group_members(room_id)));
+        auto r = co_await redis_.exec_all(std::move(cmds));
+        if (!r)
+            co_return r.error();
+        auto owner = (*r)[0].as_string();
+        if (!owner)
+            co_return std::optional<chat::group_info>{};
+        auto members = (*r)[2].as_strings();
+        if (!members)
+            co_return make_error_code(errc::redis_protocol);
+        co_return chat::group_info{room_id, (*r)[1].as_string().value_or(""), *owner,
+                                   std::move(*members)};
+    }
+
+    task<chat::group_change> rename_group(std::string room_id, std::string actor,
+                                          std::string name, std::string server_id) override {
+        co_return group_result(co_await eval(
+            change_group_lua, cmd("3", keys::group(room_id), keys::group_members(room_id),
+                                  keys::room_name(room_id), room_id, actor,
+                                  chat::json_quote(server_id), "rename", name)));
+    }
+
+    task<chat::group_change> add_group_members(std::string room_id, std::string actor,
+                                               std::vector<std::string> members,
+                                               std::size_t max_members,
+                                               std::string server_id) override {
+        command c = cmd("3", keys::group(room_id), keys::group_members(room_id),
+                        keys::room_name(room_id), room_id, actor, chat::json_quote(server_id),
+                        "add", std::to_string(max_members));
+        for (auto& m : members)
+            c.push_back(std::move(m));
+        co_return group_result(co_await eval(change_group_lua, std::move(c)));
+    }
+
+    task<chat::group_change> remove_group_member(std::string room_id, std::string actor,
+                                                 std::string member,
+                                                 std::string server_id) override {
+        co_return group_result(co_await eval(
+            change_group_lua, cmd("3", keys::group(room_id), keys::group_members(room_id),
+                                  keys::room_name(room_id), room_id, actor,
+                                  chat::json_quote(server_id), "remove", member)));
+    }
+
+    task<chat::message_change> edit_message(std::string room_id, std::string message_id,
+                                            double score, std::string author, std::string text,
+                                            bool remove, double now,
+                                            std::string server_id) override {
+        // The new text, or '' for a delete. (Not a conditional expression inside the co_await
+        // below: GCC 12 miscompiles temporaries of one there.)
+        std::string quoted;
+        if (!remove)
+            quoted = chat::json_quote(text);
+        command c = cmd("2", keys::room(room_id), keys::reactions(room_id),
+                        chat::format_date(score), message_id, author, quoted,
+                        chat::format_date(now), chat::json_quote(server_id));
+        co_return change_result(co_await eval(edit_message_lua, std::move(c)));
+    }
+
+    task<chat::message_change> toggle_reaction(std::string room_id, std::string message_id,
+                                               double score, std::string user_id,
+                                               std::string emoji, std::size_t max_kinds,
+                                               std::string server_id) override {
+        co_return change_result(co_await eval(
+            toggle_reaction_lua,
+            cmd("2", keys::room(room_id), keys::reactions(room_id), chat::format_date(score),
+                message_id, user_id, emoji, std::to_string(max_kinds),
+                chat::json_quote(server_id), room_id)));
+    }
+
+    task<std::vector<std::optional<std::string>>> reactions(
+        std::string room_id, std::vector<std::string> message_ids) override {
+        if (message_ids.empty())
+            co_return std::vector<std::optional<std::string>>{};
+        command c = cmd("HMGET", keys::reactions(room_id));
+        for (auto& id : message_ids)
+            c.push_back(std::move(id));
+        auto r = co_await redis_.exec(std::move(c));
+        if (!r)
+            co_return r.error();
+        std::vector<std::optional<std::string>> out;
+        for (const auto& e : r->elements)
+            out.push_back(e.as_string());
+        co_return out;
+    }
+
+    task<std::vector<chat::user_match>> search_users(std::string prefix, std::string after,
+                                                     std::size_t count) override {
+        // UTF-8 never holds the byte 0xFF: "(<prefix>\xFF" ends the range of the prefix.
+        std::string low = after.empty() || after < prefix ? "[" + prefix : "(" + after;
+        auto found = co_await strings(cmd("ZRANGEBYLEX", keys::usernames_index, low,
+                                          "(" + prefix + "\xFF", "LIMIT", "0",
+                                          std::to_string(count)));
+        if (!found)
+            co_return found.error();
+        std::vector<std::string> ids;
+        for (const auto& member : *found)
+            ids.push_back(member.substr(member.rfind('\0') + 1));
+        auto names = co_await usernames(ids);
+        if (!names)
+            co_return names.error();
+        std::vector<chat::user_match> out;
+        for (std::size_t i = 0; i < ids.size(); ++i) {
+            if ((*names)[i])  // a user gone since: left out
+                out.push_back({ids[i], *(*names)[i]});
+        }
+        co_return out;
+    }
+
+    task<std::size_t> index_usernames() override {
+        std::string cursor = "0";
+        std::size_t seen = 0;
+        do {
+            auto r = co_await eval(index_usernames_lua, cmd("0", cursor, "500"));
+            if (!r)
+                co_return r.error();
+            if (r->elements.size() != 2 || !r->elements[0].as_string())
+                co_return make_error_code(errc::redis_protocol);
+            cursor = *r->elements[0].as_string();
+            seen += static_cast<std::size_t>(r->elements[1].as_integer().value_or(0));
+        } while (cursor != "0");
+        co_return seen;
     }
 
     task<void> publish(std::string envelope) override {
@@ -689,6 +1025,58 @@ class redis_chat_store final : public chat::store {
     }
 
   private:
+    // An edit's or a reaction's answer: {'ok', JSON} or {outcome}.
+    static result<chat::message_change> change_result(result<reply> r) {
+        if (!r)
+            return r.error();
+        if (r->elements.empty() || !r->elements[0].as_string())
+            return make_error_code(errc::redis_protocol);
+        const std::string what = *r->elements[0].as_string();
+        chat::message_change out;
+        if (what == "ok" && r->elements.size() == 2 && r->elements[1].as_string())
+            out.json = *r->elements[1].as_string();
+        else if (what == "not_found")
+            out.outcome = chat::change_outcome::not_found;
+        else if (what == "forbidden")
+            out.outcome = chat::change_outcome::forbidden;
+        else if (what == "too_many")
+            out.outcome = chat::change_outcome::too_many;
+        else
+            return make_error_code(errc::redis_protocol);
+        return out;
+    }
+
+    // A group script's answer: {'ok', data JSON} or {outcome[, user id]}.
+    static result<chat::group_change> group_result(result<reply> r) {
+        if (!r)
+            return r.error();
+        if (r->elements.empty() || !r->elements[0].as_string())
+            return make_error_code(errc::redis_protocol);
+        const std::string what = *r->elements[0].as_string();
+        chat::group_change out;
+        if (what == "ok" && r->elements.size() == 2 && r->elements[1].as_string()) {
+            auto info = chat::parse_group_data(*r->elements[1].as_string());
+            if (!info)
+                return make_error_code(errc::redis_protocol);
+            out.group = std::move(*info);
+            return out;
+        }
+        if (what == "not_found")
+            out.outcome = chat::group_outcome::not_found;
+        else if (what == "forbidden")
+            out.outcome = chat::group_outcome::forbidden;
+        else if (what == "too_many")
+            out.outcome = chat::group_outcome::too_many;
+        else if (what == "not_member")
+            out.outcome = chat::group_outcome::not_member;
+        else if (what == "no_such_user" && r->elements.size() == 2) {
+            out.outcome = chat::group_outcome::no_such_user;
+            out.user_id = r->elements[1].as_string().value_or("");
+        } else
+            return make_error_code(errc::redis_protocol);  // "exists": a random id clashed
+        return out;
+    }
+
     task<std::vector<std::string>> strings(command c) {
         auto r = co_await redis_.exec(std::move(c));
         if (!r)

@@ -63,6 +63,19 @@ inline constexpr std::string_view reads_prefix = "redchat:reads:";
 inline std::string reads(std::string_view room_id) {
     return std::string(reads_prefix) + std::string(room_id);
 }
+// Group rooms: the group's owner (a hash, for more fields later) and its members.
+inline std::string group(std::string_view room_id) {
+    return "redchat:group:" + std::string(room_id);
+}
+inline std::string group_members(std::string_view room_id) {
+    return "redchat:group:" + std::string(room_id) + ":members";
+}
+// The name index for search: a sorted set of "<search key>\0<user id>", all scores 0.
+inline constexpr std::string_view usernames_index = "redchat:usernames";
+// Per room: message id -> its reactions, {"<emoji>":["<user id>",...]}.
+inline std::string reactions(std::string_view room_id) {
+    return "redchat:reactions:" + std::string(room_id);
+}
 // A message stored for a sender's client id (reliable send): its JSON, for a day.
 inline std::string sent(std::string_view user_id, std::string_view client_id) {
     return "redchat:sent:" + std::string(user_id) + ":" + std::string(client_id);

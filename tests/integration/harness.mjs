@@ -500,7 +500,8 @@ export async function loadFixture(redisClient, name) {
 /** Every key with its type and value, for before/after comparisons. */
 /** Keys that change on their own: sessions and the instance heartbeat and presence bookkeeping. */
 export function isBookkeepingKey(key) {
-  return key.startsWith('session:') || key.startsWith('redchat:instance:') || key.startsWith('redchat:presence:');
+  // The user search's name index is derived from username:* at every start.
+  return key.startsWith('session:') || key.startsWith('redchat:instance:') || key.startsWith('redchat:presence:') || key === 'redchat:usernames';
 }
 
 export async function snapshot(redisClient) {
@@ -635,3 +636,16 @@ export async function pollingSession(base, cookie) {
     get: (as) => fetch(url, { headers: withCookie(as), signal: AbortSignal.timeout(5000) }),
   };
 }
+
+// ---- protocol 1 (docs/realtime.md) ----
+
+/** The socket.io-client option that announces protocol 1. */
+export const P1 = { auth: { redchat: 1 } };
+/** A connected protocol-1 WebSocket client of `user` (from loginUser). */
+export const p1Socket = (base, user) => connected(connectSocket(base, user.sid, P1));
+/** A connected client that announces nothing (the tutorial's protocol). */
+export const legacySocket = (base, user) => connected(connectSocket(base, user.sid));
+/** Emits and awaits the ack (5 s). */
+export const ack = (socket, name, payload) => socket.timeout(5000).emitWithAck(name, payload);
+/** The payloads of the events `name` a connectSocket socket received so far. */
+export const named = (socket, name) => socket.received.filter((e) => e.name === name).map((e) => e.payload);

@@ -7,11 +7,13 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import Redis from 'ioredis';
 import {
+  ack,
   api,
   closeSockets,
-  connectSocket,
-  connected,
   flushDeliveries,
+  legacySocket,
+  named,
+  p1Socket,
   loginUser,
   startRedis,
   startServer,
@@ -19,14 +21,8 @@ import {
   waitForDemoData,
 } from './harness.mjs';
 
-const P1 = { auth: { redchat: 1 } };
-
-/** A protocol-1 WebSocket client of `user` (from loginUser). */
-const p1 = (base, user) => connected(connectSocket(base, user.sid, P1));
-const legacy = (base, user) => connected(connectSocket(base, user.sid));
-
-const ack = (socket, name, payload) => socket.timeout(5000).emitWithAck(name, payload);
-const named = (socket, name) => socket.received.filter((e) => e.name === name).map((e) => e.payload);
+const p1 = p1Socket;
+const legacy = legacySocket;
 
 function privateRoom(a, b) {
   return Number(a.id) < Number(b.id) ? `${a.id}:${b.id}` : `${b.id}:${a.id}`;
@@ -290,6 +286,75 @@ describe('protocol 1', () => {
     assert.deepEqual(Object.keys(delivered).sort(), ['date', 'from', 'id', 'message', 'roomId']);
   });
 
+  test('edits and deletes: only by the author, live to the room, in history for everyone', async () => {
+    const pablo = await loginUser(server.base, 'Pablo');
+    const joe = await loginUser(server.base, 'Joe');
+    const mary = await loginUser(server.base, 'Mary');
+    const room = privateRoom(pablo, joe);
+    const ps = await p1(server.base, pablo);
+    const js = await p1(server.base, joe);
+    const ms = await p1(server.base, mary);
+    const oldJoe = await legacy(server.base, joe);
+    const m = await ack(ps, 'message', { roomId: room, message: 'teh typo' });
+    const edited = await ack(ps, 'message.edit', { roomId: room, messageId: m.id, message: 'the typo, fixed' });
+    assert.equal(edited.id, m.id);
+    assert.equal(edited.date, m.date);
+    assert.equal(edited.message, 'the typo, fixed');
+    assert.equal(typeof edited.edited, 'number');
+    const live = await waitFor('message.updated at Joe', () => named(js, 'message.updated').find((x) => x.id === m.id));
+    assert.deepEqual(live, edited);
+    // Nobody else may, and not through a forged room either.
+    assert.match((await ack(js, 'message.edit', { roomId: room, messageId: m.id, message: 'mine now' })).error, /Only its author/);
+    assert.match((await ack(js, 'message.delete', { roomId: room, messageId: m.id })).error, /Only its author/);
+    assert.match((await ack(ms, 'message.edit', { roomId: room, messageId: m.id, message: 'x' })).error, /not a member/);
+    assert.match((await ack(ps, 'message.edit', { roomId: '0', messageId: m.id, message: 'x' })).error, /No such message/);
+    for (const [payload, why] of [
+      [{ roomId: room, messageId: 'nope', message: 'x' }, /messageId/],
+      [{ roomId: room, messageId: m.id, message: '' }, /empty/],
+      [{ roomId: room, messageId: m.id, message: 'x'.repeat(4001) }, /longer/],
+      [{ roomId: room, messageId: m.id }, /string/],
+    ]) {
+      assert.match((await ack(ps, 'message.edit', payload)).error, why, JSON.stringify(payload).slice(0, 80));
+    }
+    const deleted = await ack(ps, 'message.delete', { roomId: room, messageId: m.id });
+    assert.deepEqual([deleted.id, deleted.deleted, deleted.message], [m.id, true, 'Message deleted']);
+    await waitFor('delete live', () => named(js, 'message.updated').find((x) => x.id === m.id && x.deleted));
+    assert.match((await ack(ps, 'message.edit', { roomId: room, messageId: m.id, message: 'back' })).error, /No such message/);
+    // History: once, deleted, for the tutorial client too (it shows the text).
+    const history = (await roomHistory(joe, room)).filter((x) => x.id === m.id);
+    assert.equal(history.length, 1);
+    assert.equal(history[0].message, 'Message deleted');
+    await flushDeliveries(ps, [oldJoe]);
+    assert.equal(named(oldJoe, 'message.updated').length, 0, 'not to a tutorial socket');
+  });
+
+  test('reactions toggle, are counted per emoji, live, and come with history on request', async () => {
+    const pablo = await loginUser(server.base, 'Pablo');
+    const joe = await loginUser(server.base, 'Joe');
+    const ps = await p1(server.base, pablo);
+    const js = await p1(server.base, joe);
+    const m = await ack(ps, 'message', { roomId: '0', message: 'react to me' });
+    assert.deepEqual(await ack(js, 'message.react', { roomId: '0', messageId: m.id, emoji: '👍' }), { reactions: { '👍': [joe.id] } });
+    assert.deepEqual(await ack(ps, 'message.react', { roomId: '0', messageId: m.id, emoji: '👍' }), { reactions: { '👍': [joe.id, pablo.id] } });
+    const both = await ack(ps, 'message.react', { roomId: '0', messageId: m.id, emoji: '🎉' });
+    assert.deepEqual(Object.keys(both.reactions).sort(), ['🎉', '👍'].sort());
+    // Toggling off.
+    assert.deepEqual((await ack(js, 'message.react', { roomId: '0', messageId: m.id, emoji: '👍' })).reactions['👍'], [pablo.id]);
+    const live = await waitFor('reactions at Joe', () => named(js, 'message.reactions').filter((x) => x.messageId === m.id).at(-1));
+    assert.equal(live.roomId, '0');
+    const shown = await pablo.api.get(`/room/0/reactions?ids[]=${m.id}&ids[]=1-abc`);
+    assert.equal(shown.status, 200);
+    assert.deepEqual(Object.keys(shown.json), [m.id]);
+    assert.deepEqual(shown.json[m.id]['👍'], [pablo.id]);
+    for (const emoji of ['', 'two words', 'x'.repeat(33), 5]) {
+      assert.match((await ack(js, 'message.react', { roomId: '0', messageId: m.id, emoji })).error, /emoji/);
+    }
+    assert.match((await ack(js, 'message.react', { roomId: '0', messageId: '1-abc', emoji: '👍' })).error, /No such message/);
+    assert.equal((await pablo.api.get('/room/0/reactions?ids[]=bad')).status, 400);
+    const mary = await loginUser(server.base, 'Mary');
+    assert.equal((await mary.api.get(`/room/${privateRoom(pablo, joe)}/reactions?ids[]=${m.id}`)).status, 403);
+  });
+
   test('nothing of protocol 1 is published on the tutorial channel', async () => {
     const pablo = await loginUser(server.base, 'Pablo');
     const joe = await loginUser(server.base, 'Joe');
@@ -300,6 +365,9 @@ describe('protocol 1', () => {
     await ack(js, 'typing', { roomId: room });
     const m = await ack(ps, 'message', { roomId: room, message: 'channel check' });
     await ack(js, 'room.read', { roomId: room, messageId: m.id });
+    await ack(ps, 'message.edit', { roomId: room, messageId: m.id, message: 'channel check, edited' });
+    await ack(js, 'message.react', { roomId: room, messageId: m.id, emoji: '👀' });
+    await ack(ps, 'message.delete', { roomId: room, messageId: m.id });
     const sentinel = await ack(ps, 'message', { roomId: '0', message: 'channel sentinel' });
     await waitFor('the sentinel on MESSAGES', () => tutorialChannel.some((e) => e.data?.id === sentinel.id));
     const types = tutorialChannel.slice(mark).map((e) => e.type);

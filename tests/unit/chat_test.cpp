@@ -231,6 +231,54 @@ TEST_F(rest_api_test, routes) {
     EXPECT_EQ(normalize_target("/users?ids[]=1&ids[]=2"), "/users?ids%5B%5D=1&ids%5B%5D=2");
 }
 
+TEST_F(rest_api_test, groups_are_made_and_changed_by_their_owner_only) {
+    EXPECT_EQ(rest_api::match("/groups"), metrics::route::groups);
+    EXPECT_EQ(rest_api::match("/groups/g0123456789abcdef"), metrics::route::group);
+    EXPECT_EQ(rest_api::match("/groups/g0123456789abcdef/members/2"),
+              metrics::route::group_members);
+    auto created = as_pablo("POST", "/groups", R"({"name":"Team","members":["2",3]})");
+    ASSERT_EQ(created.status, 201) << created.body;
+    const std::string room(body(created).at("id").as_string());
+    EXPECT_TRUE(is_group_room_id(room));
+    EXPECT_EQ(body(created).at("members").as_array().size(), 3u);
+    ASSERT_EQ(db_.published_events.size(), 1u);
+    EXPECT_NE(db_.published_events[0].find(R"("type":"group.changed")"), std::string::npos);
+    EXPECT_TRUE(db_.rooms_of["3"].contains(room));
+
+    db_.sessions[std::string(32, 'b')] = "2";  // Joe, a member but not the owner
+    auto joe = [&](std::string method, std::string target, std::string payload = {}) {
+        return call(std::move(method), std::move(target), std::move(payload), std::string(32, 'b'));
+    };
+    EXPECT_EQ(joe("PATCH", "/groups/" + room, R"({"name":"Mine"})").status, 403);
+    EXPECT_EQ(joe("DELETE", "/groups/" + room + "/members/3").status, 403);
+    EXPECT_EQ(as_pablo("PATCH", "/groups/" + room, R"({"name":"Crew"})").status, 200);
+    EXPECT_EQ(db_.room_name[room], "Crew");
+    EXPECT_EQ(joe("DELETE", "/groups/" + room + "/members/2").status, 200);  // leaves
+    EXPECT_FALSE(db_.rooms_of["2"].contains(room));
+    EXPECT_EQ(joe("GET", "/groups/" + room).status, 404);
+    EXPECT_EQ(as_pablo("POST", "/groups", R"({"name":"","members":[]})").status, 400);
+    EXPECT_EQ(as_pablo("POST", "/groups", R"({"name":"x","members":["77"]})").status, 404);
+    EXPECT_EQ(as_pablo("GET", "/groups/g0000000000000000").status, 404);
+    EXPECT_EQ(as_pablo("PUT", "/groups/" + room).status, 405);
+}
+
+TEST_F(rest_api_test, users_are_found_by_name_prefix) {
+    auto found = as_pablo("GET", "/users/search?q=jo");
+    ASSERT_EQ(found.status, 200) << found.body;
+    ASSERT_EQ(body(found).at("users").as_array().size(), 1u);
+    EXPECT_EQ(body(found).at("users").as_array()[0].at("username"), "Joe");
+    EXPECT_TRUE(body(found).at("next").is_null());
+    auto page = as_pablo("GET", "/users/search?q=&limit=2");
+    ASSERT_EQ(body(page).at("users").as_array().size(), 2u);
+    EXPECT_EQ(body(page).at("next"), "3");  // Joe and Mary, then from Mary on
+    auto rest = as_pablo("GET", "/users/search?q=&limit=2&after=3");
+    ASSERT_EQ(body(rest).at("users").as_array().size(), 1u);
+    EXPECT_EQ(body(rest).at("users").as_array()[0].at("username"), "Pablo");
+    EXPECT_TRUE(body(rest).at("next").is_null());
+    EXPECT_EQ(as_pablo("GET", "/users/search?q=x&limit=0").status, 400);
+    EXPECT_EQ(call("GET", "/users/search?q=x").status, 401);
+}
+
 TEST_F(rest_api_test, login_existing_user) {
     auto ok = call("POST", "/login", R"({"username":"Pablo","password":"password123"})");
     EXPECT_EQ(ok.status, 200);
@@ -584,7 +632,48 @@ TEST(bus_event, our_own_events_come_only_from_our_channel) {
                             R"({"type":"room.read","data":{"roomId":"0","userId":"1","date":"1"}})"}) {
         EXPECT_FALSE(parse_envelope(bad, true)) << bad;
     }
+    // A key given twice: the last counts, for the raw text as for the parsed value.
+    auto twice = parse_envelope(
+        R"({"type":"typing","data":"x","data":{"roomId":"0","userId":"1","username":"P"}})", true);
+    ASSERT_TRUE(twice);
+    EXPECT_EQ(twice->data_json, R"({"roomId":"0","userId":"1","username":"P"})");
     EXPECT_EQ(typing_data("0", "1", "Pa\"blo"), R"({"roomId":"0","userId":"1","username":"Pa\"blo"})");
+}
+
+TEST(rules, group_rooms_and_names) {
+    EXPECT_TRUE(is_group_room_id("g0123456789abcdef"));
+    for (const char* bad : {"0", "1:2", "g0123", "G0123456789abcdef", "g0123456789abcdeF",
+                            "g0123456789abcdef0", "x0123456789abcdef"}) {
+        EXPECT_FALSE(is_group_room_id(bad)) << bad;
+    }
+    EXPECT_TRUE(is_group_room_id(new_group_room_id()));
+    EXPECT_NE(new_group_room_id(), new_group_room_id());
+    EXPECT_FALSE(group_name_problem("Team 🚀 & friends", 64));
+    EXPECT_TRUE(group_name_problem("", 64));
+    EXPECT_TRUE(group_name_problem("   ", 64));
+    EXPECT_TRUE(group_name_problem("a\tb", 64));
+    EXPECT_TRUE(group_name_problem("\xff", 64));
+    EXPECT_TRUE(group_name_problem(std::string(65, 'x'), 64));
+    EXPECT_FALSE(group_name_problem(std::string(64, 'x'), 64));
+    EXPECT_EQ(search_key("JoE_Ünï"), "joe_Ünï");  // ASCII letters only
+}
+
+TEST(bus_event, group_changes_come_only_from_our_channel) {
+    const char* changed =
+        R"({"serverId":"s","type":"group.changed","data":{"roomId":"g0123456789abcdef","name":"Team","owner":"1","members":["1","2"],"removed":["3"]}})";
+    EXPECT_FALSE(parse_envelope(changed));
+    auto ev = parse_envelope(changed, true);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->type, bus_event_type::group_changed);
+    EXPECT_EQ(ev->room_id, "g0123456789abcdef");
+    EXPECT_EQ(ev->members, (std::vector<std::string>{"1", "2"}));
+    EXPECT_EQ(ev->removed, (std::vector<std::string>{"3"}));
+    for (const char* bad :
+         {R"({"type":"group.changed","data":{"roomId":"1:2","name":"T","owner":"1","members":[],"removed":[]}})",
+          R"({"type":"group.changed","data":{"roomId":"g0123456789abcdef","name":"T","owner":"1","members":["x"],"removed":[]}})",
+          R"({"type":"group.changed","data":{"roomId":"g0123456789abcdef","name":"T","owner":"1","members":[]}})"}) {
+        EXPECT_FALSE(parse_envelope(bad, true)) << bad;
+    }
 }
 
 TEST(realtime, announced_protocol_reads_the_connect_payload) {
@@ -689,6 +778,33 @@ TEST(hub, our_own_events_reach_protocol_1_sockets_only) {
     EXPECT_EQ(h.deliver(read_general, packet), 2u);
     EXPECT_EQ(count({&pablo, &pablo_tab, &pablo_old, &joe, &joe_old, &mary}),
               (counts{1, 1, 0, 0, 0, 0}));
+}
+
+TEST(hub, a_group_change_moves_sockets_in_and_out_of_the_room) {
+    hub h;
+    recording_socket pablo, joe, joe_old, mary;
+    pablo.account = user{"1", "Pablo"};
+    joe.account = joe_old.account = user{"2", "Joe"};
+    mary.account = user{"3", "Mary"};
+    pablo.protocol = joe.protocol = mary.protocol = 1;
+    const std::string room = "g0123456789abcdef";
+    joe.rooms.insert(room);
+    joe_old.rooms.insert(room);
+    for (auto* s : {&pablo, &joe, &joe_old, &mary})
+        h.add(*s);
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
+    bus_event change{bus_event_type::group_changed, "", room, "", "group.changed", "{}"};
+    change.members = {"1", "3"};
+    change.removed = {"2"};
+    EXPECT_EQ(h.deliver(change, packet), 3u);  // Pablo, Mary, and Joe's protocol-1 socket
+    EXPECT_TRUE(pablo.rooms.contains(room));
+    EXPECT_TRUE(mary.rooms.contains(room));
+    EXPECT_FALSE(joe.rooms.contains(room));
+    EXPECT_FALSE(joe_old.rooms.contains(room));  // a tutorial socket leaves too
+    EXPECT_TRUE(joe_old.got.empty());
+    bus_event message{bus_event_type::message, "", room, "", "message", "{}"};
+    EXPECT_EQ(h.deliver(message, packet), 2u);
+    EXPECT_EQ(joe.got.size(), 1u);  // only the change
 }
 
 class realtime_test : public ::testing::Test {

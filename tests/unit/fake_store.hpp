@@ -6,6 +6,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <set>
@@ -42,6 +43,7 @@ class fake_store final : public chat::store {
         user_by_name[name] = id;
         users[id] = {name, hash};
         rooms_of[id].insert("0");
+        name_index.insert(chat::search_key(name) + std::string(1, '\0') + id);
         return id;
     }
 
@@ -186,11 +188,13 @@ class fake_store final : public chat::store {
     std::vector<std::string> published_events;                    // on our own channel
     task<chat::posted_message> post_message(std::string room, std::string from, std::string text,
                                             double now, std::string server_id,
-                                            std::string client_id) override {
+                                            std::string client_id, bool group) override {
         if (auto e = begin())
             co_return *e;
         if (post_error)
             co_return make_error_code(*post_error);
+        if (group && !groups[room].members.contains(from))
+            co_return chat::posted_message{"", false, false, true};
         const std::string sent_key = from + ":" + client_id;
         if (!client_id.empty()) {
             if (auto it = sent.find(sent_key); it != sent.end())
@@ -200,7 +204,8 @@ class fake_store final : public chat::store {
         chat::message m{"m" + std::to_string(messages[room].size()), room, from, now, text};
         const std::string json = chat::to_json(m);
         messages[room].emplace_back(now, json);
-        published.push_back(chat::make_envelope(server_id, "message", json));
+        (group ? published_events : published)
+            .push_back(chat::make_envelope(server_id, "message", json));
         reads[room][from] = now;
         if (!client_id.empty())
             sent[sent_key] = json;
@@ -269,6 +274,235 @@ class fake_store final : public chat::store {
         const auto& r = reads[room];
         co_return std::vector<std::pair<std::string, double>>(r.begin(), r.end());
     }
+    // Group rooms, as the scripts keep them.
+    struct fake_group {
+        std::string name, owner;
+        std::set<std::string> members;
+    };
+    std::map<std::string, fake_group> groups;
+    std::set<std::string> name_index;  // "<search key>\0<id>"
+
+    chat::group_change announce(const std::string& room, const std::string& server_id,
+                                std::vector<std::string> removed) {
+        const auto& g = groups[room];
+        chat::group_info info{room, g.name, g.owner, {g.members.begin(), g.members.end()}};
+        std::string data = R"({"roomId":")" + room + R"(","name":)" + chat::json_quote(g.name) +
+                           R"(,"owner":")" + g.owner + R"(","members":[)";
+        for (std::size_t i = 0; i < info.members.size(); ++i)
+            data += (i ? ",\"" : "\"") + info.members[i] + "\"";
+        data += R"(],"removed":[)";
+        for (std::size_t i = 0; i < removed.size(); ++i)
+            data += (i ? ",\"" : "\"") + removed[i] + "\"";
+        data += "]}";
+        published_events.push_back(chat::make_envelope(server_id, "group.changed", data));
+        return chat::group_change{chat::group_outcome::ok, std::move(info), {}};
+    }
+    std::optional<std::string> unknown_user(const std::vector<std::string>& ids) {
+        for (const auto& id : ids) {
+            if (!users.contains(id))
+                return id;
+        }
+        return std::nullopt;
+    }
+    static chat::group_change outcome(chat::group_outcome o, std::string user = {}) {
+        return chat::group_change{o, {}, std::move(user)};
+    }
+    task<chat::group_change> create_group(std::string room, std::string owner, std::string name,
+                                          std::vector<std::string> members, std::size_t max,
+                                          std::string server_id) override {
+        if (auto e = begin())
+            co_return *e;
+        if (auto u = unknown_user(members))
+            co_return outcome(chat::group_outcome::no_such_user, *u);
+        std::set<std::string> all(members.begin(), members.end());
+        all.insert(owner);
+        if (all.size() > max)
+            co_return outcome(chat::group_outcome::too_many);
+        groups[room] = {name, owner, all};
+        room_name[room] = name;
+        for (const auto& m : all)
+            rooms_of[m].insert(room);
+        co_return announce(room, server_id, {});
+    }
+    task<std::optional<chat::group_info>> group(std::string room) override {
+        if (auto e = begin())
+            co_return *e;
+        auto it = groups.find(room);
+        if (it == groups.end())
+            co_return std::optional<chat::group_info>{};
+        const auto& g = it->second;
+        co_return chat::group_info{room, g.name, g.owner, {g.members.begin(), g.members.end()}};
+    }
+    task<chat::group_change> rename_group(std::string room, std::string actor, std::string name,
+                                          std::string server_id) override {
+        if (auto e = begin())
+            co_return *e;
+        if (!groups.contains(room))
+            co_return outcome(chat::group_outcome::not_found);
+        if (groups[room].owner != actor)
+            co_return outcome(chat::group_outcome::forbidden);
+        groups[room].name = room_name[room] = name;
+        co_return announce(room, server_id, {});
+    }
+    task<chat::group_change> add_group_members(std::string room, std::string actor,
+                                               std::vector<std::string> members, std::size_t max,
+                                               std::string server_id) override {
+        if (auto e = begin())
+            co_return *e;
+        if (!groups.contains(room))
+            co_return outcome(chat::group_outcome::not_found);
+        auto& g = groups[room];
+        if (g.owner != actor)
+            co_return outcome(chat::group_outcome::forbidden);
+        if (auto u = unknown_user(members))
+            co_return outcome(chat::group_outcome::no_such_user, *u);
+        auto all = g.members;
+        all.insert(members.begin(), members.end());
+        if (all.size() > max)
+            co_return outcome(chat::group_outcome::too_many);
+        g.members = all;
+        for (const auto& m : all)
+            rooms_of[m].insert(room);
+        co_return announce(room, server_id, {});
+    }
+    task<chat::group_change> remove_group_member(std::string room, std::string actor,
+                                                 std::string member,
+                                                 std::string server_id) override {
+        if (auto e = begin())
+            co_return *e;
+        if (!groups.contains(room))
+            co_return outcome(chat::group_outcome::not_found);
+        auto& g = groups[room];
+        if (actor != member && actor != g.owner) {
+            co_return outcome(g.members.contains(actor) ? chat::group_outcome::forbidden
+                                                        : chat::group_outcome::not_found);
+        }
+        if (g.members.erase(member) == 0)
+            co_return outcome(chat::group_outcome::not_member);
+        rooms_of[member].erase(room);
+        if (member == g.owner) {
+            g.owner.clear();
+            for (const auto& m : g.members) {
+                if (g.owner.empty() || m.size() < g.owner.size() ||
+                    (m.size() == g.owner.size() && m < g.owner))
+                    g.owner = m;
+            }
+        }
+        std::vector<std::string> removed;
+        removed.push_back(member);
+        co_return announce(room, server_id, std::move(removed));
+    }
+    std::map<std::string, std::map<std::string, std::map<std::string, std::vector<std::string>>>>
+        reactions_of;  // room -> message id -> emoji -> user ids
+    task<chat::message_change> edit_message(std::string room, std::string id, double score,
+                                            std::string author, std::string text, bool remove,
+                                            double now, std::string server_id) override {
+        if (auto e = begin())
+            co_return *e;
+        for (auto& [at, json] : messages[room]) {
+            auto m = chat::parse_message(json);
+            if (at != score || !m || m->id != id)
+                continue;
+            if (m->deleted)
+                break;
+            if (m->from != author)
+                co_return chat::message_change{chat::change_outcome::forbidden, {}};
+            if (remove) {
+                m->text = "Message deleted";
+                m->deleted = true;
+                reactions_of[room].erase(id);
+            } else {
+                m->text = text;
+                m->edited = now;
+            }
+            json = chat::to_json(*m);
+            published_events.push_back(chat::make_envelope(server_id, "message.updated", json));
+            co_return chat::message_change{chat::change_outcome::ok, json};
+        }
+        co_return chat::message_change{chat::change_outcome::not_found, {}};
+    }
+    static std::string reactions_json(
+        const std::map<std::string, std::vector<std::string>>& all) {
+        std::string out = "{";
+        for (const auto& [emoji, who] : all) {
+            if (out.size() > 1)
+                out += ',';
+            out += chat::json_quote(emoji) + ":[";
+            for (std::size_t i = 0; i < who.size(); ++i)
+                out += (i ? "," : "") + chat::json_quote(who[i]);
+            out += ']';
+        }
+        return out + "}";
+    }
+    task<chat::message_change> toggle_reaction(std::string room, std::string id, double score,
+                                               std::string user, std::string emoji,
+                                               std::size_t max_kinds,
+                                               std::string server_id) override {
+        if (auto e = begin())
+            co_return *e;
+        bool found = false;
+        for (const auto& [at, json] : messages[room]) {
+            auto m = chat::parse_message(json);
+            found = found || (at == score && m && m->id == id && !m->deleted);
+        }
+        if (!found)
+            co_return chat::message_change{chat::change_outcome::not_found, {}};
+        auto& all = reactions_of[room][id];
+        auto it = all.find(emoji);
+        if (it == all.end() && all.size() >= max_kinds)
+            co_return chat::message_change{chat::change_outcome::too_many, {}};
+        auto& who = all[emoji];
+        if (auto u = std::find(who.begin(), who.end(), user); u != who.end())
+            who.erase(u);
+        else
+            who.push_back(user);
+        if (who.empty())
+            all.erase(emoji);
+        const auto json = reactions_json(all);
+        published_events.push_back(chat::make_envelope(
+            server_id, "message.reactions",
+            R"({"roomId":)" + chat::json_quote(room) + R"(,"messageId":)" + chat::json_quote(id) +
+                R"(,"reactions":)" + json + "}"));
+        co_return chat::message_change{chat::change_outcome::ok, json};
+    }
+    task<std::vector<std::optional<std::string>>> reactions(
+        std::string room, std::vector<std::string> ids) override {
+        if (auto e = begin())
+            co_return *e;
+        std::vector<std::optional<std::string>> out;
+        for (const auto& id : ids) {
+            auto it = reactions_of[room].find(id);
+            if (it == reactions_of[room].end() || it->second.empty())
+                out.emplace_back();
+            else
+                out.emplace_back(reactions_json(it->second));
+        }
+        co_return out;
+    }
+    task<std::vector<chat::user_match>> search_users(std::string prefix, std::string after,
+                                                     std::size_t count) override {
+        if (auto e = begin())
+            co_return *e;
+        std::vector<chat::user_match> out;
+        for (const auto& member : name_index) {
+            if (!member.starts_with(prefix) || (!after.empty() && member <= after))
+                continue;
+            if (out.size() == count)
+                break;
+            const auto id = member.substr(member.rfind('\0') + 1);
+            if (users.contains(id))
+                out.push_back({id, users[id].first});
+        }
+        co_return out;
+    }
+    task<std::size_t> index_usernames() override {
+        if (auto e = begin())
+            co_return *e;
+        for (const auto& [name, id] : user_by_name)
+            name_index.insert(chat::search_key(name) + std::string(1, '\0') + id);
+        co_return user_by_name.size();
+    }
+
     // Presence joins that fail (without touching state) or wait until `release_joins()`.
     bool fail_presence_join = false;
     std::optional<boost::asio::steady_timer> join_gate;

@@ -5,7 +5,7 @@
 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { DESKTOP, expectMessageOnce, finish, launchBrowser, login, loginUi, messagesRegion, openApp, roomButton, roomsNav, sendMessages, sendUi, startStack, waitFor } from './harness.mjs';
+import { DESKTOP, expectMessageOnce, finish, launchBrowser, login, loginUi, messagesRegion, openApp, roomButton, roomsNav, screenshot, sendMessages, sendUi, startStack, waitFor } from './harness.mjs';
 
 let stack;
 let browser;
@@ -94,6 +94,135 @@ describe('web client, beyond the tutorial', () => {
     assert.equal(await seen.count(), 1);
     await pablo.context.close();
     await alex.context.close();
+  });
+
+  test('group rooms: create with chosen people, live for members, rename, remove, leave', async () => {
+    const pablo = await app();
+    const joe = await app();
+    const mary = await app();
+    await loginUi(pablo.page, 'Pablo');
+    await loginUi(joe.page, 'Joe');
+    await loginUi(mary.page, 'Mary');
+
+    await pablo.page.getByRole('button', { name: 'New group' }).click();
+    const dialog = pablo.page.getByRole('dialog', { name: 'New group' });
+    await dialog.getByRole('textbox', { name: 'Group name' }).fill('Launch');
+    const search = dialog.getByRole('searchbox', { name: 'Search people' });
+    await search.fill('jo');
+    await dialog.getByRole('checkbox', { name: 'Joe', exact: true }).check();
+    await search.fill('MA');
+    await dialog.getByRole('checkbox', { name: 'Mary', exact: true }).check();
+    assert.equal(await dialog.getByRole('checkbox', { name: 'Joe', exact: true }).isChecked(), true, 'a ticked person stays listed');
+    await screenshot(pablo.page, 'new-group-dialog');
+    await dialog.getByRole('button', { name: 'Create' }).click();
+    await pablo.page.getByRole('heading', { name: 'Launch' }).waitFor();
+    await roomButton(pablo.page, 'Launch').waitFor();
+
+    // It shows up live for the members, and they can talk.
+    await roomButton(joe.page, 'Launch').click();
+    await roomButton(mary.page, 'Launch').waitFor();
+    await sendUi(pablo.page, 'Kick-off at ten');
+    await expectMessageOnce(joe.page, 'Kick-off at ten');
+    await joe.page.getByText('3 members').waitFor();
+    // Joe is no owner: no owner's buttons.
+    assert.equal(await joe.page.getByRole('button', { name: 'Rename group' }).count(), 0);
+    assert.equal(await joe.page.getByRole('button', { name: 'Add members' }).count(), 0);
+    await joe.page.getByRole('button', { name: 'Members', exact: true }).click();
+    const members = joe.page.getByRole('dialog', { name: 'Members' });
+    await members.getByText('Mary').waitFor();
+    assert.equal(await members.getByRole('button', { name: /^Remove / }).count(), 0);
+    await members.getByRole('button', { name: 'Close' }).click();
+
+    // The owner renames it: everyone sees the new name.
+    await pablo.page.getByRole('button', { name: 'Rename group' }).click();
+    const rename = pablo.page.getByRole('dialog', { name: 'Rename group' });
+    await rename.getByRole('textbox', { name: 'Group name' }).fill('Launch day');
+    await rename.getByRole('button', { name: 'Save' }).click();
+    await joe.page.getByRole('heading', { name: 'Launch day' }).waitFor();
+    await roomButton(mary.page, 'Launch day').waitFor();
+
+    // The owner removes Mary: the room leaves her list at once.
+    await pablo.page.getByRole('button', { name: 'Members', exact: true }).click();
+    await pablo.page.getByRole('dialog', { name: 'Members' }).getByRole('button', { name: 'Remove Mary' }).click();
+    await roomButton(mary.page, 'Launch day').waitFor({ state: 'detached' });
+    await joe.page.getByText('2 members').waitFor();
+    await screenshot(pablo.page, 'group-members-owner');
+    await pablo.page.keyboard.press('Escape');
+
+    // Joe leaves.
+    joe.page.once('dialog', (d) => d.accept());
+    await joe.page.getByRole('button', { name: 'Leave group' }).click();
+    await roomButton(joe.page, 'Launch day').waitFor({ state: 'detached' });
+    await pablo.page.getByText('1 member', { exact: true }).waitFor();
+    for (const a of [pablo, joe, mary]) await a.context.close();
+  });
+
+  test('edit, delete and react to messages, live for the other member', async () => {
+    const pablo = await app();
+    const joe = await app();
+    await loginUi(pablo.page, 'Pablo');
+    await loginUi(joe.page, 'Joe');
+    await roomButton(pablo.page, 'Joe').click();
+    await roomButton(joe.page, 'Pablo').click();
+    await sendUi(pablo.page, 'Lunch at noon?');
+    await expectMessageOnce(joe.page, 'Lunch at noon?');
+    const mine = messagesRegion(pablo.page).locator('li.msg', { hasText: 'Lunch at noon?' });
+    // Only the author gets Edit and Delete; everyone gets Add reaction.
+    const theirs = messagesRegion(joe.page).locator('li.msg', { hasText: 'Lunch at noon?' });
+    assert.equal(await theirs.getByRole('button', { name: 'Edit message' }).count(), 0);
+    assert.equal(await theirs.getByRole('button', { name: 'Delete message' }).count(), 0);
+
+    await mine.hover();
+    await mine.getByRole('button', { name: 'Edit message' }).click();
+    const editBox = pablo.page.getByRole('textbox', { name: 'Edit message' });
+    await editBox.fill('Lunch at one?');
+    await editBox.press('Enter');
+    const edited = messagesRegion(joe.page).locator('li.msg', { hasText: 'Lunch at one?' });
+    await edited.getByText('(edited)').waitFor();
+    await expectMessageOnce(joe.page, 'Lunch at one?');
+
+    // Joe reacts; Pablo sees the count, then adds his own.
+    await edited.hover();
+    await edited.getByRole('button', { name: 'Add reaction' }).click();
+    await edited.getByRole('group', { name: 'Reactions' }).getByRole('button', { name: '👍' }).click();
+    const joesThumb = edited.getByRole('button', { name: '👍 1' });
+    await joesThumb.waitFor();
+    assert.equal(await joesThumb.getAttribute('aria-pressed'), 'true');
+    const pablosView = messagesRegion(pablo.page).locator('li.msg', { hasText: 'Lunch at one?' });
+    const thumb = pablosView.getByRole('button', { name: '👍 1' });
+    await thumb.waitFor();
+    assert.equal(await thumb.getAttribute('aria-pressed'), 'false');
+    await thumb.click();
+    await pablosView.getByRole('button', { name: '👍 2' }).waitFor();
+    await edited.getByRole('button', { name: '👍 2' }).waitFor();
+    await screenshot(joe.page, 'edited-and-reactions');
+
+    // Pablo deletes it: a dialog asks first; then it is "Message deleted" for both.
+    await pablosView.hover();
+    await pablosView.getByRole('button', { name: 'Delete message' }).click();
+    await pablo.page.getByRole('dialog', { name: 'Delete message' }).getByRole('button', { name: 'Delete' }).click();
+    for (const page of [pablo.page, joe.page]) await messagesRegion(page).getByText('Message deleted').waitFor();
+    assert.equal(await messagesRegion(joe.page).getByText('Lunch at one?').count(), 0);
+    await pablo.context.close();
+    await joe.context.close();
+  });
+
+  test('mentions: "@Jo" offers Joe, and the mention stands out for him', async () => {
+    const pablo = await app();
+    const joe = await app();
+    await loginUi(pablo.page, 'Pablo');
+    await loginUi(joe.page, 'Joe');
+    const box = pablo.page.getByLabel('Message', { exact: true });
+    await box.pressSequentially('Over to you @Jo');
+    const list = pablo.page.getByRole('listbox', { name: 'Mention' });
+    await list.getByRole('option', { name: 'Joe', exact: true }).click();
+    assert.equal(await box.inputValue(), 'Over to you @Joe ');
+    await box.press('Enter');
+    await expectMessageOnce(joe.page, 'Over to you @Joe');
+    const row = messagesRegion(joe.page).locator('li.msg.mentions-me', { hasText: 'Over to you @Joe' });
+    await row.locator('.mention.is-me', { hasText: '@Joe' }).waitFor();
+    await pablo.context.close();
+    await joe.context.close();
   });
 
   test('a message sent while Redis hangs fails, and Retry stores it exactly once', async () => {

@@ -1,6 +1,6 @@
 // The REST API of docs/api.md, same origin, with the session cookie.
 
-import type { Message, RoomInfo, User } from './types';
+import type { GroupInfo, Message, Reactions, RoomInfo, User } from './types';
 
 export class ApiError extends Error {
   constructor(
@@ -14,7 +14,7 @@ export class ApiError extends Error {
 
 const TIMEOUT_MS = 10_000;
 
-async function request<T>(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; data: T }> {
+async function request<T>(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', path: string, body?: unknown): Promise<{ status: number; data: T }> {
   let res: Response;
   try {
     res = await fetch(path, {
@@ -111,5 +111,41 @@ export async function getReadState(): Promise<Record<string, RoomReadState>> {
 /** How far each member has read a room: user id → read position (read receipts). */
 export async function getRoomReads(roomId: string): Promise<Record<string, number>> {
   const { data } = await request<Record<string, number>>('GET', `/room/${encodeURIComponent(roomId)}/reads`);
+  return data && typeof data === 'object' ? data : {};
+}
+
+/** A page of users whose name starts with `q` (any case); `next` asks for the page after. */
+export async function searchUsers(q: string, after?: string, limit = 50): Promise<{ users: User[]; next: string | null }> {
+  const params = new URLSearchParams({ q, limit: String(limit) });
+  if (after !== undefined) params.set('after', after);
+  const { data } = await request<{ users?: User[]; next?: string | null }>('GET', `/users/search?${params}`);
+  return { users: Array.isArray(data?.users) ? data.users : [], next: typeof data?.next === 'string' ? data.next : null };
+}
+
+export async function createGroup(name: string, members: readonly string[]): Promise<GroupInfo> {
+  return (await request<GroupInfo>('POST', '/groups', { name, members })).data;
+}
+
+export async function getGroup(roomId: string): Promise<GroupInfo> {
+  return (await request<GroupInfo>('GET', `/groups/${encodeURIComponent(roomId)}`)).data;
+}
+
+export async function renameGroup(roomId: string, name: string): Promise<GroupInfo> {
+  return (await request<GroupInfo>('PATCH', `/groups/${encodeURIComponent(roomId)}`, { name })).data;
+}
+
+export async function addGroupMembers(roomId: string, members: readonly string[]): Promise<GroupInfo> {
+  return (await request<GroupInfo>('POST', `/groups/${encodeURIComponent(roomId)}/members`, { members })).data;
+}
+
+/** The owner removes a member; a member removes itself (leaves). */
+export async function removeGroupMember(roomId: string, userId: string): Promise<void> {
+  await request('DELETE', `/groups/${encodeURIComponent(roomId)}/members/${encodeURIComponent(userId)}`);
+}
+
+/** The reactions of messages of a room (ids of ours, at most 100): message id → reactions. */
+export async function getReactions(roomId: string, ids: readonly string[]): Promise<Record<string, Reactions>> {
+  const q = ids.map((id) => `ids[]=${encodeURIComponent(id)}`).join('&');
+  const { data } = await request<Record<string, Reactions>>('GET', `/room/${encodeURIComponent(roomId)}/reactions?${q}`);
   return data && typeof data === 'object' ? data : {};
 }

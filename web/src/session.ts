@@ -7,8 +7,9 @@ import { io, type Socket } from 'socket.io-client';
 import * as api from './api';
 import { chatReducer, initialChatState, unknownUserIds, type ChatAction, type ChatState } from './state/chat';
 import { beforeCursor, isMessage } from './state/messages';
-import { lastMessage } from './state/rooms';
-import { GENERAL_ROOM_ID, MAX_MESSAGE_CHARS, PAGE_SIZE, type Message, type RoomInfo, type User } from './types';
+import { splitMentions } from './state/mentions';
+import { lastMessage, otherMemberId } from './state/rooms';
+import { GENERAL_ROOM_ID, MAX_MESSAGE_CHARS, PAGE_SIZE, isGroupRoom, type GroupInfo, type Message, type Reactions, type RoomInfo, type User } from './types';
 
 const ACK_TIMEOUT_MS = 5000;
 const RETRY_SYNC_MS = 3000;
@@ -138,6 +139,7 @@ export class ChatSession {
       const known = !!this.state.rooms[m.roomId];
       this.dispatch({ type: 'message', message: m, now: nowSeconds() });
       if (!known) void this.refreshRooms();
+      this.notify(m);
     });
     s.on('show.room', (room: RoomInfo) => {
       this.dispatch({ type: 'roomAdded', room, now: nowSeconds() });
@@ -153,6 +155,19 @@ export class ChatSession {
     s.on('room.read', (r: { roomId?: unknown; userId?: unknown; date?: unknown }) => {
       if (typeof r?.roomId !== 'string' || typeof r.userId !== 'string' || typeof r.date !== 'number') return;
       this.dispatch({ type: 'roomRead', roomId: r.roomId, userId: r.userId, date: r.date });
+    });
+    s.on('message.updated', (m: unknown) => {
+      if (isMessage(m)) this.dispatch({ type: 'messageUpdated', message: m });
+    });
+    s.on('message.reactions', (r: { roomId?: unknown; messageId?: unknown; reactions?: unknown }) => {
+      if (typeof r?.roomId !== 'string' || typeof r.messageId !== 'string' || typeof r.reactions !== 'object' || r.reactions === null) return;
+      this.dispatch({ type: 'reactions', roomId: r.roomId, byMessage: { [r.messageId]: r.reactions as Reactions } });
+    });
+    s.on('group.changed', (g: { roomId?: unknown; name?: unknown; owner?: unknown; members?: unknown; removed?: unknown }) => {
+      if (typeof g?.roomId !== 'string' || typeof g.name !== 'string' || typeof g.owner !== 'string' || !Array.isArray(g.members) || !Array.isArray(g.removed)) return;
+      const isNew = !this.state.rooms[g.roomId];
+      this.dispatch({ type: 'groupChanged', roomId: g.roomId, name: g.name, owner: g.owner, members: g.members.map(String), removed: g.removed.map(String), now: nowSeconds() });
+      if (isNew && this.state.rooms[g.roomId]) void this.loadNewest(g.roomId);
     });
     s.on('error', (e: unknown) => console.warn('redchat: server error event', e));
     s.connect();
@@ -264,6 +279,8 @@ export class ChatSession {
     this.dispatch({ type: 'rooms', rooms, initial: !this.firstSyncDone, now: nowSeconds() });
     this.firstSyncDone = true;
     await eachLimited(Object.keys(this.state.rooms), FETCH_CONCURRENCY, (id) => this.catchUp(id));
+    const groups = Object.keys(this.state.rooms).filter(isGroupRoom);
+    await eachLimited(groups, FETCH_CONCURRENCY, async (id) => this.applyGroup(await api.getGroup(id)));
     // The unread counts as the server keeps them, after the catch-up.
     this.dispatch({ type: 'readState', rooms: await api.getReadState() });
     const online = await api.getOnlineUsers();
@@ -288,6 +305,7 @@ export class ChatSession {
       const { messages, more } = ack as { messages?: unknown; more?: unknown };
       const got = Array.isArray(messages) ? messages.filter(isMessage) : [];
       this.dispatch({ type: 'page', roomId, messages: got, kind: 'catchup', limit: PAGE_SIZE });
+      await this.loadReactions(roomId, got);
       const last = got[got.length - 1];
       if (more !== true || !last) return;
       after = positionOf(last);
@@ -300,6 +318,7 @@ export class ChatSession {
     try {
       const page = await api.getMessages(roomId, PAGE_SIZE);
       this.dispatch({ type: 'page', roomId, messages: page, kind: 'newest', limit: PAGE_SIZE });
+      await this.loadReactions(roomId, page);
     } catch (err) {
       this.handleError(err);
       if (rethrow) throw err;
@@ -354,6 +373,7 @@ export class ChatSession {
     try {
       const page = await api.getMessages(roomId, PAGE_SIZE, oldest ? beforeCursor(oldest) : undefined);
       this.dispatch({ type: 'page', roomId, messages: page, kind: 'older', limit: PAGE_SIZE });
+      void this.loadReactions(roomId, page).catch(() => {});
     } catch (err) {
       this.dispatch({ type: 'olderLoading', roomId, loading: false });
       this.handleError(err);
@@ -416,6 +436,47 @@ export class ChatSession {
     this.dispatch({ type: 'pendingStatus', clientId, status: 'failed', error: ackError(ack) ?? 'The message was refused.' });
   }
 
+  /** The reactions of loaded messages (those with ids of ours), a page at a time. */
+  private async loadReactions(roomId: string, messages: readonly Message[]): Promise<void> {
+    const ids = messages.map((m) => m.id).filter((id): id is string => id !== undefined && /^\d+-[0-9A-Za-z]+$/.test(id));
+    for (let i = 0; i < ids.length; i += 100) {
+      const byMessage: Record<string, Reactions> = {};
+      const found = await api.getReactions(roomId, ids.slice(i, i + 100));
+      for (const id of ids.slice(i, i + 100)) byMessage[id] = found[id] ?? {};
+      this.dispatch({ type: 'reactions', roomId, byMessage });
+    }
+  }
+
+  /** Sends an event whose ack is a value or {error}; throws the error as an Error. */
+  private async request(name: string, payload: unknown): Promise<unknown> {
+    if (!this.socket.connected) throw new Error('Not connected: try again when the connection is back.');
+    let ack: unknown;
+    try {
+      ack = await this.socket.timeout(ACK_TIMEOUT_MS).emitWithAck(name, payload);
+    } catch {
+      throw new Error('The server did not answer. Try again.');
+    }
+    const error = ackError(ack);
+    if (error) throw new Error(error);
+    return ack;
+  }
+
+  async editMessage(roomId: string, messageId: string, text: string): Promise<void> {
+    const ack = await this.request('message.edit', { roomId, messageId, message: text });
+    if (isMessage(ack)) this.dispatch({ type: 'messageUpdated', message: ack });
+  }
+
+  async deleteMessage(roomId: string, messageId: string): Promise<void> {
+    const ack = await this.request('message.delete', { roomId, messageId });
+    if (isMessage(ack)) this.dispatch({ type: 'messageUpdated', message: ack });
+  }
+
+  /** Adds my `emoji` to a message, or takes it back. */
+  async react(roomId: string, messageId: string, emoji: string): Promise<void> {
+    const ack = (await this.request('message.react', { roomId, messageId, emoji })) as { reactions?: Reactions };
+    if (ack && typeof ack.reactions === 'object') this.dispatch({ type: 'reactions', roomId, byMessage: { [messageId]: ack.reactions } });
+  }
+
   /** Called as the user types in a room: the others see "… is typing" (one signal per few seconds). */
   typing(roomId: string): void {
     const now = Date.now();
@@ -440,6 +501,77 @@ export class ChatSession {
     this.joinRoom(room.id);
     void this.loadNewest(room.id);
     return room.id;
+  }
+
+  /**
+   * A desktop notification for a private message or a mention of me, while the tab is hidden
+   * (permission is asked for on a click: see ChatApp).
+   */
+  private notify(m: Message): void {
+    if (m.from === this.state.me.id || typeof Notification === 'undefined' || Notification.permission !== 'granted') return;
+    if (document.visibilityState !== 'hidden') return;
+    const me = this.state.me.username;
+    const mentioned = splitMentions(m.message, new Set([me])).some((p) => p.mention === me);
+    if (!mentioned && otherMemberId(m.roomId, this.state.me.id) === undefined) return;
+    const sender = this.state.users[m.from]?.username ?? 'Someone';
+    try {
+      const n = new Notification(mentioned ? `${sender} mentioned you` : sender, { body: m.message.slice(0, 200), tag: `redchat-${m.roomId}` });
+      n.onclick = () => {
+        window.focus();
+        window.location.hash = `#/room/${encodeURIComponent(m.roomId)}`;
+        n.close();
+      };
+    } catch {
+      // some browsers allow notifications only from a service worker: nothing to show then
+    }
+  }
+
+  // ---- groups ----------------------------------------------------------------------------------
+
+  private applyGroup(g: GroupInfo): void {
+    this.dispatch({ type: 'users', users: g.members });
+    this.dispatch({ type: 'groupChanged', roomId: g.id, name: g.name, owner: g.owner, members: g.members.map((m) => m.id), removed: [], now: nowSeconds() });
+  }
+
+  private async groupCall<T>(call: () => Promise<T>): Promise<T> {
+    try {
+      return await call();
+    } catch (err) {
+      this.handleError(err);
+      throw err;
+    }
+  }
+
+  /** Creates a group with `members` (user ids; I am its owner); resolves to its room id. */
+  async createGroup(name: string, members: readonly string[]): Promise<string> {
+    const g = await this.groupCall(() => api.createGroup(name, members));
+    this.applyGroup(g);
+    void this.loadNewest(g.id);
+    return g.id;
+  }
+
+  async renameGroup(roomId: string, name: string): Promise<void> {
+    this.applyGroup(await this.groupCall(() => api.renameGroup(roomId, name)));
+  }
+
+  async addGroupMembers(roomId: string, members: readonly string[]): Promise<void> {
+    this.applyGroup(await this.groupCall(() => api.addGroupMembers(roomId, members)));
+  }
+
+  /** The owner removes a member; with my own id, I leave the group. */
+  async removeGroupMember(roomId: string, userId: string): Promise<void> {
+    await this.groupCall(() => api.removeGroupMember(roomId, userId));
+    const g = this.state.groups[roomId];
+    if (g) {
+      const members = g.members.filter((id) => id !== userId);
+      this.dispatch({ type: 'groupChanged', roomId, name: String(this.state.rooms[roomId]?.names[0] ?? ''), owner: g.owner, members, removed: [userId], now: nowSeconds() });
+    }
+  }
+
+  /** Users whose name starts with `q`, for choosing members (a page of 50). */
+  async searchUsers(q: string): Promise<User[]> {
+    const { users } = await this.groupCall(() => api.searchUsers(q));
+    return users;
   }
 
   async onlineUsers(): Promise<User[]> {

@@ -14,7 +14,17 @@ export interface Message {
   /** Seconds since the epoch (float), stamped by the server. */
   date: number;
   message: string;
+  /** When its author last edited it (seconds). */
+  edited?: number;
+  /** Deleted by its author: `message` is "Message deleted". */
+  deleted?: boolean;
 }
+
+/** A message's reactions: emoji → the ids of the users who reacted with it. */
+export type Reactions = Readonly<Record<string, readonly string[]>>;
+
+/** The emoji the reaction picker offers. */
+export const REACTIONS = ['👍', '❤️', '😂', '🎉', '😮', '😢'] as const;
 
 /** A room as `GET /rooms/{me}`, `POST /room` and `show.room` describe it. */
 export interface RoomInfo {
@@ -38,4 +48,17 @@ export interface PendingMessage {
   status: 'sending' | 'failed';
   /** Why it failed, when the server said. */
   error?: string;
+}
+
+/** A group room as the server describes it (GET /groups/{id}). */
+export interface GroupInfo {
+  id: string;
+  name: string;
+  owner: string;
+  members: User[];
+}
+
+/** Group room ids: "g" and 16 hex digits (never "0", never "a:b"). */
+export function isGroupRoom(roomId: string): boolean {
+  return /^g[0-9a-f]{16}$/.test(roomId);
 }

@@ -10,6 +10,7 @@ import { ConnectionBanner } from './ConnectionBanner';
 import { canGoBackInApp, useMediaQuery, useRoomRoute } from './hooks';
 import { LogoMark, LogoutIcon, NewChatIcon } from './icons';
 import { NewChatDialog } from './NewChatDialog';
+import { NewGroupDialog } from './GroupDialogs';
 import { RoomList } from './RoomList';
 import { RoomView } from './RoomView';
 
@@ -30,6 +31,9 @@ function ChatScreen({ session, onLoggedOut }: { session: ChatSession; onLoggedOu
   const wide = useMediaQuery('(min-width: 760px)');
   const [route, navigate] = useRoomRoute();
   const [dialogOpen, setDialogOpen] = useState(false);
+  const [groupDialogOpen, setGroupDialogOpen] = useState(false);
+  // Desktop notifications: asked for on a click (browsers refuse to ask otherwise).
+  const [notifications, setNotifications] = useState(() => (typeof Notification === 'undefined' ? 'unsupported' : Notification.permission));
   const [loggingOut, setLoggingOut] = useState(false);
   const me = state.me;
 
@@ -98,6 +102,20 @@ function ChatScreen({ session, onLoggedOut }: { session: ChatSession; onLoggedOu
             <NewChatIcon />
             New private chat
           </button>
+          <button type="button" className="btn btn-soft btn-block" onClick={() => setGroupDialogOpen(true)}>
+            <NewChatIcon />
+            New group
+          </button>
+          {notifications === 'default' && (
+            <button
+              type="button"
+              className="btn btn-soft btn-block"
+              onClick={() => void Notification.requestPermission().then((p) => setNotifications(p))}
+              title="Private messages and mentions of you, while this tab is in the background"
+            >
+              Enable notifications
+            </button>
+          )}
         </div>
         <RoomList rooms={ordered} state={state} openRoomId={openRoom?.id ?? null} onOpen={(id) => navigate(id)} />
       </aside>
@@ -120,6 +138,7 @@ function ChatScreen({ session, onLoggedOut }: { session: ChatSession; onLoggedOu
           </div>
         )}
       </main>
+      {groupDialogOpen && <NewGroupDialog session={session} state={state} onClose={() => setGroupDialogOpen(false)} onCreated={(id) => navigate(id)} />}
       {dialogOpen && <NewChatDialog session={session} state={state} onClose={() => setDialogOpen(false)} onChoose={openPrivateChat} />}
     </div>
   );

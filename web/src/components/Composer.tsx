@@ -5,16 +5,24 @@
 import { useEffect, useId, useLayoutEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react';
 import type { ChatSession } from '../session';
 import { checkDraft } from '../state/timeline';
-import { MAX_MESSAGE_CHARS } from '../types';
+import { insertMention, mentionAt, mentionCandidates } from '../state/mentions';
+import { MAX_MESSAGE_CHARS, type User } from '../types';
 import { SendIcon } from './icons';
 
 const drafts = new Map<string, string>();
 /** Show the character counter from this many characters on. */
 const COUNTER_FROM = MAX_MESSAGE_CHARS - 500;
 
-export function Composer({ session, roomId, placeholder, onSent }: { session: ChatSession; roomId: string; placeholder: string; onSent: () => void }) {
+export function Composer({ session, roomId, people, placeholder, onSent }: { session: ChatSession; roomId: string; people: readonly User[]; placeholder: string; onSent: () => void }) {
   const [text, setText] = useState(() => drafts.get(roomId) ?? '');
   const [error, setError] = useState('');
+  // "@Jo" before the caret offers the room's people whose name starts so ("Mention" listbox).
+  const [caret, setCaret] = useState(0);
+  const [active, setActive] = useState(0);
+  const [dismissed, setDismissed] = useState<number | null>(null);
+  const typed = mentionAt(text, caret);
+  const candidates = typed && dismissed !== typed.start ? mentionCandidates(people, typed.query) : [];
+  const choosing = candidates.length > 0;
   const area = useRef<HTMLTextAreaElement>(null);
   const id = useId();
   const draft = checkDraft(text, MAX_MESSAGE_CHARS);
@@ -47,7 +55,36 @@ export function Composer({ session, roomId, placeholder, onSent }: { session: Ch
     area.current?.focus();
   }
 
+  function choose(u: User) {
+    if (!typed) return;
+    const next = insertMention(text, typed.start, typed.query, u.username);
+    setText(next.text);
+    setCaret(next.caret);
+    requestAnimationFrame(() => {
+      area.current?.focus();
+      area.current?.setSelectionRange(next.caret, next.caret);
+    });
+  }
+
   function onKeyDown(e: KeyboardEvent<HTMLTextAreaElement>) {
+    if (choosing) {
+      if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+        e.preventDefault();
+        const step = e.key === 'ArrowDown' ? 1 : -1;
+        setActive((i) => (i + step + candidates.length) % candidates.length);
+        return;
+      }
+      if (e.key === 'Enter' || e.key === 'Tab') {
+        e.preventDefault();
+        choose(candidates[Math.min(active, candidates.length - 1)]!);
+        return;
+      }
+      if (e.key === 'Escape') {
+        e.preventDefault();
+        setDismissed(typed!.start);
+        return;
+      }
+    }
     if (e.key === 'Enter' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
       send();
@@ -70,10 +107,16 @@ export function Composer({ session, roomId, placeholder, onSent }: { session: Ch
           placeholder={placeholder}
           onChange={(e) => {
             setText(e.target.value);
+            setCaret(e.target.selectionStart ?? e.target.value.length);
+            setActive(0);
             if (error) setError('');
             if (e.target.value.trim() !== '') session.typing(roomId);
           }}
           onKeyDown={onKeyDown}
+          onSelect={(e) => setCaret(e.currentTarget.selectionStart ?? 0)}
+          aria-autocomplete="list"
+          aria-controls={choosing ? `${id}-mentions` : undefined}
+          aria-activedescendant={choosing ? `${id}-mention-${Math.min(active, candidates.length - 1)}` : undefined}
           aria-invalid={draft.tooLong || undefined}
           aria-describedby={describedBy}
         />
@@ -82,6 +125,25 @@ export function Composer({ session, roomId, placeholder, onSent }: { session: Ch
           <span className="sr-only">Send</span>
         </button>
       </div>
+      {choosing && (
+        <ul className="mention-list" id={`${id}-mentions`} role="listbox" aria-label="Mention">
+          {candidates.map((u, i) => (
+            <li
+              key={u.id}
+              id={`${id}-mention-${i}`}
+              role="option"
+              aria-selected={i === Math.min(active, candidates.length - 1)}
+              onMouseDown={(e) => {
+                e.preventDefault(); // keep the focus in the text box
+                choose(u);
+              }}
+            >
+              <span aria-hidden>@</span>
+              {u.username}
+            </li>
+          ))}
+        </ul>
+      )}
       <div className="composer-footer">
         <span id={`${id}-hint`} className="composer-hint">
           Enter to send, Shift+Enter for a new line

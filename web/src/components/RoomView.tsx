@@ -1,14 +1,16 @@
 // One open room: its header, the "Messages" region and the composer.
 
-import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { ChatSession } from '../session';
 import type { ChatState } from '../state/chat';
 import { messageKey } from '../state/messages';
 import { otherMemberId, type RoomState } from '../state/rooms';
 import { buildTimeline, formatTime, type TimelineItem } from '../state/timeline';
-import { GENERAL_ROOM_ID, type Message, type PendingMessage, type User } from '../types';
+import { roomPeople, splitMentions } from '../state/mentions';
+import { GENERAL_ROOM_ID, REACTIONS, isGroupRoom, type Message, type PendingMessage, type Reactions, type User } from '../types';
 import { Avatar, RoomAvatar } from './Avatar';
 import { Composer } from './Composer';
+import { AddMembersDialog, MembersDialog, RenameGroupDialog } from './GroupDialogs';
 import { useNow } from './hooks';
 import { ArrowDownIcon, BackIcon } from './icons';
 
@@ -36,6 +38,11 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
   const timeline = useMemo(() => buildTimeline(room.messages, events, now), [room.messages, events, now]);
   const receipt = useMemo(() => (isGeneral ? undefined : findReceipt(room.messages, me.id, other, state.receipts[room.id] ?? {}, state.users)), [isGeneral, room.messages, me.id, other, state.receipts, room.id, state.users]);
   const pending = useMemo(() => state.pending.filter((p) => p.roomId === room.id), [state.pending, room.id]);
+  const people = useMemo(() => roomPeople(room.id, me.id, state.users, state.groups[room.id]?.members), [room.id, me.id, state.users, state.groups]);
+  const rowCtx = useMemo<RowContext>(
+    () => ({ session, roomId: room.id, reactions: state.reactions[room.id] ?? {}, names: new Set(people.map((u) => u.username).concat(me.username)) }),
+    [session, room.id, state.reactions, people, me.username],
+  );
   const typingLine = typingText(Object.values(state.typing[room.id] ?? {}).map((t) => t.username));
 
   const scroller = useRef<HTMLElement>(null);
@@ -131,7 +138,21 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
     [onOpenPrivateChat],
   );
 
-  const status = other !== undefined ? (otherUser?.online ? 'Online' : 'Offline') : `${onlineCount} online`;
+  const group = isGroupRoom(room.id) ? state.groups[room.id] : undefined;
+  const [dialog, setDialog] = useState<'members' | 'add' | 'rename' | null>(null);
+  const [groupError, setGroupError] = useState('');
+  const status =
+    other !== undefined ? (otherUser?.online ? 'Online' : 'Offline') : group ? `${group.members.length} member${group.members.length === 1 ? '' : 's'}` : `${onlineCount} online`;
+
+  async function leave() {
+    if (!window.confirm(`Leave ${title}? You will no longer see its messages.`)) return;
+    setGroupError('');
+    try {
+      await session.removeGroupMember(room.id, me.id);
+    } catch (err) {
+      setGroupError(err instanceof Error ? err.message : 'Could not leave the group.');
+    }
+  }
 
   return (
     <section className="room-view" aria-labelledby="room-title">
@@ -147,7 +168,35 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
           <h1 id="room-title">{title}</h1>
           <p className={`room-status${otherUser?.online ? ' is-online' : ''}`}>{status}</p>
         </div>
+        {group && (
+          <div className="room-actions">
+            <button type="button" className="btn btn-soft btn-small" onClick={() => setDialog('members')}>
+              Members
+            </button>
+            {group.owner === me.id && (
+              <>
+                <button type="button" className="btn btn-soft btn-small" onClick={() => setDialog('add')}>
+                  Add members
+                </button>
+                <button type="button" className="btn btn-soft btn-small" onClick={() => setDialog('rename')}>
+                  Rename group
+                </button>
+              </>
+            )}
+            <button type="button" className="btn btn-soft btn-small" onClick={leave}>
+              Leave group
+            </button>
+          </div>
+        )}
       </header>
+      {groupError && (
+        <p className="error small pad-x" role="alert">
+          {groupError}
+        </p>
+      )}
+      {dialog === 'members' && <MembersDialog session={session} state={state} roomId={room.id} onClose={() => setDialog(null)} />}
+      {dialog === 'add' && <AddMembersDialog session={session} state={state} roomId={room.id} onClose={() => setDialog(null)} />}
+      {dialog === 'rename' && <RenameGroupDialog session={session} roomId={room.id} current={title} onClose={() => setDialog(null)} />}
 
       <section className="messages" aria-label="Messages" ref={scroller} onScroll={onScroll} tabIndex={0}>
         <div className="older">
@@ -168,7 +217,7 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
         </div>
         <ol className="timeline">
           {timeline.map((item) => (
-            <TimelineRow key={item.key} item={item} me={me} users={state.users} isGeneral={isGeneral} onStartChat={startChat} receipt={item.kind === 'message' && receipt?.key === item.key ? receipt : undefined} />
+            <TimelineRow key={item.key} item={item} me={me} users={state.users} isGeneral={isGeneral} onStartChat={startChat} receipt={item.kind === 'message' && receipt?.key === item.key ? receipt : undefined} ctx={rowCtx} />
           ))}
         </ol>
         {pending.length > 0 && (
@@ -197,7 +246,7 @@ export function RoomView({ session, state, room, title, showBack, onBack, onOpen
       <div className="typing-line" role="status">
         {typingLine}
       </div>
-      <Composer session={session} roomId={room.id} placeholder={other !== undefined ? `Message ${title}` : `Message #${title}`} onSent={scrollToBottom} />
+      <Composer session={session} roomId={room.id} people={people} placeholder={other !== undefined ? `Message ${title}` : `Message #${title}`} onSent={scrollToBottom} />
     </section>
   );
 }
@@ -274,9 +323,10 @@ interface RowProps {
   isGeneral: boolean;
   onStartChat: (userId: string) => void;
   receipt?: Receipt;
+  ctx: RowContext;
 }
 
-function TimelineRow({ item, me, users, isGeneral, onStartChat, receipt }: RowProps) {
+function TimelineRow({ item, me, users, isGeneral, onStartChat, receipt, ctx }: RowProps) {
   if (item.kind === 'day') {
     return (
       <li className="day-separator">
@@ -294,16 +344,69 @@ function TimelineRow({ item, me, users, isGeneral, onStartChat, receipt }: RowPr
       </li>
     );
   }
-  return <MessageRow message={item.message} groupStart={item.groupStart} me={me} users={users} isGeneral={isGeneral} onStartChat={onStartChat} receipt={receipt} />;
+  return <MessageRow message={item.message} groupStart={item.groupStart} me={me} users={users} isGeneral={isGeneral} onStartChat={onStartChat} receipt={receipt} ctx={ctx} />;
 }
 
-function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat, receipt }: { message: Message; groupStart: boolean; me: User; users: Readonly<Record<string, User>>; isGeneral: boolean; onStartChat: (userId: string) => void; receipt?: Receipt }) {
+/** What a message row needs besides the message: its room, its reactions, the names to highlight. */
+interface RowContext {
+  session: ChatSession;
+  roomId: string;
+  reactions: Readonly<Record<string, Reactions>>;
+  /** Usernames of the room's people: "@name" of one of them is a mention. */
+  names: ReadonlySet<string>;
+}
+
+/** The text with "@name" mentions of known people marked (mine stronger). */
+function MessageText({ text, names, me }: { text: string; names: ReadonlySet<string>; me: string }) {
+  const parts = splitMentions(text, names);
+  return (
+    <>
+      {parts.map((p, i) =>
+        p.mention ? (
+          <span key={i} className={`mention${p.mention === me ? ' is-me' : ''}`}>
+            {p.text}
+          </span>
+        ) : (
+          p.text
+        ),
+      )}
+    </>
+  );
+}
+
+function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat, receipt, ctx }: { message: Message; groupStart: boolean; me: User; users: Readonly<Record<string, User>>; isGeneral: boolean; onStartChat: (userId: string) => void; receipt?: Receipt; ctx: RowContext }) {
   const mine = m.from === me.id;
   const name = mine ? me.username : (users[m.from]?.username ?? '…');
   const time = formatTime(m.date);
   const iso = new Date(m.date * 1000).toISOString();
+  const [editing, setEditing] = useState(false);
+  const [draft, setDraft] = useState(m.message);
+  const [picking, setPicking] = useState(false);
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState('');
+  const changeable = m.id !== undefined && /^\d+-[0-9A-Za-z]+$/.test(m.id) && !m.deleted;
+  const reactions = m.id !== undefined ? ctx.reactions[m.id] : undefined;
+  const mentionsMe = !mine && !m.deleted && splitMentions(m.message, ctx.names).some((p) => p.mention === me.username);
+
+  const act = (what: () => Promise<void>) => {
+    setError('');
+    what().catch((err: unknown) => setError(err instanceof Error ? err.message : 'That did not work.'));
+  };
+  async function save(e?: FormEvent) {
+    e?.preventDefault();
+    const text = draft.trim();
+    if (!text || text === m.message) return setEditing(false);
+    setError('');
+    try {
+      await ctx.session.editMessage(ctx.roomId, m.id!, text);
+      setEditing(false);
+    } catch (err) {
+      setError(err instanceof Error ? err.message : 'Could not save the edit.');
+    }
+  }
+
   return (
-    <li className={`msg ${mine ? 'is-mine' : 'is-theirs'}${groupStart ? ' group-start' : ''}`}>
+    <li className={`msg ${mine ? 'is-mine' : 'is-theirs'}${groupStart ? ' group-start' : ''}${mentionsMe ? ' mentions-me' : ''}`}>
       {!mine && (groupStart ? <Avatar userId={m.from} name={name} size="sm" /> : <span className="avatar-spacer" aria-hidden />)}
       <div className="msg-body">
         {groupStart ? (
@@ -324,9 +427,101 @@ function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat,
             {mine ? 'You' : name} at {time}:
           </span>
         )}
-        <div className="bubble" title={groupStart ? undefined : time}>
-          {m.message}
-        </div>
+        {editing ? (
+          <form className="msg-edit" onSubmit={save}>
+            <textarea
+              aria-label="Edit message"
+              value={draft}
+              autoFocus
+              rows={Math.min(6, draft.split('\n').length)}
+              onChange={(e) => setDraft(e.target.value)}
+              onKeyDown={(e) => {
+                if (e.key === 'Enter' && !e.shiftKey && !e.nativeEvent.isComposing) {
+                  e.preventDefault();
+                  void save();
+                } else if (e.key === 'Escape') {
+                  setEditing(false);
+                }
+              }}
+            />
+            <div className="msg-edit-buttons">
+              <button type="submit" className="btn btn-primary btn-small">
+                Save
+              </button>
+              <button type="button" className="btn btn-soft btn-small" onClick={() => setEditing(false)}>
+                Cancel
+              </button>
+            </div>
+          </form>
+        ) : m.deleted ? (
+          <div className="bubble is-deleted">Message deleted</div>
+        ) : (
+          <div className="bubble" title={groupStart ? undefined : time}>
+            <MessageText text={m.message} names={ctx.names} me={me.username} />
+          </div>
+        )}
+        {m.edited !== undefined && !m.deleted && !editing && <span className="msg-edited small">(edited)</span>}
+        {reactions && (
+          <div className="reactions">
+            {Object.entries(reactions).map(([emoji, who]) => (
+              <button
+                key={emoji}
+                type="button"
+                className="reaction"
+                aria-pressed={who.includes(me.id)}
+                title={who.map((id) => (id === me.id ? 'You' : (users[id]?.username ?? `User ${id}`))).join(', ')}
+                onClick={() => act(() => ctx.session.react(ctx.roomId, m.id!, emoji))}
+              >
+                {emoji} {who.length}
+              </button>
+            ))}
+          </div>
+        )}
+        {changeable && !editing && (
+          <div className="msg-actions">
+            <button type="button" className="msg-action" aria-expanded={picking} onClick={() => setPicking((p) => !p)}>
+              Add reaction
+            </button>
+            {mine && (
+              <>
+                <button
+                  type="button"
+                  className="msg-action"
+                  onClick={() => {
+                    setDraft(m.message);
+                    setEditing(true);
+                  }}
+                >
+                  Edit message
+                </button>
+                <button type="button" className="msg-action" onClick={() => setConfirming(true)}>
+                  Delete message
+                </button>
+              </>
+            )}
+          </div>
+        )}
+        {picking && changeable && (
+          <div className="reaction-picker" role="group" aria-label="Reactions">
+            {REACTIONS.map((emoji) => (
+              <button
+                key={emoji}
+                type="button"
+                onClick={() => {
+                  setPicking(false);
+                  act(() => ctx.session.react(ctx.roomId, m.id!, emoji));
+                }}
+              >
+                {emoji}
+              </button>
+            ))}
+          </div>
+        )}
+        {error && (
+          <p className="error small" role="alert">
+            {error}
+          </p>
+        )}
         {receipt &&
           (receipt.names.length > 0 ? (
             <details className="receipt small">
@@ -336,7 +531,40 @@ function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat,
           ) : (
             <p className="receipt small">{receipt.label}</p>
           ))}
+        {confirming && (
+          <ConfirmDelete
+            onCancel={() => setConfirming(false)}
+            onDelete={() => {
+              setConfirming(false);
+              act(() => ctx.session.deleteMessage(ctx.roomId, m.id!));
+            }}
+          />
+        )}
       </div>
     </li>
+  );
+}
+
+function ConfirmDelete({ onCancel, onDelete }: { onCancel: () => void; onDelete: () => void }) {
+  const ref = useRef<HTMLDialogElement>(null);
+  useEffect(() => {
+    const d = ref.current;
+    if (d && !d.open) d.showModal();
+  }, []);
+  return (
+    <dialog ref={ref} className="dialog" aria-labelledby="delete-title" onClose={onCancel}>
+      <div className="dialog-inner">
+        <h2 id="delete-title">Delete message</h2>
+        <p className="muted">Everyone in the room will see "Message deleted" instead.</p>
+        <div className="dialog-buttons">
+          <button type="button" className="btn btn-soft" onClick={() => ref.current?.close()}>
+            Cancel
+          </button>
+          <button type="button" className="btn btn-primary" onClick={onDelete}>
+            Delete
+          </button>
+        </div>
+      </div>
+    </dialog>
   );
 }

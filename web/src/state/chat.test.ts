@@ -115,6 +115,30 @@ describe('chatReducer: typing and pending messages', () => {
   });
 });
 
+describe('chatReducer: group rooms', () => {
+  const g = 'g0123456789abcdef';
+  it('adds a group I am in, renames it, and drops it when I leave', () => {
+    let s = run(loaded(), { type: 'groupChanged', roomId: g, name: 'Team', owner: '2', members: ['1', '2'], removed: [], now: 5 });
+    expect(roomTitle(s.rooms[g]!, '1', s.users)).toBe('Team');
+    expect(s.groups[g]).toEqual({ owner: '2', members: ['1', '2'] });
+    expect(unknownUserIds(s)).toContain('2');
+    s = run(s, { type: 'groupChanged', roomId: g, name: 'Crew', owner: '2', members: ['1', '2', '3'], removed: [], now: 6 });
+    expect(roomTitle(s.rooms[g]!, '1', s.users)).toBe('Crew');
+    s = run(s, { type: 'message', message: msg(g, '2', 70), now: 7 }, { type: 'pendingAdd', message: { clientId: 'c', roomId: g, text: 'x', status: 'sending' } });
+    expect(unread(s, g)).toBe(1);
+    s = run(s, { type: 'groupChanged', roomId: g, name: 'Crew', owner: '2', members: ['2', '3'], removed: ['1'], now: 8 });
+    expect(s.rooms[g]).toBeUndefined();
+    expect(s.groups[g]).toBeUndefined();
+    expect(s.pending).toEqual([]);
+    expect(unread(s, g)).toBe(0);
+  });
+
+  it('ignores a change of a group I was never in', () => {
+    const s = loaded();
+    expect(run(s, { type: 'groupChanged', roomId: g, name: 'X', owner: '2', members: ['2'], removed: ['3'], now: 1 })).toBe(s);
+  });
+});
+
 describe('chatReducer: rooms', () => {
   it('adds a new private room (show.room) with its first message unread, and moves it up', () => {
     let s = loaded();

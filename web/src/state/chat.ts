@@ -2,8 +2,8 @@
 // Socket.IO event or the user, is an action here, so the logic is pure and unit-tested.
 
 import type { RoomReadState } from '../api';
-import type { Message, PendingMessage, RoomInfo, User } from '../types';
-import { isMessage, mergeMessages, messageKey } from './messages';
+import type { Message, PendingMessage, Reactions, RoomInfo, User } from '../types';
+import { isMessage, mergeMessages, messageKey, replaceMessage } from './messages';
 import { lastMessage, type RoomState } from './rooms';
 
 export type ConnectionStatus = 'connecting' | 'connected' | 'reconnecting';
@@ -24,6 +24,11 @@ export interface Typist {
   until: number;
 }
 
+export interface GroupState {
+  owner: string;
+  members: readonly string[];
+}
+
 export interface ChatState {
   me: User;
   rooms: Readonly<Record<string, RoomState>>;
@@ -39,6 +44,10 @@ export interface ChatState {
   receipts: Readonly<Record<string, Readonly<Record<string, number>>>>;
   /** Per room: who is typing there now. */
   typing: Readonly<Record<string, Readonly<Record<string, Typist>>>>;
+  /** Per room, per message id: its reactions. */
+  reactions: Readonly<Record<string, Readonly<Record<string, Reactions>>>>;
+  /** Per group room: its owner and members (user ids). */
+  groups: Readonly<Record<string, GroupState>>;
   /** My messages not yet acknowledged, or failed, oldest first. */
   pending: readonly PendingMessage[];
   events: readonly PresenceEvent[];
@@ -57,6 +66,9 @@ export type ChatAction =
   | { type: 'readState'; rooms: Readonly<Record<string, RoomReadState>> }
   | { type: 'roomRead'; roomId: string; userId: string; date: number }
   | { type: 'receipts'; roomId: string; reads: Readonly<Record<string, number>> }
+  | { type: 'messageUpdated'; message: Message }
+  | { type: 'reactions'; roomId: string; byMessage: Readonly<Record<string, Reactions>> }
+  | { type: 'groupChanged'; roomId: string; name: string; owner: string; members: readonly string[]; removed: readonly string[]; now: number }
   | { type: 'typing'; roomId: string; userId: string; username: string; until: number }
   | { type: 'typingExpired'; now: number }
   | { type: 'pendingAdd'; message: PendingMessage }
@@ -79,6 +91,8 @@ export function initialChatState(me: User): ChatState {
     lastSeen: {},
     unread: {},
     receipts: {},
+    reactions: {},
+    groups: {},
     typing: {},
     pending: [],
     events: [],
@@ -245,6 +259,48 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       }
       return { ...state, receipts: { ...state.receipts, [action.roomId]: reads } };
     }
+    case 'messageUpdated': {
+      const m = action.message;
+      if (!isMessage(m)) return state;
+      const room = state.rooms[m.roomId];
+      if (!room) return state;
+      const messages = replaceMessage(room.messages, m);
+      if (messages === room.messages) return state;
+      let next = withRoom(state, { ...room, messages });
+      if (m.deleted && m.id !== undefined && next.reactions[m.roomId]?.[m.id]) {
+        next = { ...next, reactions: { ...next.reactions, [m.roomId]: dropKey(next.reactions[m.roomId]!, m.id) } };
+      }
+      return next;
+    }
+    case 'reactions': {
+      const before = state.reactions[action.roomId] ?? {};
+      const after: Record<string, Reactions> = { ...before };
+      for (const [id, r] of Object.entries(action.byMessage)) {
+        if (r && typeof r === 'object' && Object.keys(r).length > 0) after[id] = r;
+        else delete after[id];
+      }
+      return { ...state, reactions: { ...state.reactions, [action.roomId]: after } };
+    }
+    case 'groupChanged': {
+      const me = state.me.id;
+      if (!action.members.includes(me)) {
+        // Left or removed: the room goes, with everything about it.
+        if (!state.rooms[action.roomId] && !state.groups[action.roomId]) return state;
+        return {
+          ...state,
+          rooms: dropKey(state.rooms, action.roomId),
+          groups: dropKey(state.groups, action.roomId),
+          unread: dropKey(state.unread, action.roomId),
+          pending: state.pending.filter((p) => p.roomId !== action.roomId),
+        };
+      }
+      let next: ChatState = { ...state, groups: { ...state.groups, [action.roomId]: { owner: action.owner, members: action.members } } };
+      const room = next.rooms[action.roomId];
+      const names = [action.name];
+      if (!room) next = withRoom(next, newRoom({ id: action.roomId, names }, action.now));
+      else if (JSON.stringify(room.names) !== JSON.stringify(names)) next = withRoom(next, { ...room, names });
+      return markViewedRead(next);
+    }
     case 'typing': {
       if (action.userId === state.me.id) return state;
       const room = state.typing[action.roomId] ?? {};
@@ -324,6 +380,7 @@ export function unknownUserIds(state: ChatState): string[] {
     for (const m of room.messages) if (!state.users[m.from]) missing.add(m.from);
     for (const part of room.id.split(':')) if (room.id.includes(':') && !state.users[part]) missing.add(part);
   }
+  for (const group of Object.values(state.groups)) for (const id of group.members) if (!state.users[id]) missing.add(id);
   return [...missing].filter((id) => /^\d+$/.test(id)).sort((a, b) => Number(a) - Number(b));
 }
 

@@ -29,7 +29,9 @@ export function isMessage(value: unknown): value is Message {
     typeof m.date === 'number' &&
     Number.isFinite(m.date) &&
     typeof m.message === 'string' &&
-    (m.id === undefined || typeof m.id === 'string')
+    (m.id === undefined || typeof m.id === 'string') &&
+    (m.edited === undefined || typeof m.edited === 'number') &&
+    (m.deleted === undefined || typeof m.deleted === 'boolean')
   );
 }
 
@@ -64,4 +66,17 @@ export function mergeMessages(existing: readonly Message[], incoming: readonly M
  */
 export function beforeCursor(oldest: Message): string {
   return oldest.id !== undefined && /^\d+-[0-9A-Za-z]+$/.test(oldest.id) ? oldest.id : String(oldest.date);
+}
+
+/**
+ * `existing` with the message of the same key replaced by `updated` (an edit or a delete), or
+ * `existing` itself when it does not hold that message.
+ */
+export function replaceMessage(existing: readonly Message[], updated: Message): readonly Message[] {
+  const key = messageKey(updated);
+  const i = existing.findIndex((m) => messageKey(m) === key);
+  if (i < 0) return existing;
+  const out = [...existing];
+  out[i] = updated;
+  return out;
 }
