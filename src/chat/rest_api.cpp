@@ -594,8 +594,8 @@ awaitable<api_response> rest_api::room_messages(context& ctx) {
     co_return api_response{200, std::move(out)};
 }
 
-// {"rooms":{"0":{"read":1718000000.123,"unread":2},"1:2":{"read":null,"unread":4}}}: one script
-// in Redis counts, per room of the user, the messages after its read position.
+// {"rooms":{"0":{"read":1718000000.123,"unread":2,"newest":1718000100.5},...}}: one script in
+// Redis counts, per room of the user, the messages after its read position, up to the newest.
 awaitable<api_response> rest_api::read_state(context& ctx) {
     auto state = co_await db_.read_state(*ctx.user_id);
     if (!state)
@@ -613,6 +613,8 @@ awaitable<api_response> rest_api::read_state(context& ctx) {
         out += r.read ? format_date(*r.read) : "null";
         out += ",\"unread\":";
         out += std::to_string(r.unread);
+        out += ",\"newest\":";
+        out += r.newest ? format_date(*r.newest) : "null";
         out += '}';
     }
     out += "}}";

@@ -65,6 +65,8 @@ struct room_read_state {
     std::string room_id;
     std::optional<double> read;  // the read position (a message date); nullopt: never read
     std::int64_t unread = 0;
+    // The newest message counted (its date): a client adds what arrives after it.
+    std::optional<double> newest;
 };
 
 // A login-throttling key ("login:user:<name>", ...) and its free attempts per window.

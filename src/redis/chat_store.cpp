@@ -276,8 +276,8 @@ end
 return {step[1], seen}
 )lua";
 
-// Per room of a user: the room id, the read position ('' when none) and the messages after it
-// (all of them when there is no position). KEYS: the user's room set. ARGV: the user id.
+// Per room of a user: the room id, the read position ('' when none), the messages after it
+// (all of them when there is no position) and the newest message's score ('' when none). KEYS: the user's room set. ARGV: the user id.
 constexpr std::string_view read_state_script = R"lua(
 local out = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -288,9 +288,11 @@ for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   else
     n = redis.call('ZCARD', '@ROOM@' .. id)
   end
+  local top = redis.call('ZREVRANGE', '@ROOM@' .. id, 0, 0, 'WITHSCORES')
   out[#out + 1] = id
   out[#out + 1] = pos or ''
   out[#out + 1] = n
+  out[#out + 1] = top[2] or ''
 end
 return out
 )lua";
@@ -892,16 +894,19 @@ class redis_chat_store final : public chat::store {
             co_return r.error();
         std::vector<chat::room_read_state> out;
         const auto& e = r->elements;
-        for (std::size_t i = 0; i + 2 < e.size(); i += 3) {
+        for (std::size_t i = 0; i + 3 < e.size(); i += 4) {
             auto id = e[i].as_string();
             auto pos = e[i + 1].as_string();
-            if (!id || !pos)
+            auto newest = e[i + 3].as_string();
+            if (!id || !pos || !newest)
                 co_return make_error_code(errc::redis_protocol);
             chat::room_read_state s;
             s.room_id = std::move(*id);
             if (!pos->empty())
                 s.read = chat::parse_date(*pos);
             s.unread = e[i + 2].as_integer().value_or(0);
+            if (!newest->empty())
+                s.newest = chat::parse_date(*newest);
             out.push_back(std::move(s));
         }
         co_return out;

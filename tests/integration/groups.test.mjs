@@ -248,3 +248,42 @@ describe('user search', () => {
     assert.equal((await api(server.base).get('/users/search?q=t')).status, 401);
   });
 });
+
+describe('group rooms across two instances', () => {
+  let redis;
+  let a;
+  let b;
+  let db;
+  before(async () => {
+    redis = await startRedis();
+    db = redis.client();
+    a = await startServer({ redis, demoData: 'on' });
+    await waitForDemoData(a, db);
+    b = await startServer({ redis, demoData: 'off' });
+  });
+  after(async () => {
+    closeSockets();
+    await a?.stop();
+    await b?.stop();
+    db?.disconnect();
+    await redis?.stop();
+  });
+
+  test('a group made on one instance is live on the other: joining, messages, removal', async () => {
+    const pablo = await loginUser(a.base, 'Pablo');
+    const joe = await loginUser(b.base, 'Joe');
+    const onA = await p1(a.base, pablo);
+    const onB = await p1(b.base, joe);
+    const room = (await pablo.api.post('/groups', { name: 'Across', members: [joe.id] })).json.id;
+    await waitFor('group.changed on B', () => named(onB, 'group.changed').find((e) => e.roomId === room));
+    const m = await ack(onA, 'message', { roomId: room, message: 'from A' });
+    await waitFor('the message on B', () => named(onB, 'message').find((x) => x.id === m.id));
+    const back = await ack(onB, 'message', { roomId: room, message: 'from B' });
+    await waitFor('the answer on A', () => named(onA, 'message').find((x) => x.id === back.id));
+    assert.equal((await pablo.api.raw('DELETE', `/groups/${room}/members/${joe.id}`)).status, 200);
+    await waitFor('removal on B', () => named(onB, 'group.changed').find((e) => e.removed.includes(joe.id)));
+    const later = await ack(onA, 'message', { roomId: room, message: 'after' });
+    await flushDeliveries(onA, [onB]);
+    assert.equal(named(onB, 'message').some((x) => x.id === later.id), false);
+  });
+});

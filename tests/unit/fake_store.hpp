@@ -257,13 +257,15 @@ class fake_store final : public chat::store {
             co_return *e;
         std::vector<chat::room_read_state> out;
         for (const auto& room : rooms_of[user]) {
-            chat::room_read_state s{room, std::nullopt, 0};
+            chat::room_read_state s{room, std::nullopt, 0, std::nullopt};
             if (auto it = reads[room].find(user); it != reads[room].end())
                 s.read = it->second;
             for (const auto& [score, json] : messages[room]) {
                 if (!s.read || score > *s.read)
                     ++s.unread;
             }
+            if (!messages[room].empty())
+                s.newest = messages[room].back().first;
             out.push_back(std::move(s));
         }
         co_return out;

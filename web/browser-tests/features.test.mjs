@@ -124,6 +124,11 @@ describe('web client, beyond the tutorial', () => {
     await sendUi(pablo.page, 'Kick-off at ten');
     await expectMessageOnce(joe.page, 'Kick-off at ten');
     await joe.page.getByText('3 members').waitFor();
+    // Joe has read it, Mary (looking at General) has not: "Seen by 1", with the name on demand.
+    const seenBy = messagesRegion(pablo.page).locator('li.msg', { hasText: 'Kick-off at ten' }).getByText('Seen by 1');
+    await seenBy.waitFor();
+    await seenBy.click();
+    await messagesRegion(pablo.page).locator('details.receipt', { hasText: 'Joe' }).waitFor();
     // Joe is no owner: no owner's buttons.
     assert.equal(await joe.page.getByRole('button', { name: 'Rename group' }).count(), 0);
     assert.equal(await joe.page.getByRole('button', { name: 'Add members' }).count(), 0);
@@ -223,6 +228,50 @@ describe('web client, beyond the tutorial', () => {
     await row.locator('.mention.is-me', { hasText: '@Joe' }).waitFor();
     await pablo.context.close();
     await joe.context.close();
+  });
+
+  test('desktop notifications for private messages and mentions while the tab is hidden', async () => {
+    const alex = await app();
+    await alex.context.grantPermissions(['notifications'], { origin: stack.base });
+    // Record what the page shows (the browser's own notification stays real), and let the test
+    // say whether the tab is hidden.
+    await alex.page.addInitScript(() => {
+      const Real = window.Notification;
+      window.__shown = [];
+      window.__hidden = false;
+      Object.defineProperty(Document.prototype, 'visibilityState', { configurable: true, get: () => (window.__hidden ? 'hidden' : 'visible') });
+      window.Notification = class extends Real {
+        constructor(title, options) {
+          super(title, options);
+          window.__shown.push({ title, body: options?.body });
+        }
+      };
+    });
+    await alex.page.reload();
+    await loginUi(alex.page, 'Alex');
+    const shown = () => alex.page.evaluate(() => window.__shown);
+    const mary = await login(stack.base, 'Mary');
+    const joe = await login(stack.base, 'Joe');
+    await sendMessages(mary, '3:4', ['visible, so no notification']);
+    await withUnread(alex.page, 'Mary', 1).waitFor(); // handled while visible
+    await alex.page.evaluate(() => (window.__hidden = true));
+    await sendMessages(mary, '3:4', ['Alex, are you there?']);
+    await sendMessages(joe, '0', ['General chatter']);
+    await sendMessages(joe, '0', ['@Alex can you check the build?']);
+    await waitFor('two notifications', async () => (await shown()).length >= 2);
+    // The last message went out after the General chatter: once it is shown, nothing else came.
+    assert.deepEqual(await shown(), [
+      { title: 'Mary', body: 'Alex, are you there?' },
+      { title: 'Joe mentioned you', body: '@Alex can you check the build?' },
+    ]);
+    // The private-chat dialog finds people by name, online or not.
+    await alex.page.evaluate(() => (window.__hidden = false));
+    await alex.page.getByRole('button', { name: 'New private chat' }).click();
+    const dialog = alex.page.getByRole('dialog', { name: 'New private chat' });
+    await dialog.getByRole('searchbox', { name: 'Search people' }).fill('pa');
+    await dialog.getByRole('list', { name: 'People found' }).getByRole('button', { name: 'Pablo' }).click();
+    await alex.page.getByRole('heading', { name: 'Pablo' }).waitFor();
+    await alex.context.close();
   });
 
   test('a message sent while Redis hangs fails, and Retry stores it exactly once', async () => {

@@ -101,6 +101,8 @@ export async function createPrivateRoom(user1: string, user2: string): Promise<R
 export interface RoomReadState {
   read: number | null;
   unread: number;
+  /** The newest message the count covers (null: none); what came later is not counted. */
+  newest?: number | null;
 }
 
 export async function getReadState(): Promise<Record<string, RoomReadState>> {

@@ -32,6 +32,13 @@ describe('chatReducer: read positions and unread counts', () => {
     expect(s.lastSeen['1:2']).toBeUndefined();
   });
 
+  it('keeps messages that arrived after the server counted', () => {
+    let s = run(loaded(), { type: 'message', message: msg('1:2', '2', 30), now: 2 }, { type: 'message', message: msg('1:2', '2', 31), now: 2 });
+    // The server counted up to 30 (one unread); 31 came after its count.
+    s = run(s, { type: 'readState', rooms: { '1:2': { read: 15, unread: 1, newest: 30 } } });
+    expect(unread(s, '1:2')).toBe(2);
+  });
+
   it('counts live messages in rooms that are not on screen, and clears them on view', () => {
     let s = run(loaded(), { type: 'readState', rooms: { '0': { read: 20, unread: 0 }, '1:2': { read: 15, unread: 0 } } }, { type: 'view', roomId: '0', visible: true });
     s = run(s, { type: 'message', message: msg('1:2', '2', 30), now: 2 }, { type: 'message', message: msg('1:2', '2', 31), now: 2 });

@@ -240,7 +240,13 @@ export function chatReducer(state: ChatState, action: ChatAction): ChatState {
       for (const [roomId, r] of Object.entries(action.rooms)) {
         if (!r || typeof r.unread !== 'number') continue;
         if (typeof r.read === 'number') lastSeen[roomId] = Math.max(lastSeen[roomId] ?? -Infinity, r.read);
-        unread[roomId] = r.unread;
+        // Messages from others that arrived after the server counted (while its answer was on
+        // the way) are still unread on top of its count.
+        // (No `newest`: the count is taken as covering everything.)
+        const counted = typeof r.newest === 'number' ? r.newest : r.newest === null ? -Infinity : Infinity;
+        const seen = lastSeen[roomId] ?? -Infinity;
+        const later = (state.rooms[roomId]?.messages ?? []).filter((m) => m.from !== state.me.id && m.date > counted && m.date > seen).length;
+        unread[roomId] = r.unread + later;
       }
       next = { ...next, lastSeen, unread };
       return markViewedRead(next);
