@@ -17,6 +17,7 @@ import {
   loginUser,
   startRedis,
   startServer,
+  startTwoInstances,
   waitFor,
   waitForDemoData,
 } from './harness.mjs';
@@ -250,24 +251,14 @@ describe('user search', () => {
 });
 
 describe('group rooms across two instances', () => {
-  let redis;
+  let pair;
   let a;
   let b;
-  let db;
   before(async () => {
-    redis = await startRedis();
-    db = redis.client();
-    a = await startServer({ redis, demoData: 'on' });
-    await waitForDemoData(a, db);
-    b = await startServer({ redis, demoData: 'off' });
+    pair = await startTwoInstances();
+    ({ a, b } = pair);
   });
-  after(async () => {
-    closeSockets();
-    await a?.stop();
-    await b?.stop();
-    db?.disconnect();
-    await redis?.stop();
-  });
+  after(() => pair?.stop());
 
   test('a group made on one instance is live on the other: joining, messages, removal', async () => {
     const pablo = await loginUser(a.base, 'Pablo');

@@ -649,3 +649,29 @@ export const legacySocket = (base, user) => connected(connectSocket(base, user.s
 export const ack = (socket, name, payload) => socket.timeout(5000).emitWithAck(name, payload);
 /** The payloads of the events `name` a connectSocket socket received so far. */
 export const named = (socket, name) => socket.received.filter((e) => e.name === name).map((e) => e.payload);
+
+/**
+ * Two instances on one Redis, the first with the demo data: {redis, db, a, b, stop()}. `stop`
+ * closes the sockets of connectSocket too.
+ */
+export async function startTwoInstances() {
+  const redis = await startRedis();
+  const db = redis.client();
+  const pair = { redis, db, a: null, b: null };
+  pair.stop = async () => {
+    closeSockets();
+    await pair.a?.stop();
+    await pair.b?.stop();
+    db.disconnect();
+    await redis.stop();
+  };
+  try {
+    pair.a = await startServer({ redis, demoData: 'on' });
+    await waitForDemoData(pair.a, db);
+    pair.b = await startServer({ redis, demoData: 'off' });
+  } catch (err) {
+    await pair.stop().catch(() => {});
+    throw err;
+  }
+  return pair;
+}

@@ -17,6 +17,7 @@ import {
   loginUser,
   startRedis,
   startServer,
+  startTwoInstances,
   waitFor,
   waitForDemoData,
 } from './harness.mjs';
@@ -376,24 +377,14 @@ describe('protocol 1', () => {
 });
 
 describe('protocol 1 across two instances', () => {
-  let redis;
+  let pair;
   let a;
   let b;
-  let db;
   before(async () => {
-    redis = await startRedis();
-    db = redis.client();
-    a = await startServer({ redis, demoData: 'on' });
-    await waitForDemoData(a, db);
-    b = await startServer({ redis, demoData: 'off' });
+    pair = await startTwoInstances();
+    ({ a, b } = pair);
   });
-  after(async () => {
-    closeSockets();
-    await a?.stop();
-    await b?.stop();
-    db?.disconnect();
-    await redis?.stop();
-  });
+  after(() => pair?.stop());
 
   test('typing, read receipts and client-id dedupe work across instances', async () => {
     const pabloOnA = await loginUser(a.base, 'Pablo');
