@@ -32,5 +32,7 @@ int main(int argc, char** argv) {
         return run_connect(o, *target);
     if (o.scenario == "frames")
         return run_frames(o, *target);
+    if (o.scenario == "typing")
+        return run_typing(o, *target);
     return run_history(o, *target);
 }

@@ -32,9 +32,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         "redchat-bench"};
     app.get_formatter()->column_width(34);
 
-    app.add_option("scenario", o.scenario, "fanout, rooms, idle, connect, history or frames")
+    app.add_option("scenario", o.scenario, "fanout, rooms, idle, connect, history, frames or typing")
         ->required()
-        ->check(CLI::IsMember({"fanout", "rooms", "idle", "connect", "history", "frames"}));
+        ->check(CLI::IsMember({"fanout", "rooms", "idle", "connect", "history", "frames", "typing"}));
     app.add_option("--url", o.url, "Server base URL (http://host:port)")->capture_default_str();
     app.add_option("--server-pid", o.server_pid, "Server process: report its CPU and RSS")
         ->check(CLI::PositiveNumber);
@@ -54,7 +54,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.add_option("--senders", o.senders, "fanout: sending sockets")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
         ->capture_default_str();
-    app.add_option("--pairs", o.pairs, "rooms: private rooms, two users (and sockets) each")
+    app.add_option("--typing-every-ms", o.typing_every_ms,
+                   "typing: each user sends a typing signal this often")
+        ->check(CLI::Range(10.0, 600'000.0))
+        ->capture_default_str();
+    app.add_option("--pairs", o.pairs, "rooms, typing: private rooms, two users (and sockets) each")
         ->check(CLI::Range(std::size_t{1}, std::size_t{500'000}))
         ->capture_default_str();
     app.add_option("--rate", o.rate,

@@ -8,7 +8,7 @@
 namespace redchat::bench {
 
 struct bench_options {
-    std::string scenario;  // fanout, rooms, idle, connect, history, frames
+    std::string scenario;  // fanout, rooms, idle, connect, history, frames, typing
     std::string url = "http://127.0.0.1:8080";
     int server_pid = 0;  // 0: no server CPU/RSS figures
     int redis_pid = 0;   // 0: no Redis CPU figure
@@ -18,6 +18,7 @@ struct bench_options {
         0;  // receivers (fanout), sockets (idle, connect), HTTP (history); 0: scenario default
     std::size_t senders = 1;
     std::size_t pairs = 1000;
+    double typing_every_ms = 3000;  // typing: each user's signal period (the web client's)
     double rate = 0;         // messages per second over all senders; 0: closed loop
     std::size_t window = 0;  // outstanding acks per sender in closed loop; 0: scenario default
     std::size_t message_bytes = 64;

@@ -123,6 +123,11 @@ positive "$result" frames_per_s server_cpu_ns_per_frame
 equals "$result" ack_errors 0
 equals "$result" dropped 0
 
+run typing --pairs 20 --typing-every-ms 100
+positive "$result" signals_per_s delivered_per_s
+equals "$result" error_events 0
+equals "$result" dropped 0
+
 run history --connections 8
 positive "$result" requests_per_s page_messages
 equals "$result" errors 0

@@ -25,6 +25,7 @@ void socket_set::open(std::size_t count, std::size_t concurrency, cookie_source 
         const unsigned w = worker_of(i);
         by_worker_[w].push_back(std::make_unique<socketio_client>(pool_.context(w), self,
                                                                   static_cast<std::uint32_t>(i)));
+        by_worker_[w].back()->set_connect_payload(connect_payload_);
     }
     for (unsigned w = 0; w < threads; ++w) {
         openers_[w].cap = std::max<std::size_t>(1, (concurrency + threads - 1) / threads);

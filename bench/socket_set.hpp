@@ -28,6 +28,8 @@ class socket_set final : private socketio_handler {
                socketio_handler* inner);
     ~socket_set() override;
 
+    // Every socket's Socket.IO connect payload (e.g. {"redchat":1}). Before open().
+    void set_connect_payload(std::string payload) { connect_payload_ = std::move(payload); }
     // Creates `count` sockets and starts opening them; returns at once. Call once.
     void open(std::size_t count, std::size_t concurrency, cookie_source cookie_of);
     // Waits until every socket is ready or failed, printing progress to stderr; false when
@@ -87,6 +89,7 @@ class socket_set final : private socketio_handler {
     std::atomic<bool> closing_{false};
     std::mutex report_mutex_;
     std::size_t reports_ = 0;  // failure details printed so far (a few, not thousands)
+    std::string connect_payload_;
 };
 
 }  // namespace redchat::bench

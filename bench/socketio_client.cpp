@@ -276,7 +276,7 @@ void socketio_client::on_engineio(std::string_view packet, std::int64_t now) {
     switch (packet[0]) {
         case '0':  // open: connect the default namespace
             if (state_ == state::engineio)
-                send_text("40");
+                send_text("40" + connect_payload_);
             return;
         case '2':  // ping
             ++pings_;

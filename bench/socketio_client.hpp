@@ -59,6 +59,10 @@ class socketio_client {
     void connect(const server_target& target, std::optional<boost::asio::ip::address_v4> source,
                  std::string_view cookie);
 
+    // The JSON sent with the Socket.IO connect ("40<payload>"), e.g. {"redchat":1}. Before
+    // connect().
+    void set_connect_payload(std::string payload) { connect_payload_ = std::move(payload); }
+
     // Sends one Engine.IO packet (e.g. "42[...]") as a text frame. Ignored unless open.
     void send_text(std::string_view packet);
     // While corked, sends only queue; uncork() writes everything queued in one system call.
@@ -110,6 +114,7 @@ class socketio_client {
     state state_ = state::idle;
     bool fragmented_ = false;
     bool write_waiting_ = false;
+    std::string connect_payload_;
 };
 
 }  // namespace redchat::bench
