@@ -7,6 +7,7 @@
 #include <sys/resource.h>
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <iostream>
 #include <iterator>
@@ -286,6 +287,43 @@ measurement harness::measure(const char* label) {
     }
     pool_.measuring.store(false);
     return since(start);
+}
+
+std::optional<std::vector<std::string>> create_pair_rooms(harness& h,
+                                                          const std::vector<account>& accounts,
+                                                          std::size_t pairs) {
+    auto number = [](const std::string& id) {
+        unsigned long long v = 0;
+        std::from_chars(id.data(), id.data() + id.size(), v);
+        return v;
+    };
+    std::vector<std::string> room_ids(pairs);
+    for (std::size_t p = 0; p < pairs; ++p) {
+        const auto a = number(accounts[2 * p].id);
+        const auto b = number(accounts[2 * p + 1].id);
+        room_ids[p] = std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
+    }
+    const auto created = h.http_batch(
+        pairs,
+        [&accounts](std::size_t p) {
+            const auto& a = accounts[2 * p];
+            const auto& b = accounts[2 * p + 1];
+            return http_call{"POST", "/room", "{\"user1\":" + a.id + ",\"user2\":" + b.id + "}",
+                             a.session_id};
+        },
+        "rooms");
+    if (!created)
+        return std::nullopt;
+    for (std::size_t p = 0; p < pairs; ++p) {
+        const auto& r = (*created)[p];
+        if (r.status != 200 && r.status != 201) {
+            std::cerr << "redchat-bench: creating room " << room_ids[p] << " failed: "
+                      << (r.status == 0 ? r.error : std::to_string(r.status) + " " + r.body)
+                      << "\n";
+            return std::nullopt;
+        }
+    }
+    return room_ids;
 }
 
 }  // namespace redchat::bench

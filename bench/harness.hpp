@@ -133,6 +133,12 @@ struct stop_at_exit {
     ~stop_at_exit() { h.stop(); }
 };
 
+// The private rooms of pairs of accounts (2p and 2p+1), made with POST /room: their ids, or
+// nullopt (after a message) when one could not be made.
+std::optional<std::vector<std::string>> create_pair_rooms(harness& h,
+                                                          const std::vector<account>& accounts,
+                                                          std::size_t pairs);
+
 class json_line;
 // server_cpu_s, server_cpu_percent, server_rss_kb, redis_cpu_s, bench_cpu_s of `m`.
 void add_process_fields(json_line& out, const measurement& m);

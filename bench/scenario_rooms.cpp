@@ -7,19 +7,9 @@
 #include "json_line.hpp"
 #include "scenarios.hpp"
 
-#include <charconv>
 #include <iostream>
 
 namespace redchat::bench {
-namespace {
-
-unsigned long long id_number(const std::string& id) {
-    unsigned long long v = 0;
-    std::from_chars(id.data(), id.data() + id.size(), v);
-    return v;
-}
-
-}  // namespace
 
 int run_rooms(const bench_options& o, const server_target& target) {
     const std::size_t pairs = o.pairs;
@@ -34,36 +24,13 @@ int run_rooms(const bench_options& o, const server_target& target) {
         return exit_setup_failed;
 
     // Rooms first: the server joins a socket to its user's rooms when it connects.
-    std::vector<std::string> room_ids(pairs);
-    for (std::size_t p = 0; p < pairs; ++p) {
-        const auto a = id_number((*accounts)[2 * p].id);
-        const auto b = id_number((*accounts)[2 * p + 1].id);
-        room_ids[p] = std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
-    }
-    const auto created = h.http_batch(
-        pairs,
-        [&accounts](std::size_t p) {
-            const auto& a = (*accounts)[2 * p];
-            const auto& b = (*accounts)[2 * p + 1];
-            return http_call{"POST", "/room", "{\"user1\":" + a.id + ",\"user2\":" + b.id + "}",
-                             a.session_id};
-        },
-        "rooms");
-    if (!created)
+    const auto room_ids = create_pair_rooms(h, *accounts, pairs);
+    if (!room_ids)
         return exit_setup_failed;
-    for (std::size_t p = 0; p < pairs; ++p) {
-        const auto& r = (*created)[p];
-        if (r.status != 200 && r.status != 201) {
-            std::cerr << "redchat-bench: creating room " << room_ids[p] << " failed: "
-                      << (r.status == 0 ? r.error : std::to_string(r.status) + " " + r.body)
-                      << "\n";
-            return exit_setup_failed;
-        }
-    }
 
     chat_load load(h.pool(), chat_load::settings{o.rate, window, o.message_bytes}, sockets);
     for (std::size_t i = 0; i < sockets; ++i)
-        load.set_room(i, room_ids[i / 2]);
+        load.set_room(i, (*room_ids)[i / 2]);
     const stop_at_exit stop{h};
     auto& set = h.new_socket_set(&load);
     load.attach(set);

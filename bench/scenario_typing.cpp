@@ -12,7 +12,6 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <iostream>
 #include <memory>
@@ -20,11 +19,6 @@
 namespace redchat::bench {
 namespace {
 
-unsigned long long id_number(const std::string& id) {
-    unsigned long long v = 0;
-    std::from_chars(id.data(), id.data() + id.size(), v);
-    return v;
-}
 
 // Counts what arrives: "typing" events as deliveries, "error" events as errors.
 class typing_counter final : public socketio_handler {
@@ -68,28 +62,12 @@ int run_typing(const bench_options& o, const server_target& target) {
     const auto accounts = h.login(sockets);
     if (!accounts)
         return exit_setup_failed;
-    std::vector<std::string> packets(pairs);  // the typing packet of each room
-    const auto created = h.http_batch(
-        pairs,
-        [&accounts](std::size_t p) {
-            const auto& a = (*accounts)[2 * p];
-            const auto& b = (*accounts)[2 * p + 1];
-            return http_call{"POST", "/room", "{\"user1\":" + a.id + ",\"user2\":" + b.id + "}",
-                             a.session_id};
-        },
-        "rooms");
-    if (!created)
+    const auto room_ids = create_pair_rooms(h, *accounts, pairs);
+    if (!room_ids)
         return exit_setup_failed;
-    for (std::size_t p = 0; p < pairs; ++p) {
-        const auto a = id_number((*accounts)[2 * p].id);
-        const auto b = id_number((*accounts)[2 * p + 1].id);
-        const auto room = std::to_string(std::min(a, b)) + ":" + std::to_string(std::max(a, b));
-        if ((*created)[p].status != 200 && (*created)[p].status != 201) {
-            std::cerr << "redchat-bench: creating room " << room << " failed\n";
-            return exit_setup_failed;
-        }
-        packets[p] = "42[\"typing\",{\"roomId\":\"" + room + "\"}]";
-    }
+    std::vector<std::string> packets;  // the typing packet of each room
+    for (const auto& room : *room_ids)
+        packets.push_back("42[\"typing\",{\"roomId\":\"" + room + "\"}]");
 
     typing_counter counting(h.pool());
     const stop_at_exit stop{h};
