@@ -32,9 +32,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         "redchat-bench"};
     app.get_formatter()->column_width(34);
 
-    app.add_option("scenario", o.scenario, "fanout, rooms, idle, connect, history, frames or typing")
+    app.add_option("scenario", o.scenario,
+                   "fanout, rooms, idle, connect, history, frames or typing")
         ->required()
-        ->check(CLI::IsMember({"fanout", "rooms", "idle", "connect", "history", "frames", "typing"}));
+        ->check(
+            CLI::IsMember({"fanout", "rooms", "idle", "connect", "history", "frames", "typing"}));
     app.add_option("--url", o.url, "Server base URL (http://host:port)")->capture_default_str();
     app.add_option("--server-pid", o.server_pid, "Server process: report its CPU and RSS")
         ->check(CLI::PositiveNumber);

@@ -19,7 +19,7 @@ struct bench_options {
     std::size_t senders = 1;
     std::size_t pairs = 1000;
     double typing_every_ms = 3000;  // typing: each user's signal period (the web client's)
-    double rate = 0;         // messages per second over all senders; 0: closed loop
+    double rate = 0;                // messages per second over all senders; 0: closed loop
     std::size_t window = 0;  // outstanding acks per sender in closed loop; 0: scenario default
     std::size_t message_bytes = 64;
     std::size_t sources = 0;  // 127.0.0.x source addresses; 0: derived from the socket count

@@ -19,7 +19,6 @@
 namespace redchat::bench {
 namespace {
 
-
 // Counts what arrives: "typing" events as deliveries, "error" events as errors.
 class typing_counter final : public socketio_handler {
   public:

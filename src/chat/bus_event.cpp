@@ -199,8 +199,8 @@ std::optional<bus_event> parse_envelope(std::string_view payload, bool own_chann
     if (own_channel && (t == "typing" || t == "room.read")) {
         const auto* room = d.if_contains("roomId");
         auto user_id = id_text(d.if_contains("userId"));
-        if (room == nullptr || !room->is_string() || !is_room_id(room->get_string()) ||
-            !user_id || !is_user_id(*user_id)) {
+        if (room == nullptr || !room->is_string() || !is_room_id(room->get_string()) || !user_id ||
+            !is_user_id(*user_id)) {
             return std::nullopt;
         }
         if (t == "room.read") {

@@ -49,7 +49,7 @@ class client_socket {
     // tutorial's protocol exactly; 1: the events of docs/realtime.md "Protocol 1").
     int protocol = 0;
     std::chrono::steady_clock::time_point last_typing{};  // typing signals are throttled
-    std::optional<token_bucket> read_bucket;               // rate of read-position updates
+    std::optional<token_bucket> read_bucket;              // rate of read-position updates
 
     // Presence accounting of this socket (chat::realtime): counted once, joined before it
     // leaves. `joining`: the join is on its way to Redis; a disconnect meanwhile is remembered

@@ -60,10 +60,8 @@ std::optional<double> position_of(const json::value* v) {
     return std::nullopt;
 }
 
-
 // The text of a message event, checked: valid UTF-8, 1 to `max_chars` code points.
-std::variant<std::string, event_outcome> message_text(const json::value* v,
-                                                      std::size_t max_chars) {
+std::variant<std::string, event_outcome> message_text(const json::value* v, std::size_t max_chars) {
     if (v == nullptr || !v->is_string())
         return refuse("The message text must be a string");
     std::string text(v->get_string());
@@ -362,7 +360,6 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
     co_return ok;
 }
 
-
 awaitable<event_outcome> realtime::typing(client_socket& socket, json::array args) {
     if (!socket.account)
         co_return refuse("Log in first");
@@ -431,7 +428,6 @@ std::optional<event_outcome> realtime::over_rate(client_socket& socket) {
     return std::nullopt;
 }
 
-
 awaitable<event_outcome> realtime::edit(client_socket& socket, json::array args, bool remove) {
     auto target = message_target_of(socket, args);
     if (auto* refused = std::get_if<event_outcome>(&target))
@@ -469,7 +465,7 @@ awaitable<event_outcome> realtime::react(client_socket& socket, json::array args
 }
 
 awaitable<std::optional<event_outcome>> realtime::may_change(client_socket& socket,
-                                                            std::string room_id) {
+                                                             std::string room_id) {
     if (auto refused = over_rate(socket))
         co_return refused;
     if (!co_await is_member(socket, std::move(room_id)))

@@ -66,8 +66,7 @@ class realtime {
     boost::asio::awaitable<event_outcome> join(client_socket& socket, boost::json::array args);
     boost::asio::awaitable<event_outcome> send(client_socket& socket, boost::json::array args);
     boost::asio::awaitable<event_outcome> typing(client_socket& socket, boost::json::array args);
-    boost::asio::awaitable<event_outcome> mark_read(client_socket& socket,
-                                                    boost::json::array args);
+    boost::asio::awaitable<event_outcome> mark_read(client_socket& socket, boost::json::array args);
     boost::asio::awaitable<event_outcome> sync(client_socket& socket, boost::json::array args);
     boost::asio::awaitable<event_outcome> edit(client_socket& socket, boost::json::array args,
                                                bool remove);

@@ -745,8 +745,8 @@ awaitable<api_response> rest_api::create_group(context& ctx) {
     auto& ids = std::get<std::vector<std::string>>(members);
     std::erase(ids, *ctx.user_id);  // the owner is a member anyway
     if (ids.size() + 1 > cfg_.limit.max_room_members) {
-        co_return fail(400, "A group has at most " + std::to_string(cfg_.limit.max_room_members) +
-                                " members");
+        co_return fail(
+            400, "A group has at most " + std::to_string(cfg_.limit.max_room_members) + " members");
     }
     const auto wait = room_rates_.try_take(*ctx.user_id, std::chrono::steady_clock::now());
     if (wait.count() > 0) {
@@ -754,9 +754,9 @@ awaitable<api_response> rest_api::create_group(context& ctx) {
         res.retry_after = wait.count() / 1000 + 1;
         co_return res;
     }
-    auto created = co_await db_.create_group(
-        new_group_room_id(), *ctx.user_id, std::get<std::string>(std::move(name)), std::move(ids),
-        cfg_.limit.max_room_members, server_id_);
+    auto created = co_await db_.create_group(new_group_room_id(), *ctx.user_id,
+                                             std::get<std::string>(std::move(name)), std::move(ids),
+                                             cfg_.limit.max_room_members, server_id_);
     co_return co_await group_changed_reply(std::move(created), 201);
 }
 
@@ -892,8 +892,8 @@ awaitable<api_response> rest_api::room_reactions(context& ctx) {
         if (std::find(ids.begin(), ids.end(), param.value) == ids.end())
             ids.push_back(param.value);
         if (ids.size() > cfg_.limit.max_page_size) {
-            co_return fail(400, "At most " + std::to_string(cfg_.limit.max_page_size) +
-                                    " ids per request");
+            co_return fail(
+                400, "At most " + std::to_string(cfg_.limit.max_page_size) + " ids per request");
         }
     }
     if (room_id != general_room_id) {

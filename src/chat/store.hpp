@@ -23,9 +23,9 @@ struct user {
 };
 
 struct posted_message {
-    std::string json;        // the stored form, as delivered
-    bool first_in_room;      // the room had no message before (a new private room shows up)
-    bool duplicate = false;  // its client id was stored before: `json` is that message
+    std::string json;         // the stored form, as delivered
+    bool first_in_room;       // the room had no message before (a new private room shows up)
+    bool duplicate = false;   // its client id was stored before: `json` is that message
     bool not_member = false;  // a group room's sender is no member: nothing was stored
 };
 
@@ -39,7 +39,14 @@ struct group_info {
 
 // What a change of a group came to. `ok`: `group` is the group after it (and the change was
 // announced on our channel, with `removed` the users who left or were removed).
-enum class group_outcome : std::uint8_t { ok, not_found, forbidden, too_many, no_such_user, not_member };
+enum class group_outcome : std::uint8_t {
+    ok,
+    not_found,
+    forbidden,
+    too_many,
+    no_such_user,
+    not_member
+};
 struct group_change {
     group_outcome outcome = group_outcome::ok;
     group_info group;

@@ -187,7 +187,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("READS_PER_SECOND")
         ->check(CLI::Range(0.1, 100'000.0))
         ->capture_default_str();
-    app.add_option("--read-burst", cfg.limit.read_burst, "Read-position update burst per connection")
+    app.add_option("--read-burst", cfg.limit.read_burst,
+                   "Read-position update burst per connection")
         ->envname("READ_BURST")
         ->check(CLI::Range(1.0, 1'000'000.0))
         ->capture_default_str();

@@ -38,7 +38,7 @@ struct limits {
     std::size_t max_group_name_chars = 64;
     std::size_t max_search_results = 50;  // users per search page
     std::size_t max_reaction_kinds = 20;  // different emoji on one message
-    double rooms_per_second = 1;  // POST /room, per user
+    double rooms_per_second = 1;          // POST /room, per user
     double room_burst = 10;
     // Free failed logins per window, then lockouts that double: per username and client
     // address (strict), per username from anywhere (loose: nobody locks a user out cheaply),

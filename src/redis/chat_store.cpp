@@ -277,7 +277,8 @@ return {step[1], seen}
 )lua";
 
 // Per room of a user: the room id, the read position ('' when none), the messages after it
-// (all of them when there is no position) and the newest message's score ('' when none). KEYS: the user's room set. ARGV: the user id.
+// (all of them when there is no position) and the newest message's score ('' when none).
+// KEYS: the user's room set. ARGV: the user id.
 constexpr std::string_view read_state_script = R"lua(
 local out = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
@@ -478,13 +479,11 @@ end
 std::string with_key_names(std::string_view text) {
     std::string out(text);
     const std::pair<std::string_view, std::string_view> names[] = {
-        {"@USER@", keys::user_prefix},
-        {"@ROOMS@", keys::rooms_suffix},
-        {"@ROOM@", keys::room_prefix},
-        {"@READS@", keys::reads_prefix},
-        {"@CHANNEL@", keys::messages_channel},
-        {"@EVENTS@", keys::events_channel},
-        {"@NAMES@", keys::usernames_index}};
+        {"@USER@", keys::user_prefix},         {"@ROOMS@", keys::rooms_suffix},
+        {"@ROOM@", keys::room_prefix},         {"@READS@", keys::reads_prefix},
+        {"@CHANNEL@", keys::messages_channel}, {"@EVENTS@", keys::events_channel},
+        {"@NAMES@", keys::usernames_index},
+    };
     for (const auto& [token, value] : names) {
         for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at))
             out.replace(at, token.size(), value);
@@ -504,8 +503,10 @@ const lua_script session_user_lua(session_user_script);
 const lua_script post_message_lua(post_message_script);
 const lua_script mark_read_lua(mark_read_script);
 const lua_script read_state_lua(read_state_script);
-const lua_script create_group_lua(std::string(group_lua_prelude) + std::string(create_group_script));
-const lua_script change_group_lua(std::string(group_lua_prelude) + std::string(change_group_script));
+const lua_script create_group_lua(std::string(group_lua_prelude) +
+                                  std::string(create_group_script));
+const lua_script change_group_lua(std::string(group_lua_prelude) +
+                                  std::string(change_group_script));
 const lua_script index_usernames_lua(index_usernames_script);
 const lua_script edit_message_lua(std::string(find_message_lua_prelude) +
                                   std::string(edit_message_script));
@@ -711,11 +712,11 @@ class redis_chat_store final : public chat::store {
     }
 
     task<chat::group_change> create_group(std::string room_id, std::string owner, std::string name,
-                                          std::vector<std::string> members,
-                                          std::size_t max_members, std::string server_id) override {
-        command c = cmd("3", keys::group(room_id), keys::group_members(room_id),
-                        keys::room_name(room_id), room_id, owner, name,
-                        chat::json_quote(server_id), std::to_string(max_members));
+                                          std::vector<std::string> members, std::size_t max_members,
+                                          std::string server_id) override {
+        command c =
+            cmd("3", keys::group(room_id), keys::group_members(room_id), keys::room_name(room_id),
+                room_id, owner, name, chat::json_quote(server_id), std::to_string(max_members));
         for (auto& m : members)
             c.push_back(std::move(m));
         co_return group_result(co_await eval(create_group_lua, std::move(c)));
@@ -739,21 +740,21 @@ class redis_chat_store final : public chat::store {
                                    std::move(*members)};
     }
 
-    task<chat::group_change> rename_group(std::string room_id, std::string actor,
-                                          std::string name, std::string server_id) override {
+    task<chat::group_change> rename_group(std::string room_id, std::string actor, std::string name,
+                                          std::string server_id) override {
         co_return group_result(co_await eval(
-            change_group_lua, cmd("3", keys::group(room_id), keys::group_members(room_id),
-                                  keys::room_name(room_id), room_id, actor,
-                                  chat::json_quote(server_id), "rename", name)));
+            change_group_lua,
+            cmd("3", keys::group(room_id), keys::group_members(room_id), keys::room_name(room_id),
+                room_id, actor, chat::json_quote(server_id), "rename", name)));
     }
 
     task<chat::group_change> add_group_members(std::string room_id, std::string actor,
                                                std::vector<std::string> members,
                                                std::size_t max_members,
                                                std::string server_id) override {
-        command c = cmd("3", keys::group(room_id), keys::group_members(room_id),
-                        keys::room_name(room_id), room_id, actor, chat::json_quote(server_id),
-                        "add", std::to_string(max_members));
+        command c =
+            cmd("3", keys::group(room_id), keys::group_members(room_id), keys::room_name(room_id),
+                room_id, actor, chat::json_quote(server_id), "add", std::to_string(max_members));
         for (auto& m : members)
             c.push_back(std::move(m));
         co_return group_result(co_await eval(change_group_lua, std::move(c)));
@@ -763,9 +764,9 @@ class redis_chat_store final : public chat::store {
                                                  std::string member,
                                                  std::string server_id) override {
         co_return group_result(co_await eval(
-            change_group_lua, cmd("3", keys::group(room_id), keys::group_members(room_id),
-                                  keys::room_name(room_id), room_id, actor,
-                                  chat::json_quote(server_id), "remove", member)));
+            change_group_lua,
+            cmd("3", keys::group(room_id), keys::group_members(room_id), keys::room_name(room_id),
+                room_id, actor, chat::json_quote(server_id), "remove", member)));
     }
 
     task<chat::message_change> edit_message(std::string room_id, std::string message_id,
@@ -777,21 +778,21 @@ class redis_chat_store final : public chat::store {
         std::string quoted;
         if (!remove)
             quoted = chat::json_quote(text);
-        command c = cmd("2", keys::room(room_id), keys::reactions(room_id),
-                        chat::format_date(score), message_id, author, quoted,
-                        chat::format_date(now), chat::json_quote(server_id));
+        command c =
+            cmd("2", keys::room(room_id), keys::reactions(room_id), chat::format_date(score),
+                message_id, author, quoted, chat::format_date(now), chat::json_quote(server_id));
         co_return change_result(co_await eval(edit_message_lua, std::move(c)));
     }
 
     task<chat::message_change> toggle_reaction(std::string room_id, std::string message_id,
-                                               double score, std::string user_id,
-                                               std::string emoji, std::size_t max_kinds,
+                                               double score, std::string user_id, std::string emoji,
+                                               std::size_t max_kinds,
                                                std::string server_id) override {
-        co_return change_result(co_await eval(
-            toggle_reaction_lua,
-            cmd("2", keys::room(room_id), keys::reactions(room_id), chat::format_date(score),
-                message_id, user_id, emoji, std::to_string(max_kinds),
-                chat::json_quote(server_id), room_id)));
+        co_return change_result(
+            co_await eval(toggle_reaction_lua,
+                          cmd("2", keys::room(room_id), keys::reactions(room_id),
+                              chat::format_date(score), message_id, user_id, emoji,
+                              std::to_string(max_kinds), chat::json_quote(server_id), room_id)));
     }
 
     task<std::vector<std::optional<std::string>>> reactions(
@@ -814,9 +815,9 @@ class redis_chat_store final : public chat::store {
                                                      std::size_t count) override {
         // UTF-8 never holds the byte 0xFF: "(<prefix>\xFF" ends the range of the prefix.
         std::string low = after.empty() || after < prefix ? "[" + prefix : "(" + after;
-        auto found = co_await strings(cmd("ZRANGEBYLEX", keys::usernames_index, low,
-                                          "(" + prefix + "\xFF", "LIMIT", "0",
-                                          std::to_string(count)));
+        auto found =
+            co_await strings(cmd("ZRANGEBYLEX", keys::usernames_index, low, "(" + prefix + "\xFF",
+                                 "LIMIT", "0", std::to_string(count)));
         if (!found)
             co_return found.error();
         std::vector<std::string> ids;
@@ -867,8 +868,8 @@ class redis_chat_store final : public chat::store {
                                        std::to_string(count)));
     }
 
-    task<std::optional<double>> mark_read(std::string room_id, std::string user_id,
-                                          double position, std::string envelope) override {
+    task<std::optional<double>> mark_read(std::string room_id, std::string user_id, double position,
+                                          std::string envelope) override {
         auto at = envelope.find("@DATE@");
         std::string after;
         if (at != std::string::npos) {

@@ -106,7 +106,7 @@ class client {
     clock_type::time_point last_used_{};    // the last call sent, or message received
     clock_type::time_point confirm_due_{};  // a subscriber's probe must be confirmed by then
     int confirms_pending_ = 0;  // SUBSCRIBE confirmations (handshake or probe) still to come
-    int setup_pending_ = 0;                 // handshake replies still to come
+    int setup_pending_ = 0;     // handshake replies still to come
     std::chrono::milliseconds backoff_{0};
     bool ever_connected_ = false;
     boost::asio::steady_timer reconnect_timer_;

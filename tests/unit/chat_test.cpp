@@ -625,11 +625,12 @@ TEST(bus_event, our_own_events_come_only_from_our_channel) {
     ASSERT_TRUE(r);
     EXPECT_EQ(r->type, bus_event_type::room_read);
     EXPECT_EQ(r->data_json, R"({"roomId":"0","userId":"3","date":1795829748.1534905})");
-    for (const char* bad : {R"({"type":"typing","data":{"roomId":"0"}})",
-                            R"({"type":"typing","data":{"roomId":"a b","userId":"1"}})",
-                            R"({"type":"typing","data":{"roomId":"0","userId":"x"}})",
-                            R"({"type":"room.read","data":{"roomId":"0","userId":"1"}})",
-                            R"({"type":"room.read","data":{"roomId":"0","userId":"1","date":"1"}})"}) {
+    for (const char* bad :
+         {R"({"type":"typing","data":{"roomId":"0"}})",
+          R"({"type":"typing","data":{"roomId":"a b","userId":"1"}})",
+          R"({"type":"typing","data":{"roomId":"0","userId":"x"}})",
+          R"({"type":"room.read","data":{"roomId":"0","userId":"1"}})",
+          R"({"type":"room.read","data":{"roomId":"0","userId":"1","date":"1"}})"}) {
         EXPECT_FALSE(parse_envelope(bad, true)) << bad;
     }
     // A key given twice: the last counts, for the raw text as for the parsed value.
@@ -637,7 +638,8 @@ TEST(bus_event, our_own_events_come_only_from_our_channel) {
         R"({"type":"typing","data":"x","data":{"roomId":"0","userId":"1","username":"P"}})", true);
     ASSERT_TRUE(twice);
     EXPECT_EQ(twice->data_json, R"({"roomId":"0","userId":"1","username":"P"})");
-    EXPECT_EQ(typing_data("0", "1", "Pa\"blo"), R"({"roomId":"0","userId":"1","username":"Pa\"blo"})");
+    EXPECT_EQ(typing_data("0", "1", "Pa\"blo"),
+              R"({"roomId":"0","userId":"1","username":"Pa\"blo"})");
 }
 
 TEST(rules, group_rooms_and_names) {
@@ -668,10 +670,11 @@ TEST(bus_event, group_changes_come_only_from_our_channel) {
     EXPECT_EQ(ev->room_id, "g0123456789abcdef");
     EXPECT_EQ(ev->members, (std::vector<std::string>{"1", "2"}));
     EXPECT_EQ(ev->removed, (std::vector<std::string>{"3"}));
-    for (const char* bad :
-         {R"({"type":"group.changed","data":{"roomId":"1:2","name":"T","owner":"1","members":[],"removed":[]}})",
-          R"({"type":"group.changed","data":{"roomId":"g0123456789abcdef","name":"T","owner":"1","members":["x"],"removed":[]}})",
-          R"({"type":"group.changed","data":{"roomId":"g0123456789abcdef","name":"T","owner":"1","members":[]}})"}) {
+    for (
+        const char* bad :
+        {R"({"type":"group.changed","data":{"roomId":"1:2","name":"T","owner":"1","members":[],"removed":[]}})",
+         R"({"type":"group.changed","data":{"roomId":"g0123456789abcdef","name":"T","owner":"1","members":["x"],"removed":[]}})",
+         R"({"type":"group.changed","data":{"roomId":"g0123456789abcdef","name":"T","owner":"1","members":[]}})"}) {
         EXPECT_FALSE(parse_envelope(bad, true)) << bad;
     }
 }
@@ -1086,7 +1089,6 @@ TEST(demo_data, a_demo_name_registered_first_keeps_its_owner_and_loses_nothing) 
         private_rooms += room != "0" && list.size() == 2 ? 1 : 0;
     EXPECT_EQ(private_rooms, 6u);
 }
-
 
 TEST_F(realtime_test, protocol_1_events_are_unknown_to_tutorial_sockets) {
     run(rt_.connected(pablo_));

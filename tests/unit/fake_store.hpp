@@ -183,9 +183,9 @@ class fake_store final : public chat::store {
     }
 
     std::optional<errc> post_error;  // post_message fails with this (after counting the call)
-    std::map<std::string, std::string> sent;                      // "<user>:<client id>" -> json
+    std::map<std::string, std::string> sent;                     // "<user>:<client id>" -> json
     std::map<std::string, std::map<std::string, double>> reads;  // room -> user -> position
-    std::vector<std::string> published_events;                    // on our own channel
+    std::vector<std::string> published_events;                   // on our own channel
     task<chat::posted_message> post_message(std::string room, std::string from, std::string text,
                                             double now, std::string server_id,
                                             std::string client_id, bool group) override {
@@ -423,8 +423,7 @@ class fake_store final : public chat::store {
         }
         co_return chat::message_change{chat::change_outcome::not_found, {}};
     }
-    static std::string reactions_json(
-        const std::map<std::string, std::vector<std::string>>& all) {
+    static std::string reactions_json(const std::map<std::string, std::vector<std::string>>& all) {
         std::string out = "{";
         for (const auto& [emoji, who] : all) {
             if (out.size() > 1)
@@ -461,14 +460,14 @@ class fake_store final : public chat::store {
         if (who.empty())
             all.erase(emoji);
         const auto json = reactions_json(all);
-        published_events.push_back(chat::make_envelope(
-            server_id, "message.reactions",
-            R"({"roomId":)" + chat::json_quote(room) + R"(,"messageId":)" + chat::json_quote(id) +
-                R"(,"reactions":)" + json + "}"));
+        published_events.push_back(
+            chat::make_envelope(server_id, "message.reactions",
+                                R"({"roomId":)" + chat::json_quote(room) + R"(,"messageId":)" +
+                                    chat::json_quote(id) + R"(,"reactions":)" + json + "}"));
         co_return chat::message_change{chat::change_outcome::ok, json};
     }
-    task<std::vector<std::optional<std::string>>> reactions(
-        std::string room, std::vector<std::string> ids) override {
+    task<std::vector<std::optional<std::string>>> reactions(std::string room,
+                                                            std::vector<std::string> ids) override {
         if (auto e = begin())
             co_return *e;
         std::vector<std::optional<std::string>> out;
