@@ -171,6 +171,12 @@ std::optional<bus_event> parse_envelope(std::string_view payload, bool own_chann
         ev.data_json = json::serialize(*data);
         return ev;
     }
+    // Our own events: written by our servers, their data goes out as written (dates keep every
+    // digit).
+    auto data_text = [&] {
+        auto raw = raw_member(payload, "data");
+        return raw ? std::string(*raw) : json::serialize(*data);
+    };
     if (own_channel && t == "message.reactions") {
         const auto* room = d.if_contains("roomId");
         const auto* id = d.if_contains("messageId");
@@ -181,19 +187,17 @@ std::optional<bus_event> parse_envelope(std::string_view payload, bool own_chann
         }
         ev.type = bus_event_type::message_reactions;
         ev.room_id = std::string(room->get_string());
-        auto raw = raw_member(payload, "data");
-        ev.data_json = raw ? std::string(*raw) : json::serialize(*data);
+        ev.data_json = data_text();
         return ev;
     }
     if (own_channel && t == "group.changed") {
-        auto raw = raw_member(payload, "data");
-        auto group = parse_group_data(raw ? *raw : json::serialize(*data), &ev.removed);
+        ev.data_json = data_text();
+        auto group = parse_group_data(ev.data_json, &ev.removed);
         if (!group)
             return std::nullopt;
         ev.type = bus_event_type::group_changed;
         ev.room_id = group->room_id;
         ev.members = std::move(group->members);
-        ev.data_json = raw ? std::string(*raw) : json::serialize(*data);
         return ev;
     }
     if (own_channel && (t == "typing" || t == "room.read")) {
@@ -211,11 +215,7 @@ std::optional<bus_event> parse_envelope(std::string_view payload, bool own_chann
         ev.type = t == "typing" ? bus_event_type::typing : bus_event_type::room_read;
         ev.room_id = std::string(room->get_string());
         ev.user_id = *user_id;
-        // Our own servers wrote it: its text goes out as it is (dates keep every digit).
-        if (auto raw = raw_member(payload, "data"))
-            ev.data_json = std::string(*raw);
-        else
-            ev.data_json = json::serialize(*data);
+        ev.data_json = data_text();
         return ev;
     }
     return std::nullopt;

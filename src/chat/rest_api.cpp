@@ -30,6 +30,15 @@ api_response fail(int status, std::string_view text) {
     return {status, error_body(text)};
 }
 
+// A request body that is a JSON object, or nullopt.
+std::optional<json::value> object_body(std::string_view text) {
+    boost::system::error_code ec;
+    json::value body = json::parse(text, ec);
+    if (ec || !body.is_object())
+        return std::nullopt;
+    return body;
+}
+
 // A failed store call: the backing store is unavailable or misbehaving, never the client's fault.
 api_response store_failure(const boost::system::error_code& ec) {
     (void)ec;
@@ -299,10 +308,10 @@ awaitable<api_response> rest_api::me(context& ctx) {
 }
 
 awaitable<api_response> rest_api::login(context& ctx) {
-    boost::system::error_code ec;
-    json::value body = json::parse(ctx.req.body, ec);
-    if (ec || !body.is_object())
+    auto parsed = object_body(ctx.req.body);
+    if (!parsed)
         co_return fail(400, "Request body must be a JSON object");
+    const json::value& body = *parsed;
     const auto& o = body.get_object();
     const auto* u = o.if_contains("username");
     const auto* p = o.if_contains("password");
@@ -731,10 +740,10 @@ awaitable<api_response> rest_api::group_reply(int status, group_info group) {
 }
 
 awaitable<api_response> rest_api::create_group(context& ctx) {
-    boost::system::error_code ec;
-    json::value body = json::parse(ctx.req.body, ec);
-    if (ec || !body.is_object())
+    auto parsed = object_body(ctx.req.body);
+    if (!parsed)
         co_return fail(400, "Request body must be a JSON object");
+    const json::value& body = *parsed;
     auto name = group_name(body, cfg_.limit.max_group_name_chars);
     if (auto* refused = std::get_if<api_response>(&name))
         co_return *refused;
@@ -779,10 +788,10 @@ awaitable<api_response> rest_api::rename_group(context& ctx) {
     const std::string& room_id = ctx.segments[1];
     if (!is_group_room_id(room_id))
         co_return fail(404, "No such group");
-    boost::system::error_code ec;
-    json::value body = json::parse(ctx.req.body, ec);
-    if (ec || !body.is_object())
+    auto parsed = object_body(ctx.req.body);
+    if (!parsed)
         co_return fail(400, "Request body must be a JSON object");
+    const json::value& body = *parsed;
     auto name = group_name(body, cfg_.limit.max_group_name_chars);
     if (auto* refused = std::get_if<api_response>(&name))
         co_return *refused;
@@ -795,10 +804,10 @@ awaitable<api_response> rest_api::add_group_members(context& ctx) {
     const std::string& room_id = ctx.segments[1];
     if (!is_group_room_id(room_id))
         co_return fail(404, "No such group");
-    boost::system::error_code ec;
-    json::value body = json::parse(ctx.req.body, ec);
-    if (ec || !body.is_object())
+    auto parsed = object_body(ctx.req.body);
+    if (!parsed)
         co_return fail(400, "Request body must be a JSON object");
+    const json::value& body = *parsed;
     auto members =
         json_user_ids(body.get_object().if_contains("members"), cfg_.limit.max_room_members);
     if (auto* problem = std::get_if<std::string>(&members))
@@ -919,10 +928,10 @@ awaitable<api_response> rest_api::room_reactions(context& ctx) {
 }
 
 awaitable<api_response> rest_api::create_room(context& ctx) {
-    boost::system::error_code ec;
-    json::value body = json::parse(ctx.req.body, ec);
-    if (ec || !body.is_object())
+    auto parsed = object_body(ctx.req.body);
+    if (!parsed)
         co_return fail(400, "Request body must be a JSON object");
+    const json::value& body = *parsed;
     auto a = json_user_id(body.get_object().if_contains("user1"));
     auto b = json_user_id(body.get_object().if_contains("user2"));
     if (!a || !b)

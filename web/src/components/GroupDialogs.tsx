@@ -1,44 +1,12 @@
 // Group rooms: the "New group", "Members", "Add members" and "Rename group" dialogs, and the
 // people picker they share (search by name, a checkbox per user).
 
-import { useEffect, useId, useRef, useState, type FormEvent, type ReactNode } from 'react';
+import { useEffect, useState, type FormEvent } from 'react';
 import type { ChatSession } from '../session';
 import type { ChatState } from '../state/chat';
 import type { User } from '../types';
 import { Avatar } from './Avatar';
-import { CloseIcon } from './icons';
-
-/** A modal dialog named by its title; Escape, the close button and the backdrop close it. */
-function Dialog({ title, onClose, children }: { title: string; onClose: () => void; children: ReactNode }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const id = useId();
-  useEffect(() => {
-    const d = ref.current;
-    if (d && !d.open) d.showModal();
-  }, []);
-  return (
-    <dialog
-      ref={ref}
-      className="dialog"
-      aria-labelledby={`${id}-title`}
-      onClose={onClose}
-      onClick={(e) => {
-        if (e.target === ref.current) ref.current?.close();
-      }}
-    >
-      <div className="dialog-inner">
-        <header className="dialog-header">
-          <h2 id={`${id}-title`}>{title}</h2>
-          <button type="button" className="icon-btn" onClick={() => ref.current?.close()} title="Close">
-            <CloseIcon />
-            <span className="sr-only">Close</span>
-          </button>
-        </header>
-        {children}
-      </div>
-    </dialog>
-  );
-}
+import { Dialog } from './Dialog';
 
 const errorText = (err: unknown, fallback: string) => (err instanceof Error && err.message ? err.message : fallback);
 

@@ -1,12 +1,12 @@
 // "New private chat": pick one of the users online now (GET /users/online), or anyone found by
 // name (GET /users/search), to open a private room.
 
-import { useEffect, useRef, useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { ChatSession } from '../session';
 import type { ChatState } from '../state/chat';
 import type { User } from '../types';
 import { Avatar } from './Avatar';
-import { CloseIcon } from './icons';
+import { Dialog } from './Dialog';
 
 interface Props {
   session: ChatSession;
@@ -16,7 +16,6 @@ interface Props {
 }
 
 export function NewChatDialog({ session, state, onClose, onChoose }: Props) {
-  const ref = useRef<HTMLDialogElement>(null);
   const [users, setUsers] = useState<User[] | null>(null);
   const [error, setError] = useState('');
   const [busy, setBusy] = useState<string | null>(null);
@@ -40,8 +39,6 @@ export function NewChatDialog({ session, state, onClose, onChoose }: Props) {
   }, [session, query]);
 
   useEffect(() => {
-    const d = ref.current;
-    if (d && !d.open) d.showModal();
     let cancelled = false;
     session.onlineUsers().then(
       (list) => !cancelled && setUsers(list),
@@ -72,23 +69,7 @@ export function NewChatDialog({ session, state, onClose, onChoose }: Props) {
   }
 
   return (
-    <dialog
-      ref={ref}
-      className="dialog"
-      aria-labelledby="new-chat-title"
-      onClose={onClose}
-      onClick={(e) => {
-        if (e.target === ref.current) ref.current?.close(); // a click on the backdrop
-      }}
-    >
-      <div className="dialog-inner">
-        <header className="dialog-header">
-          <h2 id="new-chat-title">New private chat</h2>
-          <button type="button" className="icon-btn" onClick={() => ref.current?.close()} title="Close">
-            <CloseIcon />
-            <span className="sr-only">Close</span>
-          </button>
-        </header>
+    <Dialog title="New private chat" onClose={onClose}>
         <label className="field">
           <span>Search people</span>
           <input type="search" value={query} onChange={(e) => setQuery(e.target.value)} autoComplete="off" />
@@ -115,7 +96,6 @@ export function NewChatDialog({ session, state, onClose, onChoose }: Props) {
             ))}
           </ul>
         )}
-      </div>
-    </dialog>
+    </Dialog>
   );
 }

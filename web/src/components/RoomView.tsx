@@ -10,6 +10,7 @@ import { roomPeople, splitMentions } from '../state/mentions';
 import { GENERAL_ROOM_ID, REACTIONS, isGroupRoom, type Message, type PendingMessage, type Reactions, type User } from '../types';
 import { Avatar, RoomAvatar } from './Avatar';
 import { Composer } from './Composer';
+import { Dialog } from './Dialog';
 import { AddMembersDialog, MembersDialog, RenameGroupDialog } from './GroupDialogs';
 import { useNow } from './hooks';
 import { ArrowDownIcon, BackIcon } from './icons';
@@ -546,25 +547,17 @@ function MessageRow({ message: m, groupStart, me, users, isGeneral, onStartChat,
 }
 
 function ConfirmDelete({ onCancel, onDelete }: { onCancel: () => void; onDelete: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  useEffect(() => {
-    const d = ref.current;
-    if (d && !d.open) d.showModal();
-  }, []);
   return (
-    <dialog ref={ref} className="dialog" aria-labelledby="delete-title" onClose={onCancel}>
-      <div className="dialog-inner">
-        <h2 id="delete-title">Delete message</h2>
-        <p className="muted">Everyone in the room will see "Message deleted" instead.</p>
-        <div className="dialog-buttons">
-          <button type="button" className="btn btn-soft" onClick={() => ref.current?.close()}>
-            Cancel
-          </button>
-          <button type="button" className="btn btn-primary" onClick={onDelete}>
-            Delete
-          </button>
-        </div>
+    <Dialog title="Delete message" onClose={onCancel}>
+      <p className="muted">Everyone in the room will see "Message deleted" instead.</p>
+      <div className="dialog-buttons">
+        <button type="button" className="btn btn-soft" onClick={onCancel}>
+          Cancel
+        </button>
+        <button type="button" className="btn btn-primary" onClick={onDelete}>
+          Delete
+        </button>
       </div>
-    </dialog>
+    </Dialog>
   );
 }
