@@ -19,6 +19,9 @@ constexpr std::string_view timestamp_marker = "~ts~";
 constexpr std::string_view message_event = "[\"message\",";
 constexpr std::string_view error_event = "[\"error\",";
 constexpr std::string_view error_ack = "[{\"error\"";
+constexpr std::string_view read_event = "[\"room.read\",";
+constexpr std::string_view read_ack = "[{\"date\"";
+constexpr std::string_view id_field = "\"id\":\"";
 
 }  // namespace
 
@@ -60,6 +63,10 @@ void chat_load::set_room(std::size_t index, const std::string& room) {
     senders_[index].room_json = json_quote(room);
 }
 
+void chat_load::set_user(std::size_t index, const std::string& user_id) {
+    senders_[index].own_from = "\"from\":" + json_quote(user_id);
+}
+
 void chat_load::attach(socket_set& sockets) {
     sockets_ = &sockets;
     std::size_t total = 0;
@@ -96,17 +103,27 @@ void chat_load::stop_sending() {
     pool_.run_everywhere([this](unsigned w) { pacers_[w]->timer.cancel(); });
 }
 
-void chat_load::send_one(socketio_client& c, sender& s, unsigned w) {
-    auto& out = scratch_[w];
+// Starts `out` as an event of `c` that asks for an ack, up to the data's first field:
+// 42<ack id>["<name>",{"roomId":<room>
+void chat_load::begin_event(std::string& out, socketio_client& c, std::string_view name,
+                            const sender& s) {
     out.clear();
     out += "42";
     char digits[24];
     out.append(digits, std::to_chars(digits, digits + sizeof digits, c.next_ack_id()).ptr);
-    out += "[\"message\",{\"roomId\":";
+    out += "[\"";
+    out += name;
+    out += "\",{\"roomId\":";
     out += s.room_json;
+}
+
+void chat_load::send_one(socketio_client& c, sender& s, unsigned w) {
+    auto& out = scratch_[w];
+    begin_event(out, c, "message", s);
     out += ",\"message\":\"";
     const std::size_t text_start = out.size();
     out += timestamp_marker;
+    char digits[24];
     out.append(digits, std::to_chars(digits, digits + sizeof digits, now_ns()).ptr);
     out += '~';
     const std::size_t text_size = out.size() - text_start;
@@ -116,6 +133,28 @@ void chat_load::send_one(socketio_client& c, sender& s, unsigned w) {
     c.send_text(out);
     ++s.outstanding;
     pool_.counters(w).add(counter::sent);
+}
+
+// `message` is the arguments of a "message" event; the read request names the message's id
+// (canonical messages start with it, so the search is short).
+void chat_load::mark_read(socketio_client& c, std::string_view message, unsigned w) {
+    auto& s = senders_[c.tag()];
+    if (s.room_json.empty() || (!s.own_from.empty() && message.find(s.own_from) != message.npos))
+        return;
+    const auto at = message.find(id_field);
+    if (at == message.npos)
+        return;
+    const auto first = at + id_field.size();
+    const auto last = message.find('"', first);
+    if (last == message.npos)
+        return;
+    auto& out = scratch_[w];
+    begin_event(out, c, "room.read", s);
+    out += ",\"messageId\":\"";
+    out += message.substr(first, last - first);
+    out += "\"}]";
+    c.send_text(out);
+    pool_.counters(w).add(counter::reads_sent);
 }
 
 void chat_load::fill_window(socketio_client& c) {
@@ -186,6 +225,10 @@ void chat_load::on_event(socketio_client& c, std::string_view args, std::int64_t
             if (sent_at >= 0)
                 pool_.histogram_of(w, histogram::delivery).record(now - sent_at);
         }
+        if (settings_.read_receipts && sending_.load(std::memory_order_relaxed))
+            mark_read(c, args, w);
+    } else if (args.starts_with(read_event)) {
+        pool_.counters(w).add(counter::receipts);
     } else if (args.starts_with(error_event)) {
         pool_.counters(w).add(counter::error_events);
         report("error event", args);
@@ -194,6 +237,10 @@ void chat_load::on_event(socketio_client& c, std::string_view args, std::int64_t
 
 void chat_load::on_ack(socketio_client& c, std::uint64_t, std::string_view args, std::int64_t now) {
     const unsigned w = sockets_->worker_of(c.tag());
+    if (args.starts_with(read_ack)) {
+        pool_.counters(w).add(counter::reads_acked);
+        return;
+    }
     auto& s = senders_[c.tag()];
     if (s.outstanding > 0)
         --s.outstanding;

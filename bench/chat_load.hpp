@@ -1,5 +1,5 @@
 #pragma once
-// Chat traffic over a socket set, for the fanout and rooms scenarios. Sender sockets post
+// Chat traffic over a socket set, for the fanout, rooms and receipts scenarios. Sender sockets post
 // messages whose text starts with their send time ("~ts~<steady ns>~", padded to the message
 // size) to their room, either closed loop (at most `window` unacknowledged messages per sender)
 // or open loop (a total `rate`, paced every millisecond on each thread). Every socket counts the
@@ -32,6 +32,9 @@ class chat_load final : public socketio_handler {
         double rate = 0;  // messages/s over all senders; 0: closed loop
         std::size_t window = 32;
         std::size_t message_bytes = 64;
+        // Every socket marks each message of another user read on arrival (room.read with the
+        // message's id), as the web client does in the open room: the receipts scenario.
+        bool read_receipts = false;
     };
 
     chat_load(worker_pool& pool, settings s, std::size_t sockets);
@@ -39,6 +42,8 @@ class chat_load final : public socketio_handler {
 
     // Socket `index` sends to `room`; the others only receive. Before the sockets open.
     void set_room(std::size_t index, const std::string& room);
+    // The user of socket `index` (read_receipts: its own messages are not marked read).
+    void set_user(std::size_t index, const std::string& user_id);
     // The sockets this load drives (their handler must be this object). Before start_sending.
     void attach(socket_set& sockets);
 
@@ -55,11 +60,15 @@ class chat_load final : public socketio_handler {
   private:
     struct sender {
         std::string room_json;  // the quoted room id; empty: not a sender
+        std::string own_from;   // "from":"<user id>" of the socket's user (read_receipts)
         std::uint32_t outstanding = 0;
     };
     struct pacer;
 
+    static void begin_event(std::string& out, socketio_client& c, std::string_view name,
+                            const sender& s);
     void send_one(socketio_client& c, sender& s, unsigned w);
+    void mark_read(socketio_client& c, std::string_view message, unsigned w);
     void fill_window(socketio_client& c);
     void start_pacer(unsigned w);
     void tick(unsigned w);

@@ -44,6 +44,8 @@ void add_process_fields(json_line& out, const measurement& m) {
         percent = *m.server_cpu_s / m.seconds * 100;
     out.field("server_cpu_percent", percent);
     out.field("server_rss_kb", m.server_rss_kb);
+    out.field("server_context_switches", m.server_context_switches);
+    out.field("server_io_syscalls", m.server_io_syscalls);
     out.field("redis_cpu_s", m.redis_cpu_s);
     out.field("bench_cpu_s", m.bench_cpu_s);
 }
@@ -236,8 +238,9 @@ socket_set& harness::new_socket_set(socketio_handler* inner) {
 }
 
 harness::probe_point harness::probe() {
-    return probe_point{clock_type::now(), pool_.snapshot(), server_.cpu_seconds(),
-                       redis_.cpu_seconds(), own_cpu_seconds()};
+    return probe_point{clock_type::now(),    pool_.snapshot(),  server_.cpu_seconds(),
+                       redis_.cpu_seconds(), own_cpu_seconds(), server_.context_switches(),
+                       server_.io_syscalls()};
 }
 
 measurement harness::since(const probe_point& start) {
@@ -251,6 +254,10 @@ measurement harness::since(const probe_point& start) {
         m.redis_cpu_s = *end.redis_cpu_s - *start.redis_cpu_s;
     m.bench_cpu_s = end.bench_cpu_s - start.bench_cpu_s;
     m.server_rss_kb = server_.rss_kb();
+    if (start.server_context_switches && end.server_context_switches)
+        m.server_context_switches = *end.server_context_switches - *start.server_context_switches;
+    if (start.server_io_syscalls && end.server_io_syscalls)
+        m.server_io_syscalls = *end.server_io_syscalls - *start.server_io_syscalls;
     return m;
 }
 
@@ -277,7 +284,8 @@ measurement harness::measure(const char* label) {
                   << get(now_values, counter::connected) - get(now_values, counter::dropped);
         static constexpr const char* names[] = {
             "connected",  "connect_failed", "dropped",   "sent",     "acked",
-            "ack_errors", "errors",         "delivered", "requests", "request_errors"};
+            "ack_errors", "errors",         "delivered", "requests", "request_errors",
+            "reads_sent", "reads_acked",    "receipts"};
         static_assert(std::size(names) == counter_count);
         for (std::size_t i = 0; i < counter_count; ++i) {
             if (d[i] != 0)

@@ -54,7 +54,9 @@ struct measurement {
     std::optional<double> server_cpu_s;
     std::optional<double> redis_cpu_s;
     double bench_cpu_s = 0;
-    std::optional<long> server_rss_kb;  // at the end of the interval
+    std::optional<long> server_rss_kb;                          // at the end of the interval
+    std::optional<unsigned long long> server_context_switches;  // over the interval
+    std::optional<unsigned long long> server_io_syscalls;       // over the interval
 };
 
 class harness {
@@ -103,6 +105,8 @@ class harness {
         std::optional<double> server_cpu_s;
         std::optional<double> redis_cpu_s;
         double bench_cpu_s = 0;
+        std::optional<unsigned long long> server_context_switches;
+        std::optional<unsigned long long> server_io_syscalls;
     };
     probe_point probe();
     measurement since(const probe_point& start);

@@ -34,5 +34,7 @@ int main(int argc, char** argv) {
         return run_frames(o, *target);
     if (o.scenario == "typing")
         return run_typing(o, *target);
+    if (o.scenario == "receipts")
+        return run_receipts(o, *target);
     return run_history(o, *target);
 }

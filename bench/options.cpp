@@ -21,7 +21,7 @@ std::size_t default_connections(const std::string& scenario) {
 std::size_t default_window(const std::string& scenario) {
     if (scenario == "frames")
         return 8191;  // tiny frames per batch: with the ack packet, 8192 frames, ~57 KB
-    return scenario == "rooms" ? 1 : 32;
+    return scenario == "rooms" || scenario == "receipts" ? 1 : 32;
 }
 
 parse_outcome parse_command_line(int argc, const char* const* argv) {
@@ -33,10 +33,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.get_formatter()->column_width(34);
 
     app.add_option("scenario", o.scenario,
-                   "fanout, rooms, idle, connect, history, frames or typing")
+                   "fanout, rooms, idle, connect, history, frames, typing or receipts")
         ->required()
-        ->check(
-            CLI::IsMember({"fanout", "rooms", "idle", "connect", "history", "frames", "typing"}));
+        ->check(CLI::IsMember(
+            {"fanout", "rooms", "idle", "connect", "history", "frames", "typing", "receipts"}));
     app.add_option("--url", o.url, "Server base URL (http://host:port)")->capture_default_str();
     app.add_option("--server-pid", o.server_pid, "Server process: report its CPU and RSS")
         ->check(CLI::PositiveNumber);
@@ -60,7 +60,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                    "typing: each user sends a typing signal this often")
         ->check(CLI::Range(10.0, 600'000.0))
         ->capture_default_str();
-    app.add_option("--pairs", o.pairs, "rooms, typing: private rooms, two users (and sockets) each")
+    app.add_option("--pairs", o.pairs,
+                   "rooms, typing, receipts: private rooms, two users (and sockets) each")
         ->check(CLI::Range(std::size_t{1}, std::size_t{500'000}))
         ->capture_default_str();
     app.add_option("--rate", o.rate,

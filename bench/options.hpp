@@ -8,7 +8,7 @@
 namespace redchat::bench {
 
 struct bench_options {
-    std::string scenario;  // fanout, rooms, idle, connect, history, frames, typing
+    std::string scenario;  // fanout, rooms, idle, connect, history, frames, typing, receipts
     std::string url = "http://127.0.0.1:8080";
     int server_pid = 0;  // 0: no server CPU/RSS figures
     int redis_pid = 0;   // 0: no Redis CPU figure

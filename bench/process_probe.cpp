@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sstream>
@@ -54,6 +55,47 @@ std::optional<long> process_probe::rss_kb() const {
             return std::stol(line.substr(6));
     }
     return std::nullopt;
+}
+
+std::optional<unsigned long long> process_probe::context_switches() const {
+    if (!enabled())
+        return std::nullopt;
+    std::error_code ec;
+    const std::filesystem::path tasks = "/proc/" + std::to_string(pid_) + "/task";
+    unsigned long long total = 0;
+    bool any = false;
+    for (const auto& task : std::filesystem::directory_iterator(tasks, ec)) {
+        std::ifstream in(task.path() / "status");
+        std::string line;
+        while (std::getline(in, line)) {
+            if (line.starts_with("voluntary_ctxt_switches:") ||
+                line.starts_with("nonvoluntary_ctxt_switches:")) {
+                total += std::stoull(line.substr(line.find(':') + 1));
+                any = true;
+            }
+        }
+    }
+    if (ec || !any)
+        return std::nullopt;
+    return total;
+}
+
+std::optional<unsigned long long> process_probe::io_syscalls() const {
+    if (!enabled())
+        return std::nullopt;
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
+    std::string line;
+    unsigned long long total = 0;
+    int found = 0;
+    while (std::getline(in, line)) {
+        if (line.starts_with("syscr:") || line.starts_with("syscw:")) {
+            total += std::stoull(line.substr(6));
+            ++found;
+        }
+    }
+    if (found != 2)
+        return std::nullopt;
+    return total;
 }
 
 std::optional<long> process_probe::max_open_files() const {

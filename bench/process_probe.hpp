@@ -17,6 +17,12 @@ class process_probe {
     std::optional<double> cpu_seconds() const;
     // VmRSS of /proc/<pid>/status, in KiB.
     std::optional<long> rss_kb() const;
+    // Context switches (voluntary and not) of all its threads so far, from
+    // /proc/<pid>/task/*/status: mostly the times a thread slept waiting for work.
+    std::optional<unsigned long long> context_switches() const;
+    // Read-like and write-like system calls so far (syscr + syscw of /proc/<pid>/io: read,
+    // recvmsg, write, writev, sendmsg...; not epoll). Needs the right to read that file.
+    std::optional<unsigned long long> io_syscalls() const;
     // The soft "Max open files" of /proc/<pid>/limits.
     std::optional<long> max_open_files() const;
 

@@ -15,6 +15,7 @@ int run_connect(const bench_options& o, const server_target& target);
 int run_history(const bench_options& o, const server_target& target);
 int run_frames(const bench_options& o, const server_target& target);
 int run_typing(const bench_options& o, const server_target& target);
+int run_receipts(const bench_options& o, const server_target& target);
 
 inline constexpr int exit_setup_failed = 2;
 inline constexpr int exit_no_throughput = 3;

@@ -104,7 +104,13 @@ equals "$result" errors 0
 equals "$result" dropped 0
 
 run rooms --pairs 10
-positive "$result" stored_per_s deliveries_per_s
+positive "$result" stored_per_s deliveries_per_s server_context_switches_per_message
+equals "$result" errors 0
+equals "$result" dropped 0
+
+# 40 messages/s over 10 pairs: each socket reads 2 a second, under the server's read limit.
+run receipts --pairs 10 --rate 40
+positive "$result" stored_per_s reads_per_s receipts_per_s server_cpu_us_per_event
 equals "$result" errors 0
 equals "$result" dropped 0
 

@@ -29,6 +29,9 @@ enum class counter : std::size_t {
     delivered,       // "message" events received by any socket
     requests,        // HTTP requests answered 2xx (history)
     request_errors,  // HTTP requests failed or answered otherwise
+    reads_sent,      // room.read requests sent (receipts)
+    reads_acked,     // room.read requests acknowledged with a position
+    receipts,        // room.read events received (receipts)
     count_
 };
 inline constexpr std::size_t counter_count = static_cast<std::size_t>(counter::count_);

@@ -12,7 +12,7 @@ mode=all
 run_pkgs=(
   build-essential g++ cmake ninja-build ccache pkg-config
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  libhiredis-dev libspdlog-dev libfmt-dev libcli11-dev libcrypt-dev
+  libhiredis-dev libspdlog-dev libfmt-dev libcli11-dev libcrypt-dev libjemalloc-dev
   redis-server
 )
 test_pkgs=(

@@ -10,8 +10,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
@@ -21,6 +19,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "app/allocator.hpp"
 #include "app/embedded_redis.hpp"
 #include "app/password_pool.hpp"
 #include "chat/bus_event.hpp"
@@ -62,6 +61,7 @@ struct worker {
     io_context_of_worker ioc{1};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::unique_ptr<redis::client> redis;
+    std::unique_ptr<redis::client> bus;  // this thread's subscriber
     std::unique_ptr<chat::store> store;
     std::unique_ptr<chat::rest_api> api;
     chat::hub hub;
@@ -76,19 +76,16 @@ double now_seconds() {
         .count();
 }
 
-// One bus event, parsed and encoded once for the whole process (the Socket.IO packet inside its
-// WebSocket frame), then handed to every thread, which queues that same buffer to each receiver.
-void fan_out(std::vector<std::unique_ptr<worker>>& workers, std::string_view payload,
-             bool own_channel) {
+// One bus event, on the thread whose subscriber received it: parsed and encoded once (the
+// Socket.IO packet inside its WebSocket frame), then that one buffer is queued to each of the
+// thread's receivers. Every thread has its own subscriber, so no event crosses threads.
+void deliver_bus_event(worker& w, std::string_view payload, bool own_channel) {
     auto parsed = chat::parse_envelope(payload, own_channel);
     if (!parsed)
         return;
-    auto event = std::make_shared<const chat::bus_event>(std::move(*parsed));
-    auto packet = transport::make_text_frame(
-        "4" + socketio::encode_event("/", event->name, event->data_json));
-    for (auto& w : workers) {
-        asio::post(w->ioc, [&w = *w, event, packet] { w.hub.deliver(*event, packet); });
-    }
+    const auto packet = transport::make_text_frame(
+        "4" + socketio::encode_event("/", parsed->name, parsed->data_json));
+    w.hub.deliver(*parsed, packet);
 }
 
 asio::awaitable<std::unordered_map<std::string, int>> presence_of(worker& w) {
@@ -144,10 +141,11 @@ asio::awaitable<void> presence_loop(worker& home, std::vector<std::unique_ptr<wo
     }
 }
 
-// Memory freed by a wave of disconnects stays with glibc's allocator (in its arenas, and only
-// the top of each heap goes back by itself). Once the open connections have fallen well below
-// their peak since the last trim, the free pages go back to the system: the process's memory
-// follows its load down, not only up. Checked once a second (reading a gauge); trimming is rare.
+// Memory freed by a wave of disconnects stays with the allocator (glibc keeps it in its arenas;
+// jemalloc and mimalloc return it only after a while). Once the open connections have fallen
+// well below their peak since the last trim, the free pages go back to the system: the
+// process's memory follows its load down, not only up. Checked once a second (reading a gauge);
+// trimming is rare.
 asio::awaitable<void> memory_trim_loop(worker& home, const metrics::registry& stats) {
     constexpr std::int64_t min_drop = 256;  // connections closed since the peak
     asio::steady_timer timer(home.ioc);
@@ -156,15 +154,13 @@ asio::awaitable<void> memory_trim_loop(worker& home, const metrics::registry& st
         const std::int64_t open = stats.connections_open();
         peak = std::max(peak, open);
         if (peak - open >= min_drop && peak - open >= peak / 4) {
-#ifdef __GLIBC__
             const auto start = std::chrono::steady_clock::now();
-            malloc_trim(0);
+            release_free_memory();
             spdlog::debug("event=memory_trimmed connections_peak={} connections_open={} ms={}",
                           peak, open,
                           std::chrono::duration_cast<std::chrono::milliseconds>(
                               std::chrono::steady_clock::now() - start)
                               .count());
-#endif
             peak = open;
         }
         timer.expires_after(std::chrono::seconds(1));
@@ -347,6 +343,19 @@ int run_server(const config::server_config& cfg) {
         w->api->set_startup_gate(&startup);
         contexts.push_back(&w->ioc);
         asio::post(w->ioc, [r = w->redis.get()] { r->start(); });
+        w->bus = std::make_unique<redis::client>(
+            w->ioc.get_executor(),
+            redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus-" + std::to_string(i),
+                                   &redis_status},
+            stats.for_thread(i));
+        std::vector<std::string> channels;
+        channels.emplace_back(redis::keys::messages_channel);
+        channels.emplace_back(redis::keys::events_channel);
+        w->bus->subscribe(std::move(channels),
+                          [&w = *w](std::string_view channel, std::string_view payload) {
+                              deliver_bus_event(w, payload, channel == redis::keys::events_channel);
+                          });
+        asio::post(w->ioc, [b = w->bus.get()] { b->start(); });
         workers.push_back(std::move(w));
     }
 
@@ -357,20 +366,6 @@ int run_server(const config::server_config& cfg) {
         w->eio->set_peers(peers);
 
     worker& home = *workers.front();
-    // The process's one subscriber connection, on thread 0.
-    // Like every I/O object here, destroyed before the io_context it lives on.
-    std::optional<redis::client> bus;
-    bus.emplace(home.ioc.get_executor(),
-                redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus", &redis_status},
-                stats.for_thread(0));
-    std::vector<std::string> channels;
-    channels.emplace_back(redis::keys::messages_channel);
-    channels.emplace_back(redis::keys::events_channel);
-    bus->subscribe(std::move(channels),
-                   [&workers](std::string_view channel, std::string_view payload) {
-                       fan_out(workers, payload, channel == redis::keys::events_channel);
-                   });
-    asio::post(home.ioc, [&bus] { bus->start(); });
     // Destroyed before the workers: their I/O objects live on the workers' io_contexts.
     std::optional<transport::listener> listener;
     std::optional<asio::signal_set> signals;
@@ -384,8 +379,8 @@ int run_server(const config::server_config& cfg) {
         stats.for_thread(0));
     listener->start();
     const std::string host = cfg.bind == "0.0.0.0" ? "localhost" : cfg.bind;
-    spdlog::info("event=listening url=http://{}:{}/ threads={} web_root={}", host, listener->port(),
-                 cfg.threads, files.root().string());
+    spdlog::info("event=listening url=http://{}:{}/ threads={} web_root={} allocator={}", host,
+                 listener->port(), cfg.threads, files.root().string(), allocator_name());
 
     if (cfg.demo_data)
         asio::co_spawn(home.ioc, load_demo(home, passwords, startup), log_exception);
@@ -402,8 +397,8 @@ int run_server(const config::server_config& cfg) {
         spdlog::info("event=shutdown_started signal={}", signo);
         listener->stop();
         const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
-        bus->stop();
         for (auto& w : workers) {
+            asio::post(w->ioc, [&w = *w] { w.bus->stop(); });
             asio::co_spawn(w->ioc, drain(*w, deadline, instance_id), log_exception);
         }
     });
@@ -421,7 +416,6 @@ int run_server(const config::server_config& cfg) {
         w->ioc.destroy_pending();
     signals.reset();
     listener.reset();
-    bus.reset();
     passwords.stop();
     workers.clear();
     if (own_redis)

@@ -2,6 +2,7 @@
 
 #include <hiredis/async.h>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
 
 #include <memory>
 
@@ -21,6 +22,8 @@ struct watcher {
     bool want_write = false;
     bool reading = false;
     bool writing = false;
+    bool flush_posted = false;  // a flush is queued on the executor
+    bool in_write = false;      // inside redisAsyncHandleWrite (it re-adds the write watch)
 };
 
 using watcher_ptr = std::shared_ptr<watcher>;
@@ -63,7 +66,9 @@ void arm_write(const watcher_ptr& w) {
                                  w->writing = false;
                                  if (ec || w->ac == nullptr || !w->want_write)
                                      return;
+                                 w->in_write = true;
                                  redisAsyncHandleWrite(w->ac);  // may free the context
+                                 w->in_write = false;
                                  arm_write(w);
                              });
 }
@@ -82,10 +87,32 @@ void del_read(void* privdata) {
     from(privdata)->want_read = false;
 }
 
+// Writes what hiredis has buffered now, and waits for the socket only if some is left.
+void flush(const watcher_ptr& w) {
+    w->flush_posted = false;
+    if (w->ac == nullptr || !w->want_write || w->writing)
+        return;
+    w->in_write = true;
+    redisAsyncHandleWrite(w->ac);  // may free the context; calls del_write once all is written
+    w->in_write = false;
+    arm_write(w);  // some is left: wait until the socket takes more
+}
+
+// Once connected, a command is not written when hiredis queues it but at the end of the loop
+// turn, with every other command of that turn: one write(2) for all of them, and no wait for a
+// socket that is almost always writable (a wait would cost an epoll_ctl per command). While
+// connecting, hiredis must wait for writability: that is how it learns the connect completed.
 void add_write(void* privdata) {
     auto& w = from(privdata);
     w->want_write = true;
-    arm_write(w);
+    if ((w->ac->c.flags & REDIS_CONNECTED) == 0) {
+        arm_write(w);
+        return;
+    }
+    if (w->flush_posted || w->writing || w->in_write)
+        return;  // already on its way (a partial write waits for writability in arm_write)
+    w->flush_posted = true;
+    asio::post(w->descriptor.get_executor(), [w] { flush(w); });
 }
 
 void del_write(void* privdata) {

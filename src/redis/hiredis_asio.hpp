@@ -1,7 +1,9 @@
 #pragma once
 // Drives a hiredis async context from an Asio io_context: hiredis asks to watch its socket for
 // reads and writes through the ev hooks; we wait with stream_descriptor::async_wait and call
-// redisAsyncHandleRead/Write when the socket is ready. hiredis owns the fd; we never close it.
+// redisAsyncHandleRead/Write when the socket is ready. Once connected, the commands queued in
+// one loop turn are written together at its end, without waiting for writability first.
+// hiredis owns the fd; we never close it.
 
 #include <boost/asio/any_io_executor.hpp>
 
