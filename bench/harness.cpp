@@ -45,7 +45,7 @@ void add_process_fields(json_line& out, const measurement& m) {
     out.field("server_cpu_percent", percent);
     out.field("server_rss_kb", m.server_rss_kb);
     out.field("server_context_switches", m.server_context_switches);
-    out.field("server_io_syscalls", m.server_io_syscalls);
+    out.field("server_syscalls", m.server_syscalls);
     out.field("redis_cpu_s", m.redis_cpu_s);
     out.field("bench_cpu_s", m.bench_cpu_s);
 }
@@ -55,6 +55,7 @@ harness::harness(const bench_options& options, server_target target, std::size_t
       target_(std::move(target)),
       server_(options.server_pid),
       redis_(options.redis_pid),
+      server_syscalls_(options.server_pid),
       pool_(options.threads) {
     if (target_.endpoint.address().is_loopback()) {
         sources_ = source_addresses(options.sources != 0
@@ -238,9 +239,9 @@ socket_set& harness::new_socket_set(socketio_handler* inner) {
 }
 
 harness::probe_point harness::probe() {
-    return probe_point{clock_type::now(),    pool_.snapshot(),  server_.cpu_seconds(),
-                       redis_.cpu_seconds(), own_cpu_seconds(), server_.context_switches(),
-                       server_.io_syscalls()};
+    return probe_point{clock_type::now(),       pool_.snapshot(),  server_.cpu_seconds(),
+                       redis_.cpu_seconds(),    own_cpu_seconds(), server_.context_switches(),
+                       server_syscalls_.total()};
 }
 
 measurement harness::since(const probe_point& start) {
@@ -256,8 +257,8 @@ measurement harness::since(const probe_point& start) {
     m.server_rss_kb = server_.rss_kb();
     if (start.server_context_switches && end.server_context_switches)
         m.server_context_switches = *end.server_context_switches - *start.server_context_switches;
-    if (start.server_io_syscalls && end.server_io_syscalls)
-        m.server_io_syscalls = *end.server_io_syscalls - *start.server_io_syscalls;
+    if (start.server_syscalls && end.server_syscalls)
+        m.server_syscalls = *end.server_syscalls - *start.server_syscalls;
     return m;
 }
 

@@ -56,7 +56,7 @@ struct measurement {
     double bench_cpu_s = 0;
     std::optional<long> server_rss_kb;                          // at the end of the interval
     std::optional<unsigned long long> server_context_switches;  // over the interval
-    std::optional<unsigned long long> server_io_syscalls;       // over the interval
+    std::optional<unsigned long long> server_syscalls;          // over the interval
 };
 
 class harness {
@@ -106,7 +106,7 @@ class harness {
         std::optional<double> redis_cpu_s;
         double bench_cpu_s = 0;
         std::optional<unsigned long long> server_context_switches;
-        std::optional<unsigned long long> server_io_syscalls;
+        std::optional<unsigned long long> server_syscalls;
     };
     probe_point probe();
     measurement since(const probe_point& start);
@@ -125,6 +125,7 @@ class harness {
     source_addresses sources_;
     process_probe server_;
     process_probe redis_;
+    syscall_counter server_syscalls_;
     worker_pool pool_;
     std::vector<std::unique_ptr<http_client>> http_clients_;
     std::vector<std::unique_ptr<socket_set>> socket_sets_;

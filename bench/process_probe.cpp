@@ -1,7 +1,11 @@
 #include "process_probe.hpp"
 
+#include <linux/perf_event.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cstdint>
 
 #include <filesystem>
 #include <fstream>
@@ -80,24 +84,6 @@ std::optional<unsigned long long> process_probe::context_switches() const {
     return total;
 }
 
-std::optional<unsigned long long> process_probe::io_syscalls() const {
-    if (!enabled())
-        return std::nullopt;
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
-    std::string line;
-    unsigned long long total = 0;
-    int found = 0;
-    while (std::getline(in, line)) {
-        if (line.starts_with("syscr:") || line.starts_with("syscw:")) {
-            total += std::stoull(line.substr(6));
-            ++found;
-        }
-    }
-    if (found != 2)
-        return std::nullopt;
-    return total;
-}
-
 std::optional<long> process_probe::max_open_files() const {
     if (!enabled())
         return std::nullopt;
@@ -112,6 +98,59 @@ std::optional<long> process_probe::max_open_files() const {
         }
     }
     return std::nullopt;
+}
+
+syscall_counter::syscall_counter(int pid) {
+    if (pid <= 0)
+        return;
+    // The tracepoint's id, from tracefs (mounted at either place).
+    unsigned long long id = 0;
+    for (const char* path : {"/sys/kernel/tracing/events/raw_syscalls/sys_enter/id",
+                             "/sys/kernel/debug/tracing/events/raw_syscalls/sys_enter/id"}) {
+        std::ifstream in(path);
+        if (in >> id)
+            break;
+    }
+    if (id == 0)
+        return;
+    std::error_code ec;
+    for (const auto& task :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task", ec)) {
+        perf_event_attr attr{};
+        attr.type = PERF_TYPE_TRACEPOINT;
+        attr.size = sizeof attr;
+        attr.config = id;
+        const auto tid = static_cast<pid_t>(std::stol(task.path().filename().string()));
+        const long fd = syscall(SYS_perf_event_open, &attr, tid, -1, -1, PERF_FLAG_FD_CLOEXEC);
+        if (fd < 0) {
+            close_all();
+            return;
+        }
+        fds_.push_back(static_cast<int>(fd));
+    }
+}
+
+syscall_counter::~syscall_counter() {
+    close_all();
+}
+
+void syscall_counter::close_all() {
+    for (int fd : fds_)
+        ::close(fd);
+    fds_.clear();
+}
+
+std::optional<unsigned long long> syscall_counter::total() const {
+    if (fds_.empty())
+        return std::nullopt;
+    unsigned long long sum = 0;
+    for (int fd : fds_) {
+        std::uint64_t value = 0;
+        if (::read(fd, &value, sizeof value) != sizeof value)
+            return std::nullopt;
+        sum += value;
+    }
+    return sum;
 }
 
 double own_cpu_seconds() {

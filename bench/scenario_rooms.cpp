@@ -75,7 +75,7 @@ int run_pair_rooms(const bench_options& o, const server_target& target, bool rec
     if (m.server_cpu_s && acked > 0)
         us_per_message = *m.server_cpu_s * 1e6 / static_cast<double>(acked);
     out.field("server_cpu_us_per_message", us_per_message);
-    // What each message costs in wakeups and in read/write system calls (all threads).
+    // What each message costs in wakeups and in system calls (all threads).
     const auto per_message = [acked](const std::optional<unsigned long long>& n) {
         std::optional<double> v;
         if (n && acked > 0)
@@ -83,7 +83,7 @@ int run_pair_rooms(const bench_options& o, const server_target& target, bool rec
         return v;
     };
     out.field("server_context_switches_per_message", per_message(m.server_context_switches))
-        .field("server_io_syscalls_per_message", per_message(m.server_io_syscalls));
+        .field("server_syscalls_per_message", per_message(m.server_syscalls));
     const auto reads = get(d, counter::reads_acked);
     if (receipts) {
         out.field("reads_sent", get(d, counter::reads_sent))

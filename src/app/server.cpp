@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -23,6 +24,7 @@
 #include "app/embedded_redis.hpp"
 #include "app/password_pool.hpp"
 #include "chat/bus_event.hpp"
+#include "chat/bus_lag.hpp"
 #include "chat/demo_data.hpp"
 #include "chat/hub.hpp"
 #include "chat/realtime.hpp"
@@ -61,7 +63,6 @@ struct worker {
     io_context_of_worker ioc{1};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
     std::unique_ptr<redis::client> redis;
-    std::unique_ptr<redis::client> bus;  // this thread's subscriber
     std::unique_ptr<chat::store> store;
     std::unique_ptr<chat::rest_api> api;
     chat::hub hub;
@@ -76,16 +77,68 @@ double now_seconds() {
         .count();
 }
 
-// One bus event, on the thread whose subscriber received it: parsed and encoded once (the
-// Socket.IO packet inside its WebSocket frame), then that one buffer is queued to each of the
-// thread's receivers. Every thread has its own subscriber, so no event crosses threads.
-void deliver_bus_event(worker& w, std::string_view payload, bool own_channel) {
+double monotonic_seconds() {
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+// The subscriber's lag, on thread 0 (chat/bus_lag.hpp): every change goes to every thread.
+// Under a sustained overload the state flips many times a second: one warning per 10 s, with
+// the number of times it became congested since the last one.
+struct bus_lag {
+    chat::bus_lag_gate gate;
+    std::string own_id;  // our envelopes' serverId
+    double last_warning = -1e9;
+    std::uint64_t congestions = 0;  // since the last warning
+
+    void announce(std::vector<std::unique_ptr<worker>>& workers, bool congested, double lag) {
+        if (congested) {
+            ++congestions;
+            const double now = monotonic_seconds();
+            if (now - last_warning >= 10) {
+                spdlog::warn(
+                    "event=bus_congested lag_ms={:.0f} times={} hint=\"new messages wait until "
+                    "the subscriber catches up\"",
+                    lag * 1000, congestions);
+                last_warning = now;
+                congestions = 0;
+            }
+        }
+        for (auto& w : workers)
+            asio::post(w->ioc, [&w = *w, congested] { w.realtime->set_bus_congested(congested); });
+    }
+};
+
+// One bus event, parsed and encoded once for the whole process (the Socket.IO packet inside its
+// WebSocket frame), then handed to every thread, which queues that same buffer to each receiver.
+void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_lag& lag, std::string_view payload,
+             bool own_channel) {
     auto parsed = chat::parse_envelope(payload, own_channel);
     if (!parsed)
         return;
-    const auto packet = transport::make_text_frame(
-        "4" + socketio::encode_event("/", parsed->name, parsed->data_json));
-    w.hub.deliver(*parsed, packet);
+    if (parsed->type == chat::bus_event_type::message && parsed->server_id == lag.own_id) {
+        const double behind = now_seconds() - parsed->date;
+        if (auto change = lag.gate.observe(behind, monotonic_seconds()))
+            lag.announce(workers, *change, behind);
+    }
+    auto event = std::make_shared<const chat::bus_event>(std::move(*parsed));
+    auto packet = transport::make_text_frame(
+        "4" + socketio::encode_event("/", event->name, event->data_json));
+    for (auto& w : workers) {
+        asio::post(w->ioc, [&w = *w, event, packet] { w.hub.deliver(*event, packet); });
+    }
+}
+
+// A congested bus that has carried none of our messages for a while is clear again.
+asio::awaitable<void> bus_lag_loop(worker& home, std::vector<std::unique_ptr<worker>>& workers,
+                                   bus_lag& lag) {
+    asio::steady_timer timer(home.ioc);
+    while (!home.sessions.draining()) {
+        if (auto change = lag.gate.tick(monotonic_seconds()))
+            lag.announce(workers, *change, 0);
+        timer.expires_after(250ms);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
 }
 
 asio::awaitable<std::unordered_map<std::string, int>> presence_of(worker& w) {
@@ -343,19 +396,6 @@ int run_server(const config::server_config& cfg) {
         w->api->set_startup_gate(&startup);
         contexts.push_back(&w->ioc);
         asio::post(w->ioc, [r = w->redis.get()] { r->start(); });
-        w->bus = std::make_unique<redis::client>(
-            w->ioc.get_executor(),
-            redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus-" + std::to_string(i),
-                                   &redis_status},
-            stats.for_thread(i));
-        std::vector<std::string> channels;
-        channels.emplace_back(redis::keys::messages_channel);
-        channels.emplace_back(redis::keys::events_channel);
-        w->bus->subscribe(std::move(channels),
-                          [&w = *w](std::string_view channel, std::string_view payload) {
-                              deliver_bus_event(w, payload, channel == redis::keys::events_channel);
-                          });
-        asio::post(w->ioc, [b = w->bus.get()] { b->start(); });
         workers.push_back(std::move(w));
     }
 
@@ -366,6 +406,21 @@ int run_server(const config::server_config& cfg) {
         w->eio->set_peers(peers);
 
     worker& home = *workers.front();
+    // The process's one subscriber connection, on thread 0.
+    // Like every I/O object here, destroyed before the io_context it lives on.
+    std::optional<redis::client> bus;
+    bus.emplace(home.ioc.get_executor(),
+                redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus", &redis_status},
+                stats.for_thread(0));
+    std::vector<std::string> channels;
+    channels.emplace_back(redis::keys::messages_channel);
+    channels.emplace_back(redis::keys::events_channel);
+    bus_lag lag{{}, instance_id};
+    bus->subscribe(std::move(channels),
+                   [&workers, &lag](std::string_view channel, std::string_view payload) {
+                       fan_out(workers, lag, payload, channel == redis::keys::events_channel);
+                   });
+    asio::post(home.ioc, [&bus] { bus->start(); });
     // Destroyed before the workers: their I/O objects live on the workers' io_contexts.
     std::optional<transport::listener> listener;
     std::optional<asio::signal_set> signals;
@@ -387,6 +442,7 @@ int run_server(const config::server_config& cfg) {
     asio::co_spawn(home.ioc, index_usernames(home), log_exception);
     asio::co_spawn(home.ioc, presence_loop(home, workers, cfg, instance_id), log_exception);
     asio::co_spawn(home.ioc, memory_trim_loop(home, stats), log_exception);
+    asio::co_spawn(home.ioc, bus_lag_loop(home, workers, lag), log_exception);
 
     bool stopping = false;
     signals.emplace(home.ioc, SIGINT, SIGTERM);
@@ -397,8 +453,8 @@ int run_server(const config::server_config& cfg) {
         spdlog::info("event=shutdown_started signal={}", signo);
         listener->stop();
         const auto deadline = std::chrono::steady_clock::now() + cfg.shutdown_timeout;
+        bus->stop();
         for (auto& w : workers) {
-            asio::post(w->ioc, [&w = *w] { w.bus->stop(); });
             asio::co_spawn(w->ioc, drain(*w, deadline, instance_id), log_exception);
         }
     });
@@ -416,6 +472,7 @@ int run_server(const config::server_config& cfg) {
         w->ioc.destroy_pending();
     signals.reset();
     listener.reset();
+    bus.reset();
     passwords.stop();
     workers.clear();
     if (own_redis)

@@ -145,6 +145,7 @@ std::optional<bus_event> parse_envelope(std::string_view payload, bool own_chann
             return std::nullopt;
         ev.type = t == "message" ? bus_event_type::message : bus_event_type::message_updated;
         ev.room_id = m->room_id;
+        ev.date = m->date;
         ev.data_json = to_json(*m);
         return ev;
     }

@@ -34,6 +34,7 @@ struct bus_event {
     std::string user_id;    // user_connected, user_disconnected, typing, room_read
     std::string name;       // the Socket.IO event name ("message", "user.connected", ...)
     std::string data_json;  // normalised payload
+    double date = 0;        // message: its date (seconds since the epoch)
     std::vector<std::string> members;  // group_changed: the members now
     std::vector<std::string> removed;  // group_changed: who left or was removed
 };

@@ -1,5 +1,8 @@
 #include "chat/realtime.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/parse.hpp>
 
@@ -15,6 +18,7 @@ namespace redchat::chat {
 namespace {
 
 using boost::asio::awaitable;
+namespace asio = boost::asio;
 namespace json = boost::json;
 
 event_outcome refuse(std::string reason, bool rate_limited = false) {
@@ -293,6 +297,23 @@ awaitable<event_outcome> realtime::join(client_socket& socket, json::array args)
     co_return event_outcome{};
 }
 
+void realtime::set_bus_congested(bool congested) {
+    bus_congested_ = congested;
+    if (!congested) {
+        for (auto* t : bus_waiters_)
+            t->cancel();  // each waiter resumes later and takes itself off the list
+    }
+}
+
+awaitable<void> realtime::wait_for_bus() {
+    if (!bus_congested_)
+        co_return;
+    asio::steady_timer timer(co_await asio::this_coro::executor, max_bus_wait);
+    bus_waiters_.push_back(&timer);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(bus_waiters_, &timer);
+}
+
 awaitable<event_outcome> realtime::send(client_socket& socket, json::array args) {
     if (!socket.account)
         co_return refuse("Log in before sending messages");
@@ -320,6 +341,8 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
     if (!co_await is_member(socket, *room))
         co_return refuse("You are not a member of this room");
 
+    // Checked, and now held back while the process cannot deliver what it stores.
+    co_await wait_for_bus();
     const user sender = *socket.account;
     const bool group = is_group_room_id(*room);
     auto posted = co_await db_.post_message(*room, sender.id, text, now_(), server_id_,

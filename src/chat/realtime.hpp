@@ -4,6 +4,7 @@
 // encodes the outcomes.
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/json/array.hpp>
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "chat/hub.hpp"
 #include "chat/store.hpp"
@@ -53,6 +55,10 @@ class realtime {
     // From now on, closing sockets leave presence alone: the instance's whole presence is
     // removed at once by a sweep of itself.
     void begin_shutdown() { shutting_down_ = true; }
+    // The bus is congested (chat/bus_lag.hpp): new messages wait up to `max_wait` before they
+    // are stored, until it is clear again. Set on this thread by a post from the subscriber's.
+    void set_bus_congested(bool congested);
+    static constexpr std::chrono::milliseconds max_bus_wait{1000};
     // Events being handled now (shutdown waits for their Redis writes).
     std::size_t in_flight() const { return in_flight_; }
     // This thread's presence as it should be in Redis: per user, the sockets whose join was
@@ -78,6 +84,7 @@ class realtime {
     boost::asio::awaitable<std::optional<event_outcome>> may_change(client_socket& socket,
                                                                     std::string room_id);
     boost::asio::awaitable<bool> is_member(client_socket& socket, std::string room_id);
+    boost::asio::awaitable<void> wait_for_bus();
     boost::asio::awaitable<void> leave(client_socket& socket, user account);
     void forget_local(const std::string& user_id);
 
@@ -89,6 +96,8 @@ class realtime {
     clock_fn now_;
     bool shutting_down_ = false;
     std::size_t in_flight_ = 0;
+    bool bus_congested_ = false;
+    std::vector<boost::asio::steady_timer*> bus_waiters_;  // messages held back, woken when clear
     keyed_buckets& user_rates_;
     std::unordered_map<std::string, int> presence_local_;
 };

@@ -164,7 +164,7 @@ std::string registry::render() const {
     line("redchat_redis_reconnects_total", "counter", "Redis connections re-established.",
          sum(&shard::redis_reconnects));
     line("redchat_redis_connections_down", "gauge",
-         "Redis connections (each thread's commands and subscriber) not connected now.",
+         "Redis connections (commands of each thread, and the subscriber) not connected now.",
          sum_signed(&shard::redis_connections_down));
     line("redchat_connections_accepted_total", "counter", "TCP connections accepted.",
          sum(&shard::connections_accepted));

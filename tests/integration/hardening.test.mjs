@@ -118,7 +118,7 @@ describe('bad Redis configuration says so, once', () => {
     redises.push(redis);
     await server.waitForLog(/event=redis_available/, 10000);
     await waitForReady(server.base);
-    // Four connections (a command link and a subscriber per thread), several attempts each: one line.
+    // Three connections (two threads and the subscriber), several attempts each: one line.
     assert.equal(count(server.logs(), /event=redis_unavailable/), 1, server.logs());
   });
 
@@ -151,7 +151,7 @@ describe('bad Redis configuration says so, once', () => {
     }
     const ready = await fetch(`${wrong.base}/readyz`);
     assert.equal(ready.status, 503);
-    assert.match((await ready.json()).message, /4 connection\(s\) down/);
+    assert.match((await ready.json()).message, /3 connection\(s\) down/);
     const none = await startServer({ redisUrl: `redis://127.0.0.1:${redis.port}` });
     servers.push(none);
     await none.waitForLog(/event=redis_unavailable .*cause="Redis requires a password/);
@@ -207,7 +207,7 @@ describe('a Redis link that goes silent without closing', () => {
     proxy.blackhole();
     await waitFor('readyz 503', async () => (await fetch(`${server.base}/readyz`, { signal: AbortSignal.timeout(3000) })).status === 503, 8000);
     // Every connection noticed, the idle ones and the subscriber too (probes, not trust).
-    await waitFor('all four connections down', async () => (await down()) === 4, 8000);
+    await waitFor('all three connections down', async () => (await down()) === 3, 8000);
     assert.match(server.logs(), /event=redis_unavailable .*cause="no SUBSCRIBE confirmation within 500 ms"/);
 
     proxy.restore();

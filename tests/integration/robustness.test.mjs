@@ -265,7 +265,7 @@ describe('Redis outage', () => {
     const metrics = await stack.api().get('/metrics');
     assert.equal(metrics.status, 200);
     const down = () => Number(/^redchat_redis_connections_down (-?\d+)/m.exec(metrics.text)?.[1]);
-    assert.equal(down(), 4, 'both I/O threads\' command and subscriber connections are down');
+    assert.equal(down(), 3, 'both I/O threads\' connections and the subscriber are down');
     assert.ok(stack.server.running());
 
     await stack.redis.restart();

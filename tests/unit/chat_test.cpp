@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "chat/bus_event.hpp"
+#include "chat/bus_lag.hpp"
 #include "chat/demo_data.hpp"
 #include "chat/hub.hpp"
 #include "chat/message.hpp"
@@ -927,6 +928,62 @@ TEST_F(realtime_test, a_message_whose_fate_is_unknown_is_not_reported_as_not_sto
     ASSERT_TRUE(o.error);
     EXPECT_NE(o.ack_json.find(R"("stored":false)"), std::string::npos) << o.ack_json;
     EXPECT_NE(o.error->find("not stored"), std::string::npos) << *o.error;
+}
+
+TEST_F(realtime_test, a_congested_bus_holds_new_messages_until_it_is_clear) {
+    run(rt_.connected(pablo_));
+    boost::asio::io_context ctx;
+    auto send = [&](const char* text, std::optional<event_outcome>& out) {
+        const std::string args = std::string(R"([{"roomId":"0","message":")") + text + "\"}]";
+        boost::asio::co_spawn(ctx, rt_.on_event(pablo_, "message", json::parse(args).as_array()),
+                              [&out](std::exception_ptr e, event_outcome o) {
+                                  if (e)
+                                      std::rethrow_exception(e);
+                                  out = std::move(o);
+                              });
+    };
+    rt_.set_bus_congested(true);
+    std::optional<event_outcome> first, second;
+    send("one", first);
+    send("two", second);
+    ctx.poll();
+    EXPECT_FALSE(first);
+    EXPECT_FALSE(second);
+    EXPECT_FALSE(db_.messages.contains("0"));  // held back, not stored
+    EXPECT_EQ(rt_.in_flight(), 2u);            // and counted: shutdown waits for them
+    rt_.set_bus_congested(false);
+    ctx.run();
+    ASSERT_TRUE(first && second);
+    EXPECT_FALSE(first->error);
+    EXPECT_FALSE(second->error);
+    ASSERT_EQ(db_.messages.at("0").size(), 2u);
+
+    // A bus that stays congested holds a message back for at most max_bus_wait.
+    rt_.set_bus_congested(true);
+    std::optional<event_outcome> third;
+    send("three", third);
+    ctx.restart();
+    ctx.run();  // returns once the wait is over and the message is stored
+    ASSERT_TRUE(third);
+    EXPECT_FALSE(third->error);
+    EXPECT_EQ(db_.messages.at("0").size(), 3u);
+}
+
+TEST(bus_lag_gate, congested_above_high_clear_below_low_or_when_quiet) {
+    bus_lag_gate gate({.high = 0.25, .low = 0.1, .quiet = 0.5});
+    EXPECT_FALSE(gate.observe(0.01, 1.0));
+    EXPECT_FALSE(gate.observe(0.2, 1.1));  // under high: nothing
+    EXPECT_EQ(gate.observe(0.3, 1.2), std::optional<bool>(true));
+    EXPECT_TRUE(gate.congested());
+    EXPECT_FALSE(gate.observe(0.4, 1.3));   // still congested: no change to announce
+    EXPECT_FALSE(gate.observe(0.15, 1.4));  // between low and high: stays congested
+    EXPECT_EQ(gate.observe(0.05, 1.5), std::optional<bool>(false));
+    EXPECT_FALSE(gate.congested());
+
+    EXPECT_EQ(gate.observe(1.0, 2.0), std::optional<bool>(true));
+    EXPECT_FALSE(gate.tick(2.4));  // quiet for less than 0.5 s
+    EXPECT_EQ(gate.tick(2.6), std::optional<bool>(false));
+    EXPECT_FALSE(gate.tick(3.0));  // clear already
 }
 
 TEST_F(realtime_test, messages_are_stamped_by_the_server) {
