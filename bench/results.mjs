@@ -3,6 +3,11 @@
 // and server (bench/run.sh), and prints the medians as a Markdown table.
 //   node bench/results.mjs [row names...]      e.g. node bench/results.mjs fanout-max history
 // Environment: RUNS (default 3), BUILD (default build/release).
+//
+// Side by side: SERVERS="old=/tmp/old-build,new=build/release" compares servers (each a
+// directory holding a redchat-server; the redchat-bench of BUILD drives them all). Each round
+// runs every server once, in that order, so that the machine's drift hits them alike; the table
+// gives each server's median and runs, and the last server's median over the first's.
 
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
@@ -43,6 +48,24 @@ const rows = [
       ['deliveries per message', 'deliveries_per_message', ''],
       ['delivery p50', 'latency_ms.p50', 'ms'],
       ['server CPU per message', 'server_cpu_us_per_message', 'µs'],
+    ],
+  },
+  {
+    name: 'rooms-moderate',
+    args: ['rooms', '--pairs', '200', '--rate', '1000', '--duration', '10'],
+    report: [
+      ['server CPU per message', 'server_cpu_us_per_message', 'µs'],
+      ['system calls per message', 'server_syscalls_per_message', ''],
+      ['context switches per message', 'server_context_switches_per_message', ''],
+    ],
+  },
+  {
+    name: 'receipts',
+    args: ['receipts', '--pairs', '200', '--rate', '1000', '--duration', '10'],
+    report: [
+      ['server CPU per event (message or read)', 'server_cpu_us_per_event', 'µs'],
+      ['reads/s', 'reads_per_s', ''],
+      ['receipts/s', 'receipts_per_s', ''],
     ],
   },
   {
@@ -91,20 +114,57 @@ const median = (xs) => {
 const fmt = (x) => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : Number(x.toPrecision(3)).toString());
 
 const wanted = process.argv.slice(2);
-console.log('| Row | Command (`bench/run.sh ...`) | Figure | Median | Runs |');
-console.log('|---|---|---|---|---|');
-for (const row of rows.filter((r) => wanted.length === 0 || wanted.includes(r.name))) {
-  const results = [];
-  for (let i = 0; i < runs; i++) {
-    const out = execFileSync(path.join(here, 'run.sh'), row.args, {
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'ignore'],
-      maxBuffer: 1 << 20,
-    });
-    results.push(JSON.parse(out.trim().split('\n').pop()));
+const selected = rows.filter((r) => wanted.length === 0 || wanted.includes(r.name));
+
+// One run of `row` against the server in `serverDir` (default: the tool's own build).
+function runOnce(row, serverDir) {
+  const env = { ...process.env };
+  if (serverDir) env.SERVER_BUILD = serverDir;
+  const out = execFileSync(path.join(here, 'run.sh'), row.args, {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    maxBuffer: 1 << 20,
+    env,
+  });
+  return JSON.parse(out.trim().split('\n').pop());
+}
+
+const servers = (process.env.SERVERS ?? '')
+  .split(',')
+  .filter(Boolean)
+  .map((spec) => {
+    const [label, dir] = spec.split('=');
+    return { label, dir: path.resolve(dir) };
+  });
+
+if (servers.length === 0) {
+  console.log('| Row | Command (`bench/run.sh ...`) | Figure | Median | Runs |');
+  console.log('|---|---|---|---|---|');
+  for (const row of selected) {
+    const results = [];
+    for (let i = 0; i < runs; i++) results.push(runOnce(row));
+    for (const [label, key, unit] of row.report) {
+      const values = results.map((r) => Number(pick(r, key)));
+      console.log(`| ${row.name} | \`${row.args.join(' ')}\` | ${label} | ${fmt(median(values))}${unit ? ` ${unit}` : ''} | ${values.map(fmt).join(', ')} |`);
+    }
   }
-  for (const [label, key, unit] of row.report) {
-    const values = results.map((r) => Number(pick(r, key)));
-    console.log(`| ${row.name} | \`${row.args.join(' ')}\` | ${label} | ${fmt(median(values))}${unit ? ` ${unit}` : ''} | ${values.map(fmt).join(', ')} |`);
+} else {
+  const names = servers.map((s) => s.label);
+  console.log(`| Row | Command (\`bench/run.sh ...\`) | Figure | ${names.map((n) => `${n} median (runs)`).join(' | ')} | ${names.at(-1)} / ${names[0]} |`);
+  console.log(`|---|---|---|${names.map(() => '---|').join('')}---|`);
+  for (const row of selected) {
+    const results = servers.map(() => []);
+    for (let i = 0; i < runs; i++) {
+      servers.forEach((s, k) => results[k].push(runOnce(row, s.dir)));
+    }
+    for (const [label, key, unit] of row.report) {
+      const medians = results.map((rs) => median(rs.map((r) => Number(pick(r, key)))));
+      const cells = results.map((rs, k) => {
+        const values = rs.map((r) => Number(pick(r, key)));
+        return `${fmt(medians[k])}${unit ? ` ${unit}` : ''} (${values.map(fmt).join(', ')})`;
+      });
+      const ratio = medians[0] ? fmt(medians.at(-1) / medians[0]) : '—';
+      console.log(`| ${row.name} | \`${row.args.join(' ')}\` | ${label} | ${cells.join(' | ')} | ${ratio} |`);
+    }
   }
 }

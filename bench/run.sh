@@ -3,10 +3,12 @@
 # on free loopback ports, stopped afterwards) and prints the tool's JSON line. The numbers in
 # bench/RESULTS.md come from this script:
 #   bench/run.sh [--server-threads N] [--server-args "..."] <scenario> [redchat-bench flags...]
-# Environment: BUILD (default build/release).
+# Environment: BUILD (default build/release): where redchat-bench (and the server) are;
+# SERVER_BUILD (default BUILD): another build's redchat-server, for side-by-side runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build/release}
+server_build=${SERVER_BUILD:-$build}
 server_threads=2
 server_args=""
 while [[ $# -gt 0 ]]; do
@@ -32,7 +34,7 @@ redis_pid=$!
 for _ in $(seq 100); do [[ -S $work/redis.sock ]] && break; sleep 0.05; done
 
 # shellcheck disable=SC2086
-"$build/redchat-server" --port 0 --redis-url "unix://$work/redis.sock" --threads "$server_threads" \
+"$server_build/redchat-server" --port 0 --redis-url "unix://$work/redis.sock" --threads "$server_threads" \
   --demo-data off --bcrypt-cost 4 --max-connections-per-address 1000000 \
   --max-sockets-per-user 100000 --messages-per-second 100000 --message-burst 100000 \
   --registrations-per-minute 1000000 --max-pending-hashes 1000000 \
