@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "chat/store.hpp"
 #include "config/config.hpp"
@@ -52,6 +53,7 @@ class rest_api {
 
   private:
     struct context;
+    struct page_query;
     boost::asio::awaitable<api_response> me(context& ctx);
     boost::asio::awaitable<api_response> login(context& ctx);
     boost::asio::awaitable<api_response> logout(context& ctx);
@@ -59,6 +61,10 @@ class rest_api {
     boost::asio::awaitable<api_response> users(context& ctx);
     boost::asio::awaitable<api_response> rooms(context& ctx);
     boost::asio::awaitable<api_response> room_messages(context& ctx);
+    // A history page with the session read in the same round trip (the session's user unknown).
+    boost::asio::awaitable<api_response> room_page(context& ctx, page_query query);
+    static std::variant<page_query, api_response> page_query_of(const context& ctx,
+                                                                const config::server_config& cfg);
     boost::asio::awaitable<api_response> create_room(context& ctx);
     boost::asio::awaitable<api_response> read_state(context& ctx);
     boost::asio::awaitable<api_response> room_reads(context& ctx);

@@ -134,6 +134,18 @@ class store {
                                                           std::chrono::seconds idle_ttl) = 0;
     virtual task<void> delete_session(std::string session_id) = 0;
 
+    // session_user and room_messages together: a store may read both in one round trip (the
+    // history page, the busiest request, then costs one). The page is read whether or not the
+    // session is alive: the caller shows it only to a user who may see it.
+    struct session_page {
+        std::optional<std::string> user_id;
+        std::vector<std::string> messages;
+    };
+    virtual task<session_page> session_and_page(std::string session_id,
+                                                std::chrono::seconds idle_ttl, std::string room_id,
+                                                std::size_t offset, std::size_t count,
+                                                double before);
+
     // Stores a message (server time `now`, made unique and increasing per room, and a new id)
     // and publishes it on the bus in one atomic step; the sender has read the room up to it.
     // A non-empty `client_id` stores it at most once per sender and client id (for a day): a

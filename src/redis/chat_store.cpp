@@ -642,17 +642,51 @@ class redis_chat_store final : public chat::store {
         co_return co_await done(redis_.exec_all(one(cmd("SET", keys::room_name(room_id), name))));
     }
 
+    // The command that reads a history page (count > 0).
+    static command page_command(const std::string& room_id, std::size_t offset, std::size_t count,
+                                double before) {
+        if (std::isfinite(before)) {
+            return cmd("ZREVRANGEBYSCORE", keys::room(room_id), "(" + chat::format_date(before),
+                       "-inf", "LIMIT", std::to_string(offset), std::to_string(count));
+        }
+        return cmd("ZREVRANGE", keys::room(room_id), std::to_string(offset),
+                   std::to_string(offset + count - 1));
+    }
+
     task<std::vector<std::string>> room_messages(std::string room_id, std::size_t offset,
                                                  std::size_t count, double before) override {
         if (count == 0)
             co_return std::vector<std::string>{};
-        if (std::isfinite(before)) {
-            co_return co_await strings(cmd("ZREVRANGEBYSCORE", keys::room(room_id),
-                                           "(" + chat::format_date(before), "-inf", "LIMIT",
-                                           std::to_string(offset), std::to_string(count)));
+        co_return co_await strings(page_command(room_id, offset, count, before));
+    }
+
+    // The session script and the page, written together: one round trip. After a Redis restart
+    // (NOSCRIPT) the script is loaded the usual way, in two.
+    task<session_page> session_and_page(std::string session_id, std::chrono::seconds idle_ttl,
+                                        std::string room_id, std::size_t offset, std::size_t count,
+                                        double before) override {
+        std::vector<command> cmds;
+        cmds.push_back(cmd("EVALSHA", session_user_lua.sha));
+        for (auto& a : session_args(session_id, idle_ttl))
+            cmds.back().push_back(std::move(a));
+        if (count > 0)
+            cmds.push_back(page_command(room_id, offset, count, before));
+        auto r = co_await redis_.exec_all(std::move(cmds));
+        if (!r && r.error() == make_error_code(errc::redis_noscript)) {
+            co_return co_await chat::store::session_and_page(
+                std::move(session_id), idle_ttl, std::move(room_id), offset, count, before);
         }
-        co_return co_await strings(cmd("ZREVRANGE", keys::room(room_id), std::to_string(offset),
-                                       std::to_string(offset + count - 1)));
+        if (!r)
+            co_return r.error();
+        session_page out;
+        out.user_id = (*r)[0].as_string();
+        if (out.user_id && count > 0) {
+            auto list = (*r)[1].as_strings();
+            if (!list)
+                co_return make_error_code(errc::redis_protocol);
+            out.messages = std::move(*list);
+        }
+        co_return out;
     }
 
     task<void> append_message(std::string room_id, double score, std::string json) override {
@@ -670,13 +704,17 @@ class redis_chat_store final : public chat::store {
 
     task<std::optional<std::string>> session_user(std::string session_id,
                                                   std::chrono::seconds idle_ttl) override {
-        const auto slack_ms = std::min<long long>(60'000, idle_ttl.count() * 100);
-        auto r = co_await eval(session_user_lua,
-                               cmd("1", keys::session(session_id), std::to_string(idle_ttl.count()),
-                                   std::to_string(slack_ms)));
+        auto r = co_await eval(session_user_lua, session_args(session_id, idle_ttl));
         if (!r)
             co_return r.error();
         co_return r->as_string();
+    }
+
+    // The session script's arguments: 1 session:<id> <idle ttl> <slack ms>.
+    static command session_args(const std::string& session_id, std::chrono::seconds idle_ttl) {
+        const auto slack_ms = std::min<long long>(60'000, idle_ttl.count() * 100);
+        return cmd("1", keys::session(session_id), std::to_string(idle_ttl.count()),
+                   std::to_string(slack_ms));
     }
 
     task<void> delete_session(std::string session_id) override {

@@ -506,6 +506,12 @@ TEST_F(rest_api_test, history_pages_newest_first_for_members_only) {
     // General is everyone's, even without a `user:{id}:rooms` entry for it.
     db_.rooms_of["1"].erase("0");
     EXPECT_EQ(as_pablo("GET", "/room/0/messages").status, 200);
+
+    // A message we stored passes through byte for byte (the store script's "%.3f" date).
+    const std::string ours =
+        R"({"id":"1718000000100-ab","roomId":"1:2","from":"1","date":1718000000.100,"message":"x"})";
+    db_.messages["1:2"].emplace_back(1718000000.1, ours);
+    EXPECT_EQ(as_pablo("GET", "/room/1:2/messages?size=1").body, "[" + ours + "]");
 }
 
 TEST_F(rest_api_test, history_pages_with_a_stable_cursor) {
