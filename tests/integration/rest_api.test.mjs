@@ -456,6 +456,21 @@ describe('GET /room/{roomId}/messages', () => {
     assert.deepEqual(r.json, []);
     await db.srem('user:1:rooms', '1:99');
   });
+
+  test('a page after Redis lost its scripts (as after a restart) is still served, and a dead session is still 401', async () => {
+    const c = await loggedIn('Joe');
+    const first = await c.get('/room/0/messages?size=3');
+    assert.equal(first.status, 200, describeRes(first));
+    // The session and the page go to Redis together; the session script must be loaded again.
+    assert.equal(await db.script('FLUSH'), 'OK');
+    const again = await c.get('/room/0/messages?size=3');
+    assert.equal(again.status, 200, describeRes(again));
+    assert.deepEqual(again.json, first.json);
+    await db.script('FLUSH');
+    await db.del(`session:${c.sid}`);
+    assertError(await c.get('/room/0/messages?size=3'), 401);
+    assertError(await c.get(`/room/${ROOM}/messages`), 401);
+  });
 });
 
 describe('POST /room', () => {
