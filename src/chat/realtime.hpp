@@ -55,7 +55,7 @@ class realtime {
     // From now on, closing sockets leave presence alone: the instance's whole presence is
     // removed at once by a sweep of itself.
     void begin_shutdown() { shutting_down_ = true; }
-    // The bus is congested (chat/bus_lag.hpp): new messages wait up to `max_wait` before they
+    // The bus is congested (chat/bus_lag.hpp): new messages wait up to max_bus_wait before they
     // are stored, until it is clear again. Set on this thread by a post from the subscriber's.
     void set_bus_congested(bool congested);
     static constexpr std::chrono::milliseconds max_bus_wait{1000};
