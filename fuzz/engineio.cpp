@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "core/base64.hpp"
 #include "socketio/engineio_codec.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -15,9 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
     (void)redchat::socketio::decode_packet(text);
-    if (auto bytes = redchat::socketio::base64_decode(text)) {
+    if (auto bytes = redchat::base64_decode(text)) {
         // Decoding is lenient about unused bits; encoding then decoding is exact.
-        auto again = redchat::socketio::base64_decode(redchat::socketio::base64_encode(*bytes));
+        auto again = redchat::base64_decode(redchat::base64_encode(*bytes));
         if (!again || *again != *bytes)
             __builtin_trap();
     }

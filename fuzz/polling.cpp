@@ -42,6 +42,7 @@
 #include "chat/realtime.hpp"
 #include "fake_store.hpp"
 #include "socketio/engineio_codec.hpp"
+#include "transport/chat_socket.hpp"
 #include "transport/engineio_server.hpp"
 #include "ws_client.hpp"
 
@@ -200,7 +201,7 @@ unsigned bit_of(int status) {
 class harness {
   public:
     harness() {
-        server_.emplace(ioc_, 0, realtime_, db_, cfg_, stats_, per_user_, per_address_);
+        server_.emplace(ioc_, 0, app_, cfg_, stats_, per_address_);
         server_->set_peers({&*server_});
         db_.add_user("Pablo", "x");
         db_.add_user("Joe", "x");
@@ -611,6 +612,7 @@ class harness {
                              rates_};
     transport::connection_limiter per_user_{2};
     transport::connection_limiter per_address_{4};
+    transport::chat_application app_{realtime_, db_, cfg_, stats_, per_user_};
     std::optional<transport::engineio_server> server_;
     std::vector<session_ref> sessions_;
     std::vector<ws_peer> peers_;  // the clients' ends, all reset by finish()

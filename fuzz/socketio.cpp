@@ -15,11 +15,13 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             __builtin_trap();  // every refusal says why
         return 0;
     }
-    if (packet->type == redchat::socketio::sio_type::event) {
+    if (packet->type == redchat::socketio::sio_type::event ||
+        packet->type == redchat::socketio::sio_type::binary_event) {
         auto ev = redchat::socketio::parse_event(*packet);
         if (!ev)
             __builtin_trap();  // decode already validated the event's shape
-        (void)redchat::socketio::encode_event(packet->nsp, ev->name, "", packet->ack_id);
+        (void)redchat::socketio::encode_event(packet->nsp, ev->name, "", packet->ack_id,
+                                              packet->attachments);
     }
     return 0;
 }

@@ -35,6 +35,7 @@
 #include "redis/client.hpp"
 #include "redis/keys.hpp"
 #include "socketio/socketio_codec.hpp"
+#include "transport/chat_socket.hpp"
 #include "transport/engineio_server.hpp"
 #include "transport/http_session.hpp"
 #include "transport/listener.hpp"
@@ -67,6 +68,7 @@ struct worker {
     std::unique_ptr<chat::rest_api> api;
     chat::hub hub;
     std::unique_ptr<chat::realtime> realtime;
+    std::unique_ptr<transport::chat_application> chat_sockets;
     std::unique_ptr<transport::engineio_server> eio;
     transport::session_registry sessions;
     std::unique_ptr<transport::http_services> services;
@@ -388,8 +390,10 @@ int run_server(const config::server_config& cfg) {
                                                   registration_rates, instance_id);
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
                                                        instance_id, now_seconds, message_rates);
-        w->eio = std::make_unique<transport::engineio_server>(
-            w->ioc, i, *w->realtime, *w->store, cfg, stats.for_thread(i), per_user, per_address);
+        w->chat_sockets = std::make_unique<transport::chat_application>(
+            *w->realtime, *w->store, cfg, stats.for_thread(i), per_user);
+        w->eio = std::make_unique<transport::engineio_server>(w->ioc, i, *w->chat_sockets, cfg,
+                                                              stats.for_thread(i), per_address);
         w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),
                                                        stats, files, cfg, w->sessions, *w->eio,
                                                        origins, per_address, startup});

@@ -14,19 +14,14 @@
 
 #include "chat/bus_event.hpp"
 #include "chat/store.hpp"
+#include "core/outgoing_packet.hpp"
 #include "core/token_bucket.hpp"
 
 namespace redchat::chat {
 
-// An encoded packet for clients, shared read-only by all of its receivers on every thread: the
-// Engine.IO packet text with the transport's frame header (a WebSocket header) written once in
-// front of it, so that a broadcast is encoded once and never copied per receiver.
-struct outgoing_packet {
-    std::string bytes;  // the frame header, then the packet
-    std::size_t header_size = 0;
-    std::string_view packet() const { return std::string_view(bytes).substr(header_size); }
-};
-using packet_ptr = std::shared_ptr<const outgoing_packet>;
+// Encoded packets come from the transport, opaque here (core/outgoing_packet.hpp).
+using redchat::outgoing_packet;
+using redchat::packet_ptr;
 
 class hub;
 

@@ -43,8 +43,4 @@ std::string encode_packet(eio_type type, std::string_view data = {});
 // Packets already encoded, joined for a polling response.
 std::string encode_payload(const std::vector<std::string>& encoded_packets);
 
-// Base64 (RFC 4648, with padding). decode returns errc::bad_input on malformed input.
-std::string base64_encode(std::string_view bytes);
-result<std::string> base64_decode(std::string_view text);
-
 }  // namespace redchat::socketio

@@ -105,7 +105,7 @@ result<sio_packet> decode(std::string_view text, std::string* reason, std::size_
 }
 
 result<event> parse_event(const sio_packet& p) {
-    if (p.type != sio_type::event)
+    if (p.type != sio_type::event && p.type != sio_type::binary_event)
         return make_error_code(errc::bad_input);
     boost::system::error_code ec;
     json::value v = json::parse(p.data, ec);
@@ -121,8 +121,9 @@ result<event> parse_event(const sio_packet& p) {
 }
 
 std::string encode_event(std::string_view nsp, std::string_view name, std::string_view payload_json,
-                         std::optional<std::uint64_t> ack_id) {
-    std::string out = "2" + nsp_prefix(nsp);
+                         std::optional<std::uint64_t> ack_id, std::size_t attachments) {
+    std::string out = attachments > 0 ? "5" + std::to_string(attachments) + "-" + nsp_prefix(nsp)
+                                      : "2" + nsp_prefix(nsp);
     if (ack_id)
         out += std::to_string(*ack_id);
     out += "[";
@@ -135,9 +136,10 @@ std::string encode_event(std::string_view nsp, std::string_view name, std::strin
     return out;
 }
 
-std::string encode_ack(std::string_view nsp, std::uint64_t ack_id,
-                       std::string_view args_json_array) {
-    return "3" + nsp_prefix(nsp) + std::to_string(ack_id) + std::string(args_json_array);
+std::string encode_ack(std::string_view nsp, std::uint64_t ack_id, std::string_view args_json_array,
+                       std::size_t attachments) {
+    const std::string type = attachments > 0 ? "6" + std::to_string(attachments) + "-" : "3";
+    return type + nsp_prefix(nsp) + std::to_string(ack_id) + std::string(args_json_array);
 }
 
 std::string encode_connect(std::string_view nsp, std::string_view socket_id) {

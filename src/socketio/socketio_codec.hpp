@@ -37,18 +37,22 @@ struct sio_packet {
 result<sio_packet> decode(std::string_view text, std::string* reason = nullptr,
                           std::size_t max_data_bytes = 1 << 20);
 
-// An event's name and arguments (the JSON array after the name).
+// An event's name and arguments (the JSON array after the name), of an event or a binary event
+// (whose arguments hold placeholders of its attachments: {"_placeholder":true,"num":i}).
 struct event {
     std::string name;
     boost::json::array args;
 };
 result<event> parse_event(const sio_packet& p);
 
-// Encoders. `payload_json` is inserted as is (already valid JSON).
+// Encoders. `payload_json` is inserted as is (already valid JSON). With `attachments` > 0 the
+// packet is a binary event (ack) announcing that many attachments, sent after it as binary
+// messages.
 std::string encode_event(std::string_view nsp, std::string_view name, std::string_view payload_json,
-                         std::optional<std::uint64_t> ack_id = std::nullopt);
-std::string encode_ack(std::string_view nsp, std::uint64_t ack_id,
-                       std::string_view args_json_array);
+                         std::optional<std::uint64_t> ack_id = std::nullopt,
+                         std::size_t attachments = 0);
+std::string encode_ack(std::string_view nsp, std::uint64_t ack_id, std::string_view args_json_array,
+                       std::size_t attachments = 0);
 std::string encode_connect(std::string_view nsp, std::string_view socket_id);
 std::string encode_connect_error(std::string_view nsp, std::string_view message);
 

@@ -9,12 +9,12 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/http/field.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
 #include <utility>
 
-#include "chat/message.hpp"
 #include "core/random_id.hpp"
 #include "socketio/engineio_codec.hpp"
 #include "socketio/socketio_codec.hpp"
@@ -31,13 +31,25 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 namespace {
 
+std::string quote(std::string_view text) {
+    return boost::json::serialize(boost::json::string_view(text));
+}
+
 poll_answer eio_error(int code, std::string_view message) {
-    return {
-        400, "application/json",
-        "{\"code\":" + std::to_string(code) + ",\"message\":" + chat::json_quote(message) + "}"};
+    return {400, "application/json",
+            "{\"code\":" + std::to_string(code) + ",\"message\":" + quote(message) + "}"};
 }
 
 }  // namespace
+
+std::optional<poll_answer> check_eio_query(const eio_query& q) {
+    if (q.eio != "4")
+        return poll_answer{400, "application/json",
+                           R"({"code":5,"message":"Unsupported protocol version"})"};
+    if (q.transport != "polling" && q.transport != "websocket")
+        return poll_answer{400, "application/json", R"({"code":0,"message":"Transport unknown"})"};
+    return std::nullopt;
+}
 
 eio_query parse_eio_query(std::string_view target) {
     eio_query q;
@@ -54,388 +66,6 @@ eio_query parse_eio_query(std::string_view target) {
     }
     return q;
 }
-
-// One Engine.IO session and the Socket.IO socket in it (namespace "/" only).
-class eio_session final : public chat::client_socket,
-                          public std::enable_shared_from_this<eio_session> {
-  public:
-    eio_session(engineio_server& server, std::string sid)
-        : server_(server), stats_(server.stats()), sid_(std::move(sid)) {}
-
-    const std::string& sid() const { return sid_; }
-
-    // The login cookie of the handshake: every later polling request and the upgrade of this
-    // session must carry the same one (the sid alone is no credential). Kept for polling
-    // sessions only: a WebSocket session gets no further requests.
-    void bind_login(std::optional<std::string> cookie) { login_ = std::move(cookie); }
-    // A polling session's place in the per-address count, given back when it closes.
-    void hold_address(connection_limiter::slot slot) { address_slot_.emplace(std::move(slot)); }
-    bool same_login(const std::optional<std::string>& cookie) const {
-        if (login_.has_value() != cookie.has_value())
-            return false;
-        if (!login_)
-            return true;
-        // Constant time in the cookie's bytes: its length is public (a fixed-size id).
-        if (login_->size() != cookie->size())
-            return false;
-        unsigned char diff = 0;
-        for (std::size_t i = 0; i < login_->size(); ++i)
-            diff |= static_cast<unsigned char>((*login_)[i] ^ (*cookie)[i]);
-        return diff == 0;
-    }
-    bool closed() const { return closed_; }
-    bool on_websocket() const { return websocket_; }
-
-    void deliver(const chat::packet_ptr& packet) override {
-        if (closed_)
-            return;
-        if (ws_) {
-            if (!ws_->send(packet) && ws_->is_open())
-                drop_slow();
-            return;
-        }
-        const auto& limit = server_.config().limit;
-        if (queued_bytes_ + packet->bytes.size() > limit.max_queued_bytes ||
-            queue_.size() >= limit.max_queued_messages) {
-            drop_slow();
-            return;
-        }
-        queued_bytes_ += packet->bytes.size();
-        queued_gauge_add(static_cast<std::int64_t>(packet->bytes.size()));
-        queue_.push_back(packet);
-        wake();
-    }
-    void send(std::string_view eio_packet) { deliver(make_text_frame(eio_packet)); }
-
-    // Starts the pings; called once the open packet is queued.
-    void start() { server_.schedule_ping(weak_from_this(), server_.config().ping_interval); }
-
-    // The ping timer of this session fired (engineio_server's wheel): ping, or give up on a
-    // missing pong, or, after a pong, wait for the next ping.
-    void on_ping_timer() {
-        if (closed_)
-            return;
-        const auto& cfg = server_.config();
-        switch (ping_state_) {
-            case ping_state::idle:
-                send(socketio::encode_packet(socketio::eio_type::ping));
-                ping_state_ = ping_state::awaiting_pong;
-                server_.schedule_ping(weak_from_this(), cfg.ping_timeout);
-                break;
-            case ping_state::awaiting_pong:
-                spdlog::debug("event=ping_timeout sid={}", sid_);
-                if (ws_)
-                    ws_->abort(ws_close::going_away, "Ping timeout");
-                close();
-                break;
-            case ping_state::answered:
-                ping_state_ = ping_state::idle;
-                server_.schedule_ping(
-                    weak_from_this(),
-                    std::max(cfg.ping_interval - cfg.ping_timeout, std::chrono::milliseconds(1)));
-                break;
-        }
-    }
-
-    // Ends the session: the transport closes, the chat layer is told, the server forgets it.
-    void close() {
-        if (closed_)
-            return;
-        closed_ = true;
-        wake();
-        user_slot_.reset();  // the user's socket count drops now, not when the last owner lets go
-        address_slot_.reset();
-        if (pipeline_wake_)
-            pipeline_wake_->cancel();
-        if (ws_)
-            ws_->close(ws_close::normal, "");  // after what is queued (a close packet, say)
-        if (sio_connected_) {
-            sio_connected_ = false;
-            // Posted, not dispatched: close() may run inside hub::deliver, which must not see
-            // its socket set change under its iteration.
-            asio::post(server_.context(), [self = shared_from_this()] {
-                asio::co_spawn(self->server_.context(), leave(self), asio::detached);
-            });
-        }
-        server_.forget(sid_);
-    }
-
-    // Closes now, the WebSocket too, dropping what is queued.
-    void abort() {
-        if (ws_)
-            ws_->abort(ws_close::going_away, "Server shutting down");
-        close();
-    }
-
-    // Sends an Engine.IO close (clients then reconnect by themselves) and closes once it had a
-    // moment to go out.
-    void close_soon() {
-        if (closed_)
-            return;
-        send(socketio::encode_packet(socketio::eio_type::close));
-        if (ws_) {
-            close();  // the close frame follows the close packet out
-            return;
-        }
-        // Polling: the packet goes out with the next (or pending) poll.
-        asio::co_spawn(server_.context(), close_after(shared_from_this()), asio::detached);
-    }
-
-    // Waits until packets are queued (or the session closes). A long-poll also stops waiting
-    // when the session moves to WebSocket: it is then answered with a noop.
-    awaitable<void> wait_for_output(bool long_poll) {
-        // Counted while it waits (redchat_polls_waiting), however the wait ends.
-        struct waiting {
-            metrics::gauge& gauge;
-            explicit waiting(metrics::gauge& g) : gauge(g) {
-                gauge.fetch_add(1, std::memory_order_relaxed);
-            }
-            ~waiting() { gauge.fetch_sub(1, std::memory_order_relaxed); }
-            waiting(const waiting&) = delete;
-            waiting& operator=(const waiting&) = delete;
-        };
-        std::optional<waiting> counted;
-        while (queue_.empty() && !closed_ && !(long_poll && (websocket_ || upgrading_))) {
-            if (long_poll && !counted)
-                counted.emplace(server_.stats().polls_waiting);
-            if (!wake_)
-                wake_.emplace(server_.context(), clock_type::time_point::max());
-            wake_->expires_at(clock_type::time_point::max());
-            co_await wake_->async_wait(nothrow);
-        }
-    }
-
-    // Between `2probe` and `5`: long-polls are answered with a noop at once, as engine.io
-    // clients wait for their pending poll to finish before they complete the upgrade.
-    void set_upgrading(bool upgrading) {
-        upgrading_ = upgrading;
-        if (upgrading)
-            wake();
-    }
-    bool upgrading() const { return upgrading_; }
-
-    std::vector<chat::packet_ptr> take_output() {
-        std::vector<chat::packet_ptr> out(queue_.begin(), queue_.end());
-        queue_.clear();
-        queued_gauge_add(-static_cast<std::int64_t>(queued_bytes_));
-        queued_bytes_ = 0;
-        return out;
-    }
-
-    bool poll_pending = false;
-    bool queue_empty() const { return queue_.empty(); }
-
-    // Pipelining of a WebSocket client's events: a Socket.IO event packet may start before the
-    // previous one finished, so that a busy sender is not held to one message per Redis round
-    // trip. Events start in arrival order and their Redis commands go out in that order on the
-    // thread's one connection, so a room's messages are still stored in the order they were
-    // sent (a message that first checks its room's membership in Redis may be overtaken by one
-    // to another room). Any other packet waits until the events in flight are done.
-    static constexpr int max_pipelined = 16;
-    bool can_pipeline(const socketio::eio_packet& p) const {
-        return sio_connected_ && p.type == socketio::eio_type::message && !p.binary &&
-               p.data.starts_with('2');
-    }
-    // Waits until at most `limit` events are in flight (0: until none is).
-    awaitable<void> wait_pipeline(int limit) {
-        while (pipelined_ > limit && !closed_) {
-            if (!pipeline_wake_)
-                pipeline_wake_.emplace(server_.context(), clock_type::time_point::max());
-            pipeline_wake_->expires_at(clock_type::time_point::max());
-            co_await pipeline_wake_->async_wait(nothrow);
-        }
-    }
-    static awaitable<void> run_pipelined(std::shared_ptr<eio_session> self,
-                                         socketio::eio_packet p) {
-        co_await self->on_packet(std::move(p));
-        --self->pipelined_;
-        if (self->pipeline_wake_)
-            self->pipeline_wake_->cancel();
-    }
-    void start_pipelined(socketio::eio_packet p) {
-        ++pipelined_;
-        asio::co_spawn(server_.context(), run_pipelined(shared_from_this(), std::move(p)),
-                       asio::detached);
-    }
-
-    // From now on the session's packets go out over `ws` (what polling had queued first).
-    void attach_websocket(std::shared_ptr<websocket_connection> ws) {
-        websocket_ = true;
-        ws_ = std::move(ws);
-        address_slot_.reset();  // the WebSocket connection holds the address's place now
-        for (auto& p : take_output())
-            ws_->send(std::move(p));
-        wake();  // a pending long-poll returns (with a noop)
-    }
-
-    // One Engine.IO packet from the client. Polling handles each to completion before the
-    // next; WebSocket may run event packets side by side (see can_pipeline).
-    awaitable<void> on_packet(socketio::eio_packet p) {
-        switch (p.type) {
-            case socketio::eio_type::pong:
-                if (ping_state_ == ping_state::awaiting_pong)
-                    ping_state_ = ping_state::answered;
-                break;
-            case socketio::eio_type::ping:  // not sent by EIO 4 clients, answered anyway
-                send(socketio::encode_packet(socketio::eio_type::pong, p.data));
-                break;
-            case socketio::eio_type::close:
-                close();
-                break;
-            case socketio::eio_type::message:
-                if (p.binary) {
-                    send_error("Binary packets are not supported");
-                } else {
-                    co_await on_socketio(std::move(p.data));
-                }
-                break;
-            default:
-                break;  // open, upgrade, noop: nothing to do here
-        }
-    }
-
-    ~eio_session() override { queued_gauge_add(-static_cast<std::int64_t>(queued_bytes_)); }
-    eio_session(const eio_session&) = delete;
-    eio_session& operator=(const eio_session&) = delete;
-
-  private:
-    // Through the metrics shard, which outlives every session (a session may be destroyed
-    // after its server at shutdown).
-    void queued_gauge_add(std::int64_t delta) {
-        stats_.queued_output_bytes.fetch_add(delta, std::memory_order_relaxed);
-    }
-
-    void wake() {
-        if (wake_)
-            wake_->cancel();
-    }
-
-    void drop_slow() {
-        // A client that cannot keep up is dropped rather than slowing anyone else down.
-        spdlog::info("event=slow_client_dropped sid={} queued_bytes={}", sid_,
-                     ws_ ? ws_->queued_bytes() : queued_bytes_);
-        server_.stats().slow_clients_dropped.fetch_add(1, std::memory_order_relaxed);
-        if (ws_)
-            ws_->abort(ws_close::try_again_later, "Too slow: output queue full");
-        close();
-    }
-
-    static awaitable<void> close_after(std::shared_ptr<eio_session> self) {
-        asio::steady_timer timer(self->server_.context());
-        timer.expires_after(std::chrono::milliseconds(200));
-        co_await timer.async_wait(nothrow);
-        self->close();
-    }
-
-    static awaitable<void> leave(std::shared_ptr<eio_session> self) {
-        co_await self->server_.realtime().disconnected(*self);
-    }
-
-    void send_error(std::string_view reason) {
-        send("4" + socketio::encode_event("/", "error",
-                                          "{\"message\":" + chat::json_quote(reason) + "}"));
-    }
-
-    awaitable<void> on_socketio(std::string text) {
-        std::string reason;
-        auto packet = socketio::decode(text, &reason, server_.config().limit.max_packet_bytes);
-        if (!packet) {
-            send_error("Malformed packet: " + reason);
-            co_return;
-        }
-        if (packet->nsp != "/") {
-            if (packet->type == socketio::sio_type::connect) {
-                send("4" + socketio::encode_connect_error(socketio::echoable_namespace(packet->nsp),
-                                                          "Invalid namespace"));
-            }
-            co_return;
-        }
-        switch (packet->type) {
-            case socketio::sio_type::connect:
-                // A closed session takes no place: close() gave its slot back already.
-                if (!sio_connected_ && account && !user_slot_ && !closed_) {
-                    user_slot_ = server_.per_user().try_acquire(account->id);
-                    if (!user_slot_) {
-                        server_.stats().refused_connections.fetch_add(1, std::memory_order_relaxed);
-                        send("4" + socketio::encode_connect_error(
-                                       "/", "Too many connections for this user"));
-                        break;
-                    }
-                }
-                if (socket_id_.empty())
-                    socket_id_ = random_hex(10);
-                // A repeated connect keeps the one socket: same id, events still delivered once.
-                send("4" + socketio::encode_connect("/", socket_id_));
-                // The ack itself can overflow a full queue and drop the session: a closed
-                // session never joins the hub.
-                if (!sio_connected_ && !closed_) {
-                    sio_connected_ = true;
-                    protocol = chat::announced_protocol(packet->data);
-                    co_await server_.realtime().connected(*this);
-                }
-                break;
-            case socketio::sio_type::disconnect:
-                if (sio_connected_) {
-                    sio_connected_ = false;
-                    co_await server_.realtime().disconnected(*this);
-                }
-                break;
-            case socketio::sio_type::event: {
-                if (!sio_connected_) {
-                    send_error("Connect to the namespace first");
-                    break;
-                }
-                auto ev = socketio::parse_event(*packet);
-                if (!ev) {
-                    send_error("Malformed event");
-                    break;
-                }
-                auto outcome =
-                    co_await server_.realtime().on_event(*this, ev->name, std::move(ev->args));
-                if (outcome.rate_limited)
-                    server_.stats().rate_limited.fetch_add(1, std::memory_order_relaxed);
-                if (closed_)
-                    break;
-                if (packet->ack_id) {
-                    send("4" + socketio::encode_ack("/", *packet->ack_id, outcome.ack_json));
-                } else if (outcome.error) {
-                    send_error(*outcome.error);
-                }
-                break;
-            }
-            case socketio::sio_type::ack:
-                break;  // we never ask clients for acks
-            case socketio::sio_type::binary_event:
-            case socketio::sio_type::binary_ack:
-                send_error("Binary packets are not supported");
-                break;
-            case socketio::sio_type::connect_error:
-                break;
-        }
-    }
-
-    engineio_server& server_;
-    metrics::shard& stats_;
-    std::string sid_;
-    std::string socket_id_;
-    bool sio_connected_ = false;
-    bool closed_ = false;
-    bool websocket_ = false;
-    bool upgrading_ = false;
-    std::vector<chat::packet_ptr> queue_;  // polling output (WebSocket output queues in ws_)
-    std::size_t queued_bytes_ = 0;
-    // Cancelled to wake a pending long-poll; made by the first poll (WebSocket sessions never
-    // need one).
-    std::optional<asio::steady_timer> wake_;
-    int pipelined_ = 0;                                // events in flight (WebSocket)
-    std::optional<asio::steady_timer> pipeline_wake_;  // made by the first wait
-    std::shared_ptr<websocket_connection> ws_;
-    enum class ping_state : std::uint8_t { idle, awaiting_pong, answered };
-    ping_state ping_state_ = ping_state::idle;
-    std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
-    std::optional<std::string> login_;  // the handshake's session cookie (polling sessions)
-    std::optional<connection_limiter::slot> address_slot_;  // polling sessions
-};
 
 // An upgraded connection in `redchat_connections_open` (counted up by the HTTP layer): counted
 // down when the last holder lets go, whichever way the WebSocket ends.
@@ -466,6 +96,7 @@ awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
                                 open_connection counted) {
     const auto held = std::move(address_slot);  // released when the connection ends
     const auto still_counted = std::move(counted);
+    const auto closed = [&session] { return session->closed(); };
     while (!session->closed()) {
         auto msg = co_await ws->read();
         if (!msg)
@@ -475,7 +106,7 @@ awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
             packet.type = socketio::eio_type::message;
             packet.data = std::move(msg->payload);
             packet.binary = true;
-            co_await session->wait_pipeline(0);
+            co_await session->pipeline().wait(0, closed);
             co_await session->on_packet(std::move(packet));
             continue;
         }
@@ -485,11 +116,11 @@ awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
             break;
         }
         if (session->can_pipeline(*packet)) {
-            co_await session->wait_pipeline(eio_session::max_pipelined - 1);
+            co_await session->pipeline().wait(packet_pipeline::max_in_flight - 1, closed);
             session->start_pipelined(std::move(*packet));
             continue;
         }
-        co_await session->wait_pipeline(0);
+        co_await session->pipeline().wait(0, closed);
         co_await session->on_packet(std::move(*packet));
     }
     session->close();
@@ -499,21 +130,19 @@ awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
 }  // namespace
 
 engineio_server::engineio_server(asio::io_context& ioc, std::size_t thread_index,
-                                 chat::realtime& realtime, chat::store& store,
-                                 const config::server_config& cfg, metrics::shard& stats,
-                                 connection_limiter& per_user, connection_limiter& per_address)
+                                 eio_application& app, const config::server_config& cfg,
+                                 metrics::shard& stats, connection_limiter& per_address)
     : ioc_(ioc),
       index_(thread_index),
-      realtime_(realtime),
-      store_(store),
+      app_(app),
       cfg_(cfg),
       stats_(stats),
-      per_user_(per_user),
       per_address_(per_address),
       batch_(ioc),
-      // Ticks of a quarter of the shorter ping period (10 ms to 1 s): pings go out at most a
-      // tick late, well within the client's allowance of pingInterval + pingTimeout.
-      ping_tick_(std::clamp(std::min(cfg.ping_interval, cfg.ping_timeout) / 4,
+      // Ticks of a twentieth of the shorter ping period (10 ms to 1 s): pings go out at most a
+      // tick late, well within the client's allowance of pingInterval + pingTimeout, and a
+      // missing pong is noticed within a tick of its deadline.
+      ping_tick_(std::clamp(std::min(cfg.ping_interval, cfg.ping_timeout) / 20,
                             std::chrono::milliseconds(10), std::chrono::milliseconds(1000))),
       ping_wheel_(
           static_cast<std::size_t>(std::max(cfg.ping_interval, cfg.ping_timeout) / ping_tick_) +
@@ -571,23 +200,14 @@ awaitable<std::shared_ptr<eio_session>> engineio_server::open_session(
         new eio_session(*this, random_hex(10) + "." + std::to_string(index_)));
     if (!websocket)
         session->bind_login(cookie);
-    // The handshake's cookie decides who this socket is, for its whole life.
-    if (cookie) {
-        auto uid = co_await store_.session_user(*cookie, cfg_.session_ttl);
-        if (uid && *uid) {
-            std::vector<std::string> ids(1, **uid);
-            auto names = co_await store_.usernames(std::move(ids));
-            if (names && (*names)[0])
-                session->account = chat::user{**uid, *(*names)[0]};
-        }
-    }
+    session->set_handler(co_await app_.open(*session, cookie));
     sessions_[session->sid()] = session;
     stats_.sockets_opened.fetch_add(1, std::memory_order_relaxed);
     stats_.sockets_open.fetch_add(1, std::memory_order_relaxed);
     const std::string upgrades = websocket ? "[]" : "[\"websocket\"]";
     session->send(socketio::encode_packet(
         socketio::eio_type::open,
-        "{\"sid\":" + chat::json_quote(session->sid()) + ",\"upgrades\":" + upgrades +
+        "{\"sid\":" + quote(session->sid()) + ",\"upgrades\":" + upgrades +
             ",\"pingInterval\":" + std::to_string(cfg_.ping_interval.count()) +
             ",\"pingTimeout\":" + std::to_string(cfg_.ping_timeout.count()) +
             ",\"maxPayload\":" + std::to_string(cfg_.limit.max_packet_bytes) + "}"));
@@ -631,8 +251,7 @@ awaitable<poll_answer> engineio_server::polling_here(request req, std::optional<
         }
         auto session = co_await open_session(std::move(cookie), false);
         session->hold_address(std::move(*slot));
-        auto out = session->take_output();
-        co_return poll_answer{200, "text/plain; charset=UTF-8", std::string(out.front()->packet())};
+        co_return poll_answer{200, "text/plain; charset=UTF-8", session->take_open_packet()};
     }
     auto it = sessions_.find(q.sid);
     if (it == sessions_.end())
@@ -654,19 +273,7 @@ awaitable<poll_answer> engineio_server::polling_here(request req, std::optional<
         session->poll_pending = true;
         co_await session->wait_for_output(true);
         session->poll_pending = false;
-        if ((session->on_websocket() || session->upgrading()) && !session->closed() &&
-            session->queue_empty()) {
-            co_return poll_answer{200, "text/plain; charset=UTF-8",
-                                  socketio::encode_packet(socketio::eio_type::noop)};
-        }
-        auto out = session->take_output();
-        std::vector<std::string> parts;
-        parts.reserve(out.size());
-        for (auto& p : out)
-            parts.emplace_back(p->packet());
-        if (parts.empty())
-            parts.push_back(socketio::encode_packet(socketio::eio_type::close));
-        co_return poll_answer{200, "text/plain; charset=UTF-8", socketio::encode_payload(parts)};
+        co_return poll_answer{200, "text/plain; charset=UTF-8", session->take_poll_answer()};
     }
     if (req.method() != beast::http::verb::post)
         co_return eio_error(3, "Bad request");

@@ -1,6 +1,7 @@
 #pragma once
-// Engine.IO 4 sessions of one I/O thread, over HTTP long-polling and WebSocket, and the
-// Socket.IO 5 packets inside them, handed to chat::realtime.
+// Engine.IO 4 sessions of one I/O thread, over HTTP long-polling and WebSocket. What runs inside
+// a session is the application's (eio_application: the chat's Socket.IO sockets, or the echo of
+// the conformance server).
 //
 // A session lives on the thread that created it; its id ends with that thread's index, so a
 // polling request that lands on another thread is handed to the owner (and the answer handed
@@ -18,17 +19,14 @@
 #include <unordered_map>
 #include <vector>
 
-#include "chat/realtime.hpp"
-#include "chat/store.hpp"
 #include "config/config.hpp"
 #include "core/metrics.hpp"
 #include "core/timer_wheel.hpp"
 #include "transport/connection_limiter.hpp"
+#include "transport/eio_session.hpp"
 #include "transport/websocket_connection.hpp"
 
 namespace redchat::transport {
-
-class eio_session;
 
 struct poll_answer {
     int status = 200;
@@ -38,9 +36,9 @@ struct poll_answer {
 
 class engineio_server {
   public:
-    engineio_server(boost::asio::io_context& ioc, std::size_t thread_index,
-                    chat::realtime& realtime, chat::store& store, const config::server_config& cfg,
-                    metrics::shard& stats, connection_limiter& per_user,
+    // `app` makes the handler of every session; `cfg` gives the ping periods and the limits.
+    engineio_server(boost::asio::io_context& ioc, std::size_t thread_index, eio_application& app,
+                    const config::server_config& cfg, metrics::shard& stats,
                     connection_limiter& per_address);
     ~engineio_server();
 
@@ -70,11 +68,9 @@ class engineio_server {
 
     // Internal, used by sessions.
     void forget(const std::string& sid);
-    chat::realtime& realtime() { return realtime_; }
     const config::server_config& config() const { return cfg_; }
     metrics::shard& stats() { return stats_; }
     boost::asio::io_context& context() { return ioc_; }
-    connection_limiter& per_user() { return per_user_; }
     // Calls the session's on_ping_timer() after `delay` (rounded up to the wheel's tick).
     void schedule_ping(std::weak_ptr<eio_session> session, std::chrono::milliseconds delay);
 
@@ -92,11 +88,9 @@ class engineio_server {
 
     boost::asio::io_context& ioc_;
     std::size_t index_;
-    chat::realtime& realtime_;
-    chat::store& store_;
+    eio_application& app_;
     const config::server_config& cfg_;
     metrics::shard& stats_;
-    connection_limiter& per_user_;
     connection_limiter& per_address_;
     std::vector<engineio_server*> peers_;
     std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;
@@ -113,5 +107,9 @@ struct eio_query {
     std::string sid;
 };
 eio_query parse_eio_query(std::string_view target);
+
+// The checks of a request's query before any session is looked at: nullopt when the request
+// may go on, otherwise the HTTP 400 answer (unsupported EIO version, unknown transport).
+std::optional<poll_answer> check_eio_query(const eio_query& q);
 
 }  // namespace redchat::transport

@@ -382,10 +382,8 @@ awaitable<outcome> http_connection::serve_static(request& req, std::string_view 
 // upgrade hands the socket over to the Engine.IO server for the rest of its life.
 awaitable<outcome> http_connection::serve_engineio(request& req, const std::string& target) {
     const auto q = parse_eio_query(target);
-    if (q.eio != "4") {
-        co_return co_await send(
-            json_response(req, 400, R"({"code":5,"message":"Unsupported protocol version"})"));
-    }
+    if (auto refusal = check_eio_query(q))
+        co_return co_await send(json_response(req, refusal->status, refusal->body));
     std::optional<std::string> cookie;
     if (auto c = req.find(http::field::cookie); c != req.end())
         cookie = session_from_cookie(c->value());
@@ -408,9 +406,8 @@ awaitable<outcome> http_connection::serve_engineio(request& req, const std::stri
                                   std::move(address_slot_));
         co_return outcome{101, false};
     }
-    if (q.transport != "polling") {
-        co_return co_await send(
-            json_response(req, 400, R"({"code":0,"message":"Transport unknown"})"));
+    if (q.transport != "polling") {  // a WebSocket request that is no upgrade
+        co_return co_await send(json_response(req, 400, R"({"code":3,"message":"Bad request"})"));
     }
     const unsigned version = req.version();
     const bool keep_alive = req.keep_alive();

@@ -25,20 +25,25 @@ constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 constexpr std::size_t read_chunk = 64 * 1024;
 thread_local std::array<char, read_chunk> thread_read_buffer;
 
-chat::packet_ptr make_frame(ws_opcode op, std::string_view payload) {
-    chat::outgoing_packet p;
-    p.header_size = ws_header_size(payload.size());
-    p.bytes.reserve(p.header_size + payload.size());
-    p.bytes.resize(p.header_size);
+packet_ptr make_frame(ws_opcode op, std::string_view payload) {
+    outgoing_packet p;
+    p.prefix_size = ws_header_size(payload.size());
+    p.binary = op == ws_opcode::binary;
+    p.bytes.reserve(p.prefix_size + payload.size());
+    p.bytes.resize(p.prefix_size);
     write_ws_header(p.bytes.data(), op, payload.size());
     p.bytes.append(payload);
-    return std::make_shared<const chat::outgoing_packet>(std::move(p));
+    return std::make_shared<const outgoing_packet>(std::move(p));
 }
 
 }  // namespace
 
-chat::packet_ptr make_text_frame(std::string_view text) {
+packet_ptr make_text_frame(std::string_view text) {
     return make_frame(ws_opcode::text, text);
+}
+
+packet_ptr make_binary_frame(std::string_view bytes) {
+    return make_frame(ws_opcode::binary, bytes);
 }
 
 void write_batch::mark(std::shared_ptr<websocket_connection> connection) {
@@ -166,7 +171,7 @@ awaitable<std::optional<ws_message>> websocket_connection::read() {
     }
 }
 
-bool websocket_connection::send(chat::packet_ptr frame) {
+bool websocket_connection::send(packet_ptr frame) {
     if (!open_ || close_queued_)
         return false;
     if (queued_bytes_ + frame->bytes.size() > limits_.max_queued_bytes ||
@@ -177,7 +182,7 @@ bool websocket_connection::send(chat::packet_ptr frame) {
     return true;
 }
 
-void websocket_connection::enqueue(chat::packet_ptr frame) {
+void websocket_connection::enqueue(packet_ptr frame) {
     // A client that is always a little behind never empties the queue: drop the written
     // prefix once it is half of the vector (amortised O(1) per frame), or it grows forever.
     if (head_ >= 16 && head_ * 2 >= queue_.size()) {

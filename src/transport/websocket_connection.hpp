@@ -22,8 +22,8 @@
 #include <string_view>
 #include <vector>
 
-#include "chat/hub.hpp"
 #include "core/metrics.hpp"
+#include "core/outgoing_packet.hpp"
 #include "transport/ws_codec.hpp"
 
 namespace redchat::transport {
@@ -44,8 +44,11 @@ class write_batch {
     bool posted_ = false;
 };
 
-// A frame ready to send, shared by all receivers (see chat::outgoing_packet).
-chat::packet_ptr make_text_frame(std::string_view text);
+// A frame ready to send, shared by all receivers (core/outgoing_packet.hpp): the Engine.IO
+// packet, with the WebSocket frame header in front of it. A binary frame carries an Engine.IO
+// binary message (its raw bytes).
+packet_ptr make_text_frame(std::string_view text);
+packet_ptr make_binary_frame(std::string_view bytes);
 
 class websocket_connection : public std::enable_shared_from_this<websocket_connection> {
   public:
@@ -68,7 +71,7 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     boost::asio::awaitable<std::optional<ws_message>> read();
 
     // Queues a frame. False, with nothing queued, when the queue is full or the connection over.
-    bool send(chat::packet_ptr frame);
+    bool send(packet_ptr frame);
     // Sends a close frame once everything queued is written, then ends the connection: at once
     // if the client closed too, otherwise after a short linger for its close frame.
     void close(std::uint16_t code, std::string_view reason);
@@ -88,7 +91,7 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     // end of the connection, or where to go on reading.
     enum class step : std::uint8_t { deliver, read_more, need_bytes, stop };
     step decode(std::string_view& in, ws_message& msg);
-    void enqueue(chat::packet_ptr frame);
+    void enqueue(packet_ptr frame);
     void consume(std::size_t n);
     void add_queued(std::int64_t delta);
     void written_all();
@@ -100,12 +103,12 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     write_batch& batch_;
     limits limits_;
     ws_decoder decoder_;
-    std::string partial_;                  // received bytes not yet decoded, from partial_pos_
-    std::size_t partial_pos_ = 0;          // decoded bytes at the front of partial_
-    std::vector<chat::packet_ptr> queue_;  // frames not yet (fully) written, from head_
-    std::size_t head_ = 0;                 // the first frame not fully written
-    std::size_t head_offset_ = 0;          // its bytes already written
-    std::size_t queued_bytes_ = 0;         // not yet accepted by the kernel
+    std::string partial_;            // received bytes not yet decoded, from partial_pos_
+    std::size_t partial_pos_ = 0;    // decoded bytes at the front of partial_
+    std::vector<packet_ptr> queue_;  // frames not yet (fully) written, from head_
+    std::size_t head_ = 0;           // the first frame not fully written
+    std::size_t head_offset_ = 0;    // its bytes already written
+    std::size_t queued_bytes_ = 0;   // not yet accepted by the kernel
     metrics::gauge& queued_gauge_;
     bool open_ = true;
     bool marked_ = false;            // in the thread's write_batch

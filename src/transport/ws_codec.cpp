@@ -2,8 +2,8 @@
 
 #include "core/utf8.hpp"
 
+#include "core/base64.hpp"
 #include "core/sha1.hpp"
-#include "socketio/engineio_codec.hpp"
 
 namespace redchat::transport {
 namespace {
@@ -18,7 +18,7 @@ std::string ws_accept_key(std::string_view client_key) {
     std::string text(client_key);
     text += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";  // RFC 6455 §1.3
     const auto digest = sha1(text);
-    return socketio::base64_encode(
+    return redchat::base64_encode(
         std::string_view(reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 

@@ -21,6 +21,7 @@
 #include "chat/realtime.hpp"
 #include "fake_store.hpp"
 #include "socketio/engineio_codec.hpp"
+#include "transport/chat_socket.hpp"
 #include "transport/engineio_server.hpp"
 #include "ws_client.hpp"
 
@@ -71,7 +72,7 @@ class engineio_test : public ::testing::Test {
 
     // Tests change cfg_ first, then start the server.
     void start() {
-        server_.emplace(ioc_, 0, realtime_, db_, cfg_, stats_, per_user_, per_address_);
+        server_.emplace(ioc_, 0, app_, cfg_, stats_, per_address_);
         server_->set_peers({&*server_});
     }
 
@@ -156,6 +157,7 @@ class engineio_test : public ::testing::Test {
                              rates_};
     connection_limiter per_user_{cfg_.limit.max_sockets_per_user};
     connection_limiter per_address_{3};
+    chat_application app_{realtime_, db_, cfg_, stats_, per_user_};
     std::optional<engineio_server> server_;
 };
 

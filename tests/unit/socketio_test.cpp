@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include "core/base64.hpp"
+#include "socketio/assembler.hpp"
 #include "socketio/engineio_codec.hpp"
 #include "socketio/socketio_codec.hpp"
 
@@ -65,7 +67,7 @@ TEST(engineio, payloads_join_packets_with_record_separators) {
     EXPECT_EQ(encode_packet(eio_type::message, "2[]"), "42[]");
 }
 
-TEST(engineio, base64_round_trip_and_validation) {
+TEST(base64, round_trip_and_validation) {
     for (std::string s : {std::string(), std::string("f"), std::string("fo"), std::string("foo"),
                           std::string("foob"), std::string("\x00\xff\x10", 3)}) {
         auto back = base64_decode(base64_encode(s));
@@ -136,6 +138,108 @@ TEST(socketio, a_namespace_is_echoed_bounded_and_escaped) {
     EXPECT_EQ(echoable_namespace("/" + std::string(300, 'n')).size(), 64u);
     const auto echoed = encode_connect_error(echoable_namespace("/x\"}]"), "Invalid namespace");
     EXPECT_EQ(echoed, R"(4/x%22%7D%5D,{"message":"Invalid namespace"})");
+}
+
+}  // namespace
+}  // namespace redchat::socketio
+
+namespace redchat::socketio {
+namespace {
+
+const std::string two_placeholders =
+    R"([{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])";
+
+TEST(socketio, binary_packets_encode_their_attachment_count) {
+    EXPECT_EQ(
+        encode_event("/", "message-back", R"({"_placeholder":true,"num":0})", std::nullopt, 1),
+        R"(51-["message-back",{"_placeholder":true,"num":0}])");
+    EXPECT_EQ(encode_event("/custom", "x", "", 7, 2), R"(52-/custom,7["x"])");
+    EXPECT_EQ(encode_ack("/", 789, two_placeholders, 2), "62-789" + two_placeholders);
+    EXPECT_EQ(encode_ack("/", 789, "[1]"), "3789[1]");
+}
+
+TEST(packet_assembler, a_binary_event_comes_out_with_its_attachments_in_order) {
+    packet_assembler a({4096, 10});
+    std::string reason;
+    auto head = a.feed_text(
+        R"(52-["message",{"_placeholder":true,"num":0},{"_placeholder":true,"num":1}])", &reason);
+    ASSERT_TRUE(head) << reason;
+    EXPECT_FALSE(*head);
+    EXPECT_TRUE(a.awaiting_attachments());
+    auto first = a.feed_binary(std::string("\x01\x02\x03", 3), &reason);
+    ASSERT_TRUE(first);
+    EXPECT_FALSE(*first);
+    auto whole = a.feed_binary(std::string("\x04\x05\x06", 3), &reason);
+    ASSERT_TRUE(whole && *whole);
+    EXPECT_FALSE(a.awaiting_attachments());
+    EXPECT_EQ((*whole)->packet.type, sio_type::binary_event);
+    ASSERT_EQ((*whole)->attachments.size(), 2u);
+    EXPECT_EQ((*whole)->attachments[0], std::string("\x01\x02\x03", 3));
+    EXPECT_EQ((*whole)->attachments[1], std::string("\x04\x05\x06", 3));
+    auto ev = parse_event((*whole)->packet);
+    ASSERT_TRUE(ev);
+    EXPECT_EQ(ev->name, "message");
+    EXPECT_EQ(ev->args.size(), 2u);
+}
+
+TEST(packet_assembler, a_binary_ack_with_an_id_and_a_namespace_is_put_together) {
+    packet_assembler a({4096, 10});
+    std::string reason;
+    ASSERT_TRUE(a.feed_text("61-/custom,789[{\"_placeholder\":true,\"num\":0}]", &reason));
+    auto whole = a.feed_binary("ab", &reason);
+    ASSERT_TRUE(whole && *whole);
+    EXPECT_EQ((*whole)->packet.type, sio_type::binary_ack);
+    EXPECT_EQ((*whole)->packet.nsp, "/custom");
+    EXPECT_EQ((*whole)->packet.ack_id, 789u);
+}
+
+TEST(packet_assembler, text_packets_pass_through_whole) {
+    packet_assembler a({4096, 10});
+    std::string reason;
+    auto whole = a.feed_text(R"(2["message",1])", &reason);
+    ASSERT_TRUE(whole && *whole);
+    EXPECT_TRUE((*whole)->attachments.empty());
+    auto none = a.feed_text("50-[\"empty\"]", &reason);  // a binary event of no attachment
+    ASSERT_TRUE(none && *none);
+}
+
+TEST(packet_assembler, out_of_place_and_oversized_binary_is_refused_with_a_reason) {
+    std::string reason;
+    {
+        packet_assembler a({4096, 10});
+        EXPECT_FALSE(a.feed_binary("x", &reason));
+        EXPECT_EQ(reason, "Binary data without a binary packet");
+    }
+    {
+        packet_assembler a({4096, 10});
+        ASSERT_TRUE(a.feed_text("51-[\"x\",{\"_placeholder\":true,\"num\":0}]", &reason));
+        EXPECT_FALSE(a.feed_text("2[\"y\"]", &reason));
+        EXPECT_EQ(reason, "Expected a binary attachment");
+        EXPECT_FALSE(a.awaiting_attachments());  // and the assembler starts over
+        EXPECT_TRUE(a.feed_text("2[\"y\"]", &reason));
+    }
+    {
+        packet_assembler a({4096, 2});
+        EXPECT_FALSE(a.feed_text("53-[\"x\"]", &reason));
+        EXPECT_EQ(reason, "Too many binary attachments");
+    }
+    {
+        packet_assembler a({4096, 2});
+        EXPECT_FALSE(a.feed_text("51-[\"x\",{\"_placeholder\":true,\"num\":1}]", &reason));
+        EXPECT_EQ(reason, "A placeholder points at no attachment");
+    }
+    {
+        packet_assembler a({4096, 0});  // a policy of no binary at all (the chat's)
+        EXPECT_FALSE(a.feed_text("51-[\"x\",{\"_placeholder\":true,\"num\":0}]", &reason));
+        EXPECT_EQ(reason, "Binary packets are not supported");
+        EXPECT_FALSE(a.feed_binary("x", &reason));
+        EXPECT_EQ(reason, "Binary packets are not supported");
+    }
+    {
+        packet_assembler a({4096, 2});
+        EXPECT_FALSE(a.feed_text("abc", &reason));
+        EXPECT_EQ(reason, "Malformed packet: unknown packet type");
+    }
 }
 
 }  // namespace

@@ -1,0 +1,121 @@
+#include "transport/chat_socket.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
+
+#include "chat/message.hpp"
+#include "transport/sio_socket.hpp"
+
+namespace redchat::transport {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+namespace {
+
+class chat_socket final : public sio_socket, public chat::client_socket {
+  public:
+    chat_socket(eio_session& session, chat_application& app)
+        : sio_socket(session, {app.config().limit.max_packet_bytes, 0}), app_(app) {}
+
+    void deliver(const packet_ptr& packet) override { session().deliver(packet); }
+
+    void on_close() override {
+        user_slot_.reset();  // the user's socket count drops now, not when the last owner lets go
+        if (!joined_)
+            return;
+        joined_ = false;
+        // Posted, not dispatched: the close may come from inside hub::deliver, which must not
+        // see its socket set change under its iteration.
+        asio::post(session().context(), [self = session().shared_from_this(), this] {
+            asio::co_spawn(self->context(), leave(self, *this), asio::detached);
+        });
+    }
+
+  private:
+    static awaitable<void> leave(std::shared_ptr<eio_session> keep, chat_socket& socket) {
+        (void)keep;
+        co_await socket.app_.realtime().disconnected(socket);
+    }
+
+    void send_error(std::string_view reason) {
+        emit("/", "error", "{\"message\":" + chat::json_quote(reason) + "}");
+    }
+
+    awaitable<std::optional<std::string>> accept(const std::string& nsp,
+                                                 std::string_view auth_json) override {
+        (void)auth_json;
+        if (nsp != "/")
+            co_return "Invalid namespace";
+        // A closed session takes no place: on_close() gave its slot back already.
+        if (account && !user_slot_ && !session().closed()) {
+            user_slot_ = app_.per_user().try_acquire(account->id);
+            if (!user_slot_) {
+                app_.stats().refused_connections.fetch_add(1, std::memory_order_relaxed);
+                co_return "Too many connections for this user";
+            }
+        }
+        co_return std::nullopt;
+    }
+
+    awaitable<void> on_connect(const std::string& nsp, std::string_view auth_json) override {
+        (void)nsp;
+        protocol = chat::announced_protocol(auth_json);
+        joined_ = true;
+        co_await app_.realtime().connected(*this);
+    }
+
+    awaitable<void> on_disconnect(const std::string& nsp) override {
+        (void)nsp;
+        if (!joined_)
+            co_return;
+        joined_ = false;
+        co_await app_.realtime().disconnected(*this);
+    }
+
+    awaitable<void> on_event(incoming_event ev) override {
+        auto outcome =
+            co_await app_.realtime().on_event(*this, std::move(ev.name), std::move(ev.args));
+        if (outcome.rate_limited)
+            app_.stats().rate_limited.fetch_add(1, std::memory_order_relaxed);
+        if (session().closed())
+            co_return;
+        if (ev.ack_id)
+            ack("/", *ev.ack_id, outcome.ack_json);
+        else if (outcome.error)
+            send_error(*outcome.error);
+    }
+
+    void on_unconnected_event(const std::string& nsp) override {
+        if (nsp == "/")
+            send_error("Connect to the namespace first");
+    }
+
+    // The chat answers bad input with an `error` event and keeps the connection.
+    void on_protocol_error(std::string_view reason) override { send_error(reason); }
+
+    chat_application& app_;
+    bool joined_ = false;  // connected to "/" and not yet left (realtime knows this socket)
+    std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
+};
+
+}  // namespace
+
+awaitable<std::unique_ptr<eio_handler>> chat_application::open(
+    eio_session& session, const std::optional<std::string>& login) {
+    auto socket = std::make_unique<chat_socket>(session, *this);
+    // The handshake's cookie decides who this socket is, for its whole life.
+    if (login) {
+        auto uid = co_await store_.session_user(*login, cfg_.session_ttl);
+        if (uid && *uid) {
+            std::vector<std::string> ids(1, **uid);
+            auto names = co_await store_.usernames(std::move(ids));
+            if (names && (*names)[0])
+                socket->account = chat::user{**uid, *(*names)[0]};
+        }
+    }
+    co_return socket;
+}
+
+}  // namespace redchat::transport

@@ -1,0 +1,92 @@
+#pragma once
+// A Socket.IO 5 socket over one Engine.IO session: decodes the client's packets, puts binary
+// attachments back into the packets that announced them, keeps the namespaces the client joined,
+// and hands connects, leaves and events to the application's hooks; encodes what the application
+// emits (with binary attachments too). The application decides what it accepts: the chat's socket
+// refuses binary data and namespaces other than "/" by its own policy; the conformance server
+// accepts both.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/array.hpp>
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "socketio/assembler.hpp"
+#include "socketio/socketio_codec.hpp"
+#include "transport/eio_session.hpp"
+
+namespace redchat::transport {
+
+class sio_socket : public eio_handler {
+  public:
+    // The JSON text of one packet, and binary attachments per packet (0: binary refused).
+    using limits = socketio::packet_assembler::limits;
+
+    sio_socket(eio_session& session, limits lim) : session_(session), assembler_(lim) {}
+
+    eio_session& session() const { return session_; }
+
+    // An event, `args_json` its arguments after the name (JSON values joined by commas, or
+    // empty). With attachments, `args_json` holds their placeholders
+    // ({"_placeholder":true,"num":i}) and the attachments follow as binary messages.
+    void emit(std::string_view nsp, std::string_view name, std::string_view args_json,
+              const std::vector<std::string>& attachments = {},
+              std::optional<std::uint64_t> ack_id = std::nullopt);
+    // The answer to the client's event `ack_id`: `args_array_json` is a JSON array.
+    void ack(std::string_view nsp, std::uint64_t ack_id, std::string_view args_array_json,
+             const std::vector<std::string>& attachments = {});
+    // A Socket.IO packet already encoded (its text, without the Engine.IO `4`).
+    void send_packet(std::string_view packet);
+
+    bool connected(std::string_view nsp) const;
+
+    // eio_handler
+    boost::asio::awaitable<void> on_message(socketio::eio_packet packet) final;
+    bool can_pipeline(const socketio::eio_packet& packet) const override;
+
+  protected:
+    // A client's event, its attachments in place of its placeholders' numbers.
+    struct incoming_event {
+        std::string nsp;
+        std::string name;
+        boost::json::array args;
+        std::vector<std::string> attachments;
+        std::optional<std::uint64_t> ack_id;
+    };
+
+    // The client asks to connect to `nsp` with its CONNECT payload (JSON object text, or empty):
+    // nullopt accepts, a message refuses (a CONNECT_ERROR with it).
+    virtual boost::asio::awaitable<std::optional<std::string>> accept(
+        const std::string& nsp, std::string_view auth_json) = 0;
+    // After the CONNECT answer is queued (and only while the session is open).
+    virtual boost::asio::awaitable<void> on_connect(const std::string& nsp,
+                                                    std::string_view auth_json) = 0;
+    // The client left `nsp` (a DISCONNECT packet). The session's end is eio_handler::on_close.
+    virtual boost::asio::awaitable<void> on_disconnect(const std::string& nsp) = 0;
+    virtual boost::asio::awaitable<void> on_event(incoming_event ev) = 0;
+    // An event for a namespace the client has not joined. Ignored by default.
+    virtual void on_unconnected_event(const std::string& nsp) { (void)nsp; }
+    // A packet this socket cannot take (malformed, a binary packet out of place or over the
+    // limits). The default, as the Socket.IO reference does, closes the session.
+    virtual void on_protocol_error(std::string_view reason);
+
+  private:
+    struct namespace_state {
+        std::string id;  // the socket id of this namespace, kept across reconnects
+        bool connected = false;
+    };
+    boost::asio::awaitable<void> dispatch(socketio::sio_packet packet,
+                                          std::vector<std::string> attachments);
+    boost::asio::awaitable<void> connect(const socketio::sio_packet& packet);
+
+    eio_session& session_;
+    socketio::packet_assembler assembler_;
+    std::map<std::string, namespace_state, std::less<>> namespaces_;  // accepted ones only
+};
+
+}  // namespace redchat::transport
