@@ -68,7 +68,7 @@ result<std::optional<assembled_packet>> packet_assembler::feed_text(std::string_
     if (whole.packet.attachments == 0)
         return std::optional<assembled_packet>(std::move(whole));
     whole.attachments.reserve(whole.packet.attachments);
-    pending_ = std::move(whole);
+    pending_ = std::make_unique<assembled_packet>(std::move(whole));
     return std::optional<assembled_packet>();
 }
 

@@ -5,6 +5,7 @@
 // Sans-I/O: Engine.IO messages in, complete packets out, or a clear error; never throws.
 
 #include <cstddef>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -36,11 +37,12 @@ class packet_assembler {
     // binary packet awaits one.
     result<std::optional<assembled_packet>> feed_binary(std::string bytes, std::string* reason);
 
-    bool awaiting_attachments() const { return pending_.has_value(); }
+    bool awaiting_attachments() const { return pending_ != nullptr; }
 
   private:
     limits limits_;
-    std::optional<assembled_packet> pending_;
+    // On the heap: every socket holds an assembler, few ever hold a binary packet.
+    std::unique_ptr<assembled_packet> pending_;
 };
 
 }  // namespace redchat::socketio

@@ -40,6 +40,30 @@ struct test_context : asio::io_context {
     void destroy_pending() { shutdown(); }
 };
 
+// The protocol under the chat: an application that sends every message back as it came.
+class echo_application final : public eio_application {
+    class echo final : public eio_handler {
+      public:
+        explicit echo(eio_session& s) : session_(s) {}
+        asio::awaitable<void> on_message(socketio::eio_packet p) override {
+            if (p.binary)
+                session_.send_binary(p.data);
+            else
+                session_.send("4" + p.data);
+            co_return;
+        }
+
+      private:
+        eio_session& session_;
+    };
+
+  public:
+    asio::awaitable<std::unique_ptr<eio_handler>> open(eio_session& s,
+                                                       const std::optional<std::string>&) override {
+        co_return std::make_unique<echo>(s);
+    }
+};
+
 const std::string pablo_cookie(32, 'a');  // a login of user 1
 const std::string joe_cookie(32, 'b');    // a login of user 2
 const std::string client_address = "192.0.2.1";
@@ -71,8 +95,8 @@ class engineio_test : public ::testing::Test {
     }
 
     // Tests change cfg_ first, then start the server.
-    void start() {
-        server_.emplace(ioc_, 0, app_, cfg_, stats_, per_address_);
+    void start(eio_application* app = nullptr) {
+        server_.emplace(ioc_, 0, app != nullptr ? *app : app_, cfg_, stats_, per_address_);
         server_->set_peers({&*server_});
     }
 
@@ -158,6 +182,7 @@ class engineio_test : public ::testing::Test {
     connection_limiter per_user_{cfg_.limit.max_sockets_per_user};
     connection_limiter per_address_{3};
     chat_application app_{realtime_, db_, cfg_, stats_, per_user_};
+    echo_application echo_;
     std::optional<engineio_server> server_;
 };
 
@@ -298,7 +323,9 @@ TEST_F(engineio_test, a_close_packet_ends_the_session) {
     auto poll = start_get(sid, pablo_cookie);
     run_ready();
     EXPECT_EQ(post(sid, "1", pablo_cookie).status, 200);
-    EXPECT_EQ(finish(poll).status, 200);  // the waiting poll ends
+    const auto ended = finish(poll);  // the waiting poll ends with a noop: the client closed
+    EXPECT_EQ(ended.status, 200);
+    EXPECT_EQ(ended.body, "6");
     EXPECT_EQ(server_->size(), 0u);
     expect_refused(get(sid, pablo_cookie), 1, "Session ID unknown");
     expect_refused(post(sid, "40", pablo_cookie), 1, "Session ID unknown");
@@ -308,6 +335,34 @@ TEST_F(engineio_test, a_close_packet_ends_the_session) {
     ASSERT_TRUE(run_until([&] { return hub_.size() == 0 && db_.presence_calls.size() == 2; }));
     EXPECT_EQ(db_.presence_calls[1].op, "leave");
     EXPECT_EQ(stats_.sockets_open.load(), 0);
+}
+
+TEST_F(engineio_test, the_chat_refuses_binary_data_and_other_namespaces_and_stays_connected) {
+    start();
+    const auto sid = handshake(pablo_cookie);
+    EXPECT_EQ(post(sid, "40", pablo_cookie).status, 200);
+    EXPECT_TRUE(get(sid, pablo_cookie).body.starts_with("40{"));
+    // A binary Engine.IO message, a binary Socket.IO event, a connect to another namespace.
+    EXPECT_EQ(post(sid, "bAQID", pablo_cookie).status, 200);
+    EXPECT_EQ(post(sid, R"(451-["message",{"_placeholder":true,"num":0}])", pablo_cookie).status,
+              200);
+    EXPECT_EQ(post(sid, "40/custom,", pablo_cookie).status, 200);
+    const auto a = get(sid, pablo_cookie);
+    const std::string refused = R"(42["error",{"message":"Binary packets are not supported"}])";
+    EXPECT_EQ(a.body, refused + separator + refused + separator +
+                          R"(44/custom,{"message":"Invalid namespace"})");
+    EXPECT_EQ(server_->size(), 1u);
+    EXPECT_EQ(hub_.size(), 1u);
+}
+
+TEST_F(engineio_test, binary_messages_travel_as_base64_on_polling_both_ways) {
+    start(&echo_);
+    const auto sid = handshake(std::nullopt);
+    EXPECT_EQ(post(sid, "bAQID" + separator + "4text" + separator + "b", std::nullopt).status, 200);
+    const auto a = get(sid, std::nullopt);
+    EXPECT_EQ(a.body, "bAQID" + separator + "4text" + separator + "b");  // [1,2,3], text, empty
+    expect_refused(post(sid, "b!!", std::nullopt), 3, "Bad request");    // not base64: closed
+    EXPECT_EQ(server_->size(), 0u);
 }
 
 TEST_F(engineio_test, a_malformed_payload_closes_the_session) {
