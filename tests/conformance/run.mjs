@@ -19,7 +19,12 @@ const repo = path.resolve(here, '../..');
 const suites = ['engine.io-protocol', 'socket.io-protocol'];
 
 function findSuites() {
-  if (process.env.REDCHAT_CONFORMANCE_SUITES) return process.env.REDCHAT_CONFORMANCE_SUITES;
+  const named = process.env.REDCHAT_CONFORMANCE_SUITES;
+  if (named) {
+    if (suites.every((s) => fs.existsSync(path.join(named, s, 'test-suite.js')))) return named;
+    console.error(`conformance: REDCHAT_CONFORMANCE_SUITES=${named} holds no suites`);
+    process.exit(1);
+  }
   for (let dir = repo; ; dir = path.dirname(dir)) {
     const candidate = path.join(path.dirname(dir), 'shared', 'conformance');
     if (suites.every((s) => fs.existsSync(path.join(candidate, s, 'test-suite.js')))) return candidate;
@@ -43,6 +48,7 @@ if (!server || !fs.existsSync(server)) {
 
 // Starts the server on a free port (it prints the port it got) and waits until it listens.
 async function startServer() {
+  // One I/O thread: docs/realtime.md, "Conformance", says which test of the suites needs it.
   const child = track(spawn(server, ['--port', '0', '--bind', '127.0.0.1', '--threads', '1'], {
     stdio: ['ignore', 'pipe', 'inherit'],
   }));
@@ -124,7 +130,12 @@ try {
     }
   }
 } finally {
-  await terminate(child);
+  // A clean exit too: under the sanitizers, a leak or a race found at exit is a failure.
+  const end = await terminate(child);
+  if (end.forced || end.code !== 0) {
+    console.log(`conformance: redchat-conformance ended badly (${JSON.stringify(end)})`);
+    failed += 1;
+  }
 }
 if (failed > 0) {
   console.log(`conformance: ${failed} test(s) failed`);
