@@ -27,6 +27,9 @@ struct bench_options {
     std::size_t sockets_per_user = 20;  // the server's --max-sockets-per-user default
     unsigned threads = 1;
     std::size_t concurrency = 256;  // connection handshakes in flight
+    // connect, idle: "all" (the tutorial's protocol: every socket gets every user's presence)
+    // or "watched" (protocol 1, presence only for the users a socket watches: none here).
+    std::string presence = "all";
     std::size_t login_concurrency = 16;
     std::string user_prefix = "bench-";
     std::string password = "benchpass1";

@@ -19,6 +19,8 @@ int run_connect(const bench_options& o, const server_target& target) {
 
     const stop_at_exit stop{h};
     auto& set = h.new_socket_set(nullptr);
+    if (o.presence == "watched")
+        set.set_connect_payload(R"({"redchat":1,"presence":"watched"})");
     const auto start = h.probe();
     const auto start_ns = now_ns();
     set.open(sockets, o.concurrency, [&users](std::size_t i) { return users->session_of(i); });
@@ -45,6 +47,7 @@ int run_connect(const bench_options& o, const server_target& target) {
         .field("threads", o.threads)
         .field("sources", h.sources().count())
         .field("concurrency", o.concurrency)
+        .field("presence", o.presence)
         .field("elapsed_s", elapsed_s)
         .field("connections_per_s", per_second(connected, elapsed_s))
         .percentiles("connect_latency_ms", h.pool().merged(histogram::connect));

@@ -20,6 +20,8 @@ int run_idle(const bench_options& o, const server_target& target) {
     const auto rss_before = h.server().rss_kb();
     const stop_at_exit stop{h};
     auto& set = h.new_socket_set(nullptr);
+    if (o.presence == "watched")
+        set.set_connect_payload(R"({"redchat":1,"presence":"watched"})");
     set.open(sockets, o.concurrency, [&users](std::size_t i) { return users->session_of(i); });
     if (!set.wait_open(o.setup_timeout_s))
         return exit_setup_failed;
@@ -44,6 +46,7 @@ int run_idle(const bench_options& o, const server_target& target) {
         .field("users", users->size())
         .field("threads", o.threads)
         .field("sources", h.sources().count())
+        .field("presence", o.presence)
         .field("warmup_s", o.warmup_s)
         .field("duration_s", m.seconds)
         .field("server_rss_before_kb", rss_before);

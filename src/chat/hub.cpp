@@ -23,6 +23,39 @@ void hub::add(client_socket& socket) {
     sockets_.insert(&socket);
     if (socket.account)
         by_user_.emplace(socket.account->id, &socket);
+    index_presence(socket);
+}
+
+void hub::index_presence(client_socket& socket) {
+    if (socket.watches_presence) {
+        for (const auto& id : socket.watched)
+            watchers_.emplace(id, &socket);
+    } else if (socket.account) {
+        presence_all_.insert(&socket);
+    }
+}
+
+void hub::unindex_presence(client_socket& socket) {
+    presence_all_.erase(&socket);
+    for (const auto& id : socket.watched) {
+        auto [first, last] = watchers_.equal_range(id);
+        for (auto it = first; it != last; ++it) {
+            if (it->second == &socket) {
+                watchers_.erase(it);
+                break;
+            }
+        }
+    }
+}
+
+void hub::watch_presence(client_socket& socket, std::vector<std::string> users) {
+    const bool here = socket.hub_ == this;
+    if (here)
+        unindex_presence(socket);
+    socket.watches_presence = true;
+    socket.watched = std::move(users);
+    if (here)
+        index_presence(socket);
 }
 
 void hub::remove(client_socket& socket) {
@@ -30,6 +63,7 @@ void hub::remove(client_socket& socket) {
         return;
     socket.hub_ = nullptr;
     sockets_.erase(&socket);
+    unindex_presence(socket);
     if (socket.account) {
         auto [first, last] = by_user_.equal_range(socket.account->id);
         for (auto it = first; it != last; ++it) {
@@ -53,6 +87,26 @@ void hub::update_user(client_socket& socket, const std::optional<user>& before) 
     }
     if (socket.account && sockets_.contains(&socket))
         by_user_.emplace(socket.account->id, &socket);
+    if (sockets_.contains(&socket)) {
+        unindex_presence(socket);
+        index_presence(socket);
+    }
+}
+
+std::size_t hub::deliver_presence(const bus_event& ev, const packet_ptr& packet) {
+    std::size_t n = 0;
+    for (auto* s : presence_all_) {
+        s->deliver(packet);
+        ++n;
+    }
+    auto [first, last] = watchers_.equal_range(ev.user_id);
+    for (auto it = first; it != last; ++it) {
+        if (it->second->account) {
+            it->second->deliver(packet);
+            ++n;
+        }
+    }
+    return n;
 }
 
 std::size_t hub::deliver_to_user(const std::string& user_id, const packet_ptr& packet,
@@ -124,13 +178,7 @@ std::size_t hub::deliver(const bus_event& ev, const packet_ptr& packet) {
     switch (ev.type) {
         case bus_event_type::user_connected:
         case bus_event_type::user_disconnected:
-            for (auto* s : sockets_) {
-                if (s->account) {
-                    s->deliver(packet);
-                    ++n;
-                }
-            }
-            return n;
+            return deliver_presence(ev, packet);
         case bus_event_type::show_room: {
             auto members = private_room_members(ev.room_id);
             if (!members)

@@ -11,6 +11,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <vector>
 
 #include "chat/bus_event.hpp"
 #include "chat/store.hpp"
@@ -44,7 +45,12 @@ class client_socket {
     // tutorial's protocol exactly; 1: the events of docs/realtime.md "Protocol 1").
     int protocol = 0;
     std::chrono::steady_clock::time_point last_typing{};  // typing signals are throttled
-    std::optional<token_bucket> read_bucket;              // rate of read-position updates
+    // Presence by subscription (protocol 1, docs/realtime.md "Presence"): a socket that watches
+    // gets user.connected / user.disconnected only for the users in `watched` (sorted, unique),
+    // set by `presence.watch`; any other logged-in socket gets them for everyone.
+    bool watches_presence = false;
+    std::vector<std::string> watched;
+    std::optional<token_bucket> read_bucket;  // rate of read-position updates
 
     // Presence accounting of this socket (chat::realtime): counted once, joined before it
     // leaves. `joining`: the join is on its way to Redis; a disconnect meanwhile is remembered
@@ -73,10 +79,15 @@ class hub {
     void remove(client_socket& socket);
     // Re-index after `account` changed (login on an open socket).
     void update_user(client_socket& socket, const std::optional<user>& before);
+    // From now on `socket` gets presence only for `users` (sorted, unique; replaces what it
+    // watched before).
+    void watch_presence(client_socket& socket, std::vector<std::string> users);
 
     // Delivers to the local sockets entitled to `ev`: members of a message's room (everyone
     // logged in for General, the two participants of a private room), the two users of a
-    // show.room, and everyone logged in for presence events. Our own events go only to sockets
+    // show.room, and for presence events every logged-in socket that watches everyone plus
+    // those that watch the user (found by index: the cost follows the receivers, not the
+    // sockets of the thread). Our own events go only to sockets
     // of protocol 1: edits, deletes and reactions to the room's members, typing to the
     // room's members but the typist, a read position to the
     // room's members (in General, where everyone is, only to the reader's own sockets), a
@@ -94,9 +105,14 @@ class hub {
                                 int min_protocol = 0);
     std::size_t deliver_extension(const bus_event& ev, const packet_ptr& packet);
     std::size_t deliver_group_change(const bus_event& ev, const packet_ptr& packet);
+    std::size_t deliver_presence(const bus_event& ev, const packet_ptr& packet);
+    void index_presence(client_socket& socket);
+    void unindex_presence(client_socket& socket);
 
     std::unordered_set<client_socket*> sockets_;
     std::unordered_multimap<std::string, client_socket*> by_user_;
+    std::unordered_set<client_socket*> presence_all_;                // logged in, watching everyone
+    std::unordered_multimap<std::string, client_socket*> watchers_;  // watched user -> socket
 };
 
 }  // namespace redchat::chat

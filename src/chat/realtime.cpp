@@ -164,6 +164,15 @@ int announced_protocol(std::string_view connect_payload) {
     return static_cast<int>(std::min<std::int64_t>(p->get_int64(), newest_protocol));
 }
 
+bool announced_presence_watch(std::string_view connect_payload) {
+    if (announced_protocol(connect_payload) < 1)
+        return false;
+    boost::system::error_code ec;
+    auto v = json::parse(connect_payload, ec);
+    const auto* p = v.get_object().if_contains("presence");
+    return p != nullptr && p->is_string() && p->get_string() == "watched";
+}
+
 realtime::realtime(store& db, hub& local, const config::server_config& cfg, std::string server_id,
                    std::string instance_id, clock_fn now, keyed_buckets& user_rates)
     : db_(db),
@@ -268,6 +277,8 @@ awaitable<event_outcome> realtime::on_event(client_socket& socket, std::string n
             co_return co_await edit(socket, std::move(args), true);
         if (name == "message.react")
             co_return co_await react(socket, std::move(args));
+        if (name == "presence.watch")
+            co_return co_await watch_presence(socket, std::move(args));
     }
     co_return refuse("Unknown event: " + name.substr(0, 64));
 }
@@ -494,6 +505,49 @@ awaitable<std::optional<event_outcome>> realtime::may_change(client_socket& sock
     if (!co_await is_member(socket, std::move(room_id)))
         co_return refuse("You are not a member of this room");
     co_return std::nullopt;
+}
+
+// Presence by subscription: from now on this socket gets user.connected / user.disconnected
+// only for these users. The ack says which of them are online now.
+awaitable<event_outcome> realtime::watch_presence(client_socket& socket, json::array args) {
+    if (!socket.account)
+        co_return refuse("Log in first");
+    const json::array* list = nullptr;
+    if (!args.empty() && args[0].is_object()) {
+        if (const auto* u = args[0].get_object().if_contains("users"); u != nullptr)
+            list = u->if_array();
+    }
+    if (list == nullptr)
+        co_return refuse("presence.watch needs {\"users\":[user ids]}");
+    if (list->size() > max_watched_users)
+        co_return refuse("At most " + std::to_string(max_watched_users) + " users can be watched");
+    std::vector<std::string> ids;
+    ids.reserve(list->size());
+    for (const auto& v : *list) {
+        if (!v.is_string() || !is_user_id(v.get_string()))
+            co_return refuse("Invalid user id");
+        ids.emplace_back(v.get_string());
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    hub_.watch_presence(socket, ids);
+    auto online = co_await db_.online_flags(ids);
+    if (!online)
+        co_return refuse("Storage is unavailable, please try again");
+    std::string out = "[{\"online\":[";
+    bool first = true;
+    for (std::size_t i = 0; i < ids.size() && i < online->size(); ++i) {
+        if (!(*online)[i])
+            continue;
+        if (!first)
+            out += ',';
+        first = false;
+        out += json_quote(ids[i]);
+    }
+    out += "]}]";
+    event_outcome ok;
+    ok.ack_json = std::move(out);
+    co_return ok;
 }
 
 awaitable<event_outcome> realtime::sync(client_socket& socket, json::array args) {

@@ -35,6 +35,13 @@ inline constexpr int newest_protocol = 1;
 // socket.io-client `auth` option), capped at newest_protocol; 0 when it announced none.
 int announced_protocol(std::string_view connect_payload);
 
+// Whether a protocol-1 client asked, in the same payload (`{"redchat":1,"presence":"watched"}`),
+// to get presence only for the users it watches (`presence.watch`), from its first moment.
+bool announced_presence_watch(std::string_view connect_payload);
+
+// The most users one socket may watch.
+inline constexpr std::size_t max_watched_users = 1000;
+
 class realtime {
   public:
     using clock_fn = std::function<double()>;  // seconds since the epoch
@@ -77,6 +84,8 @@ class realtime {
     boost::asio::awaitable<event_outcome> edit(client_socket& socket, boost::json::array args,
                                                bool remove);
     boost::asio::awaitable<event_outcome> react(client_socket& socket, boost::json::array args);
+    boost::asio::awaitable<event_outcome> watch_presence(client_socket& socket,
+                                                         boost::json::array args);
     // The per-connection and per-user message buckets: nullopt when the socket may go on, a
     // refusal when it is sending too fast.
     std::optional<event_outcome> over_rate(client_socket& socket);

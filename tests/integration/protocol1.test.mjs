@@ -10,6 +10,8 @@ import {
   ack,
   api,
   closeSockets,
+  connectSocket,
+  connected,
   flushDeliveries,
   legacySocket,
   named,
@@ -373,6 +375,49 @@ describe('protocol 1', () => {
     await waitFor('the sentinel on MESSAGES', () => tutorialChannel.some((e) => e.data?.id === sentinel.id));
     const types = tutorialChannel.slice(mark).map((e) => e.type);
     assert.deepEqual([...new Set(types)].sort(), ['message']);
+  });
+
+  test('a socket that watches presence gets it only for the users it watches', async () => {
+    const tag = Date.now().toString(36);
+    const [watcher, watched, other, listener] = await Promise.all(
+      ['watcher', 'watched', 'other', 'listener'].map((n) => loginUser(server.base, `${n}${tag}`)),
+    );
+    // A socket of the tutorial's protocol hears of everyone, itself included.
+    const ls = await legacy(server.base, listener);
+    await waitFor('the listener online', () => named(ls, 'user.connected').some((u) => u.id === listener.id));
+    const ws = await connected(connectSocket(server.base, watcher.sid, { auth: { redchat: 1, presence: 'watched' } }));
+    // The ack lists who of the watched users is online now.
+    assert.deepEqual(await ack(ws, 'presence.watch', { users: [watched.id, listener.id, listener.id] }), {
+      online: [listener.id],
+    });
+    // Someone it does not watch comes online: the listener hears of it, the watcher does not...
+    const os = await legacy(server.base, other);
+    await waitFor('other online for the listener', () => named(ls, 'user.connected').some((u) => u.id === other.id));
+    // ...and the watched user's coming and going, published after it, reaches the watcher: the
+    // other's event, earlier on the same bus, would have arrived before.
+    const ws2 = await legacy(server.base, watched);
+    await waitFor('watched online', () => named(ws, 'user.connected').some((u) => u.id === watched.id));
+    ws2.close();
+    await waitFor('watched offline', () => named(ws, 'user.disconnected').some((u) => u.id === watched.id));
+    const heard = (name) => named(ws, name).map((u) => u.id).filter((id) => [watched.id, other.id].includes(id));
+    assert.deepEqual(heard('user.connected'), [watched.id]);
+    assert.deepEqual(heard('user.disconnected'), [watched.id]);
+    os.close();
+    // Refusals, and the event is unknown to a socket of the tutorial's protocol.
+    assert.deepEqual(await ack(ws, 'presence.watch', { users: ['x1'] }), { error: 'Invalid user id' });
+    assert.deepEqual(await ack(ws, 'presence.watch', { users: Array.from({ length: 1001 }, (_, i) => String(i + 1)) }), {
+      error: 'At most 1000 users can be watched',
+    });
+    assert.deepEqual(await ack(ws, 'presence.watch', ['1']), { error: 'presence.watch needs {"users":[user ids]}' });
+    assert.deepEqual(await ack(ls, 'presence.watch', { users: [] }), { error: 'Unknown event: presence.watch' });
+  });
+
+  test('a protocol-1 socket that declares nothing gets everyone\'s presence, as before', async () => {
+    const tag = Date.now().toString(36);
+    const [p, q] = await Promise.all(['plain', 'peer'].map((n) => loginUser(server.base, `${n}${tag}`)));
+    const ps = await p1(server.base, p);
+    await legacy(server.base, q);
+    await waitFor('the peer online', () => named(ps, 'user.connected').some((u) => u.id === q.id));
   });
 });
 

@@ -740,6 +740,38 @@ TEST(hub, delivers_to_entitled_sockets_only) {
     EXPECT_EQ(h.deliver(private_room, packet), 2u);
 }
 
+TEST(hub, presence_reaches_everyone_but_a_watcher_gets_only_whom_it_watches) {
+    hub h;
+    recording_socket legacy, watcher, anon, late;
+    legacy.account = user{"1", "Pablo"};
+    watcher.account = user{"2", "Joe"};
+    late.account = user{"4", "Alex"};
+    for (auto* s : {&legacy, &watcher, &anon})
+        h.add(*s);
+    h.watch_presence(watcher, {"3"});
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
+    bus_event mary_on{bus_event_type::user_connected, "", "", "3", "user.connected", "{}"};
+    bus_event alex_off{bus_event_type::user_disconnected, "", "", "4", "user.disconnected", "{}"};
+    EXPECT_EQ(h.deliver(alex_off, packet), 1u);  // the legacy socket only
+    EXPECT_EQ(h.deliver(mary_on, packet), 2u);   // and the watcher of Mary
+    EXPECT_EQ(watcher.got.size(), 1u);
+    EXPECT_TRUE(anon.got.empty());
+    // A socket that watches before it joins the hub is found once it joins.
+    late.watches_presence = true;
+    late.watched = {"4"};
+    h.add(late);
+    EXPECT_EQ(h.deliver(alex_off, packet), 2u);
+    EXPECT_EQ(h.deliver(mary_on, packet), 2u);  // Alex's socket watches nobody else
+    // A new list replaces the old one; leaving the hub ends the watch.
+    h.watch_presence(watcher, {"4"});
+    EXPECT_EQ(h.deliver(mary_on, packet), 1u);
+    EXPECT_EQ(h.deliver(alex_off, packet), 3u);
+    h.remove(watcher);
+    EXPECT_EQ(h.deliver(alex_off, packet), 2u);
+    h.remove(late);
+    EXPECT_EQ(h.deliver(alex_off, packet), 1u);
+}
+
 TEST(hub, our_own_events_reach_protocol_1_sockets_only) {
     hub h;
     recording_socket pablo, pablo_old, joe, joe_old, mary, pablo_tab;
