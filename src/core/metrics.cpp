@@ -197,6 +197,13 @@ std::string registry::render() const {
     line("redchat_slow_clients_dropped_total", "counter",
          "Connections closed because their output queue was over its limit.",
          sum(&shard::slow_clients_dropped));
+    line("redchat_ws_writes_total", "counter",
+         "Gather writes (system calls) to WebSocket connections: one per connection and loop turn "
+         "with output.",
+         sum(&shard::ws_writes));
+    line("redchat_ws_frames_written_total", "counter",
+         "WebSocket frames those writes completed (frames per write: the coalescing).",
+         sum(&shard::ws_frames_written));
     return out;
 }
 

@@ -70,6 +70,8 @@ struct shard {
     counter refused_session_login{0};  // an Engine.IO sid used with another login
     counter rate_limited{0};           // messages, logins or room creations over their rate
     counter slow_clients_dropped{0};   // output queue over its limit
+    counter ws_writes{0};              // gather writes to WebSocket connections (system calls)
+    counter ws_frames_written{0};      // WebSocket frames those writes completed
     counter sockets_opened{0};         // Engine.IO sessions
     gauge sockets_open{0};
     gauge polls_waiting{0};  // long-polls held open until there is output

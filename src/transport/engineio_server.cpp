@@ -138,7 +138,7 @@ engineio_server::engineio_server(asio::io_context& ioc, std::size_t thread_index
       cfg_(cfg),
       stats_(stats),
       per_address_(per_address),
-      batch_(ioc),
+      batch_(ioc, stats),
       // Ticks of a twentieth of the shorter ping period (10 ms to 1 s): pings go out at most a
       // tick late, well within the client's allowance of pingInterval + pingTimeout, and a
       // missing pong is noticed within a tick of its deadline.

@@ -223,26 +223,29 @@ void websocket_connection::flush() {
             shut_down();
             return;
         }
-        consume(n);
+        batch_.count_write(consume(n));
     }
     if (head_ == queue_.size())
         written_all();
 }
 
-// Drops `n` written bytes from the front of the queue.
-void websocket_connection::consume(std::size_t n) {
+// Drops `n` written bytes from the front of the queue; returns how many frames are now done.
+std::size_t websocket_connection::consume(std::size_t n) {
     queued_bytes_ -= n;
     add_queued(-static_cast<std::int64_t>(n));
+    std::size_t done = 0;
     while (n > 0) {
         const std::size_t left = queue_[head_]->bytes.size() - head_offset_;
         if (n < left) {
             head_offset_ += n;
-            return;
+            return done;
         }
         n -= left;
         queue_[head_++].reset();
         head_offset_ = 0;
+        ++done;
     }
+    return done;
 }
 
 void websocket_connection::written_all() {

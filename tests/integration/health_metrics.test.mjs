@@ -82,6 +82,8 @@ describe('metrics', () => {
       ['redchat_http_request_duration_seconds', 'histogram'],
       ['redchat_redis_command_errors_total', 'counter'],
       ['redchat_connections_open', 'gauge'],
+      ['redchat_ws_writes_total', 'counter'],
+      ['redchat_ws_frames_written_total', 'counter'],
     ]) {
       assert.equal(type.get(name), kind, `# TYPE ${name} ${kind}`);
       assert.ok(help.has(name), `# HELP ${name}`);
