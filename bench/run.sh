@@ -5,6 +5,8 @@
 #   bench/run.sh [--server-threads N] [--server-args "..."] <scenario> [redchat-bench flags...]
 # Environment: BUILD (default build/release): where redchat-bench (and the server) are;
 # SERVER_BUILD (default BUILD): another build's redchat-server, for side-by-side runs.
+# SERVER_CPUS, TOOL_CPUS (taskset lists, e.g. 0 and 1): pin Redis and the server, and the tool,
+# to those cores, to see what sharing the cores costs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$root/build/release}
@@ -20,6 +22,10 @@ while [[ $# -gt 0 ]]; do
 done
 [[ $# -ge 1 ]] || { echo "usage: $0 [--server-threads N] [--server-args ARGS] <scenario> [flags]" >&2; exit 2; }
 
+server_pin=()
+[[ -n ${SERVER_CPUS:-} ]] && server_pin=(taskset -c "$SERVER_CPUS")
+tool_pin=()
+[[ -n ${TOOL_CPUS:-} ]] && tool_pin=(taskset -c "$TOOL_CPUS")
 work=$(mktemp -d)
 cleanup() {
   [[ -n ${server_pid:-} ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
@@ -28,13 +34,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no \
+"${server_pin[@]}" redis-server --port 0 --unixsocket "$work/redis.sock" --save '' --appendonly no \
   --dir "$work" --logfile "$work/redis.log" &
 redis_pid=$!
 for _ in $(seq 100); do [[ -S $work/redis.sock ]] && break; sleep 0.05; done
 
 # shellcheck disable=SC2086
-"$server_build/redchat-server" --port 0 --redis-url "unix://$work/redis.sock" --threads "$server_threads" \
+"${server_pin[@]}" "$server_build/redchat-server" --port 0 --redis-url "unix://$work/redis.sock" --threads "$server_threads" \
   --demo-data off --bcrypt-cost 4 --max-connections-per-address 1000000 \
   --max-sockets-per-user 100000 --messages-per-second 100000 --message-burst 100000 \
   --registrations-per-minute 1000000 --max-pending-hashes 1000000 \
@@ -48,4 +54,4 @@ for _ in $(seq 200); do
 done
 [[ -n $port ]] || { cat "$work/server.log" >&2; exit 2; }
 
-"$build/redchat-bench" "$@" --url "http://127.0.0.1:$port" --server-pid "$server_pid" --redis-pid "$redis_pid"
+"${tool_pin[@]}" "$build/redchat-bench" "$@" --url "http://127.0.0.1:$port" --server-pid "$server_pid" --redis-pid "$redis_pid"
