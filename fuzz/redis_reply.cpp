@@ -6,14 +6,32 @@
 #include <cstdint>
 #include <string_view>
 
+#include "redis/cluster.hpp"
 #include "redis/reply.hpp"
 
 namespace {
 
 void use(const redchat::redis::reply& r) {
+    namespace cluster = redchat::redis::cluster;
     (void)r.as_string();
     (void)r.as_integer();
     (void)r.as_strings();
+    // Cluster routing reads replies too: a topology (CLUSTER SLOTS) and redirections.
+    if (auto table = cluster::slot_table::from_cluster_slots(r)) {
+        for (std::size_t slot = 0; slot < cluster::slot_count; slot += 97) {
+            const auto* node = table->master_of(static_cast<std::uint16_t>(slot));
+            if (node != nullptr && node->port == 0)
+                __builtin_trap();  // every node of a table has a port
+        }
+        (void)table->covers_all_slots();
+    }
+    if (r.is_error()) {
+        if (auto moved = cluster::parse_redirect(r.str)) {
+            if (moved->slot >= cluster::slot_count || moved->to.port == 0)
+                __builtin_trap();
+        }
+    }
+    (void)cluster::key_slot(r.str);
     for (const auto& e : r.elements)
         use(e);
 }

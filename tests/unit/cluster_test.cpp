@@ -1,0 +1,106 @@
+// Redis Cluster routing, sans-I/O: hash slots, CLUSTER SLOTS tables and redirections, against the
+// values of the cluster specification.
+#include <gtest/gtest.h>
+
+#include "redis/cluster.hpp"
+
+namespace redchat::redis::cluster {
+namespace {
+
+reply integer(std::int64_t v) {
+    reply r;
+    r.type = reply::kind::integer;
+    r.integer = v;
+    return r;
+}
+reply bulk(std::string s) {
+    reply r;
+    r.type = reply::kind::string;
+    r.str = std::move(s);
+    return r;
+}
+reply array(std::vector<reply> items) {
+    reply r;
+    r.type = reply::kind::array;
+    r.elements = std::move(items);
+    return r;
+}
+reply node(std::string host, std::int64_t port) {
+    return array({bulk(std::move(host)), integer(port), bulk("node-id")});
+}
+
+TEST(cluster, crc16_and_key_slots_match_the_specification) {
+    EXPECT_EQ(crc16("123456789"), 0x31C3);  // the check value the spec gives
+    EXPECT_EQ(key_slot(""), 0);
+    EXPECT_EQ(key_slot("foo"), 12182);
+    EXPECT_EQ(key_slot("bar"), 5061);
+}
+
+TEST(cluster, hash_tags_put_keys_in_one_slot) {
+    EXPECT_EQ(hash_tag("{user1000}.following"), "user1000");
+    EXPECT_EQ(key_slot("{user1000}.following"), key_slot("{user1000}.followers"));
+    EXPECT_EQ(hash_tag("foo{}{bar}"), "foo{}{bar}");  // an empty first tag: the whole key
+    EXPECT_EQ(hash_tag("foo{{bar}}zap"), "{bar");     // up to the first } after the first {
+    EXPECT_EQ(hash_tag("foo{bar}{zap}"), "bar");      // only the first tag counts
+    EXPECT_EQ(hash_tag("no tag"), "no tag");
+    EXPECT_EQ(hash_tag("open{only"), "open{only");
+}
+
+TEST(cluster, redirections_are_parsed_and_anything_else_is_not_one) {
+    auto moved = parse_redirect("MOVED 3999 127.0.0.1:6381");
+    ASSERT_TRUE(moved);
+    EXPECT_FALSE(moved->ask);
+    EXPECT_EQ(moved->slot, 3999);
+    EXPECT_EQ(moved->to, (endpoint{"127.0.0.1", 6381}));
+    auto ask = parse_redirect("ASK 12182 ::1:7002");  // IPv6: the port follows the last colon
+    ASSERT_TRUE(ask);
+    EXPECT_TRUE(ask->ask);
+    EXPECT_EQ(ask->to, (endpoint{"::1", 7002}));
+    auto unknown_host = parse_redirect("MOVED 1 :6380");  // the answering node's own host
+    ASSERT_TRUE(unknown_host);
+    EXPECT_EQ(unknown_host->to, (endpoint{"", 6380}));
+    for (const char* not_one :
+         {"ERR unknown command", "MOVED", "MOVED 16384 h:1", "MOVED x h:1", "MOVED 1 h",
+          "MOVED 1 h:0", "MOVED 1 h:70000", "ASK 1 h:1 extra:2", "MOVED -1 h:1", "moved 1 h:1"}) {
+        EXPECT_FALSE(parse_redirect(not_one)) << not_one;
+    }
+}
+
+TEST(cluster, a_slot_table_is_read_from_cluster_slots_and_follows_moves) {
+    const auto slots = array({
+        array({integer(0), integer(5460), node("127.0.0.1", 7000), node("127.0.0.1", 7003)}),
+        array({integer(5461), integer(10922), node("127.0.0.1", 7001)}),
+        array({integer(10923), integer(16383), node("127.0.0.1", 7002)}),
+    });
+    auto table = slot_table::from_cluster_slots(slots);
+    ASSERT_TRUE(table);
+    EXPECT_TRUE(table->covers_all_slots());
+    EXPECT_EQ(table->masters().size(), 3u);  // replicas are not masters
+    EXPECT_EQ(*table->master_of(0), (endpoint{"127.0.0.1", 7000}));
+    EXPECT_EQ(*table->master_of(key_slot("foo")), (endpoint{"127.0.0.1", 7002}));
+    table->move(12182, endpoint{"127.0.0.1", 7005});
+    EXPECT_EQ(*table->master_of(12182), (endpoint{"127.0.0.1", 7005}));
+    EXPECT_EQ(*table->master_of(12183), (endpoint{"127.0.0.1", 7002}));
+    EXPECT_EQ(table->masters().size(), 4u);
+}
+
+TEST(cluster, a_partial_or_malformed_topology_is_told_apart) {
+    auto partial = slot_table::from_cluster_slots(
+        array({array({integer(0), integer(100), node("10.0.0.1", 6379)})}));
+    ASSERT_TRUE(partial);
+    EXPECT_FALSE(partial->covers_all_slots());
+    EXPECT_EQ(partial->master_of(101), nullptr);
+    for (const auto& bad : {
+             bulk("not an array"),
+             array({array({integer(5), integer(4), node("h", 1)})}),        // reversed range
+             array({array({integer(0), integer(16384), node("h", 1)})}),    // past the last slot
+             array({array({integer(0), integer(1), array({bulk("h")})})}),  // no port
+             array({array({integer(0), integer(1), node("h", 0)})}),        // port 0
+             array({array({integer(0), integer(1)})}),                      // no node
+         }) {
+        EXPECT_FALSE(slot_table::from_cluster_slots(bad));
+    }
+}
+
+}  // namespace
+}  // namespace redchat::redis::cluster
