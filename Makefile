@@ -63,9 +63,10 @@ test-tsan:
 	  ctest --output-on-failure --timeout 900 -L 'unit|integration'
 
 # Each fuzz target replays its corpus and past crashes, then explores FUZZ_RUNS inputs with a
-# fixed seed: the same commit passes or fails the same way every time.
+# fixed seed: the same commit passes or fails the same way every time. The targets are
+# independent and single-threaded: they run side by side, one per core.
 test-fuzz:
-	@cd build/fuzz && ctest --output-on-failure -L fuzz
+	@cd build/fuzz && ctest --output-on-failure -L fuzz -j$$(nproc)
 
 # Long exploration with random seeds (FUZZ_SECONDS per target, default 300; FUZZ_TARGETS to pick
 # some). What adds coverage is merged into fuzz/corpus; failures land in fuzz/crashes.
