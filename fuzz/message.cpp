@@ -18,8 +18,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         }
     }
     (void)redchat::chat::cursor_score(text);
-    const int protocol = redchat::chat::announced_protocol(text);
-    if (protocol < 0 || protocol > redchat::chat::newest_protocol)
+    const auto announced = redchat::chat::announced_options(text);
+    if (announced.protocol < 0 || announced.protocol > redchat::chat::newest_protocol ||
+        (announced.watches_presence && announced.protocol < 1)) {
         __builtin_trap();
+    }
     return 0;
 }

@@ -3,6 +3,21 @@
 #include "chat/rules.hpp"
 
 namespace redchat::chat {
+namespace {
+
+// Takes `socket`'s entry under `key` out of an index.
+void erase_entry(std::unordered_multimap<std::string, client_socket*>& index,
+                 const std::string& key, const client_socket* socket) {
+    auto [first, last] = index.equal_range(key);
+    for (auto it = first; it != last; ++it) {
+        if (it->second == socket) {
+            index.erase(it);
+            return;
+        }
+    }
+}
+
+}  // namespace
 
 client_socket::~client_socket() {
     if (hub_ != nullptr)
@@ -26,26 +41,22 @@ void hub::add(client_socket& socket) {
     index_presence(socket);
 }
 
+// Presence reaches logged-in sockets only: an anonymous one is in neither index.
 void hub::index_presence(client_socket& socket) {
+    if (!socket.account)
+        return;
     if (socket.watches_presence) {
         for (const auto& id : socket.watched)
             watchers_.emplace(id, &socket);
-    } else if (socket.account) {
+    } else {
         presence_all_.insert(&socket);
     }
 }
 
 void hub::unindex_presence(client_socket& socket) {
     presence_all_.erase(&socket);
-    for (const auto& id : socket.watched) {
-        auto [first, last] = watchers_.equal_range(id);
-        for (auto it = first; it != last; ++it) {
-            if (it->second == &socket) {
-                watchers_.erase(it);
-                break;
-            }
-        }
-    }
+    for (const auto& id : socket.watched)
+        erase_entry(watchers_, id, &socket);
 }
 
 void hub::watch_presence(client_socket& socket, std::vector<std::string> users) {
@@ -64,33 +75,19 @@ void hub::remove(client_socket& socket) {
     socket.hub_ = nullptr;
     sockets_.erase(&socket);
     unindex_presence(socket);
-    if (socket.account) {
-        auto [first, last] = by_user_.equal_range(socket.account->id);
-        for (auto it = first; it != last; ++it) {
-            if (it->second == &socket) {
-                by_user_.erase(it);
-                break;
-            }
-        }
-    }
+    if (socket.account)
+        erase_entry(by_user_, socket.account->id, &socket);
 }
 
 void hub::update_user(client_socket& socket, const std::optional<user>& before) {
-    if (before) {
-        auto [first, last] = by_user_.equal_range(before->id);
-        for (auto it = first; it != last; ++it) {
-            if (it->second == &socket) {
-                by_user_.erase(it);
-                break;
-            }
-        }
-    }
-    if (socket.account && sockets_.contains(&socket))
+    if (before)
+        erase_entry(by_user_, before->id, &socket);
+    if (!sockets_.contains(&socket))
+        return;
+    if (socket.account)
         by_user_.emplace(socket.account->id, &socket);
-    if (sockets_.contains(&socket)) {
-        unindex_presence(socket);
-        index_presence(socket);
-    }
+    unindex_presence(socket);
+    index_presence(socket);
 }
 
 std::size_t hub::deliver_presence(const bus_event& ev, const packet_ptr& packet) {
@@ -101,10 +98,8 @@ std::size_t hub::deliver_presence(const bus_event& ev, const packet_ptr& packet)
     }
     auto [first, last] = watchers_.equal_range(ev.user_id);
     for (auto it = first; it != last; ++it) {
-        if (it->second->account) {
-            it->second->deliver(packet);
-            ++n;
-        }
+        it->second->deliver(packet);
+        ++n;
     }
     return n;
 }

@@ -151,26 +151,23 @@ event_outcome change_refusal(change_outcome o) {
 
 }  // namespace
 
-int announced_protocol(std::string_view connect_payload) {
+connect_options announced_options(std::string_view connect_payload) {
+    connect_options out;
     if (connect_payload.empty())
-        return 0;
+        return out;
     boost::system::error_code ec;
     auto v = json::parse(connect_payload, ec);
     if (ec || !v.is_object())
-        return 0;
-    const auto* p = v.get_object().if_contains("redchat");
+        return out;
+    const auto& o = v.get_object();
+    const auto* p = o.if_contains("redchat");
     if (p == nullptr || !p->is_int64() || p->get_int64() < 1)
-        return 0;
-    return static_cast<int>(std::min<std::int64_t>(p->get_int64(), newest_protocol));
-}
-
-bool announced_presence_watch(std::string_view connect_payload) {
-    if (announced_protocol(connect_payload) < 1)
-        return false;
-    boost::system::error_code ec;
-    auto v = json::parse(connect_payload, ec);
-    const auto* p = v.get_object().if_contains("presence");
-    return p != nullptr && p->is_string() && p->get_string() == "watched";
+        return out;
+    out.protocol = static_cast<int>(std::min<std::int64_t>(p->get_int64(), newest_protocol));
+    const auto* presence = o.if_contains("presence");
+    out.watches_presence =
+        presence != nullptr && presence->is_string() && presence->get_string() == "watched";
+    return out;
 }
 
 realtime::realtime(store& db, hub& local, const config::server_config& cfg, std::string server_id,

@@ -31,13 +31,15 @@ struct event_outcome {
 // The newest protocol this server speaks beyond the tutorial's (docs/realtime.md).
 inline constexpr int newest_protocol = 1;
 
-// The protocol a client announced in its Socket.IO connect payload (`{"redchat":1}`, the
-// socket.io-client `auth` option), capped at newest_protocol; 0 when it announced none.
-int announced_protocol(std::string_view connect_payload);
-
-// Whether a protocol-1 client asked, in the same payload (`{"redchat":1,"presence":"watched"}`),
-// to get presence only for the users it watches (`presence.watch`), from its first moment.
-bool announced_presence_watch(std::string_view connect_payload);
+// What a client announced in its Socket.IO connect payload (the socket.io-client `auth`
+// option): `{"redchat":1}`, its protocol, capped at newest_protocol (0 when it announced none);
+// and, from protocol 1 on, `"presence":"watched"`: presence only for the users it watches
+// (`presence.watch`), from its first moment.
+struct connect_options {
+    int protocol = 0;
+    bool watches_presence = false;
+};
+connect_options announced_options(std::string_view connect_payload);
 
 // The most users one socket may watch.
 inline constexpr std::size_t max_watched_users = 1000;

@@ -61,8 +61,9 @@ class chat_socket final : public sio_socket, public chat::client_socket {
 
     awaitable<void> on_connect(const std::string& nsp, std::string_view auth_json) override {
         (void)nsp;
-        protocol = chat::announced_protocol(auth_json);
-        watches_presence = chat::announced_presence_watch(auth_json);
+        const auto announced = chat::announced_options(auth_json);
+        protocol = announced.protocol;
+        watches_presence = announced.watches_presence;
         joined_ = true;
         co_await app_.realtime().connected(*this);
     }

@@ -20,7 +20,7 @@ void polling_queue::push(packet_ptr packet) {
     bytes_ += packet->bytes.size();
     gauge_.fetch_add(static_cast<std::int64_t>(packet->bytes.size()), std::memory_order_relaxed);
     packets_.push_back(std::move(packet));
-    wake();
+    changed.wake();
 }
 
 std::vector<packet_ptr> polling_queue::take() {
@@ -45,8 +45,7 @@ eio_session::eio_session(engineio_server& server, std::string sid)
     : server_(server),
       stats_(server.stats()),
       sid_(std::move(sid)),
-      queue_(server.context(), server.stats().queued_output_bytes),
-      pipeline_(server.context()) {}
+      queue_(server.stats().queued_output_bytes) {}
 
 // The handler goes first: it may still use the session (a Socket.IO socket leaving its hub).
 eio_session::~eio_session() {
@@ -102,7 +101,7 @@ void eio_session::close() {
     if (closed_)
         return;
     closed_ = true;
-    queue_.wake();
+    queue_.changed.wake();
     address_slot_.reset();
     pipeline_.wake();
     if (ws_)
@@ -169,7 +168,7 @@ void eio_session::on_ping_timer() {
 void eio_session::set_upgrading(bool upgrading) {
     upgrading_ = upgrading;
     if (upgrading)
-        queue_.wake();
+        queue_.changed.wake();
 }
 
 awaitable<void> eio_session::wait_for_output(bool long_poll) {
@@ -191,7 +190,7 @@ awaitable<void> eio_session::wait_for_output(bool long_poll) {
     std::optional<waiting> counted;
     if (long_poll)
         counted.emplace(stats_.polls_waiting);
-    co_await queue_.wait(done);
+    co_await queue_.changed.wait_until(done);
 }
 
 std::string eio_session::take_open_packet() {
@@ -214,7 +213,7 @@ void eio_session::attach_websocket(std::shared_ptr<websocket_connection> ws) {
     address_slot_.reset();  // the WebSocket connection holds the address's place now
     for (auto& p : queue_.take())
         ws_->send(std::move(p));
-    queue_.wake();  // a pending long-poll returns (with a noop)
+    queue_.changed.wake();  // a pending long-poll returns (with a noop)
 }
 
 bool eio_session::can_pipeline(const socketio::eio_packet& p) const {

@@ -14,6 +14,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <cstdint>
@@ -63,11 +64,25 @@ class eio_application {
         eio_session& session, const std::optional<std::string>& login) = 0;
 };
 
+// A wait that another part of the same thread ends: wait_until(done) sleeps until wake() and
+// then checks done() again. The timer is made by the first wait (most sessions never wait).
+class wake_signal {
+  public:
+    template <typename Done>
+    boost::asio::awaitable<void> wait_until(Done done);
+    void wake() {
+        if (timer_)
+            timer_->cancel();
+    }
+
+  private:
+    std::optional<boost::asio::steady_timer> timer_;
+};
+
 // The output of a polling session until a long-poll takes it, bounded by its owner.
 class polling_queue {
   public:
-    polling_queue(boost::asio::io_context& ioc, metrics::gauge& queued_gauge)
-        : ioc_(ioc), gauge_(queued_gauge) {}
+    explicit polling_queue(metrics::gauge& queued_gauge) : gauge_(queued_gauge) {}
     ~polling_queue() { gauge_.fetch_sub(static_cast<std::int64_t>(bytes_)); }
     polling_queue(const polling_queue&) = delete;
     polling_queue& operator=(const polling_queue&) = delete;
@@ -81,46 +96,38 @@ class polling_queue {
     // The polling body of these packets: text as is, binary as `b<base64>`, joined by 0x1E.
     static std::string payload(const std::vector<packet_ptr>& packets);
 
-    // Waits until `done()` holds; wake() makes it look again.
-    template <typename Done>
-    boost::asio::awaitable<void> wait(Done done);
-    void wake() {
-        if (timer_)
-            timer_->cancel();
-    }
+    wake_signal changed;  // woken by push(), and by the session when a poll must look again
 
   private:
-    boost::asio::io_context& ioc_;
     metrics::gauge& gauge_;
     std::vector<packet_ptr> packets_;
     std::size_t bytes_ = 0;
-    std::optional<boost::asio::steady_timer> timer_;  // made by the first wait
 };
 
 // Event packets of one WebSocket client handled side by side, so that a busy sender is not held
-// to one message per Redis round trip. They start in arrival order; any other packet waits until
-// those in flight are done.
+// to one message per Redis round trip. They start in arrival order, so their Redis commands
+// leave in that order and a room's messages are stored in the order sent; any other packet
+// waits until those in flight are done.
 class packet_pipeline {
   public:
     static constexpr int max_in_flight = 16;
-    explicit packet_pipeline(boost::asio::io_context& ioc) : ioc_(ioc) {}
     // Waits until at most `limit` packets are in flight (0: until none is), or `stop()` holds.
     template <typename Stop>
-    boost::asio::awaitable<void> wait(int limit, Stop stop);
+    boost::asio::awaitable<void> wait(int limit, Stop stop) {
+        // Named, not a temporary in the co_await (GCC 12 mishandles those).
+        const auto ready = [this, limit, &stop] { return in_flight_ <= limit || stop(); };
+        co_await done_.wait_until(ready);
+    }
     void started() { ++in_flight_; }
     void finished() {
         --in_flight_;
-        wake();
+        done_.wake();
     }
-    void wake() {
-        if (timer_)
-            timer_->cancel();
-    }
+    void wake() { done_.wake(); }
 
   private:
-    boost::asio::io_context& ioc_;
     int in_flight_ = 0;
-    std::optional<boost::asio::steady_timer> timer_;  // made by the first wait
+    wake_signal done_;
 };
 
 class eio_session final : public std::enable_shared_from_this<eio_session> {
@@ -132,11 +139,9 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
 
     const std::string& sid() const { return sid_; }
     boost::asio::io_context& context();
-    engineio_server& server() { return server_; }
 
     // The handler this session runs (set once, before the first packet).
     void set_handler(std::unique_ptr<eio_handler> handler) { handler_ = std::move(handler); }
-    eio_handler* handler() const { return handler_.get(); }
 
     // Output. `deliver` queues an encoded packet (a WebSocket frame: make_text_frame or
     // make_binary_frame); a client whose queue is full is dropped. Never blocks, never re-enters
@@ -215,21 +220,12 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
 };
 
 template <typename Done>
-boost::asio::awaitable<void> polling_queue::wait(Done done) {
+boost::asio::awaitable<void> wake_signal::wait_until(Done done) {
     while (!done()) {
-        if (!timer_)
-            timer_.emplace(ioc_, boost::asio::steady_timer::time_point::max());
-        timer_->expires_at(boost::asio::steady_timer::time_point::max());
-        boost::system::error_code ec;
-        co_await timer_->async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));
-    }
-}
-
-template <typename Stop>
-boost::asio::awaitable<void> packet_pipeline::wait(int limit, Stop stop) {
-    while (in_flight_ > limit && !stop()) {
-        if (!timer_)
-            timer_.emplace(ioc_, boost::asio::steady_timer::time_point::max());
+        if (!timer_) {
+            timer_.emplace(co_await boost::asio::this_coro::executor,
+                           boost::asio::steady_timer::time_point::max());
+        }
         timer_->expires_at(boost::asio::steady_timer::time_point::max());
         boost::system::error_code ec;
         co_await timer_->async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ec));

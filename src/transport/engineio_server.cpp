@@ -17,7 +17,6 @@
 
 #include "core/random_id.hpp"
 #include "socketio/engineio_codec.hpp"
-#include "socketio/socketio_codec.hpp"
 #include "transport/websocket_connection.hpp"
 #include "transport/ws_codec.hpp"
 

@@ -85,10 +85,10 @@ function prepare(suite, work, port) {
 
 // Runs mocha in `dir` (all tests, or those whose full title matches `grep`); its JSON report.
 function mocha(dir, grep) {
-  const args = ['mocha', '--require', '../ws-task-dispatch.cjs', '--reporter', 'json'];
+  const args = ['--require', '../ws-task-dispatch.cjs', '--reporter', 'json'];
   if (grep) args.push('--grep', grep);
   args.push('test-suite.js');
-  const run = spawnSync(path.join(dir, 'node_modules', '.bin', 'mocha'), args.slice(1), {
+  const run = spawnSync(path.join(dir, 'node_modules', '.bin', 'mocha'), args, {
     cwd: dir,
     encoding: 'utf8',
     maxBuffer: 64 << 20,

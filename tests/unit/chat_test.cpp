@@ -686,17 +686,29 @@ TEST(bus_event, group_changes_come_only_from_our_channel) {
     }
 }
 
-TEST(realtime, announced_protocol_reads_the_connect_payload) {
-    EXPECT_EQ(announced_protocol(""), 0);
-    EXPECT_EQ(announced_protocol("{}"), 0);
-    EXPECT_EQ(announced_protocol(R"({"token":"x"})"), 0);
-    EXPECT_EQ(announced_protocol(R"({"redchat":1})"), 1);
-    EXPECT_EQ(announced_protocol(R"({"redchat":7})"), newest_protocol);  // capped
-    EXPECT_EQ(announced_protocol(R"({"redchat":"1"})"), 0);
-    EXPECT_EQ(announced_protocol(R"({"redchat":0})"), 0);
-    EXPECT_EQ(announced_protocol(R"({"redchat":-3})"), 0);
-    EXPECT_EQ(announced_protocol("[1]"), 0);
-    EXPECT_EQ(announced_protocol("{bad"), 0);
+TEST(realtime, announced_options_read_the_connect_payload) {
+    const auto protocol = [](std::string_view payload) {
+        return announced_options(payload).protocol;
+    };
+    EXPECT_EQ(protocol(""), 0);
+    EXPECT_EQ(protocol("{}"), 0);
+    EXPECT_EQ(protocol(R"({"token":"x"})"), 0);
+    EXPECT_EQ(protocol(R"({"redchat":1})"), 1);
+    EXPECT_EQ(protocol(R"({"redchat":7})"), newest_protocol);  // capped
+    EXPECT_EQ(protocol(R"({"redchat":"1"})"), 0);
+    EXPECT_EQ(protocol(R"({"redchat":0})"), 0);
+    EXPECT_EQ(protocol(R"({"redchat":-3})"), 0);
+    EXPECT_EQ(protocol("[1]"), 0);
+    EXPECT_EQ(protocol("{bad"), 0);
+    // Presence by subscription: asked for in protocol 1 only, by the exact word.
+    const auto watches = [](std::string_view payload) {
+        return announced_options(payload).watches_presence;
+    };
+    EXPECT_TRUE(watches(R"({"redchat":1,"presence":"watched"})"));
+    EXPECT_FALSE(watches(R"({"redchat":1})"));
+    EXPECT_FALSE(watches(R"({"presence":"watched"})"));
+    EXPECT_FALSE(watches(R"({"redchat":1,"presence":"all"})"));
+    EXPECT_FALSE(watches(R"({"redchat":1,"presence":true})"));
 }
 
 // ---- hub and realtime, with sockets that record what they receive ----
