@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "app/allocator.hpp"
+#include "app/bus_router.hpp"
 #include "app/embedded_redis.hpp"
 #include "app/password_pool.hpp"
 #include "chat/bus_event.hpp"
@@ -29,11 +30,11 @@
 #include "chat/hub.hpp"
 #include "chat/realtime.hpp"
 #include "chat/rest_api.hpp"
+#include "chat/routing.hpp"
 #include "core/keyed_buckets.hpp"
 #include "core/random_id.hpp"
 #include "redis/chat_store.hpp"
 #include "redis/client.hpp"
-#include "redis/keys.hpp"
 #include "socketio/socketio_codec.hpp"
 #include "transport/chat_socket.hpp"
 #include "transport/engineio_server.hpp"
@@ -58,6 +59,29 @@ struct io_context_of_worker : asio::io_context {
     void destroy_pending() { shutdown(); }
 };
 
+// A thread's hub tells the bus router (on thread 0) what it needs, posted there in order.
+struct thread_routes final : chat::bus_routes {
+    asio::io_context* home = nullptr;
+    asio::io_context* own = nullptr;
+    bus_router* router = nullptr;
+    std::size_t index = 0;
+
+    void want(const std::string& channel) override {
+        asio::post(*home, [r = router, i = index, channel] { r->want(i, channel); });
+    }
+    void drop(const std::string& channel) override {
+        asio::post(*home, [r = router, i = index, channel] { r->drop(i, channel); });
+    }
+    asio::awaitable<void> ready(std::vector<std::string> channels) override {
+        co_await asio::co_spawn(*home, router->ready(std::move(channels)), asio::use_awaitable);
+    }
+    void when_ready(std::vector<std::string> channels, std::function<void()> done) override {
+        asio::co_spawn(
+            *home, router->ready(std::move(channels)),
+            [o = own, done = std::move(done)](const std::exception_ptr&) { asio::post(*o, done); });
+    }
+};
+
 // Everything that belongs to one I/O thread. Only that thread touches it once running.
 struct worker {
     std::size_t index = 0;
@@ -66,6 +90,7 @@ struct worker {
     std::unique_ptr<redis::client> redis;
     std::unique_ptr<chat::store> store;
     std::unique_ptr<chat::rest_api> api;
+    thread_routes routes;  // outlives the hub, which points to it
     chat::hub hub;
     std::unique_ptr<chat::realtime> realtime;
     std::unique_ptr<transport::chat_application> chat_sockets;
@@ -112,10 +137,11 @@ struct bus_lag {
 };
 
 // One bus event, parsed and encoded once for the whole process (the Socket.IO packet inside its
-// WebSocket frame), then handed to every thread, which queues that same buffer to each receiver.
-void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_lag& lag, std::string_view payload,
-             bool own_channel) {
-    auto parsed = chat::parse_envelope(payload, own_channel);
+// WebSocket frame), then handed to every thread that needs its channel (`threads`; null: all),
+// which queues that same buffer to each receiver. Our event types come only on our channels.
+void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_lag& lag, std::string_view channel,
+             std::string_view payload, const std::vector<std::uint16_t>* threads) {
+    auto parsed = chat::parse_envelope(payload, channel != chat::routing::tutorial_channel);
     if (!parsed)
         return;
     if (parsed->type == chat::bus_event_type::message && parsed->server_id == lag.own_id) {
@@ -123,12 +149,25 @@ void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_lag& lag, std::s
         if (auto change = lag.gate.observe(behind, monotonic_seconds()))
             lag.announce(workers, *change, behind);
     }
-    auto event = std::make_shared<const chat::bus_event>(std::move(*parsed));
+    struct routed {
+        chat::bus_event event;
+        std::string channel;  // whom it is for: chat::routing::scope_of
+    };
+    auto r = std::make_shared<const routed>(routed{std::move(*parsed), std::string(channel)});
     auto packet = transport::make_text_frame(
-        "4" + socketio::encode_event("/", event->name, event->data_json));
-    for (auto& w : workers) {
-        asio::post(w->ioc, [&w = *w, event, packet] { w.hub.deliver(*event, packet); });
+        "4" + socketio::encode_event("/", r->event.name, r->event.data_json));
+    auto hand = [&](worker& w) {
+        asio::post(w.ioc, [&w, r, packet] {
+            w.hub.deliver(r->event, packet, chat::routing::scope_of(r->channel));
+        });
+    };
+    if (threads == nullptr) {
+        for (auto& w : workers)
+            hand(*w);
+        return;
     }
+    for (auto t : *threads)
+        hand(*workers[t]);
 }
 
 // A congested bus that has carried none of our messages for a while is clear again.
@@ -385,7 +424,7 @@ int run_server(const config::server_config& cfg) {
             redis::client::options{endpoint, cfg.redis_timeout, "redchat-io-" + std::to_string(i),
                                    &redis_status},
             stats.for_thread(i));
-        w->store = redis::make_chat_store(*w->redis);
+        w->store = redis::make_chat_store(*w->redis, cfg.tutorial_bus);
         w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg, room_rates,
                                                   registration_rates, instance_id);
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
@@ -416,14 +455,21 @@ int run_server(const config::server_config& cfg) {
     bus.emplace(home.ioc.get_executor(),
                 redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus", &redis_status},
                 stats.for_thread(0));
-    std::vector<std::string> channels;
-    channels.emplace_back(redis::keys::messages_channel);
-    channels.emplace_back(redis::keys::events_channel);
     bus_lag lag{{}, instance_id};
-    bus->subscribe(std::move(channels),
-                   [&workers, &lag](std::string_view channel, std::string_view payload) {
-                       fan_out(workers, lag, payload, channel == redis::keys::events_channel);
+    // Routing by room (chat/routing.hpp): each thread's hub says which channels it needs.
+    std::optional<bus_router> router;
+    router.emplace(*bus, cfg.redis_timeout, stats.for_thread(0),
+                   [&workers, &lag](std::string_view channel, std::string_view payload,
+                                    const std::vector<std::uint16_t>* threads) {
+                       fan_out(workers, lag, channel, payload, threads);
                    });
+    for (auto& w : workers) {
+        w->routes.home = &home.ioc;
+        w->routes.own = &w->ioc;
+        w->routes.router = &*router;
+        w->routes.index = w->index;
+        w->hub.route_through(&w->routes, cfg.tutorial_bus);
+    }
     asio::post(home.ioc, [&bus] { bus->start(); });
     // Destroyed before the workers: their I/O objects live on the workers' io_contexts.
     std::optional<transport::listener> listener;
@@ -476,6 +522,10 @@ int run_server(const config::server_config& cfg) {
         w->ioc.destroy_pending();
     signals.reset();
     listener.reset();
+    // Sockets that go from now on tell no router: it and the contexts it posts to are going.
+    for (auto& w : workers)
+        w->hub.route_through(nullptr, cfg.tutorial_bus);
+    router.reset();
     bus.reset();
     passwords.stop();
     workers.clear();

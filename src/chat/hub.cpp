@@ -2,6 +2,8 @@
 
 #include "chat/rules.hpp"
 
+#include <algorithm>
+
 namespace redchat::chat {
 namespace {
 
@@ -25,8 +27,15 @@ client_socket::~client_socket() {
 }
 
 hub::~hub() {
-    for (auto* s : sockets_)
+    for (auto* s : sockets_) {
         s->hub_ = nullptr;
+        s->channels_.clear();
+    }
+}
+
+void hub::route_through(bus_routes* routes, bool tutorial_bus) {
+    routes_ = routes;
+    tutorial_bus_ = tutorial_bus;
 }
 
 void hub::add(client_socket& socket) {
@@ -35,10 +44,12 @@ void hub::add(client_socket& socket) {
     if (socket.hub_ != nullptr)
         socket.hub_->remove(socket);
     socket.hub_ = this;
+    socket.serial_ = ++next_serial_;
     sockets_.insert(&socket);
     if (socket.account)
         by_user_.emplace(socket.account->id, &socket);
     index_presence(socket);
+    reroute(socket);
 }
 
 // Presence reaches logged-in sockets only: an anonymous one is in neither index.
@@ -65,8 +76,23 @@ void hub::watch_presence(client_socket& socket, std::vector<std::string> users) 
         unindex_presence(socket);
     socket.watches_presence = true;
     socket.watched = std::move(users);
-    if (here)
+    if (here) {
         index_presence(socket);
+        reroute(socket);
+    }
+}
+
+void hub::join_rooms(client_socket& socket, const std::vector<std::string>& room_ids) {
+    bool more = false;
+    for (const auto& id : room_ids)
+        more = socket.rooms_.insert(id).second || more;
+    if (more && socket.hub_ == this)
+        reroute(socket);
+}
+
+void hub::leave_room(client_socket& socket, const std::string& room_id) {
+    if (socket.rooms_.erase(room_id) > 0 && socket.hub_ == this)
+        reroute(socket);
 }
 
 void hub::remove(client_socket& socket) {
@@ -77,6 +103,7 @@ void hub::remove(client_socket& socket) {
     unindex_presence(socket);
     if (socket.account)
         erase_entry(by_user_, socket.account->id, &socket);
+    reroute(socket);
 }
 
 void hub::update_user(client_socket& socket, const std::optional<user>& before) {
@@ -88,28 +115,85 @@ void hub::update_user(client_socket& socket, const std::optional<user>& before) 
         by_user_.emplace(socket.account->id, &socket);
     unindex_presence(socket);
     index_presence(socket);
+    reroute(socket);
 }
 
-std::size_t hub::deliver_presence(const bus_event& ev, const packet_ptr& packet) {
-    std::size_t n = 0;
-    for (auto* s : presence_all_) {
-        s->deliver(packet);
-        ++n;
+// A logged-in socket in this hub needs its user's channel (private rooms, show.room, group
+// changes), General's, those of its other shared rooms, and, when presence is routed, the
+// presence channel or its watched users' channels. New holds come before old releases, so that
+// a channel needed before and after is never dropped in between.
+void hub::reroute(client_socket& socket) {
+    std::vector<const std::string*> next;
+    if (routes_ != nullptr && socket.hub_ == this && socket.account) {
+        next.push_back(hold(routing::user_channel(socket.account->id)));
+        next.push_back(hold(routing::room_channel(general_room_id)));
+        if (!tutorial_bus_) {
+            if (!socket.watches_presence) {
+                next.push_back(hold(std::string(routing::presence_channel)));
+            } else {
+                for (const auto& id : socket.watched)
+                    next.push_back(hold(routing::presence_channel_of(id)));
+            }
+        }
+        for (const auto& room : socket.rooms_) {
+            if (room != general_room_id && !private_room_members(room))
+                next.push_back(hold(routing::room_channel(room)));
+        }
     }
-    auto [first, last] = watchers_.equal_range(ev.user_id);
-    for (auto it = first; it != last; ++it) {
-        it->second->deliver(packet);
-        ++n;
-    }
-    return n;
+    for (const auto* channel : socket.channels_)
+        release(*channel);
+    socket.channels_ = std::move(next);
 }
 
-std::size_t hub::deliver_to_user(const std::string& user_id, const packet_ptr& packet,
-                                 int min_protocol) {
+const std::string* hub::hold(std::string channel) {
+    auto [it, fresh] = channel_refs_.try_emplace(std::move(channel), 0);
+    if (++it->second == 1)
+        routes_->want(it->first);
+    return &it->first;
+}
+
+void hub::release(const std::string& channel) {
+    auto it = channel_refs_.find(channel);
+    if (it == channel_refs_.end() || --it->second > 0)
+        return;
+    if (routes_ != nullptr)
+        routes_->drop(it->first);
+    channel_refs_.erase(it);
+}
+
+void hub::deliver_when_routed(client_socket& s, std::string channel, packet_ptr packet) {
+    std::vector<std::string> channels(1, std::move(channel));
+    routes_->when_ready(std::move(channels),
+                        [this, socket = &s, serial = s.serial_, packet = std::move(packet)] {
+                            // Compared, never dereferenced, unless it is still that socket.
+                            if (sockets_.contains(socket) && socket->serial_ == serial)
+                                socket->deliver(packet);
+                        });
+}
+
+boost::asio::awaitable<void> hub::routes_ready(const client_socket& socket) {
+    if (routes_ == nullptr || socket.channels_.empty())
+        co_return;
+    std::vector<std::string> names;
+    names.reserve(socket.channels_.size());
+    for (const auto* channel : socket.channels_)
+        names.push_back(*channel);
+    co_await routes_->ready(std::move(names));
+}
+
+std::size_t hub::deliver_presence(const bus_event& ev, const packet_ptr& packet,
+                                  const routing::scope& scope) {
+    using kind = routing::scope::kind;
     std::size_t n = 0;
-    auto [first, last] = by_user_.equal_range(user_id);
-    for (auto it = first; it != last; ++it) {
-        if (it->second->protocol >= min_protocol) {
+    if (scope.what == kind::everyone || scope.what == kind::presence_all) {
+        for (auto* s : presence_all_) {
+            s->deliver(packet);
+            ++n;
+        }
+    }
+    if (scope.what == kind::everyone || scope.what == kind::presence_of) {
+        auto [first, last] = watchers_.equal_range(ev.user_id);
+        for (auto it = first; it != last; ++it) {
             it->second->deliver(packet);
             ++n;
         }
@@ -117,105 +201,126 @@ std::size_t hub::deliver_to_user(const std::string& user_id, const packet_ptr& p
     return n;
 }
 
-std::size_t hub::deliver_group_change(const bus_event& ev, const packet_ptr& packet) {
-    // Every socket of a member is in the room from now on, and every socket of a user who left
-    // is out of it at once (whatever its protocol: a tutorial socket must stop receiving too);
-    // the event itself goes to the protocol-1 sockets of both.
-    std::size_t n = 0;
-    for (const auto* list : {&ev.members, &ev.removed}) {
-        const bool member = list == &ev.members;
-        for (const auto& id : *list) {
-            auto [first, last] = by_user_.equal_range(id);
-            for (auto it = first; it != last; ++it) {
-                client_socket& s = *it->second;
-                if (member)
-                    s.rooms.insert(ev.room_id);
-                else
-                    s.rooms.erase(ev.room_id);
-                if (s.protocol >= 1) {
-                    s.deliver(packet);
-                    ++n;
-                }
-            }
-        }
-    }
-    return n;
+namespace {
+
+// Whether `s` (logged in) is in the room of `ev` as far as delivery goes: everyone is in
+// General, the two users in their private room, and the sockets joined to any other room.
+bool in_room(const client_socket& s, const bus_event& ev) {
+    if (ev.room_id == general_room_id)
+        return true;
+    if (auto members = private_room_members(ev.room_id))
+        return s.account->id == members->first || s.account->id == members->second;
+    return s.rooms().contains(ev.room_id);
 }
 
-std::size_t hub::deliver_extension(const bus_event& ev, const packet_ptr& packet) {
-    // In General, where everyone is, a read position goes only to the reader's own sockets.
-    if (ev.type == bus_event_type::room_read && ev.room_id == general_room_id)
-        return deliver_to_user(ev.user_id, packet, 1);
-    // Typing goes to everyone in the room but the typist.
-    const std::string* skip = ev.type == bus_event_type::typing ? &ev.user_id : nullptr;
-    std::size_t n = 0;
-    if (auto members = private_room_members(ev.room_id)) {
-        for (const auto* id : {&members->first, &members->second}) {
-            if (skip == nullptr || *id != *skip)
-                n += deliver_to_user(*id, packet, 1);
-        }
-        return n;
-    }
-    const bool everyone = ev.room_id == general_room_id;
-    for (auto* s : sockets_) {
-        if (s->protocol < 1 || !s->account || (skip != nullptr && s->account->id == *skip))
-            continue;
-        if (everyone || s->rooms.contains(ev.room_id)) {
-            s->deliver(packet);
-            ++n;
-        }
-    }
-    return n;
+bool listed(const std::vector<std::string>& ids, const std::string& id) {
+    return std::find(ids.begin(), ids.end(), id) != ids.end();
 }
 
-std::size_t hub::deliver(const bus_event& ev, const packet_ptr& packet) {
-    std::size_t n = 0;
+}  // namespace
+
+std::size_t hub::deliver_one(client_socket& s, const bus_event& ev, const packet_ptr& packet) {
+    if (!s.account)
+        return 0;
+    const std::string& me = s.account->id;
+    bool entitled = false;
     switch (ev.type) {
-        case bus_event_type::user_connected:
-        case bus_event_type::user_disconnected:
-            return deliver_presence(ev, packet);
+        case bus_event_type::message:
+            entitled = in_room(s, ev);
+            break;
         case bus_event_type::show_room: {
-            auto members = private_room_members(ev.room_id);
-            if (!members)
-                return 0;
             // The two users now belong to the room: their sockets join it.
-            for (const auto* id : {&members->first, &members->second}) {
-                auto [first, last] = by_user_.equal_range(*id);
-                for (auto it = first; it != last; ++it)
-                    it->second->rooms.insert(ev.room_id);
-                n += deliver_to_user(*id, packet);
-            }
-            return n;
+            auto members = private_room_members(ev.room_id);
+            entitled = members && (me == members->first || me == members->second);
+            if (entitled)
+                s.rooms_.insert(ev.room_id);  // a private room: no channel of its own
+            break;
         }
         case bus_event_type::typing:
+            // To everyone in the room but the typist.
+            entitled = s.protocol >= 1 && me != ev.user_id && in_room(s, ev);
+            break;
         case bus_event_type::room_read:
+            // In General, where everyone is, only to the reader's own sockets.
+            entitled = s.protocol >= 1 &&
+                       (ev.room_id == general_room_id ? me == ev.user_id : in_room(s, ev));
+            break;
         case bus_event_type::message_updated:
         case bus_event_type::message_reactions:
-            return deliver_extension(ev, packet);
-        case bus_event_type::group_changed:
-            return deliver_group_change(ev, packet);
-        case bus_event_type::message:
+            entitled = s.protocol >= 1 && in_room(s, ev);
             break;
-    }
-    if (ev.room_id == general_room_id) {
-        for (auto* s : sockets_) {
-            if (s->account) {
-                s->deliver(packet);
-                ++n;
+        case bus_event_type::group_changed: {
+            // Every socket of a member is in the room from now on, and every socket of a user
+            // who left is out of it at once (whatever its protocol: a tutorial socket must stop
+            // receiving too); the event itself goes to the protocol-1 sockets of both.
+            const bool member = listed(ev.members, me);
+            const bool removed = !member && listed(ev.removed, me);
+            if (member && !s.rooms_.contains(ev.room_id)) {
+                std::vector<std::string> room(1, ev.room_id);
+                join_rooms(s, room);
+                // A new member hears of the group once the room's messages reach this instance:
+                // a message sent after it saw the change is never missed.
+                if (routes_ != nullptr && s.protocol >= 1) {
+                    deliver_when_routed(s, routing::room_channel(ev.room_id), packet);
+                    return 1;
+                }
+            } else if (removed) {
+                leave_room(s, ev.room_id);
             }
+            entitled = (member || removed) && s.protocol >= 1;
+            break;
+        }
+        case bus_event_type::user_connected:
+        case bus_event_type::user_disconnected:
+            break;  // deliver_presence
+    }
+    if (!entitled)
+        return 0;
+    s.deliver(packet);
+    return 1;
+}
+
+std::size_t hub::deliver_to_user(const std::string& user_id, const bus_event& ev,
+                                 const packet_ptr& packet) {
+    std::size_t n = 0;
+    auto [first, last] = by_user_.equal_range(user_id);
+    for (auto it = first; it != last; ++it)
+        n += deliver_one(*it->second, ev, packet);
+    return n;
+}
+
+std::size_t hub::deliver_to_all(const bus_event& ev, const packet_ptr& packet) {
+    std::size_t n = 0;
+    for (auto* s : sockets_)
+        n += deliver_one(*s, ev, packet);
+    return n;
+}
+
+std::size_t hub::deliver(const bus_event& ev, const packet_ptr& packet,
+                         const routing::scope& scope) {
+    using kind = routing::scope::kind;
+    if (ev.type == bus_event_type::user_connected || ev.type == bus_event_type::user_disconnected)
+        return deliver_presence(ev, packet, scope);
+    if (scope.what == kind::user)
+        return deliver_to_user(std::string(scope.id), ev, packet);
+    if (scope.what != kind::everyone)
+        return 0;
+    // The candidates: the users an event names, else every socket here.
+    if (ev.type == bus_event_type::group_changed) {
+        std::size_t n = 0;
+        for (const auto* list : {&ev.members, &ev.removed}) {
+            for (const auto& id : *list)
+                n += deliver_to_user(id, ev, packet);
         }
         return n;
     }
+    if (ev.type == bus_event_type::room_read && ev.room_id == general_room_id)
+        return deliver_to_user(ev.user_id, ev, packet);
     if (auto members = private_room_members(ev.room_id)) {
-        return deliver_to_user(members->first, packet) + deliver_to_user(members->second, packet);
+        return deliver_to_user(members->first, ev, packet) +
+               deliver_to_user(members->second, ev, packet);
     }
-    for (auto* s : sockets_) {
-        if (s->account && s->rooms.contains(ev.room_id)) {
-            s->deliver(packet);
-            ++n;
-        }
-    }
-    return n;
+    return deliver_to_all(ev, packet);
 }
 
 }  // namespace redchat::chat

@@ -2,8 +2,11 @@
 // The connected sockets of one I/O thread and who is entitled to which event. Touched only by
 // its own thread; bus events reach it as one shared, already encoded packet.
 
+#include <boost/asio/awaitable.hpp>
+
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <set>
@@ -14,6 +17,7 @@
 #include <vector>
 
 #include "chat/bus_event.hpp"
+#include "chat/routing.hpp"
 #include "chat/store.hpp"
 #include "core/outgoing_packet.hpp"
 #include "core/token_bucket.hpp"
@@ -25,6 +29,22 @@ using redchat::outgoing_packet;
 using redchat::packet_ptr;
 
 class hub;
+
+// What a hub tells the process's bus subscriber (app/bus_router): the channels its sockets
+// need (chat/routing.hpp). `want` comes on the thread's first need of a channel, `drop` after
+// its last; both return at once (the subscription follows later).
+class bus_routes {
+  public:
+    virtual ~bus_routes() = default;
+    virtual void want(const std::string& channel) = 0;
+    virtual void drop(const std::string& channel) = 0;
+    // Resumes once every channel of `channels` is subscribed, or once the bus gave up waiting
+    // (Redis is down: the socket then misses events until the subscriber is back, as it would
+    // have anyway).
+    virtual boost::asio::awaitable<void> ready(std::vector<std::string> channels) = 0;
+    // The same as a callback, run on the hub's thread.
+    virtual void when_ready(std::vector<std::string> channels, std::function<void()> done) = 0;
+};
 
 // One connected Socket.IO socket, as the domain sees it.
 class client_socket {
@@ -39,7 +59,9 @@ class client_socket {
     virtual void deliver(const packet_ptr& packet) = 0;
 
     std::optional<user> account;  // nullopt: not logged in (may neither join nor send)
-    std::set<std::string> rooms;  // rooms this socket is joined to (all checked memberships)
+    // Rooms this socket is joined to (all checked memberships). Changed through the hub, which
+    // routes their events here.
+    const std::set<std::string>& rooms() const { return rooms_; }
     std::optional<token_bucket> send_bucket;  // message rate of this connection
     // The redchat protocol version the client announced in its Socket.IO connect (0: none, the
     // tutorial's protocol exactly; 1: the events of docs/realtime.md "Protocol 1").
@@ -64,12 +86,19 @@ class client_socket {
 
   private:
     friend class hub;
-    hub* hub_ = nullptr;  // the hub this socket is in, if any
+    hub* hub_ = nullptr;        // the hub this socket is in, if any
+    std::uint64_t serial_ = 0;  // unique per hub: tells a socket from a later one at its address
+    std::set<std::string> rooms_;
+    std::vector<const std::string*> channels_;  // held in the hub's channel counts
 };
 
 class hub {
   public:
     hub() = default;
+    // Routes by room from now on: the hub tells `routes` which channels its sockets need
+    // (null: no routing, as in tests without a bus). `tutorial_bus`: presence comes on
+    // `MESSAGES`, so the presence channels are not needed.
+    void route_through(bus_routes* routes, bool tutorial_bus);
     hub(const hub&) = delete;
     hub& operator=(const hub&) = delete;
     ~hub();
@@ -82,6 +111,11 @@ class hub {
     // From now on `socket` gets presence only for `users` (sorted, unique; replaces what it
     // watched before).
     void watch_presence(client_socket& socket, std::vector<std::string> users);
+    // Joins or leaves rooms (their events reach the socket from now on / no more).
+    void join_rooms(client_socket& socket, const std::vector<std::string>& room_ids);
+    void leave_room(client_socket& socket, const std::string& room_id);
+    // Resumes once the bus carries every channel `socket` needs (at once without routing).
+    boost::asio::awaitable<void> routes_ready(const client_socket& socket);
 
     // Delivers to the local sockets entitled to `ev`: members of a message's room (everyone
     // logged in for General, the two participants of a private room), the two users of a
@@ -93,26 +127,45 @@ class hub {
     // room's members (in General, where everyone is, only to the reader's own sockets), a
     // group's change to its members and those who left (whose sockets leave the room at once,
     // as every member's socket joins it).
-    // Returns the number of sockets.
-    std::size_t deliver(const bus_event& ev, const packet_ptr& packet);
+    // `scope` (the channel it came on, chat/routing.hpp) narrows the receivers: an event on a
+    // user's channel goes only to that user's sockets, one on a presence channel only to the
+    // sockets that watch everyone, or only to the user's watchers. Returns the number of sockets.
+    std::size_t deliver(const bus_event& ev, const packet_ptr& packet,
+                        const routing::scope& scope = {});
+    // Channels this thread's sockets need (tests, metrics).
+    std::size_t channels() const { return channel_refs_.size(); }
 
     std::size_t size() const { return sockets_.size(); }
     // Local sockets of a user (presence accounting, tests).
     std::size_t sockets_of(const std::string& user_id) const { return by_user_.count(user_id); }
 
   private:
-    std::size_t deliver_to_user(const std::string& user_id, const packet_ptr& packet,
-                                int min_protocol = 0);
-    std::size_t deliver_extension(const bus_event& ev, const packet_ptr& packet);
-    std::size_t deliver_group_change(const bus_event& ev, const packet_ptr& packet);
-    std::size_t deliver_presence(const bus_event& ev, const packet_ptr& packet);
+    // The event to one candidate socket, if it is entitled to it; a show.room or a group change
+    // also moves the socket into or out of the room.
+    std::size_t deliver_one(client_socket& s, const bus_event& ev, const packet_ptr& packet);
+    std::size_t deliver_to_user(const std::string& user_id, const bus_event& ev,
+                                const packet_ptr& packet);
+    std::size_t deliver_to_all(const bus_event& ev, const packet_ptr& packet);
+    std::size_t deliver_presence(const bus_event& ev, const packet_ptr& packet,
+                                 const routing::scope& scope);
     void index_presence(client_socket& socket);
     void unindex_presence(client_socket& socket);
+    // Recomputes the channels `socket` needs and adjusts the counts.
+    void reroute(client_socket& socket);
+    const std::string* hold(std::string channel);
+    void release(const std::string& channel);
+    // Delivers `packet` to `s` once the bus carries `channel` (if `s` is still here then).
+    void deliver_when_routed(client_socket& s, std::string channel, packet_ptr packet);
 
     std::unordered_set<client_socket*> sockets_;
     std::unordered_multimap<std::string, client_socket*> by_user_;
     std::unordered_set<client_socket*> presence_all_;                // logged in, watching everyone
     std::unordered_multimap<std::string, client_socket*> watchers_;  // watched user -> socket
+    bus_routes* routes_ = nullptr;
+    bool tutorial_bus_ = true;
+    std::uint64_t next_serial_ = 0;
+    // Channel -> sockets that need it. Node-based: sockets hold pointers to the keys.
+    std::unordered_map<std::string, std::uint32_t> channel_refs_;
 };
 
 }  // namespace redchat::chat

@@ -180,27 +180,35 @@ realtime::realtime(store& db, hub& local, const config::server_config& cfg, std:
       now_(std::move(now)),
       user_rates_(user_rates) {}
 
+awaitable<void> realtime::connecting(client_socket& socket) {
+    hub_.add(socket);
+    if (socket.account) {
+        // compat-spec §6.7: the server joins the socket to every room of its user, since the
+        // reference client never re-joins after a reconnect.
+        auto rooms = co_await db_.user_rooms(socket.account->id);
+        std::vector<std::string> joined_rooms;
+        if (rooms) {
+            for (auto& r : *rooms) {
+                if (is_room_id(r))
+                    joined_rooms.push_back(std::move(r));
+            }
+        }
+        joined_rooms.emplace_back(general_room_id);
+        hub_.join_rooms(socket, joined_rooms);
+    }
+    co_await hub_.routes_ready(socket);
+}
+
 awaitable<void> realtime::connected(client_socket& socket) {
     using state = client_socket::presence_state;
-    if (socket.in_hub() || socket.presence != state::none)
+    if (!socket.in_hub())
+        co_await connecting(socket);  // when the transport did not call it
+    if (!socket.account || socket.presence != state::none)
         co_return;  // a repeated connect: the socket is counted once
-    hub_.add(socket);
-    if (!socket.account)
-        co_return;
     const user account = *socket.account;
     socket.presence = state::joining;
     socket.leave_pending = false;
     ++presence_local_[account.id];
-    // compat-spec §6.7: the server joins the socket to every room of its user, since the
-    // reference client never re-joins after a reconnect.
-    auto rooms = co_await db_.user_rooms(account.id);
-    if (rooms) {
-        for (auto& r : *rooms) {
-            if (is_room_id(r))
-                socket.rooms.insert(std::move(r));
-        }
-    }
-    socket.rooms.insert(std::string(general_room_id));
     auto joined = co_await db_.presence_join(
         instance_id_, account.id,
         make_envelope(server_id_, "user.connected",
@@ -281,12 +289,14 @@ awaitable<event_outcome> realtime::on_event(client_socket& socket, std::string n
 }
 
 awaitable<bool> realtime::is_member(client_socket& socket, std::string room_id) {
-    if (socket.rooms.contains(room_id))
+    if (socket.rooms().contains(room_id))
         co_return true;
     // Rooms added since the socket connected (POST /room, or a room made elsewhere).
     auto member = co_await db_.is_room_member(socket.account->id, room_id);
     if (member && *member) {
-        socket.rooms.insert(room_id);
+        std::vector<std::string> room(1, room_id);
+        hub_.join_rooms(socket, room);
+        co_await hub_.routes_ready(socket);
         co_return true;
     }
     co_return false;
@@ -371,7 +381,7 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
     }
 
     if (posted->not_member) {
-        socket.rooms.erase(*room);  // removed meanwhile: the live event is on its way
+        hub_.leave_room(socket, *room);  // removed meanwhile: the live event is on its way
         co_return refuse("You are not a member of this room");
     }
     if (posted->first_in_room && !posted->duplicate) {
@@ -381,8 +391,9 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
             ids.push_back(members->second);
             auto names = co_await db_.usernames(std::move(ids));
             if (names && (*names)[0] && (*names)[1]) {
-                (void)co_await db_.publish(make_envelope(
-                    server_id_, "show.room", show_room_data(*room, *(*names)[0], *(*names)[1])));
+                (void)co_await db_.publish(
+                    *room, make_envelope(server_id_, "show.room",
+                                         show_room_data(*room, *(*names)[0], *(*names)[1])));
             }
         }
     }
@@ -409,7 +420,7 @@ awaitable<event_outcome> realtime::typing(client_socket& socket, json::array arg
     socket.last_typing = now;
     const user& who = *socket.account;
     auto published = co_await db_.publish_event(
-        make_envelope(server_id_, "typing", typing_data(*room, who.id, who.username)));
+        *room, make_envelope(server_id_, "typing", typing_data(*room, who.id, who.username)));
     if (!published)
         co_return refuse("Storage is unavailable, please try again");
     ok.ack_json = "[{}]";
@@ -528,6 +539,7 @@ awaitable<event_outcome> realtime::watch_presence(client_socket& socket, json::a
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     hub_.watch_presence(socket, ids);
+    co_await hub_.routes_ready(socket);  // events for these users reach it from now on
     auto online = co_await db_.online_flags(ids);
     if (!online)
         co_return refuse("Storage is unavailable, please try again");

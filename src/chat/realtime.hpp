@@ -52,8 +52,11 @@ class realtime {
     realtime(store& db, hub& local, const config::server_config& cfg, std::string server_id,
              std::string instance_id, clock_fn now, keyed_buckets& user_rates);
 
-    // After the Socket.IO connect of a logged-in socket: joins it to all of its user's rooms and
-    // counts its connection for presence. Sockets without a user are accepted but stay idle.
+    // Before the Socket.IO connect is answered: the socket joins the hub and all of its user's
+    // rooms, and the bus carries their channels, so that a client that sees its connect misses
+    // nothing sent after it. Sockets without a user are accepted but stay idle.
+    boost::asio::awaitable<void> connecting(client_socket& socket);
+    // After the Socket.IO connect of a logged-in socket: counts its connection for presence.
     boost::asio::awaitable<void> connected(client_socket& socket);
     boost::asio::awaitable<void> disconnected(client_socket& socket);
 

@@ -155,11 +155,12 @@ class store {
     virtual task<posted_message> post_message(std::string room_id, std::string from,
                                               std::string text, double now, std::string server_id,
                                               std::string client_id, bool group) = 0;
-    // Publishes on the tutorial's channel (`MESSAGES`): the tutorial's own events only.
-    virtual task<void> publish(std::string envelope) = 0;
-    // Publishes on our own channel: events a tutorial server must never see (it would re-emit
-    // them to all of its clients).
-    virtual task<void> publish_event(std::string envelope) = 0;
+    // Publishes one of the tutorial's own events about `room_id` (show.room): on `MESSAGES`
+    // with the tutorial's bus, else on the room's channels (chat/routing.hpp).
+    virtual task<void> publish(std::string room_id, std::string envelope) = 0;
+    // Publishes one of our events about `room_id` (typing) on the room's channels: never on
+    // `MESSAGES`, whose events a tutorial server re-emits to all of its clients.
+    virtual task<void> publish_event(std::string room_id, std::string envelope) = 0;
 
     // Edits and deletes (docs/redis-schema.md): the message `message_id` (an id of ours, whose
     // date is `score`) of `room_id` gets `text` and `"edited":now`, or (`remove`) becomes

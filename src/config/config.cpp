@@ -43,6 +43,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
 
     std::string redis_url;
     std::string demo = "on";
+    std::string tutorial_bus = "on";
     std::string cookie_secure = "off";
     long long session_ttl = cfg.session_ttl.count();
     long long session_max_age = cfg.session_max_age.count();
@@ -83,6 +84,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->capture_default_str();
     app.add_option("--demo-data", demo, "Load demo users and messages into an empty Redis")
         ->envname("DEMO_DATA")
+        ->check(CLI::IsMember({"on", "off"}))
+        ->capture_default_str();
+    app.add_option("--tutorial-bus", tutorial_bus,
+                   "Publish the tutorial's events on its MESSAGES channel, which every instance "
+                   "and tutorial server receives (off: route them by room; every instance on one "
+                   "Redis must agree)")
+        ->envname("TUTORIAL_BUS")
         ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str();
     app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical, off")
@@ -248,6 +256,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.redis_url_text = ep->redacted();
     }
     cfg.demo_data = demo == "on";
+    cfg.tutorial_bus = tutorial_bus == "on";
     cfg.cookie_secure = cookie_secure == "on";
     cfg.session_ttl = std::chrono::seconds(session_ttl);
     cfg.session_max_age = std::chrono::seconds(session_max_age);

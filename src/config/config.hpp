@@ -63,6 +63,9 @@ struct server_config {
     unsigned password_threads = 2;  // bcrypt worker pool
     int bcrypt_cost = 10;
     bool demo_data = true;
+    // The tutorial's events (messages of General and private rooms, show.room, presence) go on
+    // `MESSAGES`, for tutorial servers on the same Redis; off: routed by room (chat/routing.hpp).
+    bool tutorial_bus = true;
     std::string log_level = "info";
     std::chrono::seconds session_ttl{7 * 24 * 3600};       // idle: ends after this long unused
     std::chrono::seconds session_max_age{30 * 24 * 3600};  // absolute: ends this long after login

@@ -204,6 +204,11 @@ std::string registry::render() const {
     line("redchat_ws_frames_written_total", "counter",
          "WebSocket frames those writes completed (frames per write: the coalescing).",
          sum(&shard::ws_frames_written));
+    line("redchat_bus_messages_received_total", "counter",
+         "Pub/sub messages this instance received (routing by room: only what its sockets need).",
+         sum(&shard::bus_messages_received));
+    line("redchat_bus_channels", "gauge", "Pub/sub channels this instance subscribes to.",
+         sum_signed(&shard::bus_channels));
     return out;
 }
 

@@ -74,7 +74,9 @@ struct shard {
     counter ws_frames_written{0};      // WebSocket frames those writes completed
     counter sockets_opened{0};         // Engine.IO sessions
     gauge sockets_open{0};
-    gauge polls_waiting{0};  // long-polls held open until there is output
+    gauge polls_waiting{0};            // long-polls held open until there is output
+    counter bus_messages_received{0};  // pub/sub messages the subscriber read
+    gauge bus_channels{0};             // pub/sub channels subscribed (or being subscribed)
 
     void record_request(route r, int status, std::uint64_t duration_ns) noexcept;
 };

@@ -5,6 +5,7 @@
 
 #include "chat/bus_event.hpp"
 #include "chat/message.hpp"
+#include "chat/routing.hpp"
 #include "core/random_id.hpp"
 #include "core/sha1.hpp"
 #include "redis/client.hpp"
@@ -45,16 +46,33 @@ std::vector<command> one(command c) {
     return list;
 }
 
+// Publishing, shared by the scripts that publish (prepended): on the channels the caller chose
+// (chat/routing.hpp, separated by spaces: no channel name has one), or presence, on the
+// presence channels when it is routed and else on the tutorial's.
+constexpr std::string_view publish_lua_prelude = R"lua(
+local function publish_to(channels, envelope)
+  for channel in string.gmatch(channels, '%S+') do redis.call('PUBLISH', channel, envelope) end
+end
+local function publish_presence(routed, uid, envelope)
+  if routed then
+    redis.call('PUBLISH', '@PRESENCE@', envelope)
+    redis.call('PUBLISH', '@PRESENCE@:' .. uid, envelope)
+  else
+    redis.call('PUBLISH', '@CHANNEL@', envelope)
+  end
+end
+)lua";
+
 // Stores and publishes a message atomically. The date is the server's clock, raised to 1 ms
 // after the room's last date when needed, so dates (and scores) are unique and increasing per
 // room; the id starts with the date in milliseconds, which makes it a stable paging cursor.
 // The sender has read the room up to the new message. With a client id (a 4th key, '' for
 // none), a repeat returns the message stored the first time and publishes nothing. A group
-// room (a 5th key, its members) takes messages only from members and publishes on our channel.
+// room (a 5th key, its members) takes messages only from members.
 // KEYS: room zset, room-last, reads hash, sent key or '' [, group members]. ARGV: now, random
-// suffix, roomId, from, text (JSON-quoted), serverId, then the sender's id and the sent key's
-// TTL. Returns {json, first in room, 0}, {stored json, 0, 1} for a repeat, {'', 0, 2} for a
-// sender who is no member.
+// suffix, roomId, from, text (JSON-quoted), serverId, then the sender's id, the sent key's
+// TTL and the channels to publish on. Returns {json, first in room, 0}, {stored json, 0, 1} for a
+// repeat, {'', 0, 2} for a sender who is no member.
 constexpr std::string_view post_message_script = R"lua(
 if KEYS[4] ~= '' then
   local stored = redis.call('GET', KEYS[4])
@@ -71,9 +89,7 @@ local first = redis.call('EXISTS', KEYS[1]) == 0
 local json = '{"id":"' .. id .. '","roomId":' .. ARGV[3] .. ',"from":' .. ARGV[4] ..
              ',"date":' .. date .. ',"message":' .. ARGV[5] .. '}'
 redis.call('ZADD', KEYS[1], date, json)
-local channel = '@CHANNEL@'
-if KEYS[5] then channel = '@EVENTS@' end
-redis.call('PUBLISH', channel, '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
+publish_to(ARGV[9], '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
 redis.call('HSET', KEYS[3], ARGV[7], date)
 if KEYS[4] ~= '' then redis.call('SET', KEYS[4], json, 'EX', ARGV[8]) end
 if first then return {json, 1, 0} end
@@ -82,7 +98,7 @@ return {json, 0, 0}
 
 // Raises a reader's position, never past the room's newest message, and announces it.
 // KEYS: room zset, reads hash. ARGV: user id, position, envelope before and after the date
-// (nothing is published when both are empty).
+// (nothing is published when both are empty), the channels to publish on.
 // Returns the new position, or false when it did not rise.
 constexpr std::string_view mark_read_script = R"lua(
 local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
@@ -93,7 +109,7 @@ if before and pos <= before then return false end
 local date = string.format('%.3f', pos)
 if before and tonumber(date) <= before then return false end
 redis.call('HSET', KEYS[2], ARGV[1], date)
-if ARGV[3] ~= '' then redis.call('PUBLISH', '@EVENTS@', ARGV[3] .. date .. ARGV[4]) end
+if ARGV[3] ~= '' then publish_to(ARGV[5], ARGV[3] .. date .. ARGV[4]) end
 return date
 )lua";
 
@@ -112,7 +128,7 @@ end
 // Edits or deletes a message, textually: the stored JSON keeps every field before "message"
 // exactly as written (the date's digits are its score). KEYS: room zset, reactions hash.
 // ARGV: score, message id, author, new text (JSON-quoted; '' to delete), edit date, serverId
-// (JSON-quoted). Returns {'ok', new JSON} or {outcome}.
+// (JSON-quoted), the channels to publish on. Returns {'ok', new JSON} or {outcome}.
 constexpr std::string_view edit_message_script = R"lua(
 local member, m = find_message(ARGV[1], ARGV[2])
 if not member or m.deleted then return {'not_found'} end
@@ -128,12 +144,13 @@ else
 end
 redis.call('ZREM', KEYS[1], member)
 redis.call('ZADD', KEYS[1], ARGV[1], json)
-redis.call('PUBLISH', '@EVENTS@', '{"serverId":' .. ARGV[6] .. ',"type":"message.updated","data":' .. json .. '}')
+publish_to(ARGV[7], '{"serverId":' .. ARGV[6] .. ',"type":"message.updated","data":' .. json .. '}')
 return {'ok', json}
 )lua";
 
 // Toggles a reaction. KEYS: room zset, reactions hash. ARGV: score, message id, user id, emoji,
-// max kinds, serverId (JSON-quoted), room id. Returns {'ok', reactions JSON} or {outcome}.
+// max kinds, serverId (JSON-quoted), room id, the channels to publish on. Returns {'ok', reactions
+// JSON} or {outcome}.
 constexpr std::string_view toggle_reaction_script = R"lua(
 local member, m = find_message(ARGV[1], ARGV[2])
 if not member or m.deleted then return {'not_found'} end
@@ -161,7 +178,7 @@ if next(all) then
 else
   redis.call('HDEL', KEYS[2], ARGV[2])
 end
-redis.call('PUBLISH', '@EVENTS@', '{"serverId":' .. ARGV[6] .. ',"type":"message.reactions","data":{"roomId":' ..
+publish_to(ARGV[8], '{"serverId":' .. ARGV[6] .. ',"type":"message.reactions","data":{"roomId":' ..
   cjson.encode(ARGV[7]) .. ',"messageId":' .. cjson.encode(ARGV[2]) .. ',"reactions":' .. json .. '}}')
 return {'ok', json}
 )lua";
@@ -182,7 +199,11 @@ local function announce(room, server, removed)
     cjson.encode(redis.call('GET', KEYS[3]) or '') .. ',"owner":' ..
     cjson.encode(redis.call('HGET', KEYS[1], 'owner') or '') .. ',"members":' ..
     json_list(members) .. ',"removed":' .. json_list(removed) .. '}'
-  redis.call('PUBLISH', '@EVENTS@', '{"serverId":' .. server .. ',"type":"group.changed","data":' .. data .. '}')
+  -- On the channel of every user it concerns: the new members' sockets are not in the room yet.
+  local envelope = '{"serverId":' .. server .. ',"type":"group.changed","data":' .. data .. '}'
+  for _, list in ipairs({members, removed}) do
+    for _, uid in ipairs(list) do redis.call('PUBLISH', '@USER_CHANNEL@' .. uid, envelope) end
+  end
   return {'ok', data}
 end
 local function known_users(from)
@@ -333,8 +354,9 @@ return v
 
 // Presence: per-instance and total connection counts per user. KEYS: instance hash, totals
 // hash, online_users, instance set, instance heartbeat. ARGV: user id, envelope to publish on
-// the 0 -> 1 (join) transition, instance id, heartbeat ttl. The instance registers itself (and
-// its heartbeat) here, so that it is swept if it dies even before its first heartbeat.
+// the 0 -> 1 (join) transition, instance id, heartbeat ttl, the channels to publish on. The
+// instance registers itself (and its heartbeat) here, so that it is swept if it dies even before
+// its first heartbeat.
 constexpr std::string_view presence_join_script = R"lua(
 redis.call('SADD', KEYS[4], ARGV[3])
 redis.call('SET', KEYS[5], '1', 'EX', ARGV[4], 'NX')
@@ -342,38 +364,39 @@ redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
 local total = redis.call('HINCRBY', KEYS[2], ARGV[1], 1)
 if total == 1 then
   redis.call('SADD', KEYS[3], ARGV[1])
-  redis.call('PUBLISH', '@CHANNEL@', ARGV[2])
+  publish_to(ARGV[5], ARGV[2])
 end
 return total
 )lua";
 
-// The 1 -> 0 transition publishes ARGV[2] and takes the user out of online_users.
+// The 1 -> 0 transition publishes ARGV[2] on ARGV[3] and takes the user out of online_users.
 constexpr std::string_view presence_leave_script = R"lua(
 if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
 local total = redis.call('HINCRBY', KEYS[2], ARGV[1], -1)
 if total <= 0 then
   redis.call('HDEL', KEYS[2], ARGV[1])
   redis.call('SREM', KEYS[3], ARGV[1])
-  redis.call('PUBLISH', '@CHANNEL@', ARGV[2])
+  publish_to(ARGV[3], ARGV[2])
 end
 return total
 )lua";
 
 // Rewrites one instance's presence to the state it reports, with its heartbeat. KEYS: its hash,
 // totals, online_users, instance set, heartbeat. ARGV: instance id, ttl, serverId (JSON-quoted),
-// then user id and count pairs. Only users whose count differs are touched.
+// '1' when presence is routed (else it goes on `MESSAGES`), then user id and count pairs. Only
+// users whose count differs are touched.
 constexpr std::string_view presence_rewrite_script = R"lua(
 redis.call('SADD', KEYS[4], ARGV[1])
 redis.call('SET', KEYS[5], '1', 'EX', ARGV[2])
 local want = {}
-for i = 4, #ARGV, 2 do want[ARGV[i]] = tonumber(ARGV[i + 1]) end
+for i = 5, #ARGV, 2 do want[ARGV[i]] = tonumber(ARGV[i + 1]) end
 local have = {}
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do have[entries[i]] = tonumber(entries[i + 1]) or 0 end
 local function announce(uid, online)
   local name = redis.call('HGET', '@USER@' .. uid, 'username') or ''
   local kind = online and 'user.connected' or 'user.disconnected'
-  redis.call('PUBLISH', '@CHANNEL@', '{"serverId":' .. ARGV[3] .. ',"type":"' .. kind ..
+  publish_presence(ARGV[4] == '1', uid, '{"serverId":' .. ARGV[3] .. ',"type":"' .. kind ..
     '","data":{"id":' .. cjson.encode(uid) .. ',"username":' .. cjson.encode(name) ..
     ',"online":' .. tostring(online) .. '}}')
 end
@@ -414,7 +437,8 @@ return changed
 )lua";
 
 // Removes one instance's connections from the totals. KEYS: its hash, totals, online_users,
-// instance set. ARGV: instance id, serverId (JSON-quoted) for the user.disconnected events.
+// instance set. ARGV: instance id, serverId (JSON-quoted) for the user.disconnected events, '1'
+// when presence is routed.
 constexpr std::string_view presence_sweep_script = R"lua(
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do
@@ -424,7 +448,7 @@ for i = 1, #entries, 2 do
     redis.call('HDEL', KEYS[2], uid)
     redis.call('SREM', KEYS[3], uid)
     local name = redis.call('HGET', '@USER@' .. uid, 'username') or ''
-    redis.call('PUBLISH', '@CHANNEL@', '{"serverId":' .. ARGV[2] ..
+    publish_presence(ARGV[3] == '1', uid, '{"serverId":' .. ARGV[2] ..
       ',"type":"user.disconnected","data":{"id":' .. cjson.encode(uid) .. ',"username":' ..
       cjson.encode(name) .. ',"online":false}}')
   end
@@ -474,15 +498,19 @@ end
 )lua";
 
 // The scripts' key prefixes and channels, from keys.hpp: `@USER@` (`user:`), `@ROOMS@`
-// (`:rooms`), `@ROOM@` (`room:`), `@READS@`, `@CHANNEL@` (`MESSAGES`), `@EVENTS@` (ours),
-// `@NAMES@` (the name index).
+// (`:rooms`), `@ROOM@` (`room:`), `@READS@`, `@CHANNEL@` (`MESSAGES`), `@NAMES@` (the name
+// index), and the routed channels' `@USER_CHANNEL@` (a prefix) and `@PRESENCE@`.
 std::string with_key_names(std::string_view text) {
     std::string out(text);
     const std::pair<std::string_view, std::string_view> names[] = {
-        {"@USER@", keys::user_prefix},         {"@ROOMS@", keys::rooms_suffix},
-        {"@ROOM@", keys::room_prefix},         {"@READS@", keys::reads_prefix},
-        {"@CHANNEL@", keys::messages_channel}, {"@EVENTS@", keys::events_channel},
+        {"@USER@", keys::user_prefix},
+        {"@ROOMS@", keys::rooms_suffix},
+        {"@ROOM@", keys::room_prefix},
+        {"@READS@", keys::reads_prefix},
+        {"@CHANNEL@", keys::messages_channel},
         {"@NAMES@", keys::usernames_index},
+        {"@USER_CHANNEL@", chat::routing::user_prefix},
+        {"@PRESENCE@", chat::routing::presence_channel},
     };
     for (const auto& [token, value] : names) {
         for (auto at = out.find(token); at != std::string::npos; at = out.find(token, at))
@@ -500,22 +528,29 @@ struct lua_script {
 const lua_script create_user_lua(create_user_script);
 const lua_script put_session_lua(put_session_script);
 const lua_script session_user_lua(session_user_script);
-const lua_script post_message_lua(post_message_script);
-const lua_script mark_read_lua(mark_read_script);
+const lua_script post_message_lua(std::string(publish_lua_prelude) +
+                                  std::string(post_message_script));
+const lua_script mark_read_lua(std::string(publish_lua_prelude) + std::string(mark_read_script));
 const lua_script read_state_lua(read_state_script);
 const lua_script create_group_lua(std::string(group_lua_prelude) +
                                   std::string(create_group_script));
 const lua_script change_group_lua(std::string(group_lua_prelude) +
                                   std::string(change_group_script));
 const lua_script index_usernames_lua(index_usernames_script);
-const lua_script edit_message_lua(std::string(find_message_lua_prelude) +
+const lua_script edit_message_lua(std::string(publish_lua_prelude) +
+                                  std::string(find_message_lua_prelude) +
                                   std::string(edit_message_script));
-const lua_script toggle_reaction_lua(std::string(find_message_lua_prelude) +
+const lua_script toggle_reaction_lua(std::string(publish_lua_prelude) +
+                                     std::string(find_message_lua_prelude) +
                                      std::string(toggle_reaction_script));
-const lua_script presence_join_lua(presence_join_script);
-const lua_script presence_leave_lua(presence_leave_script);
-const lua_script presence_sweep_lua(presence_sweep_script);
-const lua_script presence_rewrite_lua(presence_rewrite_script);
+const lua_script presence_join_lua(std::string(publish_lua_prelude) +
+                                   std::string(presence_join_script));
+const lua_script presence_leave_lua(std::string(publish_lua_prelude) +
+                                    std::string(presence_leave_script));
+const lua_script presence_sweep_lua(std::string(publish_lua_prelude) +
+                                    std::string(presence_sweep_script));
+const lua_script presence_rewrite_lua(std::string(publish_lua_prelude) +
+                                      std::string(presence_rewrite_script));
 const lua_script login_attempt_lua(login_attempt_script);
 const lua_script login_success_lua(login_success_script);
 
@@ -532,7 +567,8 @@ std::string_view user_id_of(std::string_view key) {
 
 class redis_chat_store final : public chat::store {
   public:
-    explicit redis_chat_store(client& redis) : redis_(redis) {}
+    redis_chat_store(client& redis, bool tutorial_bus)
+        : redis_(redis), tutorial_bus_(tutorial_bus) {}
 
     task<void> ping() override {
         auto r = co_await redis_.exec(cmd("PING"));
@@ -745,6 +781,7 @@ class redis_chat_store final : public chat::store {
         c.push_back(chat::json_quote(server_id));
         c.push_back(from);
         c.push_back(std::to_string(sent_ttl.count()));
+        c.push_back(channels(chat::routing::room_event_channels(room_id, !group, tutorial_bus_)));
         auto r = co_await eval(post_message_lua, std::move(c));
         if (!r)
             co_return r.error();
@@ -826,7 +863,8 @@ class redis_chat_store final : public chat::store {
             quoted = chat::json_quote(text);
         command c =
             cmd("2", keys::room(room_id), keys::reactions(room_id), chat::format_date(score),
-                message_id, author, quoted, chat::format_date(now), chat::json_quote(server_id));
+                message_id, author, quoted, chat::format_date(now), chat::json_quote(server_id),
+                channels(chat::routing::room_event_channels(room_id, false, false)));
         co_return change_result(co_await eval(edit_message_lua, std::move(c)));
     }
 
@@ -834,11 +872,11 @@ class redis_chat_store final : public chat::store {
                                                double score, std::string user_id, std::string emoji,
                                                std::size_t max_kinds,
                                                std::string server_id) override {
-        co_return change_result(
-            co_await eval(toggle_reaction_lua,
-                          cmd("2", keys::room(room_id), keys::reactions(room_id),
-                              chat::format_date(score), message_id, user_id, emoji,
-                              std::to_string(max_kinds), chat::json_quote(server_id), room_id)));
+        co_return change_result(co_await eval(
+            toggle_reaction_lua,
+            cmd("2", keys::room(room_id), keys::reactions(room_id), chat::format_date(score),
+                message_id, user_id, emoji, std::to_string(max_kinds), chat::json_quote(server_id),
+                room_id, channels(chat::routing::room_event_channels(room_id, false, false)))));
     }
 
     task<std::vector<std::optional<std::string>>> reactions(
@@ -895,14 +933,14 @@ class redis_chat_store final : public chat::store {
         co_return seen;
     }
 
-    task<void> publish(std::string envelope) override {
-        co_return co_await done(
-            redis_.exec_all(one(cmd("PUBLISH", keys::messages_channel, envelope))));
+    task<void> publish(std::string room_id, std::string envelope) override {
+        co_return co_await publish_on(
+            chat::routing::room_event_channels(room_id, true, tutorial_bus_), std::move(envelope));
     }
 
-    task<void> publish_event(std::string envelope) override {
-        co_return co_await done(
-            redis_.exec_all(one(cmd("PUBLISH", keys::events_channel, envelope))));
+    task<void> publish_event(std::string room_id, std::string envelope) override {
+        co_return co_await publish_on(chat::routing::room_event_channels(room_id, false, false),
+                                      std::move(envelope));
     }
 
     task<std::vector<std::string>> room_messages_after(std::string room_id, double after,
@@ -924,7 +962,8 @@ class redis_chat_store final : public chat::store {
         }
         auto r = co_await eval(mark_read_lua,
                                cmd("2", keys::room(room_id), keys::reads(room_id), user_id,
-                                   chat::format_date(position), envelope, after));
+                                   chat::format_date(position), envelope, after,
+                                   channels(chat::routing::read_channels(room_id, user_id))));
         if (!r)
             co_return r.error();
         if (r->is_nil())
@@ -977,14 +1016,17 @@ class redis_chat_store final : public chat::store {
             eval(presence_join_lua,
                  cmd("5", keys::presence_of(instance_id), keys::presence_counts, keys::online_users,
                      keys::presence_instances, keys::instance_alive(instance_id), user_id, envelope,
-                     instance_id, std::to_string(ttl.count()))));
+                     instance_id, std::to_string(ttl.count()),
+                     channels(chat::routing::presence_channels(user_id, tutorial_bus_)))));
     }
 
     task<void> presence_leave(std::string instance_id, std::string user_id,
                               std::string envelope) override {
         co_return co_await done(
-            eval(presence_leave_lua, cmd("3", keys::presence_of(instance_id), keys::presence_counts,
-                                         keys::online_users, user_id, envelope)));
+            eval(presence_leave_lua,
+                 cmd("3", keys::presence_of(instance_id), keys::presence_counts, keys::online_users,
+                     user_id, envelope,
+                     channels(chat::routing::presence_channels(user_id, tutorial_bus_)))));
     }
 
     task<void> presence_rewrite(std::string instance_id, std::string server_id,
@@ -993,7 +1035,7 @@ class redis_chat_store final : public chat::store {
         command c =
             cmd("5", keys::presence_of(instance_id), keys::presence_counts, keys::online_users,
                 keys::presence_instances, keys::instance_alive(instance_id), instance_id,
-                std::to_string(ttl.count()), chat::json_quote(server_id));
+                std::to_string(ttl.count()), chat::json_quote(server_id), routed_presence());
         c.reserve(c.size() + 2 * counts.size());
         for (auto& [user_id, n] : counts) {
             c.push_back(std::move(user_id));
@@ -1025,7 +1067,7 @@ class redis_chat_store final : public chat::store {
             auto r = co_await eval(
                 presence_sweep_lua,
                 cmd("4", keys::presence_of(id), keys::presence_counts, keys::online_users,
-                    keys::presence_instances, id, chat::json_quote(server_id)));
+                    keys::presence_instances, id, chat::json_quote(server_id), routed_presence()));
             if (!r)
                 co_return r.error();
         }
@@ -1169,13 +1211,35 @@ class redis_chat_store final : public chat::store {
         co_return co_await redis_.exec(std::move(c));
     }
 
+    // A script's channels, in one argument (see publish_lua_prelude).
+    static std::string channels(const std::vector<std::string>& list) {
+        std::string out;
+        for (const auto& c : list) {
+            if (!out.empty())
+                out += ' ';
+            out += c;
+        }
+        return out;
+    }
+
+    std::string routed_presence() const { return tutorial_bus_ ? "0" : "1"; }
+
+    task<void> publish_on(std::vector<std::string> list, std::string envelope) {
+        std::vector<command> cmds;
+        cmds.reserve(list.size());
+        for (auto& c : list)
+            cmds.push_back(cmd("PUBLISH", std::move(c), envelope));
+        co_return co_await done(redis_.exec_all(std::move(cmds)));
+    }
+
     client& redis_;
+    bool tutorial_bus_;  // the tutorial's events go on `MESSAGES` (chat/routing.hpp)
 };
 
 }  // namespace
 
-std::unique_ptr<chat::store> make_chat_store(client& redis) {
-    return std::make_unique<redis_chat_store>(redis);
+std::unique_ptr<chat::store> make_chat_store(client& redis, bool tutorial_bus) {
+    return std::make_unique<redis_chat_store>(redis, tutorial_bus);
 }
 
 }  // namespace redchat::redis

@@ -9,6 +9,7 @@ namespace redchat::redis {
 
 class client;
 
-std::unique_ptr<chat::store> make_chat_store(client& redis);
+// `tutorial_bus`: the tutorial's own events go on `MESSAGES` (chat/routing.hpp).
+std::unique_ptr<chat::store> make_chat_store(client& redis, bool tutorial_bus = true);
 
 }  // namespace redchat::redis

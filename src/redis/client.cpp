@@ -109,6 +109,59 @@ client::~client() {
 void client::subscribe(std::vector<std::string> channels, message_handler on_message) {
     channels_ = std::move(channels);
     on_message_ = std::move(on_message);
+    for (const auto& c : channels_)
+        subs_.want(c);
+}
+
+void client::want_channel(const std::string& channel) {
+    subs_.want(channel);
+    schedule_subscriptions();
+}
+
+void client::drop_channel(const std::string& channel) {
+    subs_.drop(channel);
+    schedule_subscriptions();
+}
+
+void client::schedule_subscriptions() {
+    if (subscriptions_scheduled_)
+        return;
+    subscriptions_scheduled_ = true;
+    asio::post(executor_, [this] {
+        subscriptions_scheduled_ = false;
+        send_subscriptions();
+    });
+}
+
+namespace {
+// Channels per SUBSCRIBE or UNSUBSCRIBE command: big enough to batch a wave of connects, small
+// enough that one command stays a few kilobytes.
+constexpr std::size_t channels_per_command = 256;
+}  // namespace
+
+// While connected (handshaking or ready): a connection that is down subscribes everything in
+// its handshake.
+void client::send_subscriptions() {
+    if (ctx_ == nullptr || (state_ != state::handshaking && state_ != state::ready))
+        return;
+    auto changes = subs_.take();
+    for (const auto* list : {&changes.subscribe, &changes.unsubscribe}) {
+        const bool sub = list == &changes.subscribe;
+        for (std::size_t at = 0; at < list->size(); at += channels_per_command) {
+            const std::size_t n = std::min(channels_per_command, list->size() - at);
+            command c{sub ? "SUBSCRIBE" : "UNSUBSCRIBE"};
+            c.insert(c.end(), list->begin() + static_cast<std::ptrdiff_t>(at),
+                     list->begin() + static_cast<std::ptrdiff_t>(at + n));
+            if (!send_argv(ctx_, &client::on_subscription, nullptr, c))
+                continue;
+            if (sub) {
+                // Each confirmation must come within the timeout, like a probe's.
+                if (confirms_pending_ == 0)
+                    confirm_due_ = clock_type::now() + opts_.timeout;
+                confirms_pending_ += static_cast<int>(n);
+            }
+        }
+    }
 }
 
 namespace {
@@ -144,20 +197,29 @@ void client::on_subscription(redisAsyncContext* ac, void* raw, void*) {
         return;
     const std::string_view what(kind->str, kind->len);
     self->last_used_ = clock_type::now();
+    const auto* channel = r.element[1];
+    if (channel->type != REDIS_REPLY_STRING)
+        return;
+    const std::string_view name(channel->str, channel->len);
     if (what == "subscribe") {
-        // A confirmation of the handshake's SUBSCRIBE (one per channel), or of a probe: the
-        // link is alive.
+        // A confirmation of a SUBSCRIBE (one per channel: the handshake's, a later one's, or a
+        // probe's): the link is alive.
         if (self->confirms_pending_ > 0)
             --self->confirms_pending_;
+        const bool fresh = self->subs_.subscribed(name);
+        self->schedule_subscriptions();  // dropped meanwhile: unsubscribe it
+        if (fresh && self->on_active_)
+            self->on_active_(name);
         self->handshake_progress();
         return;
     }
-    const auto* channel = r.element[1];
-    if (what == "message" && payload->type == REDIS_REPLY_STRING &&
-        channel->type == REDIS_REPLY_STRING) {
-        self->on_message_(std::string_view(channel->str, channel->len),
-                          std::string_view(payload->str, payload->len));
+    if (what == "unsubscribe") {
+        self->subs_.unsubscribed(name);
+        self->schedule_subscriptions();  // wanted again meanwhile: subscribe it again
+        return;
     }
+    if (what == "message" && payload->type == REDIS_REPLY_STRING)
+        self->on_message_(name, std::string_view(payload->str, payload->len));
 }
 
 void client::start() {
@@ -267,10 +329,10 @@ void client::on_connect(const redisAsyncContext* ac, int status) {
     // callback in hiredis), then a subscriber waits for its SUBSCRIBE confirmation too.
     step(step_ping, {"PING"});
     if (!self->channels_.empty()) {
-        command subscribe{"SUBSCRIBE"};
-        subscribe.insert(subscribe.end(), self->channels_.begin(), self->channels_.end());
-        if (send_argv(ctx, &client::on_subscription, nullptr, subscribe))
-            self->confirms_pending_ = static_cast<int>(self->channels_.size());
+        // Every channel wanted, anew: the handshake ends once all of them are confirmed.
+        self->subs_.reset();
+        self->confirms_pending_ = 0;
+        self->send_subscriptions();
     }
     if (self->ever_connected_)
         self->stats_.redis_reconnects.fetch_add(1, std::memory_order_relaxed);
@@ -364,6 +426,7 @@ void client::fail_connection(std::string cause) {
         spdlog::warn("event=redis_unavailable connection={} cause=\"{}\"", opts_.name, cause);
     }
     confirms_pending_ = 0;
+    subs_.reset();
     resolver_.cancel();
     if (ctx_ != nullptr) {
         redisAsyncContext* ac = ctx_;

@@ -30,6 +30,7 @@
 #include "core/metrics.hpp"
 #include "redis/reply.hpp"
 #include "redis/status_reporter.hpp"
+#include "redis/subscriptions.hpp"
 
 struct redisAsyncContext;
 
@@ -52,11 +53,20 @@ class client {
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
-    // Makes this a subscriber connection: on every (re)connect it subscribes to `channels` and
-    // calls `on_message` with each message's channel and payload. Call before start(); exec is
-    // not used on it then.
+    // Makes this a subscriber connection: on every (re)connect it subscribes to `channels` (for
+    // good) and to those wanted meanwhile, and calls `on_message` with each message's channel
+    // and payload. Call before start(); exec is not used on it then.
     using message_handler = std::function<void(std::string_view channel, std::string_view payload)>;
     void subscribe(std::vector<std::string> channels, message_handler on_message);
+    // A subscriber's changing channels: subscribed or unsubscribed at the end of the loop turn,
+    // several in one command. `on_active` hears of each channel once Redis confirmed it (also
+    // again after a reconnect).
+    void want_channel(const std::string& channel);
+    void drop_channel(const std::string& channel);
+    bool channel_active(std::string_view channel) const { return subs_.active(channel); }
+    std::size_t channels() const { return subs_.wanted(); }
+    using channel_handler = std::function<void(std::string_view channel)>;
+    void on_active(channel_handler handler) { on_active_ = std::move(handler); }
 
     // Starts connecting (and reconnecting whenever the connection is lost).
     void start();
@@ -91,6 +101,10 @@ class client {
     void submit(std::vector<command> cmds, std::shared_ptr<batch> b);
     void handshake_reply(const char* step, const void* raw);
     void handshake_progress();  // up once every step is answered
+    // Sends what the subscription set says (SUBSCRIBE / UNSUBSCRIBE), now or at the end of the
+    // loop turn.
+    void send_subscriptions();
+    void schedule_subscriptions();
 
     static void on_connect(const redisAsyncContext* ac, int status);
     static void on_setup_reply(redisAsyncContext* ac, void* reply, void* privdata);
@@ -113,8 +127,11 @@ class client {
     boost::asio::steady_timer tick_timer_;
     boost::asio::ip::tcp::resolver resolver_;     // host names: hiredis would block resolving them
     std::deque<std::weak_ptr<batch>> in_flight_;  // oldest first: deadlines are monotonic
-    std::vector<std::string> channels_;
+    std::vector<std::string> channels_;           // subscribed for good; the first is probed
     message_handler on_message_;
+    subscription_set subs_;
+    channel_handler on_active_;
+    bool subscriptions_scheduled_ = false;
 };
 
 }  // namespace redchat::redis

@@ -55,9 +55,8 @@ inline std::string instance_alive(std::string_view instance) {
     return "redchat:instance:" + std::string(instance);
 }
 
-// Ours, for the features beyond the tutorial (docs/redis-schema.md). Our own pub/sub channel:
-// a tutorial server re-emits whatever comes on `MESSAGES` to all of its clients.
-inline constexpr std::string_view events_channel = "redchat:events";
+// Ours, for the features beyond the tutorial (docs/redis-schema.md). Our pub/sub channels are
+// named in chat/routing.hpp.
 // Per room, each reader's read position (a message date).
 inline constexpr std::string_view reads_prefix = "redchat:reads:";
 inline std::string reads(std::string_view room_id) {

@@ -19,7 +19,11 @@ class chat_socket final : public sio_socket, public chat::client_socket {
     chat_socket(eio_session& session, chat_application& app)
         : sio_socket(session, {app.config().limit.max_packet_bytes, 0}), app_(app) {}
 
-    void deliver(const packet_ptr& packet) override { session().deliver(packet); }
+    // Nothing before the connect is answered: the socket is in the hub from connecting() on.
+    void deliver(const packet_ptr& packet) override {
+        if (joined_)
+            session().deliver(packet);
+    }
 
     void on_close() override {
         user_slot_.reset();  // the user's socket count drops now, not when the last owner lets go
@@ -56,6 +60,7 @@ class chat_socket final : public sio_socket, public chat::client_socket {
                 co_return "Too many connections for this user";
             }
         }
+        co_await app_.realtime().connecting(*this);
         co_return std::nullopt;
     }
 

@@ -15,6 +15,7 @@
 #include "chat/message.hpp"
 #include "chat/realtime.hpp"
 #include "chat/rest_api.hpp"
+#include "chat/routing.hpp"
 #include "chat/rules.hpp"
 #include "fake_store.hpp"
 
@@ -725,7 +726,7 @@ TEST(hub, delivers_to_entitled_sockets_only) {
     pablo_tab2.account = user{"1", "Pablo"};
     joe.account = user{"2", "Joe"};
     mary.account = user{"3", "Mary"};
-    mary.rooms.insert("team");
+    h.join_rooms(mary, {"team"});
     for (auto* s : {&pablo, &joe, &mary, &anon, &pablo_tab2})
         h.add(*s);
     auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
@@ -744,8 +745,8 @@ TEST(hub, delivers_to_entitled_sockets_only) {
 
     bus_event shown{bus_event_type::show_room, "", "2:3", "", "show.room", "{}"};
     EXPECT_EQ(h.deliver(shown, packet), 2u);
-    EXPECT_TRUE(joe.rooms.contains("2:3"));
-    EXPECT_FALSE(pablo.rooms.contains("2:3"));
+    EXPECT_TRUE(joe.rooms().contains("2:3"));
+    EXPECT_FALSE(pablo.rooms().contains("2:3"));
 
     h.remove(pablo_tab2);
     EXPECT_EQ(h.sockets_of("1"), 1u);
@@ -791,8 +792,8 @@ TEST(hub, our_own_events_reach_protocol_1_sockets_only) {
         s->account = user{"1", "Pablo"};
     joe.account = joe_old.account = user{"2", "Joe"};
     mary.account = user{"3", "Mary"};
-    mary.rooms.insert("team");
-    joe.rooms.insert("team");
+    h.join_rooms(mary, {"team"});
+    h.join_rooms(joe, {"team"});
     for (auto* s : {&pablo, &joe, &mary, &pablo_tab})
         s->protocol = 1;
     for (auto* s : {&pablo, &pablo_old, &joe, &joe_old, &mary, &pablo_tab})
@@ -842,8 +843,8 @@ TEST(hub, a_group_change_moves_sockets_in_and_out_of_the_room) {
     mary.account = user{"3", "Mary"};
     pablo.protocol = joe.protocol = mary.protocol = 1;
     const std::string room = "g0123456789abcdef";
-    joe.rooms.insert(room);
-    joe_old.rooms.insert(room);
+    h.join_rooms(joe, {room});
+    h.join_rooms(joe_old, {room});
     for (auto* s : {&pablo, &joe, &joe_old, &mary})
         h.add(*s);
     auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
@@ -851,14 +852,154 @@ TEST(hub, a_group_change_moves_sockets_in_and_out_of_the_room) {
     change.members = {"1", "3"};
     change.removed = {"2"};
     EXPECT_EQ(h.deliver(change, packet), 3u);  // Pablo, Mary, and Joe's protocol-1 socket
-    EXPECT_TRUE(pablo.rooms.contains(room));
-    EXPECT_TRUE(mary.rooms.contains(room));
-    EXPECT_FALSE(joe.rooms.contains(room));
-    EXPECT_FALSE(joe_old.rooms.contains(room));  // a tutorial socket leaves too
+    EXPECT_TRUE(pablo.rooms().contains(room));
+    EXPECT_TRUE(mary.rooms().contains(room));
+    EXPECT_FALSE(joe.rooms().contains(room));
+    EXPECT_FALSE(joe_old.rooms().contains(room));  // a tutorial socket leaves too
     EXPECT_TRUE(joe_old.got.empty());
     bus_event message{bus_event_type::message, "", room, "", "message", "{}"};
     EXPECT_EQ(h.deliver(message, packet), 2u);
     EXPECT_EQ(joe.got.size(), 1u);  // only the change
+}
+
+// ---- routing by room (chat/routing.hpp) ----
+
+TEST(routing, events_go_to_the_channels_of_their_room) {
+    using strings = std::vector<std::string>;
+    EXPECT_EQ(routing::room_event_channels("1:2", false, true),
+              (strings{"redchat:bus:user:1", "redchat:bus:user:2"}));
+    EXPECT_EQ(routing::room_event_channels("1:2", true, true), (strings{"MESSAGES"}));
+    EXPECT_EQ(routing::room_event_channels("1:2", true, false),
+              (strings{"redchat:bus:user:1", "redchat:bus:user:2"}));
+    EXPECT_EQ(routing::room_event_channels("0", true, false), (strings{"redchat:bus:room:0"}));
+    EXPECT_EQ(routing::room_event_channels("2:1", false, false),  // not a private room's id
+              (strings{"redchat:bus:room:2:1"}));
+    EXPECT_EQ(routing::read_channels("0", "7"), (strings{"redchat:bus:user:7"}));
+    EXPECT_EQ(routing::read_channels("g0123456789abcdef", "7"),
+              (strings{"redchat:bus:room:g0123456789abcdef"}));
+    EXPECT_EQ(routing::presence_channels("7", true), (strings{"MESSAGES"}));
+    EXPECT_EQ(routing::presence_channels("7", false),
+              (strings{"redchat:bus:presence", "redchat:bus:presence:7"}));
+
+    using kind = routing::scope::kind;
+    EXPECT_EQ(routing::scope_of("MESSAGES").what, kind::everyone);
+    EXPECT_EQ(routing::scope_of("redchat:bus:room:0").what, kind::everyone);
+    EXPECT_EQ(routing::scope_of("redchat:bus:user:12").what, kind::user);
+    EXPECT_EQ(routing::scope_of("redchat:bus:user:12").id, "12");
+    EXPECT_EQ(routing::scope_of("redchat:bus:presence").what, kind::presence_all);
+    EXPECT_EQ(routing::scope_of("redchat:bus:presence:3").what, kind::presence_of);
+    EXPECT_EQ(routing::scope_of("redchat:bus:presence:3").id, "3");
+}
+
+// Records what a hub asks of the bus; `ready` channels are those it treats as subscribed.
+struct recording_routes final : bus_routes {
+    std::vector<std::string> wants, drops;
+    std::vector<std::pair<std::vector<std::string>, std::function<void()>>> waiting;
+    void want(const std::string& c) override { wants.push_back(c); }
+    void drop(const std::string& c) override { drops.push_back(c); }
+    boost::asio::awaitable<void> ready(std::vector<std::string>) override { co_return; }
+    void when_ready(std::vector<std::string> c, std::function<void()> done) override {
+        waiting.emplace_back(std::move(c), std::move(done));
+    }
+};
+
+TEST(hub, asks_the_bus_for_a_channel_on_its_first_need_and_drops_it_after_its_last) {
+    using strings = std::vector<std::string>;
+    recording_routes routes;
+    hub h;
+    h.route_through(&routes, false);
+    recording_socket pablo, pablo_tab, joe, anon;
+    pablo.account = pablo_tab.account = user{"1", "Pablo"};
+    joe.account = user{"2", "Joe"};
+    h.join_rooms(joe, {"g0123456789abcdef", "1:2", "0"});  // a private room needs no channel
+    h.add(anon);  // an anonymous socket gets nothing and needs nothing
+    EXPECT_TRUE(routes.wants.empty());
+    h.add(pablo);
+    EXPECT_EQ(routes.wants,
+              (strings{"redchat:bus:user:1", "redchat:bus:room:0", "redchat:bus:presence"}));
+    h.add(pablo_tab);
+    h.add(joe);
+    EXPECT_EQ(routes.wants.size(), 5u);  // Joe's user channel and the group's
+    EXPECT_EQ(h.channels(), 5u);
+    h.watch_presence(joe, {"1", "3"});  // the presence channel is still Pablo's
+    EXPECT_EQ(routes.wants.back(), "redchat:bus:presence:3");
+    EXPECT_TRUE(routes.drops.empty());
+    h.remove(pablo);
+    EXPECT_TRUE(routes.drops.empty());  // his other tab needs the same
+    h.remove(pablo_tab);
+    EXPECT_EQ(routes.drops, (strings{"redchat:bus:user:1", "redchat:bus:presence"}));
+    h.leave_room(joe, "g0123456789abcdef");
+    EXPECT_EQ(routes.drops.back(), "redchat:bus:room:g0123456789abcdef");
+    routes.drops.clear();
+    h.remove(joe);
+    EXPECT_EQ(routes.drops.size(), 4u);
+    EXPECT_EQ(h.channels(), 0u);
+
+    // With the tutorial's bus, presence comes on MESSAGES: no presence channels.
+    recording_routes tutorial;
+    hub t;
+    t.route_through(&tutorial, true);
+    t.add(pablo);
+    t.watch_presence(pablo, {"2"});
+    EXPECT_EQ(tutorial.wants, (strings{"redchat:bus:user:1", "redchat:bus:room:0"}));
+}
+
+TEST(hub, an_event_on_a_users_channel_reaches_that_users_sockets_only) {
+    hub h;
+    recording_socket pablo, joe, mary;
+    pablo.account = user{"1", "Pablo"};
+    joe.account = user{"2", "Joe"};
+    mary.account = user{"3", "Mary"};
+    h.watch_presence(mary, {"1"});
+    for (auto* s : {&pablo, &joe, &mary})
+        h.add(*s);
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
+    using kind = routing::scope::kind;
+    // A private message comes once on each of its users' channels: each copy reaches one user.
+    bus_event dm{bus_event_type::message, "", "1:2", "", "message", "{}"};
+    EXPECT_EQ(h.deliver(dm, packet, {kind::user, "1"}), 1u);
+    EXPECT_EQ(h.deliver(dm, packet, {kind::user, "2"}), 1u);
+    EXPECT_EQ(pablo.got.size(), 1u);
+    EXPECT_EQ(joe.got.size(), 1u);
+    EXPECT_EQ(h.deliver(dm, packet, {kind::user, "3"}), 0u);  // not hers, whatever the channel
+    // Presence: the watch-everyone channel and a user's own presence channel.
+    bus_event on{bus_event_type::user_connected, "", "", "1", "user.connected", "{}"};
+    EXPECT_EQ(h.deliver(on, packet, {kind::presence_all, {}}), 2u);  // Pablo and Joe
+    EXPECT_EQ(h.deliver(on, packet, {kind::presence_of, "1"}), 1u);  // Mary, who watches him
+    EXPECT_EQ(h.deliver(on, packet), 3u);                            // MESSAGES: both
+}
+
+TEST(hub, a_new_member_hears_of_its_group_once_the_bus_carries_the_room) {
+    recording_routes routes;
+    hub h;
+    h.route_through(&routes, false);
+    recording_socket joe, joe_old;
+    joe.account = joe_old.account = user{"2", "Joe"};
+    joe.protocol = 1;
+    h.add(joe);
+    h.add(joe_old);
+    const std::string room = "g0123456789abcdef";
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
+    bus_event change{bus_event_type::group_changed, "", room, "", "group.changed", "{}"};
+    change.members = {"1", "2"};
+    h.deliver(change, packet, {routing::scope::kind::user, "2"});
+    EXPECT_TRUE(joe.rooms().contains(room));  // its messages reach him from now on
+    EXPECT_TRUE(joe.got.empty());             // the change itself waits for the channel
+    ASSERT_EQ(routes.waiting.size(), 1u);
+    EXPECT_EQ(routes.waiting[0].first, std::vector<std::string>{"redchat:bus:room:" + room});
+    routes.waiting[0].second();
+    EXPECT_EQ(joe.got.size(), 1u);
+    EXPECT_TRUE(joe_old.got.empty());  // a tutorial socket joins, and hears nothing of it
+    // A socket that left meanwhile is not written to.
+    recording_socket* gone = new recording_socket;
+    gone->account = user{"3", "Mary"};
+    gone->protocol = 1;
+    h.add(*gone);
+    change.members = {"3"};
+    h.deliver(change, packet, {routing::scope::kind::user, "3"});
+    ASSERT_EQ(routes.waiting.size(), 2u);
+    delete gone;
+    routes.waiting[1].second();  // nothing to check but that it neither crashes nor writes
 }
 
 class realtime_test : public ::testing::Test {
@@ -888,8 +1029,8 @@ class realtime_test : public ::testing::Test {
 
 TEST_F(realtime_test, connect_joins_all_rooms_and_counts_presence) {
     run(rt_.connected(pablo_));
-    EXPECT_TRUE(pablo_.rooms.contains("0"));
-    EXPECT_TRUE(pablo_.rooms.contains("1:2"));
+    EXPECT_TRUE(pablo_.rooms().contains("0"));
+    EXPECT_TRUE(pablo_.rooms().contains("1:2"));
     ASSERT_EQ(db_.presence_calls.size(), 1u);
     EXPECT_EQ(db_.presence_calls[0].op, "join");
     EXPECT_EQ(db_.presence_calls[0].instance, "inst");

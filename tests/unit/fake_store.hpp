@@ -178,6 +178,7 @@ class fake_store final : public chat::store {
     };
     std::vector<presence_call> presence_calls;
     std::vector<std::string> published;
+    std::vector<std::string> published_rooms;  // the room of each publish() / publish_event()
     bool room_existed(const std::string& room) {
         return messages.contains(room) && !messages[room].empty();
     }
@@ -211,15 +212,17 @@ class fake_store final : public chat::store {
             sent[sent_key] = json;
         co_return chat::posted_message{json, first};
     }
-    task<void> publish(std::string envelope) override {
+    task<void> publish(std::string room, std::string envelope) override {
         if (auto e = begin())
             co_return *e;
+        published_rooms.push_back(std::move(room));
         published.push_back(std::move(envelope));
         co_return result<void>{};
     }
-    task<void> publish_event(std::string envelope) override {
+    task<void> publish_event(std::string room, std::string envelope) override {
         if (auto e = begin())
             co_return *e;
+        published_rooms.push_back(std::move(room));
         published_events.push_back(std::move(envelope));
         co_return result<void>{};
     }

@@ -1,0 +1,104 @@
+#include "app/bus_router.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+
+#include "chat/routing.hpp"
+
+namespace redchat::app {
+
+namespace asio = boost::asio;
+
+bus_router::bus_router(redis::client& subscriber, std::chrono::milliseconds ready_timeout,
+                       metrics::shard& stats, receive_fn receive)
+    : subscriber_(subscriber),
+      ready_timeout_(ready_timeout),
+      stats_(stats),
+      receive_(std::move(receive)) {
+    std::vector<std::string> always;
+    always.emplace_back(chat::routing::control_channel);  // first: the one the probe renews
+    always.emplace_back(chat::routing::tutorial_channel);
+    stats_.bus_channels.fetch_add(static_cast<std::int64_t>(always.size()),
+                                  std::memory_order_relaxed);
+    subscriber_.subscribe(
+        std::move(always), [this](std::string_view channel, std::string_view payload) {
+            stats_.bus_messages_received.fetch_add(1, std::memory_order_relaxed);
+            if (channel == chat::routing::tutorial_channel ||
+                channel == chat::routing::control_channel) {
+                receive_(channel, payload, nullptr);
+                return;
+            }
+            auto it = threads_.find(std::string(channel));
+            if (it != threads_.end())
+                receive_(channel, payload, &it->second);  // else: dropped meanwhile
+        });
+    subscriber_.on_active([this](std::string_view channel) { on_active(channel); });
+}
+
+void bus_router::want(std::size_t thread, const std::string& channel) {
+    auto& list = threads_[channel];
+    const auto t = static_cast<std::uint16_t>(thread);
+    auto at = std::lower_bound(list.begin(), list.end(), t);
+    if (at != list.end() && *at == t)
+        return;
+    list.insert(at, t);
+    if (list.size() == 1) {
+        subscriber_.want_channel(channel);
+        stats_.bus_channels.fetch_add(1, std::memory_order_relaxed);
+    }
+}
+
+void bus_router::drop(std::size_t thread, const std::string& channel) {
+    auto it = threads_.find(channel);
+    if (it == threads_.end())
+        return;
+    auto& list = it->second;
+    const auto t = static_cast<std::uint16_t>(thread);
+    auto at = std::lower_bound(list.begin(), list.end(), t);
+    if (at == list.end() || *at != t)
+        return;
+    list.erase(at);
+    if (list.empty()) {
+        threads_.erase(it);
+        subscriber_.drop_channel(channel);
+        stats_.bus_channels.fetch_sub(1, std::memory_order_relaxed);
+    }
+}
+
+void bus_router::on_active(std::string_view channel) {
+    auto it = waiting_.find(std::string(channel));
+    if (it == waiting_.end())
+        return;
+    for (auto* w : it->second) {
+        if (--w->pending == 0)
+            w->timer->cancel();  // it resumes later
+    }
+    waiting_.erase(it);
+}
+
+asio::awaitable<void> bus_router::ready(std::vector<std::string> channels) {
+    std::sort(channels.begin(), channels.end());
+    channels.erase(std::unique(channels.begin(), channels.end()), channels.end());
+    std::erase_if(channels, [this](const std::string& c) { return subscriber_.channel_active(c); });
+    if (channels.empty())
+        co_return;
+    asio::steady_timer timer(co_await asio::this_coro::executor, ready_timeout_);
+    waiter w{channels.size(), &timer};
+    for (const auto& c : channels)
+        waiting_[c].push_back(&w);
+    co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    // Timed out: off the lists of the channels still pending.
+    for (const auto& c : channels) {
+        auto it = waiting_.find(c);
+        if (it == waiting_.end())
+            continue;
+        std::erase(it->second, &w);
+        if (it->second.empty())
+            waiting_.erase(it);
+    }
+}
+
+}  // namespace redchat::app

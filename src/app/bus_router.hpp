@@ -1,0 +1,54 @@
+#pragma once
+// The process's one bus subscriber, on thread 0, and which I/O threads need which channel
+// (routing by room, chat/routing.hpp). Threads tell it their needs (posted here, in order); it
+// subscribes a channel on the first thread's need and unsubscribes it after the last, and hands
+// each message only to the threads that need its channel. The tutorial's and our control
+// channel go to every thread. Touched only on the subscriber's thread.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/metrics.hpp"
+#include "redis/client.hpp"
+
+namespace redchat::app {
+
+class bus_router {
+  public:
+    // `threads`: the threads a message goes to; null for every thread.
+    using receive_fn = std::function<void(std::string_view channel, std::string_view payload,
+                                          const std::vector<std::uint16_t>* threads)>;
+
+    // Subscribes `subscriber` to the tutorial's and our control channel for good.
+    bus_router(redis::client& subscriber, std::chrono::milliseconds ready_timeout,
+               metrics::shard& stats, receive_fn receive);
+
+    void want(std::size_t thread, const std::string& channel);
+    void drop(std::size_t thread, const std::string& channel);
+    // Resumes once every channel of `channels` is subscribed, or after the timeout.
+    boost::asio::awaitable<void> ready(std::vector<std::string> channels);
+
+  private:
+    struct waiter {
+        std::size_t pending = 0;  // channels not active yet
+        boost::asio::steady_timer* timer = nullptr;
+    };
+    void on_active(std::string_view channel);
+
+    redis::client& subscriber_;
+    std::chrono::milliseconds ready_timeout_;
+    metrics::shard& stats_;
+    receive_fn receive_;
+    std::unordered_map<std::string, std::vector<std::uint16_t>> threads_;  // sorted, unique
+    std::unordered_map<std::string, std::vector<waiter*>> waiting_;        // channel -> its waiters
+};
+
+}  // namespace redchat::app

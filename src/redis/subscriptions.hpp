@@ -1,0 +1,55 @@
+#pragma once
+// The channels a subscriber connection wants, and where each stands with Redis, sans-I/O (the
+// client sends what take() says and reports what Redis confirms).
+//
+// A channel is subscribed, then confirmed (active); dropped, it is unsubscribed and forgotten
+// once Redis confirms. A channel wanted again while its UNSUBSCRIBE is on the way is subscribed
+// anew only after that confirmation: hiredis forgets a channel's callback when the
+// unsubscribe confirmation arrives, so a SUBSCRIBE sent before it would be lost.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace redchat::redis {
+
+class subscription_set {
+  public:
+    void want(const std::string& channel);
+    void drop(const std::string& channel);
+
+    // What to send now: SUBSCRIBE these, UNSUBSCRIBE those.
+    struct changes {
+        std::vector<std::string> subscribe;
+        std::vector<std::string> unsubscribe;
+        bool empty() const { return subscribe.empty() && unsubscribe.empty(); }
+    };
+    changes take();
+
+    // Redis confirmed a SUBSCRIBE: true when `channel` became active by it (a confirmation of a
+    // channel that was active already, such as a probe's, is not news).
+    bool subscribed(std::string_view channel);
+    void unsubscribed(std::string_view channel);
+    // The connection was lost: every wanted channel is to be subscribed again, none is active.
+    void reset();
+
+    bool active(std::string_view channel) const;
+    std::size_t wanted() const { return wanted_; }
+
+  private:
+    enum class state : std::uint8_t { idle, subscribing, active, unsubscribing };
+    struct entry {
+        bool wanted = false;
+        state st = state::idle;
+        bool dirty = false;  // in dirty_
+    };
+    void touch(const std::string& channel, entry& e);
+
+    std::unordered_map<std::string, entry> channels_;
+    std::vector<std::string> dirty_;  // channels take() must look at
+    std::size_t wanted_ = 0;
+};
+
+}  // namespace redchat::redis
