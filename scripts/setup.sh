@@ -18,6 +18,7 @@ run_pkgs=(
 test_pkgs=(
   clang-14 libclang-rt-14-dev googletest libgtest-dev libgmock-dev libbenchmark-dev
   chromium fonts-dejavu-core
+  nginx
 )
 
 pkgs=("${run_pkgs[@]}")

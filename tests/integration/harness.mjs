@@ -5,6 +5,7 @@
 // when the test process exits, even when a test or hook throws; tests should still stop their
 // processes in `after` hooks so that a clean shutdown (exit code 0) is asserted.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -210,6 +211,75 @@ export async function startProxy(targetPort) {
     async close() {
       for (const p of conns) { p.client.destroy(); p.upstream?.destroy(); }
       await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// nginx, with the shipped site
+
+export const NGINX_BIN = process.env.NGINX || '/usr/sbin/nginx';
+export const NGINX_SITE = path.resolve(here, '..', '..', 'deploy', 'nginx', 'redchat.conf');
+
+/**
+ * nginx (Debian's) running deploy/nginx/redchat.conf as shipped, but for its upstream servers
+ * (`ports`) and its listen address (a free loopback port), unprivileged in a temporary prefix.
+ * Returns {base, port, logs(), stop()}.
+ */
+export async function startNginx(ports) {
+  const dir = makeTempDir('redchat-nginx-');
+  const port = await freePort();
+  let site = fs.readFileSync(NGINX_SITE, 'utf8');
+  const edit = (re, to) => {
+    assert(re.test(site), `${NGINX_SITE} no longer matches ${re}`);
+    site = site.replace(re, to);
+  };
+  edit(/^ *server 127\.0\.0\.1:\d+ .*\n/gm, '');
+  const servers = ports.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=5s;\n`).join('');
+  edit(/^( *hash \$remote_addr consistent;\n)/m, `$1${servers}`);
+  edit(/^ *listen \[::\]:80;\n/m, '');
+  edit(/^ *listen 80;$/m, `    listen 127.0.0.1:${port};`);
+  const conf = [
+    'daemon off;',
+    'worker_processes 1;',
+    // As root (a CI container), the workers would switch to `nobody`, who cannot use this prefix.
+    ...(process.getuid?.() === 0 ? ['user root;'] : []),
+    `pid ${dir}/nginx.pid;`,
+    `error_log ${dir}/error.log warn;`,
+    'events { worker_connections 1024; }',
+    'http {',
+    '  access_log off;',
+    ...['client_body', 'proxy', 'fastcgi', 'uwsgi', 'scgi'].map((t) => `  ${t}_temp_path ${dir}/${t};`),
+    site,
+    '}',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'nginx.conf'), conf);
+  const child = track(spawn(NGINX_BIN, ['-p', dir, '-e', `${dir}/error.log`, '-c', `${dir}/nginx.conf`], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  }));
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const logs = () => output + (fs.existsSync(`${dir}/error.log`) ? fs.readFileSync(`${dir}/error.log`, 'utf8') : '');
+  const accepts = () => new Promise((resolve) => {
+    const c = net.connect({ port, host: '127.0.0.1' }, () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+  });
+  try {
+    await waitFor('nginx listening', async () => {
+      if (child.exitCode !== null) throw new Error(`nginx exited: ${logs()}`);
+      return accepts();
+    });
+  } catch (err) {
+    child.kill('SIGKILL');
+    throw err;
+  }
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    logs,
+    async stop() {
+      await terminate(child, 5000);
     },
   };
 }
