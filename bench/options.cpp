@@ -93,9 +93,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.add_option("--concurrency", o.concurrency, "Socket handshakes in flight while connecting")
         ->check(CLI::Range(std::size_t{1}, std::size_t{100'000}))
         ->capture_default_str();
-    app.add_option("--presence", o.presence,
-                   "connect, idle: all (tutorial protocol: everyone's presence to every socket) "
-                   "or watched (protocol 1: only watched users', none here)")
+    app.add_option(
+           "--presence", o.presence,
+           "connect, idle, rooms: all (tutorial protocol: everyone's presence to every socket) "
+           "or watched (protocol 1: only watched users', none here)")
         ->check(CLI::IsMember({"all", "watched"}))
         ->capture_default_str();
     app.add_option("--login-concurrency", o.login_concurrency,

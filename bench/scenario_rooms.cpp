@@ -48,6 +48,8 @@ int run_pair_rooms(const bench_options& o, const server_target& target, bool rec
     auto& set = h.new_socket_set(&load);
     if (receipts)
         set.set_connect_payload(R"({"redchat":1})");
+    else if (o.presence == "watched")  // nobody's presence: only the messages cross the bus
+        set.set_connect_payload(R"({"redchat":1,"presence":"watched"})");
     load.attach(set);
     const auto run = run_chat(
         h, load, set, sockets,
@@ -67,7 +69,8 @@ int run_pair_rooms(const bench_options& o, const server_target& target, bool rec
         .field("connected", get(opened, counter::connected))
         .field("users", sockets)
         .field("threads", o.threads)
-        .field("sources", h.sources().count());
+        .field("sources", h.sources().count())
+        .field("presence", o.presence);
     add_load_settings(out, o, window, *run);
     out.field("stored", acked).field("stored_per_s", per_second(acked, m.seconds));
     add_delivery_fields(out, h, *run);

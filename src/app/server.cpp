@@ -136,29 +136,53 @@ struct bus_lag {
     }
 };
 
-// One bus event, parsed and encoded once for the whole process (the Socket.IO packet inside its
-// WebSocket frame), then handed to every thread that needs its channel (`threads`; null: all),
-// which queues that same buffer to each receiver. Our event types come only on our channels.
-void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_lag& lag, std::string_view channel,
-             std::string_view payload, const std::vector<std::uint16_t>* threads) {
-    auto parsed = chat::parse_envelope(payload, channel != chat::routing::tutorial_channel);
-    if (!parsed)
-        return;
-    if (parsed->type == chat::bus_event_type::message && parsed->server_id == lag.own_id) {
-        const double behind = now_seconds() - parsed->date;
-        if (auto change = lag.gate.observe(behind, monotonic_seconds()))
-            lag.announce(workers, *change, behind);
+// A bus event as every thread gets it: parsed, and encoded once (the Socket.IO packet inside its
+// WebSocket frame).
+struct encoded_event {
+    chat::bus_event event;
+    packet_ptr packet;
+};
+
+// The subscriber's state on thread 0: the lag gate, and the last event, which the next message
+// often repeats (a private room's event comes once on each of its two users' channels, one
+// right after the other): then it is neither parsed nor encoded again.
+struct bus_state {
+    bus_lag lag;
+    std::string last_payload;
+    bool last_own = false;
+    std::shared_ptr<const encoded_event> last;
+};
+
+// One bus event, parsed and encoded once for the whole process, then handed to every thread
+// that needs its channel (`threads`; null: all), which queues that same buffer to each receiver
+// the channel addresses. Our event types come only on our channels.
+void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_state& bus,
+             std::string_view channel, std::string_view payload,
+             const std::vector<std::uint16_t>* threads) {
+    const bool own = channel != chat::routing::tutorial_channel;
+    if (!bus.last || own != bus.last_own || payload != bus.last_payload) {
+        bus.last.reset();
+        auto parsed = chat::parse_envelope(payload, own);
+        if (!parsed)
+            return;
+        bus_lag& lag = bus.lag;
+        if (parsed->type == chat::bus_event_type::message && parsed->server_id == lag.own_id) {
+            const double behind = now_seconds() - parsed->date;
+            if (auto change = lag.gate.observe(behind, monotonic_seconds()))
+                lag.announce(workers, *change, behind);
+        }
+        auto packet = transport::make_text_frame(
+            "4" + socketio::encode_event("/", parsed->name, parsed->data_json));
+        bus.last = std::make_shared<const encoded_event>(
+            encoded_event{std::move(*parsed), std::move(packet)});
+        bus.last_payload.assign(payload);
+        bus.last_own = own;
     }
-    struct routed {
-        chat::bus_event event;
-        std::string channel;  // whom it is for: chat::routing::scope_of
-    };
-    auto r = std::make_shared<const routed>(routed{std::move(*parsed), std::string(channel)});
-    auto packet = transport::make_text_frame(
-        "4" + socketio::encode_event("/", r->event.name, r->event.data_json));
+    auto ch = std::make_shared<const std::string>(channel);
     auto hand = [&](worker& w) {
-        asio::post(w.ioc, [&w, r, packet] {
-            w.hub.deliver(r->event, packet, chat::routing::scope_of(r->channel));
+        asio::post(w.ioc, [&w, e = bus.last, ch] {
+            // Whom it is for: chat::routing::scope_of the channel it came on.
+            w.hub.deliver(e->event, e->packet, chat::routing::scope_of(*ch));
         });
     };
     if (threads == nullptr) {
@@ -455,13 +479,14 @@ int run_server(const config::server_config& cfg) {
     bus.emplace(home.ioc.get_executor(),
                 redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus", &redis_status},
                 stats.for_thread(0));
-    bus_lag lag{{}, instance_id};
+    bus_state bus_events{bus_lag{{}, instance_id}, {}, false, nullptr};
+    bus_lag& lag = bus_events.lag;
     // Routing by room (chat/routing.hpp): each thread's hub says which channels it needs.
     std::optional<bus_router> router;
     router.emplace(*bus, cfg.redis_timeout, stats.for_thread(0),
-                   [&workers, &lag](std::string_view channel, std::string_view payload,
-                                    const std::vector<std::uint16_t>* threads) {
-                       fan_out(workers, lag, channel, payload, threads);
+                   [&workers, &bus_events](std::string_view channel, std::string_view payload,
+                                           const std::vector<std::uint16_t>* threads) {
+                       fan_out(workers, bus_events, channel, payload, threads);
                    });
     for (auto& w : workers) {
         w->routes.home = &home.ioc;

@@ -129,6 +129,13 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("PING_TIMEOUT_MS")
         ->check(CLI::Range(100LL, 600'000LL))
         ->capture_default_str();
+    long long connect_timeout_ms = cfg.connect_timeout.count();
+    app.add_option("--connect-timeout-ms", connect_timeout_ms,
+                   "A session that has connected no Socket.IO namespace after this long is closed "
+                   "(checked at each ping)")
+        ->envname("CONNECT_TIMEOUT_MS")
+        ->check(CLI::Range(100LL, 3'600'000LL))
+        ->capture_default_str();
     long long presence_ttl = cfg.presence_ttl.count();
     app.add_option("--presence-ttl", presence_ttl,
                    "Seconds after which a silent instance's users are shown offline")
@@ -265,6 +272,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     cfg.ping_interval = std::chrono::milliseconds(ping_interval_ms);
     cfg.presence_ttl = std::chrono::seconds(presence_ttl);
     cfg.ping_timeout = std::chrono::milliseconds(ping_timeout_ms);
+    cfg.connect_timeout = std::chrono::milliseconds(connect_timeout_ms);
     cfg.limit.typing_interval = std::chrono::milliseconds(typing_interval_ms);
     for (const auto& text : trusted_proxies) {
         auto network = parse_cidr(text);

@@ -75,6 +75,8 @@ struct server_config {
     std::chrono::seconds sse_keepalive{15};
     std::chrono::milliseconds ping_interval{25000};
     std::chrono::milliseconds ping_timeout{20000};
+    // Socket.IO's connectTimeout: a session that has joined no namespace by then is closed.
+    std::chrono::milliseconds connect_timeout{45000};
     std::chrono::seconds presence_ttl{30};  // an instance silent this long is considered dead
     // Origins allowed besides the server's own and localhost: browsers' Origin header on the
     // WebSocket handshake, polling and state-changing REST calls. "*" allows any.

@@ -147,6 +147,16 @@ void eio_session::on_ping_timer() {
     const auto& cfg = server_.config();
     switch (ping_state_) {
         case ping_state::idle:
+            // The connect timeout, checked at each ping (so up to a ping interval late): a client
+            // that answers pings but never joins holds no session for good.
+            if (handler_ && !handler_->joined() && unjoined_pings_ < 255 &&
+                ++unjoined_pings_ * cfg.ping_interval >= cfg.connect_timeout) {
+                spdlog::debug("event=connect_timeout sid={}", sid_);
+                if (ws_)
+                    ws_->abort(ws_close::policy_violation, "Connect timeout");
+                close();
+                break;
+            }
             send(socketio::encode_packet(socketio::eio_type::ping));
             ping_state_ = ping_state::awaiting_pong;
             server_.schedule_ping(weak_from_this(), cfg.ping_timeout);

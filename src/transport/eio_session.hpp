@@ -53,6 +53,9 @@ class eio_handler {
     }
     // The session ended, whichever side ended it; called once, on the session's thread.
     virtual void on_close() {}
+    // Whether the client has done what it opened the session for (Socket.IO: connected a
+    // namespace). A session that has not within --connect-timeout-ms is closed.
+    virtual bool joined() const { return true; }
 };
 
 // Makes the handler of each new session: the protocol an engineio_server serves.
@@ -215,6 +218,7 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
     bool closed_ = false;
     bool closed_by_client_ = false;  // a pending long-poll then gets a noop, not a close
     bool upgrading_ = false;
+    std::uint8_t unjoined_pings_ = 0;   // pings sent before the handler joined (connect timeout)
     std::optional<std::string> login_;  // the handshake's session cookie (polling sessions)
     std::optional<connection_limiter::slot> address_slot_;  // polling sessions
 };

@@ -92,6 +92,7 @@ awaitable<void> sio_socket::connect(const socketio::sio_packet& packet) {
     if (session_.closed())
         co_return;
     state.connected = true;
+    ever_connected_ = true;
     co_await on_connect(packet.nsp, packet.data);
 }
 

@@ -48,6 +48,7 @@ class sio_socket : public eio_handler {
     // eio_handler
     boost::asio::awaitable<void> on_message(socketio::eio_packet packet) final;
     bool can_pipeline(const socketio::eio_packet& packet) const override;
+    bool joined() const override { return ever_connected_; }
 
   protected:
     // A client's event, its attachments in place of its placeholders' numbers.
@@ -87,6 +88,7 @@ class sio_socket : public eio_handler {
     eio_session& session_;
     socketio::packet_assembler assembler_;
     std::map<std::string, namespace_state, std::less<>> namespaces_;  // accepted ones only
+    bool ever_connected_ = false;  // a namespace was connected once (the connect timeout)
 };
 
 }  // namespace redchat::transport

@@ -409,6 +409,29 @@ TEST_F(engineio_test, a_session_that_never_answers_a_ping_is_closed) {
     EXPECT_EQ(server_->size(), 1u);
 }
 
+TEST_F(engineio_test, a_session_that_connects_no_namespace_is_closed_after_the_connect_timeout) {
+    cfg_.ping_interval = 50ms;
+    cfg_.ping_timeout = 100ms;
+    cfg_.connect_timeout = 120ms;
+    start();
+    const auto idle = handshake(std::nullopt);  // first: its pings are never later
+    const auto joined = handshake(std::nullopt);
+    ASSERT_EQ(post(joined, "40", std::nullopt).status, 200);
+    // Both answer every ping; the one that never connected a namespace is closed at its third
+    // ping (3 x 50 ms >= 120 ms), the other goes on.
+    for (int round = 0; round < 2; ++round) {
+        for (const auto& sid : {idle, joined}) {
+            const auto p = get(sid, std::nullopt);
+            ASSERT_EQ(p.status, 200);
+            ASSERT_NE(p.body.find('2'), std::string::npos) << round;
+            ASSERT_EQ(post(sid, "3", std::nullopt).status, 200);
+        }
+    }
+    ASSERT_TRUE(run_until([&] { return server_->size() == 1; }));
+    expect_refused(get(idle, std::nullopt), 1, "Session ID unknown");
+    EXPECT_EQ(post(joined, "3", std::nullopt).status, 200);
+}
+
 TEST_F(engineio_test, a_waiting_poll_gets_the_ping_and_ends_when_the_session_times_out) {
     cfg_.ping_interval = 50ms;
     cfg_.ping_timeout = 50ms;
