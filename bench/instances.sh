@@ -8,6 +8,8 @@
 # Environment: BUILD (default build/release).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 build=${BUILD:-$root/build/release}
 instances=3
 tutorial_bus=off
@@ -40,19 +42,10 @@ ports=()
 server_pids=()
 for i in $(seq "$instances"); do
   "$build/redchat-server" --port 0 --redis-url "unix://$work/redis.sock" --threads "$server_threads" \
-    --tutorial-bus "$tutorial_bus" --demo-data off --bcrypt-cost 4 \
-    --max-connections-per-address 1000000 --max-sockets-per-user 100000 \
-    --messages-per-second 100000 --message-burst 100000 --registrations-per-minute 1000000 \
-    --max-pending-hashes 1000000 --log-level info 2> "$work/server$i.log" &
+    --tutorial-bus "$tutorial_bus" "${bench_server_flags[@]}" 2> "$work/server$i.log" &
   server_pids+=($!)
   pids+=($!)
-  port=""
-  for _ in $(seq 200); do
-    port=$(grep -o 'url=http://127.0.0.1:[0-9]*' "$work/server$i.log" | head -1 | sed 's/.*://' || true)
-    [[ -n $port ]] && break
-    sleep 0.05
-  done
-  [[ -n $port ]] || { cat "$work/server$i.log" >&2; exit 2; }
+  port=$(server_port "$work/server$i.log") || exit 2
   ports+=("$port")
 done
 

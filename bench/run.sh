@@ -9,6 +9,8 @@
 # to those cores, to see what sharing the cores costs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$root/bench/lib.sh"
 build=${BUILD:-$root/build/release}
 server_build=${SERVER_BUILD:-$build}
 server_threads=2
@@ -41,17 +43,8 @@ for _ in $(seq 100); do [[ -S $work/redis.sock ]] && break; sleep 0.05; done
 
 # shellcheck disable=SC2086
 "${server_pin[@]}" "$server_build/redchat-server" --port 0 --redis-url "unix://$work/redis.sock" --threads "$server_threads" \
-  --demo-data off --bcrypt-cost 4 --max-connections-per-address 1000000 \
-  --max-sockets-per-user 100000 --messages-per-second 100000 --message-burst 100000 \
-  --registrations-per-minute 1000000 --max-pending-hashes 1000000 \
-  --log-level info $server_args 2> "$work/server.log" &
+  "${bench_server_flags[@]}" $server_args 2> "$work/server.log" &
 server_pid=$!
-port=""
-for _ in $(seq 200); do
-  port=$(grep -o 'url=http://127.0.0.1:[0-9]*' "$work/server.log" | head -1 | sed 's/.*://' || true)
-  [[ -n $port ]] && break
-  sleep 0.05
-done
-[[ -n $port ]] || { cat "$work/server.log" >&2; exit 2; }
+port=$(server_port "$work/server.log") || exit 2
 
 "${tool_pin[@]}" "$build/redchat-bench" "$@" --url "http://127.0.0.1:$port" --server-pid "$server_pid" --redis-pid "$redis_pid"
