@@ -95,13 +95,14 @@ class client_socket {
 class hub {
   public:
     hub() = default;
+    hub(const hub&) = delete;
+    hub& operator=(const hub&) = delete;
+    ~hub();
+
     // Routes by room from now on: the hub tells `routes` which channels its sockets need
     // (null: no routing, as in tests without a bus). `tutorial_bus`: presence comes on
     // `MESSAGES`, so the presence channels are not needed.
     void route_through(bus_routes* routes, bool tutorial_bus);
-    hub(const hub&) = delete;
-    hub& operator=(const hub&) = delete;
-    ~hub();
 
     // A socket is in at most one hub, once; it leaves by remove() or by its destructor.
     void add(client_socket& socket);

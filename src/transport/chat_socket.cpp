@@ -49,7 +49,6 @@ class chat_socket final : public sio_socket, public chat::client_socket {
 
     awaitable<std::optional<std::string>> accept(const std::string& nsp,
                                                  std::string_view auth_json) override {
-        (void)auth_json;
         if (nsp != "/")
             co_return "Invalid namespace";
         // A closed session takes no place: on_close() gave its slot back already.
@@ -60,15 +59,18 @@ class chat_socket final : public sio_socket, public chat::client_socket {
                 co_return "Too many connections for this user";
             }
         }
+        // What the client announced decides how the hub indexes it (its presence), so it is
+        // known before the socket joins the hub.
+        const auto announced = chat::announced_options(auth_json);
+        protocol = announced.protocol;
+        watches_presence = announced.watches_presence;
         co_await app_.realtime().connecting(*this);
         co_return std::nullopt;
     }
 
     awaitable<void> on_connect(const std::string& nsp, std::string_view auth_json) override {
         (void)nsp;
-        const auto announced = chat::announced_options(auth_json);
-        protocol = announced.protocol;
-        watches_presence = announced.watches_presence;
+        (void)auth_json;  // read by accept()
         joined_ = true;
         co_await app_.realtime().connected(*this);
     }

@@ -415,6 +415,19 @@ describe('protocol 1', () => {
     assert.deepEqual(await ack(ls, 'presence.watch', { users: [] }), { error: 'Unknown event: presence.watch' });
   });
 
+  test('a socket that declares it watches, and watches nobody yet, gets nobody\'s presence', async () => {
+    const tag = Date.now().toString(36);
+    const [quiet, arriving, sender] = await Promise.all(
+      ['quiet', 'arriving', 'sender'].map((n) => loginUser(server.base, `${n}${tag}`)),
+    );
+    const qs = await connected(connectSocket(server.base, quiet.sid, { auth: { redchat: 1, presence: 'watched' } }));
+    const ss = await legacy(server.base, sender);
+    await legacy(server.base, arriving);
+    await waitFor('the sender hears of the arrival', () => named(ss, 'user.connected').some((u) => u.id === arriving.id));
+    await flushDeliveries(ss, [qs]); // anything for the quiet socket has arrived by now
+    assert.deepEqual(named(qs, 'user.connected'), []);
+  });
+
   test('a protocol-1 socket that declares nothing gets everyone\'s presence, as before', async () => {
     const tag = Date.now().toString(36);
     const [p, q] = await Promise.all(['plain', 'peer'].map((n) => loginUser(server.base, `${n}${tag}`)));
