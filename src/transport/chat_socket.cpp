@@ -27,9 +27,9 @@ class chat_socket final : public sio_socket, public chat::client_socket {
 
     void on_close() override {
         user_slot_.reset();  // the user's socket count drops now, not when the last owner lets go
-        if (!joined_)
-            return;
         joined_ = false;
+        // Whether or not its connect was answered: the socket is in the hub from connecting()
+        // on (and leaving twice, after a namespace disconnect, is harmless).
         // Posted, not dispatched: the close may come from inside hub::deliver, which must not
         // see its socket set change under its iteration.
         asio::post(session().context(), [self = session().shared_from_this(), this] {
@@ -65,6 +65,11 @@ class chat_socket final : public sio_socket, public chat::client_socket {
         protocol = announced.protocol;
         watches_presence = announced.watches_presence;
         co_await app_.realtime().connecting(*this);
+        if (session().closed()) {
+            // Closed while it was connecting (its close found it not yet in the hub, or put
+            // the leave before it joined): it leaves now.
+            co_await app_.realtime().disconnected(*this);
+        }
         co_return std::nullopt;
     }
 
