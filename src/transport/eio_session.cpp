@@ -149,7 +149,7 @@ void eio_session::on_ping_timer() {
         case ping_state::idle:
             // The connect timeout, checked at each ping (so up to a ping interval late): a client
             // that answers pings but never joins holds no session for good.
-            if (handler_ && !handler_->joined() && unjoined_pings_ < 255 &&
+            if (handler_ && !handler_->joined() &&
                 ++unjoined_pings_ * cfg.ping_interval >= cfg.connect_timeout) {
                 spdlog::debug("event=connect_timeout sid={}", sid_);
                 if (ws_)

@@ -218,7 +218,8 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
     bool closed_ = false;
     bool closed_by_client_ = false;  // a pending long-poll then gets a noop, not a close
     bool upgrading_ = false;
-    std::uint8_t unjoined_pings_ = 0;   // pings sent before the handler joined (connect timeout)
+    // Pings sent before the handler joined (the connect timeout): at most 1 h / 100 ms = 36,000.
+    std::uint16_t unjoined_pings_ = 0;
     std::optional<std::string> login_;  // the handshake's session cookie (polling sessions)
     std::optional<connection_limiter::slot> address_slot_;  // polling sessions
 };
