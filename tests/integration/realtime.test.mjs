@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { io as ioV4 } from 'socket.io-client';
 import { io as ioV3 } from 'socket.io-client-v3';
 import WebSocket from 'ws';
-import { api, flushDeliveries, freePort, startRedis, startServer, waitFor, waitForDemoData, COOKIE_NAME } from './harness.mjs';
+import { api, flushDeliveries, freePort, startRedis, startServer, waitFor, waitForDemoData, waitReady, COOKIE_NAME } from './harness.mjs';
 
 const clients = [];
 
@@ -408,8 +408,11 @@ describe('server restart', () => {
       const j = await connected(connect(ioV3, server.base, joe.sid, opts));
       await server.stop();
       server = await startServer({ redis, demoData: 'on', port });
-      // The server adds a socket to its delivery hub before it answers the connect.
+      // The server adds a socket to its delivery hub before it answers the connect. A client
+      // may reconnect before every Redis link of the new process is up (a message sent then is
+      // refused: the room check needs Redis): wait for /readyz too.
       await waitFor('both reconnected', () => p.connected && j.connected && p.io.engine?.readyState === 'open', 15000);
+      await waitReady(server);
       // The reference client never re-sends room.join: the server joined the sockets itself.
       p.emit('message', { roomId: '1:2', message: 'after restart' });
       await nextEvent(j, 'message', (x) => x.message === 'after restart', 5000);
