@@ -64,7 +64,6 @@ class client {
     void want_channel(const std::string& channel);
     void drop_channel(const std::string& channel);
     bool channel_active(std::string_view channel) const { return subs_.active(channel); }
-    std::size_t channels() const { return subs_.wanted(); }
     using channel_handler = std::function<void(std::string_view channel)>;
     void on_active(channel_handler handler) { on_active_ = std::move(handler); }
 

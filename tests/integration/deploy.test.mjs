@@ -17,6 +17,8 @@ import {
   startRedis,
   startServer,
   waitFor,
+  hasMessage,
+  metric,
 } from './harness.mjs';
 
 /** One HTTP request from `localAddress`: {status, text}. */
@@ -32,15 +34,6 @@ function request(url, { method = 'GET', body, localAddress }) {
     req.end(body);
   });
 }
-
-async function metric(server, name) {
-  const text = await (await fetch(`${server.base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  assert.ok(line, `${name} in /metrics`);
-  return Number(line.split(' ')[1]);
-}
-
-const hasMessage = (socket, text) => named(socket, 'message').some((m) => m.message === text);
 
 describe('three instances behind nginx', () => {
   let redis;
@@ -134,12 +127,12 @@ describe('three instances behind nginx', () => {
 
     // C serves nobody of the private room: none of its messages reach that instance, and Cid
     // sees none. A General message after them proves they had their chance to.
-    const before = await metric(servers[2], 'redchat_bus_messages_received_total');
+    const before = await metric(servers[2].base, 'redchat_bus_messages_received_total');
     for (let i = 0; i < 3; i++) await ack(annS, 'message', { roomId, message: `private ${i}` });
     await ack(annS, 'message', { roomId: '0', message: `general ${tag}` });
     await waitFor('cid has the General message', () => hasMessage(cidS, `general ${tag}`));
     await waitFor('bob has the private ones', () => hasMessage(bobS, 'private 2'));
-    assert.equal((await metric(servers[2], 'redchat_bus_messages_received_total')) - before, 1);
+    assert.equal((await metric(servers[2].base, 'redchat_bus_messages_received_total')) - before, 1);
     assert.ok(!named(cidS, 'message').some((m) => m.roomId === roomId));
 
     // Bob's instance dies: his client reconnects through nginx to another one, which joins him

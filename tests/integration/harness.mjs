@@ -717,6 +717,21 @@ export const p1Socket = (base, user) => connected(connectSocket(base, user.sid, 
 export const legacySocket = (base, user) => connected(connectSocket(base, user.sid));
 /** Emits and awaits the ack (5 s). */
 export const ack = (socket, name, payload) => socket.timeout(5000).emitWithAck(name, payload);
+/** The value of the unlabelled series `name` in the server's /metrics (NaN when absent). */
+export async function metric(base, name) {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+  return line ? Number(line.split(' ')[1]) : NaN;
+}
+
+/** The id of the private room of two users (from loginUser): "{smaller id}:{larger id}". */
+export function privateRoom(a, b) {
+  return Number(a.id) < Number(b.id) ? `${a.id}:${b.id}` : `${b.id}:${a.id}`;
+}
+
+/** Whether a connectSocket socket received a `message` with this text. */
+export const hasMessage = (socket, text) => named(socket, 'message').some((m) => m.message === text);
+
 /** The payloads of the events `name` a connectSocket socket received so far. */
 export const named = (socket, name) => socket.received.filter((e) => e.name === name).map((e) => e.payload);
 

@@ -22,14 +22,11 @@ import {
   startTwoInstances,
   waitFor,
   waitForDemoData,
+  privateRoom,
 } from './harness.mjs';
 
 const p1 = p1Socket;
 const legacy = legacySocket;
-
-function privateRoom(a, b) {
-  return Number(a.id) < Number(b.id) ? `${a.id}:${b.id}` : `${b.id}:${a.id}`;
-}
 
 async function roomHistory(user, roomId) {
   const res = await user.api.get(`/room/${roomId}/messages?offset=0&size=100`);

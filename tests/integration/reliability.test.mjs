@@ -11,13 +11,8 @@ import WebSocket from 'ws';
 import {
   api, closeSockets, connectSocket as connect, connected, COOKIE_NAME, loginUser as login, startRedis, startServer,
   waitFor, waitForDemoData,
+  metric,
 } from './harness.mjs';
-
-async function metric(base, name) {
-  const text = await (await fetch(`${base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line ? Number(line.split(' ')[1]) : NaN;
-}
 
 describe('session expiry', () => {
   let redis;

@@ -13,20 +13,10 @@ import {
   startRedis,
   startServer,
   waitFor,
+  hasMessage,
+  metric,
+  privateRoom,
 } from './harness.mjs';
-
-function privateRoom(a, b) {
-  return Number(a.id) < Number(b.id) ? `${a.id}:${b.id}` : `${b.id}:${a.id}`;
-}
-
-async function metric(server, name) {
-  const text = await (await fetch(`${server.base}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  assert.ok(line, `${name} in /metrics`);
-  return Number(line.split(' ')[1]);
-}
-
-const hasMessage = (socket, text) => named(socket, 'message').some((m) => m.message === text);
 
 for (const mode of ['off', 'on']) {
   describe(`routing by room, tutorial bus ${mode}`, () => {
@@ -78,7 +68,7 @@ for (const mode of ['off', 'on']) {
         assert.ok(!(await ack(annS, 'message', { roomId: room, message: text })).error);
         await waitFor(text, () => hasMessage(to, text));
       }
-      const before = await metric(b, 'redchat_bus_messages_received_total');
+      const before = await metric(b.base, 'redchat_bus_messages_received_total');
 
       // Three private messages and three group messages that no socket of B may see, a typing
       // signal, then one message for Bob: once he has it, everything before it has reached B.
@@ -90,7 +80,7 @@ for (const mode of ['off', 'on']) {
       await ack(annS, 'message', { roomId: withBob, message: 'only for bob' });
       await waitFor('Bob has his message', () => hasMessage(bobS, 'only for bob'));
       await waitFor('Amy has hers', () => hasMessage(amyS, 'team 2') && hasMessage(amyS, 'private 2'));
-      const received = (await metric(b, 'redchat_bus_messages_received_total')) - before;
+      const received = (await metric(b.base, 'redchat_bus_messages_received_total')) - before;
 
       // Routed, B gets Bob's message alone. With the tutorial's bus, the tutorial's events (the
       // private messages) reach every instance; ours (group messages, typing) are routed.
@@ -103,18 +93,18 @@ for (const mode of ['off', 'on']) {
       const cid = await loginUser(b.base, `cid${tag}`);
       const channel = `redchat:bus:user:${cid.id}`;
       const subscribers = async () => (await db.pubsub('NUMSUB', channel))[1];
-      const idle = await metric(b, 'redchat_bus_channels');
+      const idle = await metric(b.base, 'redchat_bus_channels');
       const one = await p1Socket(b.base, cid);
       const two = await p1Socket(b.base, cid);
       // The connect is answered once the bus carries the socket's channels.
       assert.equal(await subscribers(), 1, 'one subscription per instance, whatever its sockets');
-      assert.ok((await metric(b, 'redchat_bus_channels')) > idle);
+      assert.ok((await metric(b.base, 'redchat_bus_channels')) > idle);
       one.close();
       await ack(two, 'room.join', '0'); // still served
       assert.equal(await subscribers(), 1);
       two.close();
       await waitFor('the channel unsubscribed', async () => (await subscribers()) === 0);
-      await waitFor('back to the channels before', async () => (await metric(b, 'redchat_bus_channels')) === idle);
+      await waitFor('back to the channels before', async () => (await metric(b.base, 'redchat_bus_channels')) === idle);
     });
   });
 }
