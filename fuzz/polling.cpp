@@ -612,7 +612,7 @@ class harness {
                              rates_};
     transport::connection_limiter per_user_{2};
     transport::connection_limiter per_address_{4};
-    transport::chat_application app_{realtime_, db_, cfg_, stats_, per_user_};
+    transport::chat_application app_{realtime_, cfg_, stats_, per_user_};
     std::optional<transport::engineio_server> server_;
     std::vector<session_ref> sessions_;
     std::vector<ws_peer> peers_;  // the clients' ends, all reset by finish()

@@ -454,7 +454,7 @@ int run_server(const config::server_config& cfg) {
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
                                                        instance_id, now_seconds, message_rates);
         w->chat_sockets = std::make_unique<transport::chat_application>(
-            *w->realtime, *w->store, cfg, stats.for_thread(i), per_user);
+            *w->realtime, cfg, stats.for_thread(i), per_user);
         w->eio = std::make_unique<transport::engineio_server>(w->ioc, i, *w->chat_sockets, cfg,
                                                               stats.for_thread(i), per_address);
         w->services.reset(new transport::http_services{*w->api, *w->store, stats.for_thread(i),

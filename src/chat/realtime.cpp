@@ -149,6 +149,22 @@ event_outcome change_refusal(change_outcome o) {
     return refuse("Unexpected outcome");
 }
 
+// Runs `attempt` (a store call) again after short pauses while it fails, for up to `budget`:
+// for reads a connect cannot do without, while Redis may still be coming up.
+template <typename Attempt>
+auto patiently(std::chrono::milliseconds budget, Attempt attempt) -> decltype(attempt()) {
+    const auto deadline = std::chrono::steady_clock::now() + budget;
+    std::chrono::milliseconds pause{50};
+    for (;;) {
+        auto out = co_await attempt();
+        if (out || std::chrono::steady_clock::now() + pause > deadline)
+            co_return out;
+        asio::steady_timer timer(co_await asio::this_coro::executor, pause);
+        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        pause = std::min(pause * 2, std::chrono::milliseconds(500));
+    }
+}
+
 }  // namespace
 
 connect_options announced_options(std::string_view connect_payload) {
@@ -180,29 +196,54 @@ realtime::realtime(store& db, hub& local, const config::server_config& cfg, std:
       now_(std::move(now)),
       user_rates_(user_rates) {}
 
-awaitable<void> realtime::connecting(client_socket& socket) {
+awaitable<bool> realtime::connecting(client_socket& socket) {
     hub_.add(socket);
     if (socket.account) {
         // compat-spec §6.7: the server joins the socket to every room of its user, since the
-        // reference client never re-joins after a reconnect.
-        auto rooms = co_await db_.user_rooms(socket.account->id);
+        // reference client never re-joins after a reconnect. Without them the socket would
+        // miss its private rooms for good, so a failed read is tried again (Redis may be
+        // coming up, as right after a restart) and, failing that, the connect is refused.
+        const std::string& id = socket.account->id;
+        auto rooms = co_await patiently(2 * cfg_.redis_timeout, [&] { return db_.user_rooms(id); });
+        if (!rooms) {
+            hub_.remove(socket);
+            co_return false;
+        }
         std::vector<std::string> joined_rooms;
-        if (rooms) {
-            for (auto& r : *rooms) {
-                if (is_room_id(r))
-                    joined_rooms.push_back(std::move(r));
-            }
+        for (auto& r : *rooms) {
+            if (is_room_id(r))
+                joined_rooms.push_back(std::move(r));
         }
         joined_rooms.emplace_back(general_room_id);
         hub_.join_rooms(socket, joined_rooms);
     }
     co_await hub_.routes_ready(socket);
+    co_return true;
+}
+
+awaitable<result<std::optional<user>>> realtime::identify(std::string session_id) {
+    auto uid = co_await patiently(2 * cfg_.redis_timeout,
+                                  [&] { return db_.session_user(session_id, cfg_.session_ttl); });
+    if (!uid)
+        co_return failure<std::optional<user>>(uid.error());
+    if (!*uid)
+        co_return std::optional<user>{};  // no such session (or it ended): anonymous
+    std::vector<std::string> ids(1, **uid);
+    auto names = co_await patiently(2 * cfg_.redis_timeout, [&] { return db_.usernames(ids); });
+    if (!names)
+        co_return failure<std::optional<user>>(names.error());
+    if (!(*names)[0])
+        co_return std::optional<user>{};  // the account is gone
+    co_return std::optional<user>(user{**uid, *(*names)[0]});
 }
 
 awaitable<void> realtime::connected(client_socket& socket) {
     using state = client_socket::presence_state;
-    if (!socket.in_hub())
-        co_await connecting(socket);  // when the transport did not call it
+    if (!socket.in_hub()) {  // the transport did not call connecting()
+        const bool in = co_await connecting(socket);
+        if (!in)
+            co_return;
+    }
     if (!socket.account || socket.presence != state::none)
         co_return;  // a repeated connect: the socket is counted once
     const user account = *socket.account;

@@ -54,8 +54,14 @@ class realtime {
 
     // Before the Socket.IO connect is answered: the socket joins the hub and all of its user's
     // rooms, and the bus carries their channels, so that a client that sees its connect misses
-    // nothing sent after it. Sockets without a user are accepted but stay idle.
-    boost::asio::awaitable<void> connecting(client_socket& socket);
+    // nothing sent after it. Sockets without a user are accepted but stay idle. False when its
+    // user's rooms could not be read (Redis failed for twice its timeout): the transport then
+    // closes the connection without an answer, and the client reconnects by itself.
+    boost::asio::awaitable<bool> connecting(client_socket& socket);
+    // Who the login session `session_id` belongs to: nullopt for none (anonymous). An error
+    // only when Redis kept failing for twice its timeout: the transport then closes the
+    // connection, for the client to come back, rather than let it in as nobody.
+    boost::asio::awaitable<result<std::optional<user>>> identify(std::string session_id);
     // After the Socket.IO connect of a logged-in socket: counts its connection for presence.
     boost::asio::awaitable<void> connected(client_socket& socket);
     boost::asio::awaitable<void> disconnected(client_socket& socket);

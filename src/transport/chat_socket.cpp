@@ -16,8 +16,10 @@ namespace {
 
 class chat_socket final : public sio_socket, public chat::client_socket {
   public:
-    chat_socket(eio_session& session, chat_application& app)
-        : sio_socket(session, {app.config().limit.max_packet_bytes, 0}), app_(app) {}
+    chat_socket(eio_session& session, chat_application& app, std::optional<std::string> login)
+        : sio_socket(session, {app.config().limit.max_packet_bytes, 0}),
+          app_(app),
+          login_(std::move(login)) {}
 
     // Nothing before the connect is answered: the socket is in the hub from connecting() on.
     void deliver(const packet_ptr& packet) override {
@@ -51,6 +53,18 @@ class chat_socket final : public sio_socket, public chat::client_socket {
                                                  std::string_view auth_json) override {
         if (nsp != "/")
             co_return "Invalid namespace";
+        if (login_) {
+            const std::string cookie = std::move(*login_);
+            login_.reset();
+            auto who = co_await app_.realtime().identify(cookie);
+            if (!who) {
+                // Not "anonymous": Redis could not say. Closed without an answer, so that the
+                // client reconnects by itself (a connect_error makes socket.io-client give up).
+                session().close();
+                co_return std::nullopt;
+            }
+            account = std::move(*who);
+        }
         // A closed session takes no place: on_close() gave its slot back already.
         if (account && !user_slot_ && !session().closed()) {
             user_slot_ = app_.per_user().try_acquire(account->id);
@@ -64,7 +78,9 @@ class chat_socket final : public sio_socket, public chat::client_socket {
         const auto announced = chat::announced_options(auth_json);
         protocol = announced.protocol;
         watches_presence = announced.watches_presence;
-        co_await app_.realtime().connecting(*this);
+        const bool in = co_await app_.realtime().connecting(*this);
+        if (!in && !session().closed())
+            session().close();  // its rooms could not be read: as above
         if (session().closed()) {
             // Closed while it was connecting (its close found it not yet in the hub, or put
             // the leave before it joined): it leaves now.
@@ -110,6 +126,7 @@ class chat_socket final : public sio_socket, public chat::client_socket {
     void on_protocol_error(std::string_view reason) override { send_error(reason); }
 
     chat_application& app_;
+    std::optional<std::string> login_;  // the handshake's cookie, until accept() looks it up
     bool joined_ = false;  // connected to "/" and not yet left (realtime knows this socket)
     std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
 };
@@ -118,18 +135,9 @@ class chat_socket final : public sio_socket, public chat::client_socket {
 
 awaitable<std::unique_ptr<eio_handler>> chat_application::open(
     eio_session& session, const std::optional<std::string>& login) {
-    auto socket = std::make_unique<chat_socket>(session, *this);
-    // The handshake's cookie decides who this socket is, for its whole life.
-    if (login) {
-        auto uid = co_await store_.session_user(*login, cfg_.session_ttl);
-        if (uid && *uid) {
-            std::vector<std::string> ids(1, **uid);
-            auto names = co_await store_.usernames(std::move(ids));
-            if (names && (*names)[0])
-                socket->account = chat::user{**uid, *(*names)[0]};
-        }
-    }
-    co_return socket;
+    // The handshake's cookie decides who this socket is, for its whole life: looked up when
+    // the socket connects (accept), where a Redis failure can still close it.
+    co_return std::make_unique<chat_socket>(session, *this, login);
 }
 
 }  // namespace redchat::transport

@@ -24,9 +24,9 @@ namespace redchat::transport {
 class chat_application final : public eio_application {
   public:
     // `per_user`: the per-user socket cap, shared by every thread.
-    chat_application(chat::realtime& realtime, chat::store& store, const config::server_config& cfg,
+    chat_application(chat::realtime& realtime, const config::server_config& cfg,
                      metrics::shard& stats, connection_limiter& per_user)
-        : realtime_(realtime), store_(store), cfg_(cfg), stats_(stats), per_user_(per_user) {}
+        : realtime_(realtime), cfg_(cfg), stats_(stats), per_user_(per_user) {}
 
     boost::asio::awaitable<std::unique_ptr<eio_handler>> open(
         eio_session& session, const std::optional<std::string>& login) override;
@@ -38,7 +38,6 @@ class chat_application final : public eio_application {
 
   private:
     chat::realtime& realtime_;
-    chat::store& store_;
     const config::server_config& cfg_;
     metrics::shard& stats_;
     connection_limiter& per_user_;

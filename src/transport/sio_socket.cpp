@@ -78,6 +78,8 @@ awaitable<void> sio_socket::connect(const socketio::sio_packet& packet) {
         co_return;
     }
     auto refusal = co_await accept(packet.nsp, packet.data);
+    if (session_.closed())
+        co_return;  // closed while it was being accepted: nothing to answer
     if (refusal) {
         send_packet(
             socketio::encode_connect_error(socketio::echoable_namespace(packet.nsp), *refusal));

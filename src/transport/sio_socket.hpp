@@ -61,7 +61,8 @@ class sio_socket : public eio_handler {
     };
 
     // The client asks to connect to `nsp` with its CONNECT payload (JSON object text, or empty):
-    // nullopt accepts, a message refuses (a CONNECT_ERROR with it).
+    // nullopt accepts, a message refuses (a CONNECT_ERROR with it); a session it closed gets
+    // no answer at all.
     virtual boost::asio::awaitable<std::optional<std::string>> accept(
         const std::string& nsp, std::string_view auth_json) = 0;
     // After the CONNECT answer is queued (and only while the session is open).

@@ -10,8 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import WebSocket from 'ws';
 import {
   api, closeSockets, connectSocket as connect, connected, COOKIE_NAME, loginUser as login, startRedis, startServer,
-  waitFor, waitForDemoData,
-  metric,
+  waitFor, waitForDemoData, waitReady,
+  ack, hasMessage, metric,
 } from './harness.mjs';
 
 describe('session expiry', () => {
@@ -306,6 +306,41 @@ describe('Redis goes away', () => {
         return !ack.error && ack.message;
       }, 15000);
       await waitFor('joe got it', () => j.received.some((e) => e.name === 'message' && e.payload.message === 'after the outage'), 5000);
+    } finally {
+      closeSockets();
+      await server.stop();
+      db.disconnect();
+      await redis.stop();
+    }
+  });
+});
+
+describe('connecting while Redis is down', () => {
+  test('the socket is not let in as nobody nor without its rooms: it comes back once Redis does', async () => {
+    const redis = await startRedis({ persistent: true });
+    const db = redis.client();
+    const server = await startServer({ redis, demoData: 'on', extraArgs: ['--redis-timeout-ms', '300'] });
+    try {
+      await waitForDemoData(server, db);
+      const pablo = await login(server.base, 'Pablo');
+      const joe = await login(server.base, 'Joe');
+      await redis.kill();
+      // Who the cookie belongs to cannot be read: the server closes the connection without an
+      // answer (a connect_error would make the client give up), and the client tries again.
+      const j = connect(server.base, joe.sid, { reconnection: true, reconnectionDelay: 100, reconnectionDelayMax: 300 });
+      let attempts = 0;
+      j.io.on('reconnect_attempt', () => { attempts++; });
+      await waitFor('closed and tried again', () => attempts >= 2, 10000);
+      assert.equal(j.connected, false, 'connected while nobody could say who it is');
+      await redis.restart();
+      await waitFor('joe is in', () => j.connected, 15000);
+      await waitReady(server);
+      // With its private room: the rooms were read before the connect was answered.
+      const p = await connected(connect(server.base, pablo.sid));
+      const sent = await ack(p, 'message', { roomId: '1:2', message: 'after the outage' });
+      assert.equal(sent.error, undefined, JSON.stringify(sent));
+      await waitFor('joe got it', () => hasMessage(j, 'after the outage'), 5000);
+      assert.equal(j.received.filter((e) => e.name === 'error').length, 0);
     } finally {
       closeSockets();
       await server.stop();

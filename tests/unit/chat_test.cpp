@@ -1049,6 +1049,35 @@ TEST_F(realtime_test, connect_joins_all_rooms_and_counts_presence) {
     EXPECT_EQ(db_.presence_calls.back().op, "join");  // no leave while shutting down
 }
 
+TEST_F(realtime_test, connecting_reads_the_rooms_again_while_redis_fails_then_gives_up) {
+    db_.fail_next = 2;  // Redis still coming up, as right after a restart
+    EXPECT_TRUE(run(rt_.connecting(pablo_)));
+    EXPECT_TRUE(pablo_.rooms().contains("1:2"));  // not only General
+    EXPECT_EQ(db_.calls, 3);
+    cfg_.redis_timeout = std::chrono::milliseconds(100);
+    db_.unavailable = true;
+    EXPECT_FALSE(run(rt_.connecting(mary_)));  // the transport closes it without an answer
+    EXPECT_GT(db_.calls, 4);                   // tried more than once
+    EXPECT_EQ(hub_.size(), 1u);                // and Mary is not left in the hub
+    run(rt_.connected(mary_));                 // a transport that skips connecting() gets the same
+    EXPECT_EQ(hub_.size(), 1u);
+    EXPECT_TRUE(db_.presence_calls.empty());
+}
+
+TEST_F(realtime_test, identify_tells_an_unknown_session_from_a_redis_failure) {
+    db_.sessions["s1"] = "1";
+    db_.fail_next = 1;
+    auto pablo = run(rt_.identify("s1"));
+    ASSERT_TRUE(pablo && *pablo);
+    EXPECT_EQ((*pablo)->username, "Pablo");
+    auto nobody = run(rt_.identify("forged"));
+    ASSERT_TRUE(nobody);
+    EXPECT_FALSE(*nobody);  // anonymous
+    cfg_.redis_timeout = std::chrono::milliseconds(100);
+    db_.unavailable = true;
+    EXPECT_FALSE(run(rt_.identify("s1")));  // not "anonymous": Redis could not say
+}
+
 TEST_F(realtime_test, a_failed_presence_join_is_never_uncounted) {
     db_.fail_presence_join = true;
     run(rt_.connected(pablo_));

@@ -181,7 +181,7 @@ class engineio_test : public ::testing::Test {
                              rates_};
     connection_limiter per_user_{cfg_.limit.max_sockets_per_user};
     connection_limiter per_address_{3};
-    chat_application app_{realtime_, db_, cfg_, stats_, per_user_};
+    chat_application app_{realtime_, cfg_, stats_, per_user_};
     echo_application echo_;
     std::optional<engineio_server> server_;
 };

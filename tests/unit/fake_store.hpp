@@ -1,6 +1,7 @@
 #pragma once
 // In-memory chat::store and password_hasher for domain tests: they keep state the way Redis
-// would and record what was asked of them. `unavailable` makes every store call fail.
+// would and record what was asked of them. `unavailable` makes every store call fail,
+// `fail_next` the next few.
 
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -34,6 +35,7 @@ class fake_store final : public chat::store {
     std::set<std::string> online;
     long long total_users = -1;  // -1: key absent
     bool unavailable = false;
+    int fail_next = 0;  // this many of the next calls fail as if Redis were down
     int calls = 0;
 
     std::string add_user(const std::string& name, const std::string& hash) {
@@ -603,8 +605,10 @@ class fake_store final : public chat::store {
   private:
     std::optional<boost::system::error_code> begin() {
         ++calls;
-        if (unavailable)
+        if (unavailable || fail_next > 0) {
+            fail_next = std::max(fail_next - 1, 0);
             return make_error_code(errc::redis_unavailable);
+        }
         return std::nullopt;
     }
 };
