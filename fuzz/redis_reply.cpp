@@ -32,6 +32,10 @@ void use(const redchat::redis::reply& r) {
         }
     }
     (void)cluster::key_slot(r.str);
+    if (auto words = r.as_strings()) {  // the same bytes as a command to route
+        if (cluster::routing_key(*words) && words->size() < 2)
+            __builtin_trap();  // a key is always an argument after the command's name
+    }
     for (const auto& e : r.elements)
         use(e);
 }

@@ -25,6 +25,7 @@ struct client::batch {
     std::vector<reply> replies;
     std::size_t remaining = 0;
     bool done = false;
+    bool keep_errors = false;  // error replies are replies (exec_raw), not a failed call
     batch_handler handler;
     clock_type::time_point deadline;
     asio::any_io_executor executor;
@@ -61,7 +62,7 @@ void on_reply(redisAsyncContext*, void* raw, void* privdata) {
         return;
     }
     const auto& r = *static_cast<redisReply*>(raw);
-    if (r.type == REDIS_REPLY_ERROR) {
+    if (r.type == REDIS_REPLY_ERROR && !b.keep_errors) {
         const std::string_view text(r.str, r.len);
         if (text.starts_with("NOSCRIPT")) {  // expected after a Redis restart: not an error
             b.finish(errc::redis_noscript);
@@ -530,19 +531,29 @@ void client::submit(std::vector<command> cmds, std::shared_ptr<batch> b) {
     in_flight_.push_back(b);
 }
 
-asio::awaitable<result<std::vector<reply>>> client::exec_all(std::vector<command> cmds) {
+asio::awaitable<result<std::vector<reply>>> client::run(std::vector<command> cmds,
+                                                        bool keep_errors) {
     auto token = asio::as_tuple(asio::use_awaitable);
     auto [ec, replies] =
         co_await asio::async_initiate<decltype(token), void(error_code, std::vector<reply>)>(
-            [this](auto handler, std::vector<command> c) {
+            [this, keep_errors](auto handler, std::vector<command> c) {
                 auto b =
                     std::make_shared<batch>(batch_handler(std::move(handler)), executor_, &stats_);
+                b->keep_errors = keep_errors;
                 submit(std::move(c), std::move(b));
             },
             token, std::move(cmds));
     if (ec)
         co_return ec;
     co_return std::move(replies);
+}
+
+asio::awaitable<result<std::vector<reply>>> client::exec_all(std::vector<command> cmds) {
+    co_return co_await run(std::move(cmds), false);
+}
+
+asio::awaitable<result<std::vector<reply>>> client::exec_raw(std::vector<command> cmds) {
+    co_return co_await run(std::move(cmds), true);
 }
 
 asio::awaitable<result<reply>> client::exec(command cmd) {

@@ -78,6 +78,10 @@ class client {
     // Several commands written together and answered together, in order. Any error reply
     // fails the whole call with errc::redis_error (use MULTI/EXEC or a script for atomicity).
     boost::asio::awaitable<result<std::vector<reply>>> exec_all(std::vector<command> cmds);
+    // The same, with error replies returned as replies (kind::error, the text in `str`): for
+    // a caller that reads them, as a cluster client reads MOVED and ASK.
+    boost::asio::awaitable<result<std::vector<reply>>> exec_raw(std::vector<command> cmds);
+    const options& settings() const { return opts_; }
 
     struct batch;  // one call in flight (internal)
 
@@ -98,6 +102,8 @@ class client {
     void probe(clock_type::time_point now);
     void set_state(state next);
     void submit(std::vector<command> cmds, std::shared_ptr<batch> b);
+    boost::asio::awaitable<result<std::vector<reply>>> run(std::vector<command> cmds,
+                                                           bool keep_errors);
     void handshake_reply(const char* step, const void* raw);
     void handshake_progress();  // up once every step is answered
     // Sends what the subscription set says (SUBSCRIBE / UNSUBSCRIBE), now or at the end of the

@@ -1,5 +1,7 @@
 #include "redis/cluster.hpp"
 
+#include <algorithm>
+#include <cctype>
 #include <charconv>
 
 namespace redchat::redis::cluster {
@@ -49,6 +51,30 @@ std::optional<std::int64_t> integer_of(const reply& r) {
 }
 
 }  // namespace
+
+std::optional<std::string_view> routing_key(const std::vector<std::string>& cmd) {
+    if (cmd.size() < 2)
+        return std::nullopt;
+    const auto is = [&](std::string_view name) {
+        return std::equal(
+            name.begin(), name.end(), cmd[0].begin(), cmd[0].end(),
+            [](char a, char b) { return a == std::toupper(static_cast<unsigned char>(b)); });
+    };
+    if (is("EVAL") || is("EVALSHA") || is("EVAL_RO") || is("EVALSHA_RO") || is("FCALL")) {
+        if (cmd.size() < 4 || cmd[2] == "0")
+            return std::nullopt;
+        return cmd[3];
+    }
+    for (const auto* keyless :
+         {"PING",     "ECHO",    "PUBLISH", "SCRIPT",    "CLUSTER",     "WAIT",
+          "INFO",     "CLIENT",  "CONFIG",  "SUBSCRIBE", "UNSUBSCRIBE", "AUTH",
+          "SELECT",   "HELLO",   "ASKING",  "READONLY",  "TIME",        "DBSIZE",
+          "FLUSHALL", "FLUSHDB", "COMMAND", "MULTI",     "EXEC",        "DISCARD"}) {
+        if (is(keyless))
+            return std::nullopt;
+    }
+    return cmd[1];
+}
 
 std::optional<redirect> parse_redirect(std::string_view error) {
     redirect out;
@@ -129,6 +155,13 @@ void slot_table::move(std::uint16_t slot, const endpoint& to) {
     if (slot >= slot_count)
         return;
     owner_[slot] = index_of(to);
+}
+
+void slot_table::fill_empty_hosts(std::string_view host) {
+    for (auto& m : masters_) {
+        if (m.host.empty())
+            m.host.assign(host);
+    }
 }
 
 bool slot_table::covers_all_slots() const {

@@ -27,6 +27,12 @@ std::string_view hash_tag(std::string_view key);
 
 std::uint16_t key_slot(std::string_view key);
 
+// The key a command is routed by: the first key of EVAL/EVALSHA (none when it has no keys),
+// the channel of SPUBLISH/SSUBSCRIBE, none for the commands that name no key (PING, PUBLISH,
+// SCRIPT, CLUSTER, WAIT, ...), else the first argument. Commands with several keys must keep
+// them in one slot (hash tags): Redis refuses them otherwise (CROSSSLOT).
+std::optional<std::string_view> routing_key(const std::vector<std::string>& cmd);
+
 struct endpoint {
     std::string host;  // as the node announced it; may be empty (see parse_redirect)
     std::uint16_t port = 0;
@@ -53,6 +59,9 @@ class slot_table {
     const endpoint* master_of(std::uint16_t slot) const;
     // After a MOVED: the slot is served by `to` from now on.
     void move(std::uint16_t slot, const endpoint& to);
+    // Masters announced without a host (a node that does not know its own address) are at
+    // `host`, the address the table was read from.
+    void fill_empty_hosts(std::string_view host);
     // Every master, each once.
     const std::vector<endpoint>& masters() const { return masters_; }
     bool covers_all_slots() const;

@@ -102,5 +102,28 @@ TEST(cluster, a_partial_or_malformed_topology_is_told_apart) {
     }
 }
 
+TEST(cluster, a_command_is_routed_by_its_first_key) {
+    using cmd = std::vector<std::string>;
+    EXPECT_EQ(routing_key(cmd{"GET", "user:1"}), "user:1");
+    EXPECT_EQ(routing_key(cmd{"zadd", "room:0", "1", "m"}), "room:0");  // any case
+    EXPECT_EQ(routing_key(cmd{"EVALSHA", "abc", "2", "{r}:a", "{r}:b", "arg"}), "{r}:a");
+    EXPECT_EQ(routing_key(cmd{"EVAL", "return 1", "0", "arg"}), std::nullopt);  // no keys
+    EXPECT_EQ(routing_key(cmd{"EVAL", "return 1", "1"}), std::nullopt);         // malformed
+    EXPECT_EQ(routing_key(cmd{"SPUBLISH", "redchat:bus:room:0", "x"}), "redchat:bus:room:0");
+    for (const auto& keyless :
+         {cmd{"PING"}, cmd{"PUBLISH", "MESSAGES", "x"}, cmd{"CLUSTER", "SLOTS"},
+          cmd{"SCRIPT", "LOAD", "x"}, cmd{"wait", "1", "100"}, cmd{}}) {
+        EXPECT_EQ(routing_key(keyless), std::nullopt);
+    }
+}
+
+TEST(cluster, a_master_announced_without_a_host_is_where_the_table_came_from) {
+    auto table = slot_table::from_cluster_slots(
+        array({array({integer(0), integer(16383), node("", 7000)})}));
+    ASSERT_TRUE(table);
+    table->fill_empty_hosts("10.0.0.9");
+    EXPECT_EQ(*table->master_of(5), (endpoint{"10.0.0.9", 7000}));
+}
+
 }  // namespace
 }  // namespace redchat::redis::cluster

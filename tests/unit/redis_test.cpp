@@ -24,77 +24,13 @@
 
 #include "core/metrics.hpp"
 #include "redis/client.hpp"
+#include "redis_process.hpp"
 
 namespace redchat::redis {
 namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-
-unsigned short free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
-
-// A private redis-server for one test, killed at the end.
-class redis_process {
-  public:
-    explicit redis_process(std::vector<std::string> extra = {}) : port_(free_port()) {
-        dir_ = std::filesystem::temp_directory_path() /
-               ("redchat-redis-test-" + std::to_string(port_));
-        std::filesystem::create_directories(dir_);
-        std::vector<std::string> args{"redis-server",
-                                      "--port",
-                                      std::to_string(port_),
-                                      "--bind",
-                                      "127.0.0.1",
-                                      "--save",
-                                      "",
-                                      "--appendonly",
-                                      "no",
-                                      "--dir",
-                                      dir_.string(),
-                                      "--loglevel",
-                                      "warning",
-                                      "--logfile",
-                                      (dir_ / "redis.log").string()};
-        args.insert(args.end(), extra.begin(), extra.end());
-        pid_ = ::fork();
-        if (pid_ == 0) {
-            std::vector<char*> argv;
-            for (auto& a : args)
-                argv.push_back(a.data());
-            argv.push_back(nullptr);
-            ::execvp("redis-server", argv.data());
-            ::_exit(127);
-        }
-    }
-    ~redis_process() {
-        resume();
-        ::kill(pid_, SIGKILL);
-        ::waitpid(pid_, nullptr, 0);
-        std::error_code ec;
-        std::filesystem::remove_all(dir_, ec);
-    }
-    redis_process(const redis_process&) = delete;
-    redis_process& operator=(const redis_process&) = delete;
-
-    unsigned short port() const { return port_; }
-    void pause() { ::kill(pid_, SIGSTOP); }
-    void resume() { ::kill(pid_, SIGCONT); }
-
-  private:
-    unsigned short port_;
-    pid_t pid_ = -1;
-    std::filesystem::path dir_;
-};
 
 config::redis_endpoint endpoint_for(unsigned short port) {
     config::redis_endpoint ep;
