@@ -95,7 +95,7 @@ class redis_cluster {
     std::string created_;
 };
 
-class cluster_client_test : public ::testing::Test {
+class cluster_client_test : public loop_fixture {
   protected:
     void SetUp() override {
         ASSERT_NE(cli(seeds_port(), "CLUSTER INFO").find("cluster_state:ok"), std::string::npos)
@@ -115,27 +115,6 @@ class cluster_client_test : public ::testing::Test {
     }
     unsigned short seeds_port() const { return cluster_.seeds(1)[0].port; }
 
-    // Runs the loop until `done` holds (or 20 s pass: a failure).
-    void run_until(const std::function<bool()>& done) {
-        const auto deadline = std::chrono::steady_clock::now() + 20s;
-        while (!done() && std::chrono::steady_clock::now() < deadline) {
-            if (ioc_.stopped())
-                ioc_.restart();
-            ioc_.run_for(10ms);
-        }
-        ASSERT_TRUE(done()) << "timed out";
-    }
-    template <typename T>
-    T await(asio::awaitable<T> task) {
-        std::optional<T> out;
-        asio::co_spawn(ioc_, std::move(task), [&](std::exception_ptr e, T value) {
-            if (e)
-                std::rethrow_exception(e);
-            out.emplace(std::move(value));
-        });
-        run_until([&] { return out.has_value(); });
-        return std::move(*out);
-    }
     std::optional<std::string> get(const std::string& key) {
         auto r = await(client_->exec({"GET", key}));
         if (!r)
@@ -158,7 +137,6 @@ class cluster_client_test : public ::testing::Test {
     }
 
     redis_cluster cluster_;
-    asio::io_context ioc_;
     metrics::registry stats_{1};
     std::unique_ptr<cluster_client> client_;
 };

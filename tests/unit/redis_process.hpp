@@ -1,6 +1,9 @@
 #pragma once
 // A private redis-server for one test, on a free loopback port, killed at the end (shared by
-// the tests that need a real Redis: redis_test, cluster_client_test).
+// the tests that need a real Redis: redis_test, cluster_client_test), and a test fixture that
+// runs a loop until something holds.
+
+#include <gtest/gtest.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -9,7 +12,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <exception>
 #include <filesystem>
+#include <functional>
+#include <optional>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -91,6 +101,34 @@ class redis_process {
     unsigned short port_;
     pid_t pid_ = -1;
     std::filesystem::path dir_;
+};
+
+// A fixture whose test drives one io_context by hand.
+class loop_fixture : public ::testing::Test {
+  protected:
+    // Runs the loop until `done` holds (or 20 s pass: a failure).
+    void run_until(const std::function<bool()>& done) {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+        while (!done() && std::chrono::steady_clock::now() < deadline) {
+            if (ioc_.stopped())
+                ioc_.restart();
+            ioc_.run_for(std::chrono::milliseconds(10));
+        }
+        ASSERT_TRUE(done()) << "timed out";
+    }
+    template <typename T>
+    T await(boost::asio::awaitable<T> task) {
+        std::optional<T> out;
+        boost::asio::co_spawn(ioc_, std::move(task), [&](std::exception_ptr e, T value) {
+            if (e)
+                std::rethrow_exception(e);
+            out.emplace(std::move(value));
+        });
+        run_until([&] { return out.has_value(); });
+        return std::move(*out);
+    }
+
+    boost::asio::io_context ioc_;
 };
 
 }  // namespace redchat::redis

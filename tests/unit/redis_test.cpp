@@ -39,29 +39,8 @@ config::redis_endpoint endpoint_for(unsigned short port) {
     return ep;
 }
 
-class redis_client_test : public ::testing::Test {
+class redis_client_test : public loop_fixture {
   protected:
-    // Runs the loop until `done` holds (or 10 s pass: a failure).
-    void run_until(const std::function<bool()>& done) {
-        const auto deadline = std::chrono::steady_clock::now() + 10s;
-        while (!done() && std::chrono::steady_clock::now() < deadline) {
-            if (ioc_.stopped())
-                ioc_.restart();
-            ioc_.run_for(10ms);
-        }
-        ASSERT_TRUE(done()) << "timed out";
-    }
-    template <typename T>
-    T await(asio::awaitable<T> task) {
-        std::optional<T> out;
-        asio::co_spawn(ioc_, std::move(task), [&](std::exception_ptr e, T value) {
-            if (e)
-                std::rethrow_exception(e);
-            out.emplace(std::move(value));
-        });
-        run_until([&] { return out.has_value(); });
-        return std::move(*out);
-    }
     std::unique_ptr<client> make(config::redis_endpoint ep,
                                  std::chrono::milliseconds timeout = 500ms,
                                  status_reporter* reporter = nullptr) {
@@ -72,7 +51,6 @@ class redis_client_test : public ::testing::Test {
         return c;
     }
 
-    asio::io_context ioc_;
     metrics::registry stats_{1};
 };
 
