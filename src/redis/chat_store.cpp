@@ -8,7 +8,7 @@
 #include "chat/routing.hpp"
 #include "core/random_id.hpp"
 #include "core/sha1.hpp"
-#include "redis/client.hpp"
+#include "redis/command_link.hpp"
 #include "redis/keys.hpp"
 
 namespace redchat::redis {
@@ -567,7 +567,7 @@ std::string_view user_id_of(std::string_view key) {
 
 class redis_chat_store final : public chat::store {
   public:
-    redis_chat_store(client& redis, bool tutorial_bus)
+    redis_chat_store(command_link& redis, bool tutorial_bus)
         : redis_(redis), tutorial_bus_(tutorial_bus) {}
 
     task<void> ping() override {
@@ -1232,13 +1232,13 @@ class redis_chat_store final : public chat::store {
         co_return co_await done(redis_.exec_all(std::move(cmds)));
     }
 
-    client& redis_;
+    command_link& redis_;
     bool tutorial_bus_;  // the tutorial's events go on `MESSAGES` (chat/routing.hpp)
 };
 
 }  // namespace
 
-std::unique_ptr<chat::store> make_chat_store(client& redis, bool tutorial_bus) {
+std::unique_ptr<chat::store> make_chat_store(command_link& redis, bool tutorial_bus) {
     return std::make_unique<redis_chat_store>(redis, tutorial_bus);
 }
 

@@ -1,5 +1,5 @@
 #pragma once
-// chat::store on Redis, through one I/O thread's pipelined client.
+// chat::store on Redis, through one I/O thread's pipelined link (one Redis or a cluster).
 
 #include <memory>
 
@@ -7,9 +7,9 @@
 
 namespace redchat::redis {
 
-class client;
+class command_link;
 
 // `tutorial_bus`: the tutorial's own events go on `MESSAGES` (chat/routing.hpp).
-std::unique_ptr<chat::store> make_chat_store(client& redis, bool tutorial_bus = true);
+std::unique_ptr<chat::store> make_chat_store(command_link& redis, bool tutorial_bus = true);
 
 }  // namespace redchat::redis

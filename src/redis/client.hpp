@@ -28,6 +28,7 @@
 #include "config/redis_url.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "redis/command_link.hpp"
 #include "redis/reply.hpp"
 #include "redis/status_reporter.hpp"
 #include "redis/subscriptions.hpp"
@@ -36,10 +37,9 @@ struct redisAsyncContext;
 
 namespace redchat::redis {
 
-using command = std::vector<std::string>;
 using clock_type = std::chrono::steady_clock;
 
-class client {
+class client final : public command_link {
   public:
     struct options {
         config::redis_endpoint endpoint;
@@ -49,7 +49,7 @@ class client {
     };
 
     client(boost::asio::any_io_executor executor, options opts, metrics::shard& stats);
-    ~client();
+    ~client() override;
     client(const client&) = delete;
     client& operator=(const client&) = delete;
 
@@ -71,13 +71,13 @@ class client {
     void start();
     // Fails every call in flight with errc::shutting_down and stops reconnecting.
     void stop();
-    bool ready() const { return state_ == state::ready; }
+    bool ready() const override { return state_ == state::ready; }
 
     // One command. An error reply is errc::redis_error.
-    boost::asio::awaitable<result<reply>> exec(command cmd);
+    boost::asio::awaitable<result<reply>> exec(command cmd) override;
     // Several commands written together and answered together, in order. Any error reply
     // fails the whole call with errc::redis_error (use MULTI/EXEC or a script for atomicity).
-    boost::asio::awaitable<result<std::vector<reply>>> exec_all(std::vector<command> cmds);
+    boost::asio::awaitable<result<std::vector<reply>>> exec_all(std::vector<command> cmds) override;
     // The same, with error replies returned as replies (kind::error, the text in `str`): for
     // a caller that reads them, as a cluster client reads MOVED and ASK.
     boost::asio::awaitable<result<std::vector<reply>>> exec_raw(std::vector<command> cmds);

@@ -30,12 +30,13 @@
 #include "core/metrics.hpp"
 #include "redis/client.hpp"
 #include "redis/cluster.hpp"
+#include "redis/command_link.hpp"
 #include "redis/reply.hpp"
 #include "redis/status_reporter.hpp"
 
 namespace redchat::redis {
 
-class cluster_client {
+class cluster_client final : public command_link {
   public:
     struct options {
         std::vector<cluster::endpoint> seeds;  // any nodes of the cluster; the rest is found
@@ -55,7 +56,7 @@ class cluster_client {
     };
 
     cluster_client(boost::asio::any_io_executor executor, options opts, metrics::shard& stats);
-    ~cluster_client();
+    ~cluster_client() override;
     cluster_client(const cluster_client&) = delete;
     cluster_client& operator=(const cluster_client&) = delete;
 
@@ -64,14 +65,14 @@ class cluster_client {
     // Stops every node's connection: calls in flight fail with errc::shutting_down.
     void stop();
     // Every slot has a master, and the connection to each master is up.
-    bool ready() const;
+    bool ready() const override;
 
     // One command, routed by its key (cluster::routing_key); a command without a key goes to
     // any master. An error reply is errc::redis_error (errc::redis_noscript for NOSCRIPT).
-    boost::asio::awaitable<result<reply>> exec(command cmd);
+    boost::asio::awaitable<result<reply>> exec(command cmd) override;
     // Several commands, answered in order. Those for one node are pipelined together; any
     // error reply fails the whole call, as with redis::client::exec_all.
-    boost::asio::awaitable<result<std::vector<reply>>> exec_all(std::vector<command> cmds);
+    boost::asio::awaitable<result<std::vector<reply>>> exec_all(std::vector<command> cmds) override;
 
     const counters& stats() const { return counters_; }
     // The master that serves `slot` now, as far as this client knows.
