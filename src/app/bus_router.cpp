@@ -12,7 +12,7 @@ namespace redchat::app {
 
 namespace asio = boost::asio;
 
-bus_router::bus_router(redis::client& subscriber, std::chrono::milliseconds ready_timeout,
+bus_router::bus_router(redis::bus_link& subscriber, std::chrono::milliseconds ready_timeout,
                        metrics::shard& stats, receive_fn receive)
     : subscriber_(subscriber),
       ready_timeout_(ready_timeout),

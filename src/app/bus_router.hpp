@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/metrics.hpp"
-#include "redis/client.hpp"
+#include "redis/bus_link.hpp"
 
 namespace redchat::app {
 
@@ -28,7 +28,7 @@ class bus_router {
                                           const std::vector<std::uint16_t>* threads)>;
 
     // Subscribes `subscriber` to the tutorial's and our control channel for good.
-    bus_router(redis::client& subscriber, std::chrono::milliseconds ready_timeout,
+    bus_router(redis::bus_link& subscriber, std::chrono::milliseconds ready_timeout,
                metrics::shard& stats, receive_fn receive);
 
     void want(std::size_t thread, const std::string& channel);
@@ -43,7 +43,7 @@ class bus_router {
     };
     void on_active(std::string_view channel);
 
-    redis::client& subscriber_;
+    redis::bus_link& subscriber_;
     std::chrono::milliseconds ready_timeout_;
     metrics::shard& stats_;
     receive_fn receive_;

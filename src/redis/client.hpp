@@ -28,6 +28,7 @@
 #include "config/redis_url.hpp"
 #include "core/error.hpp"
 #include "core/metrics.hpp"
+#include "redis/bus_link.hpp"
 #include "redis/command_link.hpp"
 #include "redis/reply.hpp"
 #include "redis/status_reporter.hpp"
@@ -39,7 +40,7 @@ namespace redchat::redis {
 
 using clock_type = std::chrono::steady_clock;
 
-class client final : public command_link {
+class client final : public command_link, public bus_link {
   public:
     struct options {
         config::redis_endpoint endpoint;
@@ -56,21 +57,19 @@ class client final : public command_link {
     // Makes this a subscriber connection: on every (re)connect it subscribes to `channels` (for
     // good) and to those wanted meanwhile, and calls `on_message` with each message's channel
     // and payload. Call before start(); exec is not used on it then.
-    using message_handler = std::function<void(std::string_view channel, std::string_view payload)>;
-    void subscribe(std::vector<std::string> channels, message_handler on_message);
+    void subscribe(std::vector<std::string> channels, message_handler on_message) override;
     // A subscriber's changing channels: subscribed or unsubscribed at the end of the loop turn,
     // several in one command. `on_active` hears of each channel once Redis confirmed it (also
     // again after a reconnect).
-    void want_channel(const std::string& channel);
-    void drop_channel(const std::string& channel);
-    bool channel_active(std::string_view channel) const { return subs_.active(channel); }
-    using channel_handler = std::function<void(std::string_view channel)>;
-    void on_active(channel_handler handler) { on_active_ = std::move(handler); }
+    void want_channel(const std::string& channel) override;
+    void drop_channel(const std::string& channel) override;
+    bool channel_active(std::string_view channel) const override { return subs_.active(channel); }
+    void on_active(channel_handler handler) override { on_active_ = std::move(handler); }
 
     // Starts connecting (and reconnecting whenever the connection is lost).
-    void start();
+    void start() override;
     // Fails every call in flight with errc::shutting_down and stops reconnecting.
-    void stop();
+    void stop() override;
     bool ready() const override { return state_ == state::ready; }
 
     // One command. An error reply is errc::redis_error.

@@ -32,7 +32,8 @@ cluster_client::cluster_client(asio::any_io_executor executor, options opts, met
     : executor_(std::move(executor)),
       opts_(std::move(opts)),
       stats_(stats),
-      refresh_timer_(executor_) {}
+      refresh_timer_(executor_),
+      followup_timer_(executor_) {}
 
 cluster_client::~cluster_client() {
     *alive_ = false;
@@ -50,6 +51,8 @@ void cluster_client::start() {
 void cluster_client::stop() {
     stopped_ = true;
     refresh_timer_.cancel();
+    followup_timer_.cancel();
+    followup_pending_ = false;
     for (auto* w : refresh_waiters_)
         w->cancel();
     for (auto& [address, c] : nodes_)
@@ -127,11 +130,25 @@ void cluster_client::schedule_periodic_refresh() {
 }
 
 void cluster_client::request_refresh() {
-    if (stopped_ || refreshing_ ||
-        std::chrono::steady_clock::now() - last_refresh_ < refresh_spacing) {
+    if (stopped_)
+        return;
+    const auto since = std::chrono::steady_clock::now() - last_refresh_;
+    if (!refreshing_ && since >= refresh_spacing) {
+        asio::co_spawn(executor_, refresh(), asio::detached);
         return;
     }
-    asio::co_spawn(executor_, refresh(), asio::detached);
+    // One under way or just done may have read the table before the change that asks for
+    // this one: another follows shortly (one, however many ask meanwhile).
+    if (followup_pending_)
+        return;
+    followup_pending_ = true;
+    followup_timer_.expires_after(refresh_spacing);
+    followup_timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+        if (ec || !*alive)
+            return;
+        followup_pending_ = false;
+        request_refresh();
+    });
 }
 
 awaitable<void> cluster_client::refresh() {
@@ -187,6 +204,8 @@ awaitable<void> cluster_client::refresh() {
     refreshing_ = false;
     for (auto* w : refresh_waiters_)
         w->cancel();
+    if (table_ && on_table_read_)
+        on_table_read_();
 }
 
 awaitable<void> cluster_client::until_ready(client& c) {

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -75,6 +76,10 @@ class cluster_client final : public command_link {
     boost::asio::awaitable<result<std::vector<reply>>> exec_all(std::vector<command> cmds) override;
 
     const counters& stats() const { return counters_; }
+    // Reads the slot table again soon (a subscriber's node failed or refused a channel).
+    void refresh_soon() { request_refresh(); }
+    // Called after each reading of the slot table (it may have changed).
+    void on_table_read(std::function<void()> handler) { on_table_read_ = std::move(handler); }
     // The master that serves `slot` now, as far as this client knows.
     std::optional<cluster::endpoint> master_of(std::uint16_t slot) const;
 
@@ -87,7 +92,7 @@ class cluster_client final : public command_link {
     // Reads the slot table from the first node that answers; callers that come while it is
     // being read wait for that reading.
     boost::asio::awaitable<void> refresh();
-    // A refresh in the background, unless one ran in the last few milliseconds.
+    // A refresh in the background: now, or shortly after the one under way or just done.
     void request_refresh();
     void schedule_periodic_refresh();
     // Resumes once `c` is up, or after the call deadline.
@@ -106,10 +111,13 @@ class cluster_client final : public command_link {
     std::vector<boost::asio::steady_timer*> refresh_waiters_;
     std::chrono::steady_clock::time_point last_refresh_{};
     boost::asio::steady_timer refresh_timer_;
+    boost::asio::steady_timer followup_timer_;  // a refresh asked for while one could not start
+    bool followup_pending_ = false;
     bool stopped_ = false;
     // Background coroutines hold this: one that resumes after the client is gone returns.
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     counters counters_;
+    std::function<void()> on_table_read_;
 };
 
 }  // namespace redchat::redis

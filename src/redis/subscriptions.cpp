@@ -71,6 +71,14 @@ void subscription_set::unsubscribed(std::string_view channel) {
     touch(it->first, it->second);  // wanted again meanwhile: subscribe it; else forget it
 }
 
+void subscription_set::lost(std::string_view channel) {
+    auto it = channels_.find(std::string(channel));
+    if (it == channels_.end() || it->second.st == state::idle)
+        return;
+    it->second.st = state::idle;
+    touch(it->first, it->second);
+}
+
 void subscription_set::reset() {
     dirty_.clear();
     for (auto it = channels_.begin(); it != channels_.end();) {

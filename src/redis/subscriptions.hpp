@@ -32,6 +32,9 @@ class subscription_set {
     // channel that was active already, such as a probe's, is not news).
     bool subscribed(std::string_view channel);
     void unsubscribed(std::string_view channel);
+    // Redis ended or refused the channel's subscription on its own (a cluster node whose slot
+    // moved away): not active; subscribed again by the next take() while still wanted.
+    void lost(std::string_view channel);
     // The connection was lost: every wanted channel is to be subscribed again, none is active.
     void reset();
 

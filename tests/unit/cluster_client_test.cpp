@@ -1,6 +1,7 @@
 // redis::cluster_client against a real Redis Cluster started here: six redis-server processes
 // on free loopback ports (3 masters, 3 replicas, made a cluster by `redis-cli --cluster create`).
-// Routing by slot, MOVED and ASK during a real slot migration, and a master killed.
+// Routing by slot, MOVED and ASK during a real slot migration, and a master killed; the same
+// for the cluster bus (sharded pub/sub).
 
 #include <gtest/gtest.h>
 
@@ -14,11 +15,13 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "core/metrics.hpp"
 #include "redis/cluster.hpp"
+#include "redis/cluster_bus.hpp"
 #include "redis/cluster_client.hpp"
 #include "redis_process.hpp"
 
@@ -95,7 +98,9 @@ class redis_cluster {
     std::string created_;
 };
 
-class cluster_client_test : public loop_fixture {
+// A cluster, a command client and a bus on it. (Each test makes its own cluster, in about
+// seven seconds: the tests are few and each covers much.)
+class cluster_test : public loop_fixture {
   protected:
     void SetUp() override {
         ASSERT_NE(cli(seeds_port(), "CLUSTER INFO").find("cluster_state:ok"), std::string::npos)
@@ -106,9 +111,18 @@ class cluster_client_test : public loop_fixture {
         o.name = "test";
         client_ = std::make_unique<cluster_client>(ioc_.get_executor(), o, stats_.for_thread(0));
         client_->start();
-        run_until([&] { return client_->ready(); });
+        o.seeds = cluster_.seeds(2);
+        o.name = "test-bus";
+        bus_ = std::make_unique<cluster_bus>(ioc_.get_executor(), o, stats_.for_thread(0));
+        bus_->subscribe({"always"}, [this](std::string_view channel, std::string_view payload) {
+            got_.emplace_back(std::string(channel) + "=" + std::string(payload));
+        });
+        bus_->on_active([this](std::string_view channel) { activated_.emplace_back(channel); });
+        bus_->start();
+        run_until([&] { return client_->ready() && bus_->ready(); });
     }
     void TearDown() override {
+        bus_->stop();
         client_->stop();
         ioc_.restart();
         ioc_.poll();
@@ -135,32 +149,51 @@ class cluster_client_test : public loop_fixture {
         }
         return out;
     }
+    // The port of the replica of the master at `port`.
+    unsigned short replica_of(unsigned short port) {
+        const auto info = cli(port, "INFO replication");
+        const auto at = info.find("port=");
+        return at == std::string::npos
+                   ? 0
+                   : static_cast<unsigned short>(std::stoi(info.substr(at + 5)));
+    }
+    // SPUBLISH through the client: true when the bus was there to hear it.
+    bool published(const std::string& channel, const std::string& payload) {
+        auto r = await(client_->exec({"SPUBLISH", channel, payload}));
+        return r && r->as_integer() == 1;
+    }
+    bool heard(const std::string& channel, const std::string& payload) {
+        return std::find(got_.begin(), got_.end(), channel + "=" + payload) != got_.end();
+    }
+    void subscribe_and_wait(const std::string& channel) {
+        bus_->want_channel(channel);
+        run_until([&] { return bus_->channel_active(channel); });
+    }
 
     redis_cluster cluster_;
     metrics::registry stats_{1};
     std::unique_ptr<cluster_client> client_;
+    std::unique_ptr<cluster_bus> bus_;
+    std::vector<std::string> got_;        // "channel=payload", as the bus heard them
+    std::vector<std::string> activated_;  // channels the bus said were active
 };
 
-TEST_F(cluster_client_test, routes_each_key_to_the_master_of_its_slot) {
+TEST_F(cluster_test, keys_and_channels_go_to_the_master_of_their_slot) {
     for (int i = 0; i < 300; ++i) {
         auto r = await(client_->exec({"SET", "key" + std::to_string(i), std::to_string(i)}));
         ASSERT_TRUE(r) << r.error().message();
     }
     EXPECT_EQ(client_->stats().redirects, 0u);  // the table said where each key lives
     // Every master holds its share, and only keys of its own slots.
-    std::vector<unsigned short> masters;
     long long total = 0;
-    for (int i = 0; i < 300; ++i) {
-        const auto port = owner_port("key" + std::to_string(i));
-        ASSERT_NE(port, 0);
-        if (std::find(masters.begin(), masters.end(), port) == masters.end()) {
-            masters.push_back(port);
-            total += std::stoll(cli(port, "DBSIZE"));
-        }
-        EXPECT_EQ(cli(port, "GET key" + std::to_string(i)), std::to_string(i));
-    }
-    EXPECT_EQ(masters.size(), 3u);
+    for (auto port : masters())
+        total += std::stoll(cli(port, "DBSIZE"));
+    EXPECT_EQ(masters().size(), 3u);
     EXPECT_EQ(total, 300);
+    for (int i = 0; i < 300; i += 7) {
+        const auto key = "key" + std::to_string(i);
+        EXPECT_EQ(cli(owner_port(key), "GET " + key), std::to_string(i));
+    }
     // A pipeline across nodes comes back in order.
     std::vector<command> gets;
     for (int i = 0; i < 30; ++i)
@@ -181,18 +214,52 @@ TEST_F(cluster_client_test, routes_each_key_to_the_master_of_its_slot) {
     ASSERT_FALSE(missing);
     EXPECT_EQ(missing.error(), make_error_code(errc::redis_noscript));
     // Keys of two slots in one command: Redis refuses it, and so does the call.
-    auto cross = await(client_->exec({"MGET", "key1", "key2"}));
-    EXPECT_FALSE(cross);
+    EXPECT_FALSE(await(client_->exec({"MGET", "key1", "key2"})));
+
+    // The bus: each channel on its slot's master.
+    std::vector<std::string> channels;
+    for (int i = 0; i < 30; ++i) {
+        channels.push_back("room:" + std::to_string(i));
+        bus_->want_channel(channels.back());
+    }
+    run_until([&] {
+        return std::all_of(channels.begin(), channels.end(),
+                           [&](const auto& c) { return bus_->channel_active(c); });
+    });
+    EXPECT_EQ(activated_.size(), 31u);  // "always" and the 30
+    std::set<unsigned short> nodes;
+    for (const auto& c : channels) {
+        const auto home = bus_->home_of(c);
+        ASSERT_TRUE(home);
+        EXPECT_EQ(home->port, owner_port(c));
+        nodes.insert(home->port);
+        ASSERT_TRUE(published(c, "hello"));
+    }
+    EXPECT_EQ(nodes.size(), 3u);
+    ASSERT_TRUE(published("always", "x"));
+    run_until([&] { return got_.size() == 31; });
+    for (const auto& c : channels)
+        EXPECT_TRUE(heard(c, "hello")) << c;
+    // Dropped: unsubscribed on its node.
+    bus_->drop_channel("room:0");
+    EXPECT_FALSE(bus_->channel_active("room:0"));
+    run_until(
+        [&] { return cli(owner_port("room:0"), "PUBSUB SHARDNUMSUB room:0") == "room:0\n0"; });
 }
 
-TEST_F(cluster_client_test, follows_ask_during_a_migration_and_moved_after_it) {
+TEST_F(cluster_test, a_slot_migration_is_followed_by_commands_and_channels) {
     const std::string key = "{moving}old";
+    const std::string channel = "{moving}channel";  // the same slot
     ASSERT_TRUE(await(client_->exec({"SET", key, "v"})));
+    subscribe_and_wait(channel);
+    activated_.clear();
     const auto slot = std::to_string(cluster::key_slot(key));
     const auto from = owner_port(key);
     unsigned short to = 0;
-    for (int i = 0; to == 0 || to == from; ++i)
-        to = owner_port("key" + std::to_string(i));
+    for (auto port : masters()) {
+        if (port != from)
+            to = port;
+    }
     // The slot migrates: a key the old owner no longer has is answered with ASK.
     ASSERT_EQ(cli(to, "CLUSTER SETSLOT " + slot + " IMPORTING " + node_id(from)), "OK");
     ASSERT_EQ(cli(from, "CLUSTER SETSLOT " + slot + " MIGRATING " + node_id(to)), "OK");
@@ -211,32 +278,43 @@ TEST_F(cluster_client_test, follows_ask_during_a_migration_and_moved_after_it) {
     EXPECT_EQ(owner_port(key), to);  // learnt from the MOVED
     EXPECT_EQ(get("{moving}new"), "w");
     EXPECT_EQ(client_->stats().redirects, 2u);  // straight to the new owner
+    // The old owner ended the channel's subscription; the bus subscribed it on the new one.
+    run_until([&] {
+        const auto home = bus_->home_of(channel);
+        return home && home->port == to && bus_->channel_active(channel);
+    });
+    EXPECT_EQ(activated_, (std::vector<std::string>{channel}));
+    run_until([&] { return published(channel, "after the move"); });
+    run_until([&] { return heard(channel, "after the move"); });
 }
 
-TEST_F(cluster_client_test, a_killed_master_is_replaced_by_its_replica_and_the_keys_stay) {
+TEST_F(cluster_test, a_killed_master_is_replaced_by_its_replica_with_its_keys_and_channels) {
     for (int i = 0; i < 100; ++i)
         ASSERT_TRUE(await(client_->exec({"SET", "key" + std::to_string(i), std::to_string(i)})));
+    const std::string channel = "{key0}channel";  // key0's slot
+    subscribe_and_wait(channel);
     const auto victim = owner_port("key0");
+    const auto replica = replica_of(victim);
+    ASSERT_NE(replica, 0);
     // Its replica has every write before the master goes.
-    const auto info = cli(victim, "INFO replication");
-    const auto at = info.find("port=");
-    ASSERT_NE(at, std::string::npos) << info;
-    const auto replica = static_cast<unsigned short>(std::stoi(info.substr(at + 5)));
     redis_cluster::wait_for([&] { return cli(replica, "DBSIZE") == cli(victim, "DBSIZE"); });
     ASSERT_EQ(cli(replica, "DBSIZE"), cli(victim, "DBSIZE"));
     cluster_.process(victim)->kill();
-    // Failing calls until the replica is promoted (about two node timeouts), then the key again.
-    bool back = false;
-    run_until([&] {
-        back = get("key0") == "0";
-        return back;
-    });
-    ASSERT_TRUE(back);
+    // Calls fail until the replica is promoted (about two node timeouts), then work again.
+    run_until([&] { return get("key0") == "0"; });
     EXPECT_EQ(owner_port("key0"), replica);
     EXPECT_GT(client_->stats().refreshes, 1u);
     for (int i = 0; i < 100; ++i)
         EXPECT_EQ(get("key" + std::to_string(i)), std::to_string(i)) << i;
     run_until([&] { return client_->ready(); });
+    // The channel moved to the promoted replica.
+    run_until([&] {
+        const auto home = bus_->home_of(channel);
+        return home && home->port == replica && bus_->channel_active(channel);
+    });
+    run_until([&] { return published(channel, "after the failover"); });
+    run_until([&] { return heard(channel, "after the failover"); });
+    run_until([&] { return bus_->ready(); });
 }
 
 }  // namespace

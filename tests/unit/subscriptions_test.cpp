@@ -83,5 +83,23 @@ TEST(subscriptions, a_lost_connection_subscribes_every_wanted_channel_again) {
     EXPECT_TRUE(s.take().empty());
 }
 
+TEST(subscriptions, a_channel_the_server_ended_is_subscribed_again_while_wanted) {
+    subscription_set s;
+    s.want("a");
+    s.want("b");
+    s.take();
+    s.subscribed("a");
+    s.subscribed("b");
+    s.lost("a");  // its slot moved away
+    EXPECT_FALSE(s.active("a"));
+    EXPECT_EQ(s.take().subscribe, (strings{"a"}));
+    s.lost("b");
+    s.drop("b");  // no longer wanted: forgotten, nothing to send
+    EXPECT_TRUE(s.take().empty());
+    EXPECT_EQ(s.wanted(), 1u);
+    s.lost("nothing");  // unknown: no change
+    EXPECT_TRUE(s.take().empty());
+}
+
 }  // namespace
 }  // namespace redchat::redis
