@@ -6,22 +6,23 @@ namespace redchat::chat::routing {
 
 namespace {
 
-std::string joined(std::string_view prefix, std::string_view id) {
+std::string joined(std::string_view prefix, std::string_view id, std::string_view suffix = {}) {
     std::string out;
-    out.reserve(prefix.size() + id.size());
+    out.reserve(prefix.size() + id.size() + suffix.size());
     out.append(prefix);
     out.append(id);
+    out.append(suffix);
     return out;
 }
 
 }  // namespace
 
 std::string room_channel(std::string_view room_id) {
-    return joined(room_prefix, room_id);
+    return joined(room_prefix, room_id, "}");
 }
 
 std::string user_channel(std::string_view user_id) {
-    return joined(user_prefix, user_id);
+    return joined(user_prefix, user_id, "}");
 }
 
 std::string presence_channel_of(std::string_view user_id) {
@@ -60,8 +61,10 @@ std::vector<std::string> presence_channels(std::string_view user_id, bool tutori
 }
 
 scope scope_of(std::string_view channel) {
-    if (channel.starts_with(user_prefix))
-        return {scope::kind::user, channel.substr(user_prefix.size())};
+    if (channel.starts_with(user_prefix) && channel.ends_with('}')) {
+        return {scope::kind::user,
+                channel.substr(user_prefix.size(), channel.size() - user_prefix.size() - 1)};
+    }
     if (channel.starts_with(presence_prefix))
         return {scope::kind::presence_of, channel.substr(presence_prefix.size())};
     if (channel == presence_channel)

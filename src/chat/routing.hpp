@@ -2,10 +2,13 @@
 // Routing by room (docs/realtime.md "Routing"): which pub/sub channels carry which events, so
 // that an instance subscribes only to what its sockets need and receives nothing else.
 //
-//   redchat:bus:room:<room id>    General's and a group room's events
-//   redchat:bus:user:<user id>    a user's private rooms' events, show.room, group.changed
-//   redchat:bus:presence          every user.connected / user.disconnected
-//   redchat:bus:presence:<id>     that user's
+//   redchat:bus:room:{<room id>}    General's and a group room's events
+//   redchat:bus:user:{<user id>}    a user's private rooms' events, show.room, group.changed
+//   redchat:bus:{presence}          every user.connected / user.disconnected
+//   redchat:bus:{presence}:<id>     that user's
+//
+// The braces are Redis Cluster hash tags: on a cluster a channel lives in the slot of its room,
+// its user or presence, with the keys of the script that publishes on it.
 //
 // With the tutorial's bus on (the default), the tutorial's own events (messages of General and
 // private rooms, show.room, presence) go on `MESSAGES` instead, where every instance and every
@@ -23,10 +26,11 @@ namespace redchat::chat::routing {
 inline constexpr std::string_view tutorial_channel = "MESSAGES";
 inline constexpr std::string_view control_channel = "redchat:events";
 
-inline constexpr std::string_view room_prefix = "redchat:bus:room:";
-inline constexpr std::string_view user_prefix = "redchat:bus:user:";
-inline constexpr std::string_view presence_channel = "redchat:bus:presence";
-inline constexpr std::string_view presence_prefix = "redchat:bus:presence:";
+// A room's and a user's channel: the prefix, then the id in braces.
+inline constexpr std::string_view room_prefix = "redchat:bus:room:{";
+inline constexpr std::string_view user_prefix = "redchat:bus:user:{";
+inline constexpr std::string_view presence_channel = "redchat:bus:{presence}";
+inline constexpr std::string_view presence_prefix = "redchat:bus:{presence}:";
 
 std::string room_channel(std::string_view room_id);
 std::string user_channel(std::string_view user_id);

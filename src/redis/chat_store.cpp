@@ -202,7 +202,9 @@ local function announce(room, server, removed)
   -- On the channel of every user it concerns: the new members' sockets are not in the room yet.
   local envelope = '{"serverId":' .. server .. ',"type":"group.changed","data":' .. data .. '}'
   for _, list in ipairs({members, removed}) do
-    for _, uid in ipairs(list) do redis.call('PUBLISH', '@USER_CHANNEL@' .. uid, envelope) end
+    for _, uid in ipairs(list) do
+      redis.call('PUBLISH', '@USER_CHANNEL@' .. uid .. '}', envelope)
+    end
   end
   return {'ok', data}
 end
@@ -499,7 +501,8 @@ end
 
 // The scripts' key prefixes and channels, from keys.hpp: `@USER@` (`user:`), `@ROOMS@`
 // (`:rooms`), `@ROOM@` (`room:`), `@READS@`, `@CHANNEL@` (`MESSAGES`), `@NAMES@` (the name
-// index), and the routed channels' `@USER_CHANNEL@` (a prefix) and `@PRESENCE@`.
+// index), and the routed channels' `@USER_CHANNEL@` (up to the user id, which a `}` closes)
+// and `@PRESENCE@`.
 std::string with_key_names(std::string_view text) {
     std::string out(text);
     const std::pair<std::string_view, std::string_view> names[] = {

@@ -91,7 +91,7 @@ for (const mode of ['off', 'on']) {
     test('an instance unsubscribes when the last socket that needed a channel leaves', async () => {
       const tag = `${mode}${Date.now().toString(36)}`;
       const cid = await loginUser(b.base, `cid${tag}`);
-      const channel = `redchat:bus:user:${cid.id}`;
+      const channel = `redchat:bus:user:{${cid.id}}`;
       const subscribers = async () => (await db.pubsub('NUMSUB', channel))[1];
       const idle = await metric(b.base, 'redchat_bus_channels');
       const one = await p1Socket(b.base, cid);

@@ -867,28 +867,28 @@ TEST(hub, a_group_change_moves_sockets_in_and_out_of_the_room) {
 TEST(routing, events_go_to_the_channels_of_their_room) {
     using strings = std::vector<std::string>;
     EXPECT_EQ(routing::room_event_channels("1:2", false, true),
-              (strings{"redchat:bus:user:1", "redchat:bus:user:2"}));
+              (strings{"redchat:bus:user:{1}", "redchat:bus:user:{2}"}));
     EXPECT_EQ(routing::room_event_channels("1:2", true, true), (strings{"MESSAGES"}));
     EXPECT_EQ(routing::room_event_channels("1:2", true, false),
-              (strings{"redchat:bus:user:1", "redchat:bus:user:2"}));
-    EXPECT_EQ(routing::room_event_channels("0", true, false), (strings{"redchat:bus:room:0"}));
+              (strings{"redchat:bus:user:{1}", "redchat:bus:user:{2}"}));
+    EXPECT_EQ(routing::room_event_channels("0", true, false), (strings{"redchat:bus:room:{0}"}));
     EXPECT_EQ(routing::room_event_channels("2:1", false, false),  // not a private room's id
-              (strings{"redchat:bus:room:2:1"}));
-    EXPECT_EQ(routing::read_channels("0", "7"), (strings{"redchat:bus:user:7"}));
+              (strings{"redchat:bus:room:{2:1}"}));
+    EXPECT_EQ(routing::read_channels("0", "7"), (strings{"redchat:bus:user:{7}"}));
     EXPECT_EQ(routing::read_channels("g0123456789abcdef", "7"),
-              (strings{"redchat:bus:room:g0123456789abcdef"}));
+              (strings{"redchat:bus:room:{g0123456789abcdef}"}));
     EXPECT_EQ(routing::presence_channels("7", true), (strings{"MESSAGES"}));
     EXPECT_EQ(routing::presence_channels("7", false),
-              (strings{"redchat:bus:presence", "redchat:bus:presence:7"}));
+              (strings{"redchat:bus:{presence}", "redchat:bus:{presence}:7"}));
 
     using kind = routing::scope::kind;
     EXPECT_EQ(routing::scope_of("MESSAGES").what, kind::everyone);
-    EXPECT_EQ(routing::scope_of("redchat:bus:room:0").what, kind::everyone);
-    EXPECT_EQ(routing::scope_of("redchat:bus:user:12").what, kind::user);
-    EXPECT_EQ(routing::scope_of("redchat:bus:user:12").id, "12");
-    EXPECT_EQ(routing::scope_of("redchat:bus:presence").what, kind::presence_all);
-    EXPECT_EQ(routing::scope_of("redchat:bus:presence:3").what, kind::presence_of);
-    EXPECT_EQ(routing::scope_of("redchat:bus:presence:3").id, "3");
+    EXPECT_EQ(routing::scope_of("redchat:bus:room:{0}").what, kind::everyone);
+    EXPECT_EQ(routing::scope_of("redchat:bus:user:{12}").what, kind::user);
+    EXPECT_EQ(routing::scope_of("redchat:bus:user:{12}").id, "12");
+    EXPECT_EQ(routing::scope_of("redchat:bus:{presence}").what, kind::presence_all);
+    EXPECT_EQ(routing::scope_of("redchat:bus:{presence}:3").what, kind::presence_of);
+    EXPECT_EQ(routing::scope_of("redchat:bus:{presence}:3").id, "3");
 }
 
 // Records what a hub asks of the bus; `ready` channels are those it treats as subscribed.
@@ -916,20 +916,20 @@ TEST(hub, asks_the_bus_for_a_channel_on_its_first_need_and_drops_it_after_its_la
     EXPECT_TRUE(routes.wants.empty());
     h.add(pablo);
     EXPECT_EQ(routes.wants,
-              (strings{"redchat:bus:user:1", "redchat:bus:room:0", "redchat:bus:presence"}));
+              (strings{"redchat:bus:user:{1}", "redchat:bus:room:{0}", "redchat:bus:{presence}"}));
     h.add(pablo_tab);
     h.add(joe);
     EXPECT_EQ(routes.wants.size(), 5u);  // Joe's user channel and the group's
     EXPECT_EQ(h.channels(), 5u);
     h.watch_presence(joe, {"1", "3"});  // the presence channel is still Pablo's
-    EXPECT_EQ(routes.wants.back(), "redchat:bus:presence:3");
+    EXPECT_EQ(routes.wants.back(), "redchat:bus:{presence}:3");
     EXPECT_TRUE(routes.drops.empty());
     h.remove(pablo);
     EXPECT_TRUE(routes.drops.empty());  // his other tab needs the same
     h.remove(pablo_tab);
-    EXPECT_EQ(routes.drops, (strings{"redchat:bus:user:1", "redchat:bus:presence"}));
+    EXPECT_EQ(routes.drops, (strings{"redchat:bus:user:{1}", "redchat:bus:{presence}"}));
     h.leave_room(joe, "g0123456789abcdef");
-    EXPECT_EQ(routes.drops.back(), "redchat:bus:room:g0123456789abcdef");
+    EXPECT_EQ(routes.drops.back(), "redchat:bus:room:{g0123456789abcdef}");
     routes.drops.clear();
     h.remove(joe);
     EXPECT_EQ(routes.drops.size(), 4u);
@@ -941,7 +941,7 @@ TEST(hub, asks_the_bus_for_a_channel_on_its_first_need_and_drops_it_after_its_la
     t.route_through(&tutorial, true);
     t.add(pablo);
     t.watch_presence(pablo, {"2"});
-    EXPECT_EQ(tutorial.wants, (strings{"redchat:bus:user:1", "redchat:bus:room:0"}));
+    EXPECT_EQ(tutorial.wants, (strings{"redchat:bus:user:{1}", "redchat:bus:room:{0}"}));
 }
 
 TEST(hub, an_event_on_a_users_channel_reaches_that_users_sockets_only) {
@@ -986,7 +986,7 @@ TEST(hub, a_new_member_hears_of_its_group_once_the_bus_carries_the_room) {
     EXPECT_TRUE(joe.rooms().contains(room));  // its messages reach him from now on
     EXPECT_TRUE(joe.got.empty());             // the change itself waits for the channel
     ASSERT_EQ(routes.waiting.size(), 1u);
-    EXPECT_EQ(routes.waiting[0].first, std::vector<std::string>{"redchat:bus:room:" + room});
+    EXPECT_EQ(routes.waiting[0].first, std::vector<std::string>{"redchat:bus:room:{" + room + "}"});
     routes.waiting[0].second();
     EXPECT_EQ(joe.got.size(), 1u);
     EXPECT_TRUE(joe_old.got.empty());  // a tutorial socket joins, and hears nothing of it

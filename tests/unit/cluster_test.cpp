@@ -2,6 +2,7 @@
 // values of the cluster specification.
 #include <gtest/gtest.h>
 
+#include "chat/routing.hpp"
 #include "redis/cluster.hpp"
 
 namespace redchat::redis::cluster {
@@ -109,7 +110,7 @@ TEST(cluster, a_command_is_routed_by_its_first_key) {
     EXPECT_EQ(routing_key(cmd{"EVALSHA", "abc", "2", "{r}:a", "{r}:b", "arg"}), "{r}:a");
     EXPECT_EQ(routing_key(cmd{"EVAL", "return 1", "0", "arg"}), std::nullopt);  // no keys
     EXPECT_EQ(routing_key(cmd{"EVAL", "return 1", "1"}), std::nullopt);         // malformed
-    EXPECT_EQ(routing_key(cmd{"SPUBLISH", "redchat:bus:room:0", "x"}), "redchat:bus:room:0");
+    EXPECT_EQ(routing_key(cmd{"SPUBLISH", "redchat:bus:room:{0}", "x"}), "redchat:bus:room:{0}");
     for (const auto& keyless :
          {cmd{"PING"}, cmd{"PUBLISH", "MESSAGES", "x"}, cmd{"CLUSTER", "SLOTS"},
           cmd{"SCRIPT", "LOAD", "x"}, cmd{"wait", "1", "100"}, cmd{}}) {
@@ -123,6 +124,15 @@ TEST(cluster, a_master_announced_without_a_host_is_where_the_table_came_from) {
     ASSERT_TRUE(table);
     table->fill_empty_hosts("10.0.0.9");
     EXPECT_EQ(*table->master_of(5), (endpoint{"10.0.0.9", 7000}));
+}
+
+TEST(cluster, a_channel_hashes_like_its_room_user_or_presence) {
+    namespace routing = chat::routing;
+    EXPECT_EQ(key_slot(routing::room_channel("1:2")), key_slot("1:2"));
+    EXPECT_EQ(key_slot(routing::room_channel("g0123456789abcdef")), key_slot("g0123456789abcdef"));
+    EXPECT_EQ(key_slot(routing::user_channel("42")), key_slot("42"));
+    EXPECT_EQ(key_slot(routing::presence_channel), key_slot("presence"));
+    EXPECT_EQ(key_slot(routing::presence_channel_of("42")), key_slot("presence"));
 }
 
 }  // namespace
