@@ -24,12 +24,12 @@ using task = awaitable<result<T>>;
 constexpr std::string_view create_user_script = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local id = redis.call('INCR', KEYS[2])
-redis.call('SET', KEYS[1], '@USER@' .. id)
-redis.call('HSET', '@USER@' .. id, 'username', ARGV[1], 'password', ARGV[2])
-redis.call('SADD', '@USER@' .. id .. '@ROOMS@', '0')
+redis.call('SET', KEYS[1], '@USER_VALUE@' .. id)
+redis.call('HSET', user_key(id), 'username', ARGV[1], 'password', ARGV[2])
+redis.call('SADD', user_rooms_key(id), '0')
 redis.call('ZADD', '@NAMES@', 0, string.lower(ARGV[1]) .. '\0' .. id)
-local newest = redis.call('ZREVRANGE', '@ROOM@0', 0, 0, 'WITHSCORES')
-if #newest > 0 then redis.call('HSET', '@READS@0', id, newest[2]) end
+local newest = redis.call('ZREVRANGE', room_key('0'), 0, 0, 'WITHSCORES')
+if #newest > 0 then redis.call('HSET', reads_key('0'), id, newest[2]) end
 return id
 )lua";
 
@@ -51,12 +51,12 @@ std::vector<command> one(command c) {
 // presence channels when it is routed and else on the tutorial's.
 constexpr std::string_view publish_lua_prelude = R"lua(
 local function publish_to(channels, envelope)
-  for channel in string.gmatch(channels, '%S+') do redis.call('PUBLISH', channel, envelope) end
+  for channel in string.gmatch(channels, '%S+') do redis.call('@PUBLISH@', channel, envelope) end
 end
 local function publish_presence(routed, uid, envelope)
   if routed then
-    redis.call('PUBLISH', '@PRESENCE@', envelope)
-    redis.call('PUBLISH', '@PRESENCE@:' .. uid, envelope)
+    redis.call('@PUBLISH@', '@PRESENCE@', envelope)
+    redis.call('@PUBLISH@', '@PRESENCE@:' .. uid, envelope)
   else
     redis.call('PUBLISH', '@CHANNEL@', envelope)
   end
@@ -203,14 +203,14 @@ local function announce(room, server, removed)
   local envelope = '{"serverId":' .. server .. ',"type":"group.changed","data":' .. data .. '}'
   for _, list in ipairs({members, removed}) do
     for _, uid in ipairs(list) do
-      redis.call('PUBLISH', '@USER_CHANNEL@' .. uid .. '}', envelope)
+      redis.call('@PUBLISH@', '@USER_CHANNEL@' .. uid .. '}', envelope)
     end
   end
   return {'ok', data}
 end
 local function known_users(from)
   for i = from, #ARGV do
-    if redis.call('EXISTS', '@USER@' .. ARGV[i]) == 0 then return ARGV[i] end
+    if redis.call('EXISTS', user_key(ARGV[i])) == 0 then return ARGV[i] end
   end
   return nil
 end
@@ -231,7 +231,7 @@ end
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3])
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  redis.call('SADD', '@USER@' .. id .. '@ROOMS@', ARGV[1])
+  redis.call('SADD', user_rooms_key(id), ARGV[1])
 end
 return announce(ARGV[1], ARGV[4], {})
 )lua";
@@ -257,7 +257,7 @@ elseif op == 'add' then
   if count > tonumber(ARGV[5]) then return {'too_many'} end
   for i = 6, #ARGV do
     redis.call('SADD', KEYS[2], ARGV[i])
-    redis.call('SADD', '@USER@' .. ARGV[i] .. '@ROOMS@', ARGV[1])
+    redis.call('SADD', user_rooms_key(ARGV[i]), ARGV[1])
   end
 elseif op == 'remove' then
   local member = ARGV[5]
@@ -266,7 +266,7 @@ elseif op == 'remove' then
     return {'forbidden'}
   end
   if redis.call('SREM', KEYS[2], member) == 0 then return {'not_member'} end
-  redis.call('SREM', '@USER@' .. member .. '@ROOMS@', ARGV[1])
+  redis.call('SREM', user_rooms_key(member), ARGV[1])
   removed = {member}
   if member == owner then
     local heir = nil
@@ -289,7 +289,7 @@ local seen = 0
 for _, key in ipairs(step[2]) do
   local target = redis.call('GET', key)
   if target then
-    local id = string.match(target, '^@USER@(%d+)$') or string.match(target, '^(%d+)$')
+    local id = string.match(target, '^@USER_VALUE@(%d+)$') or string.match(target, '^(%d+)$')
     if id then
       redis.call('ZADD', '@NAMES@', 0, string.lower(string.sub(key, 10)) .. '\0' .. id)
       seen = seen + 1
@@ -305,14 +305,14 @@ return {step[1], seen}
 constexpr std::string_view read_state_script = R"lua(
 local out = {}
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local pos = redis.call('HGET', '@READS@' .. id, ARGV[1])
+  local pos = redis.call('HGET', reads_key(id), ARGV[1])
   local n
   if pos then
-    n = redis.call('ZCOUNT', '@ROOM@' .. id, '(' .. pos, '+inf')
+    n = redis.call('ZCOUNT', room_key(id), '(' .. pos, '+inf')
   else
-    n = redis.call('ZCARD', '@ROOM@' .. id)
+    n = redis.call('ZCARD', room_key(id))
   end
-  local top = redis.call('ZREVRANGE', '@ROOM@' .. id, 0, 0, 'WITHSCORES')
+  local top = redis.call('ZREVRANGE', room_key(id), 0, 0, 'WITHSCORES')
   out[#out + 1] = id
   out[#out + 1] = pos or ''
   out[#out + 1] = n
@@ -396,7 +396,7 @@ local have = {}
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do have[entries[i]] = tonumber(entries[i + 1]) or 0 end
 local function announce(uid, online)
-  local name = redis.call('HGET', '@USER@' .. uid, 'username') or ''
+  local name = redis.call('HGET', user_key(uid), 'username') or ''
   local kind = online and 'user.connected' or 'user.disconnected'
   publish_presence(ARGV[4] == '1', uid, '{"serverId":' .. ARGV[3] .. ',"type":"' .. kind ..
     '","data":{"id":' .. cjson.encode(uid) .. ',"username":' .. cjson.encode(name) ..
@@ -449,7 +449,7 @@ for i = 1, #entries, 2 do
   if total <= 0 then
     redis.call('HDEL', KEYS[2], uid)
     redis.call('SREM', KEYS[3], uid)
-    local name = redis.call('HGET', '@USER@' .. uid, 'username') or ''
+    local name = redis.call('HGET', user_key(uid), 'username') or ''
     publish_presence(ARGV[3] == '1', uid, '{"serverId":' .. ARGV[2] ..
       ',"type":"user.disconnected","data":{"id":' .. cjson.encode(uid) .. ',"username":' ..
       cjson.encode(name) .. ',"online":false}}')
@@ -499,19 +499,19 @@ for i = 2 * forget + 1, #KEYS do
 end
 )lua";
 
-// The scripts' key prefixes and channels, from keys.hpp: `@USER@` (`user:`), `@ROOMS@`
-// (`:rooms`), `@ROOM@` (`room:`), `@READS@`, `@CHANNEL@` (`MESSAGES`), `@NAMES@` (the name
-// index), and the routed channels' `@USER_CHANNEL@` (up to the user id, which a `}` closes)
-// and `@PRESENCE@`.
-std::string with_key_names(std::string_view text) {
-    std::string out(text);
+// A script as Redis runs it: the layout's key functions (keys::layout::lua_prelude) first,
+// then `text` with its tokens replaced: `@USER_VALUE@` (`user:`, how `username:<name>` names its
+// user), `@CHANNEL@` (`MESSAGES`), `@NAMES@` (the name index), `@PUBLISH@` (SPUBLISH on a
+// cluster, whose channels are sharded), and the routed channels' `@USER_CHANNEL@` (up to the
+// user id, which a `}` closes) and `@PRESENCE@`.
+std::string script_text(std::string_view text, const keys::layout& layout) {
+    std::string out = layout.lua_prelude();
+    out.append(text);
     const std::pair<std::string_view, std::string_view> names[] = {
-        {"@USER@", keys::user_prefix},
-        {"@ROOMS@", keys::rooms_suffix},
-        {"@ROOM@", keys::room_prefix},
-        {"@READS@", keys::reads_prefix},
+        {"@USER_VALUE@", keys::user_value_prefix},
         {"@CHANNEL@", keys::messages_channel},
         {"@NAMES@", keys::usernames_index},
+        {"@PUBLISH@", layout.cluster() ? "SPUBLISH" : "PUBLISH"},
         {"@USER_CHANNEL@", chat::routing::user_prefix},
         {"@PRESENCE@", chat::routing::presence_channel},
     };
@@ -526,36 +526,50 @@ std::string with_key_names(std::string_view text) {
 struct lua_script {
     std::string body;
     std::string sha;
-    explicit lua_script(std::string_view text) : body(with_key_names(text)), sha(sha1_hex(body)) {}
+    lua_script(std::string_view text, const keys::layout& layout)
+        : body(script_text(text, layout)), sha(sha1_hex(body)) {}
 };
-const lua_script create_user_lua(create_user_script);
-const lua_script put_session_lua(put_session_script);
-const lua_script session_user_lua(session_user_script);
-const lua_script post_message_lua(std::string(publish_lua_prelude) +
-                                  std::string(post_message_script));
-const lua_script mark_read_lua(std::string(publish_lua_prelude) + std::string(mark_read_script));
-const lua_script read_state_lua(read_state_script);
-const lua_script create_group_lua(std::string(group_lua_prelude) +
-                                  std::string(create_group_script));
-const lua_script change_group_lua(std::string(group_lua_prelude) +
-                                  std::string(change_group_script));
-const lua_script index_usernames_lua(index_usernames_script);
-const lua_script edit_message_lua(std::string(publish_lua_prelude) +
-                                  std::string(find_message_lua_prelude) +
-                                  std::string(edit_message_script));
-const lua_script toggle_reaction_lua(std::string(publish_lua_prelude) +
-                                     std::string(find_message_lua_prelude) +
-                                     std::string(toggle_reaction_script));
-const lua_script presence_join_lua(std::string(publish_lua_prelude) +
-                                   std::string(presence_join_script));
-const lua_script presence_leave_lua(std::string(publish_lua_prelude) +
-                                    std::string(presence_leave_script));
-const lua_script presence_sweep_lua(std::string(publish_lua_prelude) +
-                                    std::string(presence_sweep_script));
-const lua_script presence_rewrite_lua(std::string(publish_lua_prelude) +
-                                      std::string(presence_rewrite_script));
-const lua_script login_attempt_lua(login_attempt_script);
-const lua_script login_success_lua(login_success_script);
+
+std::string joined(std::initializer_list<std::string_view> parts) {
+    std::string out;
+    for (auto p : parts)
+        out.append(p);
+    return out;
+}
+
+// Every script, for one key layout.
+struct script_set {
+    explicit script_set(const keys::layout& k)
+        : create_user(create_user_script, k),
+          put_session(put_session_script, k),
+          session_user(session_user_script, k),
+          post_message(joined({publish_lua_prelude, post_message_script}), k),
+          mark_read(joined({publish_lua_prelude, mark_read_script}), k),
+          read_state(read_state_script, k),
+          create_group(joined({group_lua_prelude, create_group_script}), k),
+          change_group(joined({group_lua_prelude, change_group_script}), k),
+          index_usernames(index_usernames_script, k),
+          edit_message(joined({publish_lua_prelude, find_message_lua_prelude, edit_message_script}),
+                       k),
+          toggle_reaction(
+              joined({publish_lua_prelude, find_message_lua_prelude, toggle_reaction_script}), k),
+          presence_join(joined({publish_lua_prelude, presence_join_script}), k),
+          presence_leave(joined({publish_lua_prelude, presence_leave_script}), k),
+          presence_sweep(joined({publish_lua_prelude, presence_sweep_script}), k),
+          presence_rewrite(joined({publish_lua_prelude, presence_rewrite_script}), k),
+          login_attempt(login_attempt_script, k),
+          login_success(login_success_script, k) {}
+
+    lua_script create_user, put_session, session_user, post_message, mark_read, read_state,
+        create_group, change_group, index_usernames, edit_message, toggle_reaction, presence_join,
+        presence_leave, presence_sweep, presence_rewrite, login_attempt, login_success;
+};
+
+const script_set& scripts_for(const keys::layout& k) {
+    static const script_set single(keys::single_redis);
+    static const script_set cluster(keys::redis_cluster);
+    return k.cluster() ? cluster : single;
+}
 
 // How long a client id keeps a message from being stored twice: far longer than any client
 // retries, short enough that the keys do not pile up.
@@ -563,15 +577,15 @@ constexpr std::chrono::seconds sent_ttl{24 * 3600};
 
 // `username:{name}` holds "user:{id}"; tolerate a bare id written by other ports.
 std::string_view user_id_of(std::string_view key) {
-    if (key.starts_with(keys::user_prefix))
-        key.remove_prefix(keys::user_prefix.size());
+    if (key.starts_with(keys::user_value_prefix))
+        key.remove_prefix(keys::user_value_prefix.size());
     return key;
 }
 
 class redis_chat_store final : public chat::store {
   public:
-    redis_chat_store(command_link& redis, bool tutorial_bus)
-        : redis_(redis), tutorial_bus_(tutorial_bus) {}
+    redis_chat_store(command_link& redis, bool tutorial_bus, const keys::layout& layout)
+        : redis_(redis), tutorial_bus_(tutorial_bus), k_(layout), lua_(scripts_for(layout)) {}
 
     task<void> ping() override {
         auto r = co_await redis_.exec(cmd("PING"));
@@ -581,14 +595,14 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::optional<chat::user_credentials>> find_user(std::string username) override {
-        auto key = co_await redis_.exec(cmd("GET", keys::username(username)));
+        auto key = co_await redis_.exec(cmd("GET", k_.username(username)));
         if (!key)
             co_return key.error();
         auto value = key->as_string();
         if (!value)
             co_return std::optional<chat::user_credentials>{};
         std::string id(user_id_of(*value));
-        auto fields = co_await redis_.exec(cmd("HMGET", keys::user(id), "username", "password"));
+        auto fields = co_await redis_.exec(cmd("HMGET", k_.user(id), "username", "password"));
         if (!fields)
             co_return fields.error();
         if (fields->elements.size() != 2)
@@ -601,8 +615,8 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::optional<chat::user>> create_user(std::string username, std::string hash) override {
-        auto r = co_await eval(
-            create_user_lua, cmd("2", keys::username(username), keys::total_users, username, hash));
+        auto r = co_await eval(lua_.create_user,
+                               cmd("2", k_.username(username), keys::total_users, username, hash));
         if (!r)
             co_return r.error();
         if (r->is_nil())
@@ -617,7 +631,7 @@ class redis_chat_store final : public chat::store {
         std::vector<command> cmds;
         cmds.reserve(ids.size());
         for (const auto& id : ids)
-            cmds.push_back(cmd("HGET", keys::user(id), "username"));
+            cmds.push_back(cmd("HGET", k_.user(id), "username"));
         auto r = co_await redis_.exec_all(std::move(cmds));
         if (!r)
             co_return r.error();
@@ -629,13 +643,13 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::vector<std::string>> online_user_ids() override {
-        co_return co_await strings(cmd("SMEMBERS", std::string(keys::online_users)));
+        co_return co_await strings(cmd("SMEMBERS", k_.online_users()));
     }
 
     task<std::vector<bool>> online_flags(std::vector<std::string> ids) override {
         std::vector<command> cmds;
         for (const auto& id : ids)
-            cmds.push_back(cmd("SISMEMBER", std::string(keys::online_users), id));
+            cmds.push_back(cmd("SISMEMBER", k_.online_users(), id));
         auto r = co_await redis_.exec_all(std::move(cmds));
         if (!r)
             co_return r.error();
@@ -646,11 +660,11 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::vector<std::string>> user_rooms(std::string user_id) override {
-        co_return co_await strings(cmd("SMEMBERS", keys::user_rooms(user_id)));
+        co_return co_await strings(cmd("SMEMBERS", k_.user_rooms(user_id)));
     }
 
     task<bool> is_room_member(std::string user_id, std::string room_id) override {
-        auto r = co_await redis_.exec(cmd("SISMEMBER", keys::user_rooms(user_id), room_id));
+        auto r = co_await redis_.exec(cmd("SISMEMBER", k_.user_rooms(user_id), room_id));
         if (!r)
             co_return failure<bool>(r.error());
         co_return r->as_integer().value_or(0) == 1;
@@ -660,7 +674,7 @@ class redis_chat_store final : public chat::store {
         std::vector<std::string> room_ids) override {
         std::vector<command> cmds;
         for (const auto& id : room_ids)
-            cmds.push_back(cmd("GET", keys::room_name(id)));
+            cmds.push_back(cmd("GET", k_.room_name(id)));
         auto r = co_await redis_.exec_all(std::move(cmds));
         if (!r)
             co_return r.error();
@@ -673,22 +687,22 @@ class redis_chat_store final : public chat::store {
     task<void> add_room(std::string room_id, std::vector<std::string> member_ids) override {
         std::vector<command> cmds;
         for (const auto& id : member_ids)
-            cmds.push_back(cmd("SADD", keys::user_rooms(id), room_id));
+            cmds.push_back(cmd("SADD", k_.user_rooms(id), room_id));
         co_return co_await done(redis_.exec_all(std::move(cmds)));
     }
 
     task<void> set_room_name(std::string room_id, std::string name) override {
-        co_return co_await done(redis_.exec_all(one(cmd("SET", keys::room_name(room_id), name))));
+        co_return co_await done(redis_.exec_all(one(cmd("SET", k_.room_name(room_id), name))));
     }
 
     // The command that reads a history page (count > 0).
-    static command page_command(const std::string& room_id, std::size_t offset, std::size_t count,
-                                double before) {
+    command page_command(const std::string& room_id, std::size_t offset, std::size_t count,
+                         double before) const {
         if (std::isfinite(before)) {
-            return cmd("ZREVRANGEBYSCORE", keys::room(room_id), "(" + chat::format_date(before),
+            return cmd("ZREVRANGEBYSCORE", k_.room(room_id), "(" + chat::format_date(before),
                        "-inf", "LIMIT", std::to_string(offset), std::to_string(count));
         }
-        return cmd("ZREVRANGE", keys::room(room_id), std::to_string(offset),
+        return cmd("ZREVRANGE", k_.room(room_id), std::to_string(offset),
                    std::to_string(offset + count - 1));
     }
 
@@ -705,7 +719,7 @@ class redis_chat_store final : public chat::store {
                                         std::string room_id, std::size_t offset, std::size_t count,
                                         double before) override {
         std::vector<command> cmds;
-        cmds.push_back(cmd("EVALSHA", session_user_lua.sha));
+        cmds.push_back(cmd("EVALSHA", lua_.session_user.sha));
         for (auto& a : session_args(session_id, idle_ttl))
             cmds.back().push_back(std::move(a));
         if (count > 0)
@@ -730,34 +744,34 @@ class redis_chat_store final : public chat::store {
 
     task<void> append_message(std::string room_id, double score, std::string json) override {
         co_return co_await done(
-            redis_.exec_all(one(cmd("ZADD", keys::room(room_id), chat::format_date(score), json))));
+            redis_.exec_all(one(cmd("ZADD", k_.room(room_id), chat::format_date(score), json))));
     }
 
     task<void> put_session(std::string session_id, std::string user_id,
                            std::chrono::seconds idle_ttl, std::chrono::seconds max_age) override {
         co_return co_await done(
-            eval(put_session_lua, cmd("1", keys::session(session_id), user_id,
-                                      std::to_string(std::min(idle_ttl, max_age).count()),
-                                      std::to_string(max_age.count()))));
+            eval(lua_.put_session, cmd("1", k_.session(session_id), user_id,
+                                       std::to_string(std::min(idle_ttl, max_age).count()),
+                                       std::to_string(max_age.count()))));
     }
 
     task<std::optional<std::string>> session_user(std::string session_id,
                                                   std::chrono::seconds idle_ttl) override {
-        auto r = co_await eval(session_user_lua, session_args(session_id, idle_ttl));
+        auto r = co_await eval(lua_.session_user, session_args(session_id, idle_ttl));
         if (!r)
             co_return r.error();
         co_return r->as_string();
     }
 
     // The session script's arguments: 1 session:<id> <idle ttl> <slack ms>.
-    static command session_args(const std::string& session_id, std::chrono::seconds idle_ttl) {
+    command session_args(const std::string& session_id, std::chrono::seconds idle_ttl) const {
         const auto slack_ms = std::min<long long>(60'000, idle_ttl.count() * 100);
-        return cmd("1", keys::session(session_id), std::to_string(idle_ttl.count()),
+        return cmd("1", k_.session(session_id), std::to_string(idle_ttl.count()),
                    std::to_string(slack_ms));
     }
 
     task<void> delete_session(std::string session_id) override {
-        co_return co_await done(redis_.exec_all(one(cmd("DEL", keys::session(session_id)))));
+        co_return co_await done(redis_.exec_all(one(cmd("DEL", k_.session(session_id)))));
     }
 
     task<chat::posted_message> post_message(std::string room_id, std::string from, std::string text,
@@ -768,14 +782,14 @@ class redis_chat_store final : public chat::store {
         command c;
         c.reserve(15);
         c.emplace_back(group ? "5" : "4");
-        c.push_back(keys::room(room_id));
-        c.push_back(keys::room_last(room_id));
-        c.push_back(keys::reads(room_id));
+        c.push_back(k_.room(room_id));
+        c.push_back(k_.room_last(room_id));
+        c.push_back(k_.reads(room_id));
         c.emplace_back();  // the sent key, or '' without a client id
         if (!client_id.empty())
-            c.back() = keys::sent(from, client_id);
+            c.back() = k_.sent(room_id, from, client_id);
         if (group)
-            c.push_back(keys::group_members(room_id));
+            c.push_back(k_.group_members(room_id));
         c.push_back(chat::format_date(now));
         c.push_back(random_hex(4));
         c.push_back(chat::json_quote(room_id));
@@ -785,7 +799,7 @@ class redis_chat_store final : public chat::store {
         c.push_back(from);
         c.push_back(std::to_string(sent_ttl.count()));
         c.push_back(channels(chat::routing::room_event_channels(room_id, !group, tutorial_bus_)));
-        auto r = co_await eval(post_message_lua, std::move(c));
+        auto r = co_await eval(lua_.post_message, std::move(c));
         if (!r)
             co_return r.error();
         if (r->elements.size() != 3 || !r->elements[0].as_string()) {
@@ -801,18 +815,18 @@ class redis_chat_store final : public chat::store {
                                           std::vector<std::string> members, std::size_t max_members,
                                           std::string server_id) override {
         command c =
-            cmd("3", keys::group(room_id), keys::group_members(room_id), keys::room_name(room_id),
-                room_id, owner, name, chat::json_quote(server_id), std::to_string(max_members));
+            cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id), room_id,
+                owner, name, chat::json_quote(server_id), std::to_string(max_members));
         for (auto& m : members)
             c.push_back(std::move(m));
-        co_return group_result(co_await eval(create_group_lua, std::move(c)));
+        co_return group_result(co_await eval(lua_.create_group, std::move(c)));
     }
 
     task<std::optional<chat::group_info>> group(std::string room_id) override {
         std::vector<command> cmds;
-        cmds.push_back(cmd("HGET", keys::group(room_id), "owner"));
-        cmds.push_back(cmd("GET", keys::room_name(room_id)));
-        cmds.push_back(cmd("SMEMBERS", keys::group_members(room_id)));
+        cmds.push_back(cmd("HGET", k_.group(room_id), "owner"));
+        cmds.push_back(cmd("GET", k_.room_name(room_id)));
+        cmds.push_back(cmd("SMEMBERS", k_.group_members(room_id)));
         auto r = co_await redis_.exec_all(std::move(cmds));
         if (!r)
             co_return r.error();
@@ -829,9 +843,9 @@ class redis_chat_store final : public chat::store {
     task<chat::group_change> rename_group(std::string room_id, std::string actor, std::string name,
                                           std::string server_id) override {
         co_return group_result(co_await eval(
-            change_group_lua,
-            cmd("3", keys::group(room_id), keys::group_members(room_id), keys::room_name(room_id),
-                room_id, actor, chat::json_quote(server_id), "rename", name)));
+            lua_.change_group,
+            cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id), room_id,
+                actor, chat::json_quote(server_id), "rename", name)));
     }
 
     task<chat::group_change> add_group_members(std::string room_id, std::string actor,
@@ -839,20 +853,20 @@ class redis_chat_store final : public chat::store {
                                                std::size_t max_members,
                                                std::string server_id) override {
         command c =
-            cmd("3", keys::group(room_id), keys::group_members(room_id), keys::room_name(room_id),
-                room_id, actor, chat::json_quote(server_id), "add", std::to_string(max_members));
+            cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id), room_id,
+                actor, chat::json_quote(server_id), "add", std::to_string(max_members));
         for (auto& m : members)
             c.push_back(std::move(m));
-        co_return group_result(co_await eval(change_group_lua, std::move(c)));
+        co_return group_result(co_await eval(lua_.change_group, std::move(c)));
     }
 
     task<chat::group_change> remove_group_member(std::string room_id, std::string actor,
                                                  std::string member,
                                                  std::string server_id) override {
         co_return group_result(co_await eval(
-            change_group_lua,
-            cmd("3", keys::group(room_id), keys::group_members(room_id), keys::room_name(room_id),
-                room_id, actor, chat::json_quote(server_id), "remove", member)));
+            lua_.change_group,
+            cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id), room_id,
+                actor, chat::json_quote(server_id), "remove", member)));
     }
 
     task<chat::message_change> edit_message(std::string room_id, std::string message_id,
@@ -865,10 +879,10 @@ class redis_chat_store final : public chat::store {
         if (!remove)
             quoted = chat::json_quote(text);
         command c =
-            cmd("2", keys::room(room_id), keys::reactions(room_id), chat::format_date(score),
-                message_id, author, quoted, chat::format_date(now), chat::json_quote(server_id),
+            cmd("2", k_.room(room_id), k_.reactions(room_id), chat::format_date(score), message_id,
+                author, quoted, chat::format_date(now), chat::json_quote(server_id),
                 channels(chat::routing::room_event_channels(room_id, false, false)));
-        co_return change_result(co_await eval(edit_message_lua, std::move(c)));
+        co_return change_result(co_await eval(lua_.edit_message, std::move(c)));
     }
 
     task<chat::message_change> toggle_reaction(std::string room_id, std::string message_id,
@@ -876,17 +890,17 @@ class redis_chat_store final : public chat::store {
                                                std::size_t max_kinds,
                                                std::string server_id) override {
         co_return change_result(co_await eval(
-            toggle_reaction_lua,
-            cmd("2", keys::room(room_id), keys::reactions(room_id), chat::format_date(score),
-                message_id, user_id, emoji, std::to_string(max_kinds), chat::json_quote(server_id),
-                room_id, channels(chat::routing::room_event_channels(room_id, false, false)))));
+            lua_.toggle_reaction,
+            cmd("2", k_.room(room_id), k_.reactions(room_id), chat::format_date(score), message_id,
+                user_id, emoji, std::to_string(max_kinds), chat::json_quote(server_id), room_id,
+                channels(chat::routing::room_event_channels(room_id, false, false)))));
     }
 
     task<std::vector<std::optional<std::string>>> reactions(
         std::string room_id, std::vector<std::string> message_ids) override {
         if (message_ids.empty())
             co_return std::vector<std::optional<std::string>>{};
-        command c = cmd("HMGET", keys::reactions(room_id));
+        command c = cmd("HMGET", k_.reactions(room_id));
         for (auto& id : message_ids)
             c.push_back(std::move(id));
         auto r = co_await redis_.exec(std::move(c));
@@ -925,7 +939,7 @@ class redis_chat_store final : public chat::store {
         std::string cursor = "0";
         std::size_t seen = 0;
         do {
-            auto r = co_await eval(index_usernames_lua, cmd("0", cursor, "500"));
+            auto r = co_await eval(lua_.index_usernames, cmd("0", cursor, "500"));
             if (!r)
                 co_return r.error();
             if (r->elements.size() != 2 || !r->elements[0].as_string())
@@ -950,7 +964,7 @@ class redis_chat_store final : public chat::store {
                                                        std::size_t count) override {
         if (count == 0)
             co_return std::vector<std::string>{};
-        co_return co_await strings(cmd("ZRANGEBYSCORE", keys::room(room_id),
+        co_return co_await strings(cmd("ZRANGEBYSCORE", k_.room(room_id),
                                        "(" + chat::format_date(after), "+inf", "LIMIT", "0",
                                        std::to_string(count)));
     }
@@ -963,10 +977,10 @@ class redis_chat_store final : public chat::store {
             after = envelope.substr(at + 6);
             envelope.resize(at);
         }
-        auto r = co_await eval(mark_read_lua,
-                               cmd("2", keys::room(room_id), keys::reads(room_id), user_id,
-                                   chat::format_date(position), envelope, after,
-                                   channels(chat::routing::read_channels(room_id, user_id))));
+        auto r = co_await eval(
+            lua_.mark_read,
+            cmd("2", k_.room(room_id), k_.reads(room_id), user_id, chat::format_date(position),
+                envelope, after, channels(chat::routing::read_channels(room_id, user_id))));
         if (!r)
             co_return r.error();
         if (r->is_nil())
@@ -978,7 +992,7 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::vector<chat::room_read_state>> read_state(std::string user_id) override {
-        auto r = co_await eval(read_state_lua, cmd("1", keys::user_rooms(user_id), user_id));
+        auto r = co_await eval(lua_.read_state, cmd("1", k_.user_rooms(user_id), user_id));
         if (!r)
             co_return r.error();
         std::vector<chat::room_read_state> out;
@@ -1002,7 +1016,7 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::vector<std::pair<std::string, double>>> room_reads(std::string room_id) override {
-        auto r = co_await strings(cmd("HGETALL", keys::reads(room_id)));
+        auto r = co_await strings(cmd("HGETALL", k_.reads(room_id)));
         if (!r)
             co_return r.error();
         std::vector<std::pair<std::string, double>> out;
@@ -1016,35 +1030,34 @@ class redis_chat_store final : public chat::store {
     task<void> presence_join(std::string instance_id, std::string user_id, std::string envelope,
                              std::chrono::seconds ttl) override {
         co_return co_await done(
-            eval(presence_join_lua,
-                 cmd("5", keys::presence_of(instance_id), keys::presence_counts, keys::online_users,
-                     keys::presence_instances, keys::instance_alive(instance_id), user_id, envelope,
+            eval(lua_.presence_join,
+                 cmd("5", k_.presence_of(instance_id), k_.presence_counts(), k_.online_users(),
+                     k_.presence_instances(), k_.instance_alive(instance_id), user_id, envelope,
                      instance_id, std::to_string(ttl.count()),
                      channels(chat::routing::presence_channels(user_id, tutorial_bus_)))));
     }
 
     task<void> presence_leave(std::string instance_id, std::string user_id,
                               std::string envelope) override {
-        co_return co_await done(
-            eval(presence_leave_lua,
-                 cmd("3", keys::presence_of(instance_id), keys::presence_counts, keys::online_users,
-                     user_id, envelope,
-                     channels(chat::routing::presence_channels(user_id, tutorial_bus_)))));
+        co_return co_await done(eval(
+            lua_.presence_leave,
+            cmd("3", k_.presence_of(instance_id), k_.presence_counts(), k_.online_users(), user_id,
+                envelope, channels(chat::routing::presence_channels(user_id, tutorial_bus_)))));
     }
 
     task<void> presence_rewrite(std::string instance_id, std::string server_id,
                                 std::chrono::seconds ttl,
                                 std::vector<std::pair<std::string, int>> counts) override {
         command c =
-            cmd("5", keys::presence_of(instance_id), keys::presence_counts, keys::online_users,
-                keys::presence_instances, keys::instance_alive(instance_id), instance_id,
+            cmd("5", k_.presence_of(instance_id), k_.presence_counts(), k_.online_users(),
+                k_.presence_instances(), k_.instance_alive(instance_id), instance_id,
                 std::to_string(ttl.count()), chat::json_quote(server_id), routed_presence());
         c.reserve(c.size() + 2 * counts.size());
         for (auto& [user_id, n] : counts) {
             c.push_back(std::move(user_id));
             c.push_back(std::to_string(n));
         }
-        co_return co_await done(eval(presence_rewrite_lua, std::move(c)));
+        co_return co_await done(eval(lua_.presence_rewrite, std::move(c)));
     }
 
     task<void> presence_sweep(std::string instance_id, std::string server_id, bool self) override {
@@ -1052,12 +1065,12 @@ class redis_chat_store final : public chat::store {
         if (self) {
             dead.push_back(instance_id);
         } else {
-            auto instances = co_await strings(cmd("SMEMBERS", keys::presence_instances));
+            auto instances = co_await strings(cmd("SMEMBERS", k_.presence_instances()));
             if (!instances)
                 co_return instances.error();
             std::vector<command> checks;
             for (const auto& id : *instances)
-                checks.push_back(cmd("EXISTS", keys::instance_alive(id)));
+                checks.push_back(cmd("EXISTS", k_.instance_alive(id)));
             auto alive = co_await redis_.exec_all(std::move(checks));
             if (!alive)
                 co_return alive.error();
@@ -1068,14 +1081,14 @@ class redis_chat_store final : public chat::store {
         }
         for (const auto& id : dead) {
             auto r = co_await eval(
-                presence_sweep_lua,
-                cmd("4", keys::presence_of(id), keys::presence_counts, keys::online_users,
-                    keys::presence_instances, id, chat::json_quote(server_id), routed_presence()));
+                lua_.presence_sweep,
+                cmd("4", k_.presence_of(id), k_.presence_counts(), k_.online_users(),
+                    k_.presence_instances(), id, chat::json_quote(server_id), routed_presence()));
             if (!r)
                 co_return r.error();
         }
         if (self) {
-            auto r = co_await redis_.exec(cmd("DEL", keys::instance_alive(instance_id)));
+            auto r = co_await redis_.exec(cmd("DEL", k_.instance_alive(instance_id)));
             if (!r)
                 co_return r.error();
         }
@@ -1086,13 +1099,13 @@ class redis_chat_store final : public chat::store {
                                                    std::chrono::seconds window) override {
         command c = cmd(std::to_string(2 * checks.size()));
         for (const auto& k : checks) {
-            c.push_back(keys::failures(k.key));
-            c.push_back(keys::lockout(k.key));
+            c.push_back(k_.failures(k.key));
+            c.push_back(k_.lockout(k.key));
         }
         c.push_back(std::to_string(window.count()));
         for (const auto& k : checks)
             c.push_back(std::to_string(k.free));
-        auto r = co_await eval(login_attempt_lua, std::move(c));
+        auto r = co_await eval(lua_.login_attempt, std::move(c));
         if (!r)
             co_return r.error();
         co_return std::chrono::seconds(std::max<std::int64_t>(0, r->as_integer().value_or(0)));
@@ -1102,13 +1115,13 @@ class redis_chat_store final : public chat::store {
                                std::vector<std::string> uncount) override {
         command c = cmd(std::to_string(2 * forget.size() + uncount.size()));
         for (const auto& k : forget) {
-            c.push_back(keys::failures(k));
-            c.push_back(keys::lockout(k));
+            c.push_back(k_.failures(k));
+            c.push_back(k_.lockout(k));
         }
         for (const auto& k : uncount)
-            c.push_back(keys::failures(k));
+            c.push_back(k_.failures(k));
         c.push_back(std::to_string(forget.size()));
-        auto r = co_await eval(login_success_lua, std::move(c));
+        auto r = co_await eval(lua_.login_success, std::move(c));
         if (!r)
             co_return r.error();
         co_return result<void>{};
@@ -1231,18 +1244,21 @@ class redis_chat_store final : public chat::store {
         std::vector<command> cmds;
         cmds.reserve(list.size());
         for (auto& c : list)
-            cmds.push_back(cmd("PUBLISH", std::move(c), envelope));
+            cmds.push_back(cmd(k_.cluster() ? "SPUBLISH" : "PUBLISH", std::move(c), envelope));
         co_return co_await done(redis_.exec_all(std::move(cmds)));
     }
 
     command_link& redis_;
     bool tutorial_bus_;  // the tutorial's events go on `MESSAGES` (chat/routing.hpp)
+    const keys::layout& k_;
+    const script_set& lua_;
 };
 
 }  // namespace
 
-std::unique_ptr<chat::store> make_chat_store(command_link& redis, bool tutorial_bus) {
-    return std::make_unique<redis_chat_store>(redis, tutorial_bus);
+std::unique_ptr<chat::store> make_chat_store(command_link& redis, bool tutorial_bus,
+                                             const keys::layout& layout) {
+    return std::make_unique<redis_chat_store>(redis, tutorial_bus, layout);
 }
 
 }  // namespace redchat::redis

@@ -4,12 +4,15 @@
 #include <memory>
 
 #include "chat/store.hpp"
+#include "redis/keys.hpp"
 
 namespace redchat::redis {
 
 class command_link;
 
-// `tutorial_bus`: the tutorial's own events go on `MESSAGES` (chat/routing.hpp).
-std::unique_ptr<chat::store> make_chat_store(command_link& redis, bool tutorial_bus = true);
+// `tutorial_bus`: the tutorial's own events go on `MESSAGES` (chat/routing.hpp). `layout`: the
+// tutorial's key names on one Redis, hash-tagged ones on a cluster (redis/keys.hpp).
+std::unique_ptr<chat::store> make_chat_store(command_link& redis, bool tutorial_bus = true,
+                                             const keys::layout& layout = keys::single_redis);
 
 }  // namespace redchat::redis

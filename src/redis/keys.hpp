@@ -1,8 +1,13 @@
 #pragma once
-// The Redis key layout shared with the reference servers (compat-spec §4) and our additive
-// keys (docs/redis-schema.md). Every key name is spelled here and nowhere else: the Lua scripts
-// of chat_store.cpp, which build `user:{id}` keys from ids and publish on the channel, get the
-// prefixes and the channel name from here (see lua_script there).
+// The Redis key layout: the one shared with the reference servers (compat-spec §4) plus our
+// additive keys (docs/redis-schema.md), and its Redis Cluster form. Every key name is spelled
+// here and nowhere else: the Lua scripts of chat_store.cpp, which build keys from ids, get
+// their key functions from lua_prelude().
+//
+// On a cluster every script's keys must share a hash slot, so the cluster layout puts hash tags
+// in the names: a room's keys carry `{<room id>}`, a user's `{<user id>}`, presence's
+// `{presence}`, login throttling's `{login}`. A tutorial server cannot use a cluster, so that
+// layout need not be the tutorial's.
 
 #include <string>
 #include <string_view>
@@ -10,74 +15,91 @@
 namespace redchat::redis::keys {
 
 inline constexpr std::string_view total_users = "total_users";
-inline constexpr std::string_view online_users = "online_users";
 inline constexpr std::string_view messages_channel = "MESSAGES";
-
-inline std::string username(std::string_view name) {
-    return "username:" + std::string(name);
-}
-inline constexpr std::string_view user_prefix = "user:";
-inline constexpr std::string_view rooms_suffix = ":rooms";
-
-inline std::string user(std::string_view id) {
-    return std::string(user_prefix) + std::string(id);
-}
-inline std::string user_rooms(std::string_view id) {
-    return user(id) + std::string(rooms_suffix);
-}
-inline constexpr std::string_view room_prefix = "room:";
-inline std::string room(std::string_view id) {
-    return std::string(room_prefix) + std::string(id);
-}
-inline std::string room_name(std::string_view id) {
-    return "room:" + std::string(id) + ":name";
-}
-inline std::string session(std::string_view id) {
-    return "session:" + std::string(id);
-}
-
-// Ours (docs/redis-schema.md): ordering state and presence bookkeeping.
-inline std::string room_last(std::string_view id) {
-    return "redchat:room-last:" + std::string(id);
-}
-inline constexpr std::string_view presence_counts = "redchat:presence:counts";
-inline constexpr std::string_view presence_instances = "redchat:presence:instances";
-inline std::string presence_of(std::string_view instance) {
-    return "redchat:presence:" + std::string(instance);
-}
-inline std::string failures(std::string_view key) {
-    return "redchat:failures:" + std::string(key);
-}
-inline std::string lockout(std::string_view key) {
-    return "redchat:lockout:" + std::string(key);
-}
-inline std::string instance_alive(std::string_view instance) {
-    return "redchat:instance:" + std::string(instance);
-}
-
-// Ours, for the features beyond the tutorial (docs/redis-schema.md). Our pub/sub channels are
-// named in chat/routing.hpp.
-// Per room, each reader's read position (a message date).
-inline constexpr std::string_view reads_prefix = "redchat:reads:";
-inline std::string reads(std::string_view room_id) {
-    return std::string(reads_prefix) + std::string(room_id);
-}
-// Group rooms: the group's owner (a hash, for more fields later) and its members.
-inline std::string group(std::string_view room_id) {
-    return "redchat:group:" + std::string(room_id);
-}
-inline std::string group_members(std::string_view room_id) {
-    return "redchat:group:" + std::string(room_id) + ":members";
-}
+// The value of `username:<name>` is "user:<id>" in both layouts.
+inline constexpr std::string_view user_value_prefix = "user:";
 // The name index for search: a sorted set of "<search key>\0<user id>", all scores 0.
 inline constexpr std::string_view usernames_index = "redchat:usernames";
-// Per room: message id -> its reactions, {"<emoji>":["<user id>",...]}.
-inline std::string reactions(std::string_view room_id) {
-    return "redchat:reactions:" + std::string(room_id);
-}
-// A message stored for a sender's client id (reliable send): its JSON, for a day.
-inline std::string sent(std::string_view user_id, std::string_view client_id) {
-    return "redchat:sent:" + std::string(user_id) + ":" + std::string(client_id);
-}
+
+class layout {
+  public:
+    explicit constexpr layout(bool cluster) : cluster_(cluster) {}
+    bool cluster() const { return cluster_; }
+
+    std::string username(std::string_view name) const { return cat("username:", name); }
+    std::string user(std::string_view id) const { return tagged("user:", id); }
+    std::string user_rooms(std::string_view id) const { return user(id) + ":rooms"; }
+    std::string room(std::string_view id) const { return tagged("room:", id); }
+    std::string room_name(std::string_view id) const { return room(id) + ":name"; }
+    std::string session(std::string_view id) const { return cat("session:", id); }
+
+    // Ours: ordering state, reads, reactions, groups (per room); reliable send (per room and
+    // sender, so that the message script sees it).
+    std::string room_last(std::string_view id) const { return tagged("redchat:room-last:", id); }
+    std::string reads(std::string_view room_id) const { return tagged("redchat:reads:", room_id); }
+    std::string reactions(std::string_view room_id) const {
+        return tagged("redchat:reactions:", room_id);
+    }
+    std::string group(std::string_view room_id) const { return tagged("redchat:group:", room_id); }
+    std::string group_members(std::string_view room_id) const {
+        return group(room_id) + ":members";
+    }
+    std::string sent(std::string_view room_id, std::string_view user_id,
+                     std::string_view client_id) const {
+        std::string out = cluster_ ? tagged("redchat:sent:", room_id) + ":" : "redchat:sent:";
+        out.append(user_id);
+        out.push_back(':');
+        out.append(client_id);
+        return out;
+    }
+
+    // Presence bookkeeping: one slot on a cluster.
+    std::string online_users() const {
+        return cluster_ ? "redchat:{presence}:online" : "online_users";
+    }
+    std::string presence_counts() const { return presence("counts"); }
+    std::string presence_instances() const { return presence("instances"); }
+    std::string presence_of(std::string_view instance) const { return presence(instance); }
+    std::string instance_alive(std::string_view instance) const {
+        return cluster_ ? cat("redchat:{presence}:alive:", instance)
+                        : cat("redchat:instance:", instance);
+    }
+
+    // Login throttling: one slot on a cluster (a login's checks are counted in one script).
+    std::string failures(std::string_view key) const { return login("failures:", key); }
+    std::string lockout(std::string_view key) const { return login("lockout:", key); }
+
+    // Lua functions building the keys scripts derive from ids: user_key, user_rooms_key,
+    // room_key, reads_key.
+    std::string lua_prelude() const;
+
+  private:
+    static std::string cat(std::string_view a, std::string_view b) {
+        std::string out(a);
+        out.append(b);
+        return out;
+    }
+    std::string tagged(std::string_view prefix, std::string_view id) const {
+        std::string out(prefix);
+        if (cluster_)
+            out.push_back('{');
+        out.append(id);
+        if (cluster_)
+            out.push_back('}');
+        return out;
+    }
+    std::string presence(std::string_view what) const {
+        return cat(cluster_ ? "redchat:{presence}:" : "redchat:presence:", what);
+    }
+    std::string login(std::string_view what, std::string_view key) const {
+        return cat(cluster_ ? "redchat:{login}:" : "redchat:", cat(what, key));
+    }
+
+    bool cluster_;
+};
+
+// The tutorial's layout (one Redis) and the cluster's.
+inline constexpr layout single_redis{false};
+inline constexpr layout redis_cluster{true};
 
 }  // namespace redchat::redis::keys

@@ -4,6 +4,7 @@
 
 #include "chat/routing.hpp"
 #include "redis/cluster.hpp"
+#include "redis/keys.hpp"
 
 namespace redchat::redis::cluster {
 namespace {
@@ -133,6 +134,52 @@ TEST(cluster, a_channel_hashes_like_its_room_user_or_presence) {
     EXPECT_EQ(key_slot(routing::user_channel("42")), key_slot("42"));
     EXPECT_EQ(key_slot(routing::presence_channel), key_slot("presence"));
     EXPECT_EQ(key_slot(routing::presence_channel_of("42")), key_slot("presence"));
+}
+
+TEST(keys, one_redis_keeps_the_tutorials_names) {
+    const auto& k = keys::single_redis;
+    EXPECT_EQ(k.username("Pablo"), "username:Pablo");
+    EXPECT_EQ(k.user("5"), "user:5");
+    EXPECT_EQ(k.user_rooms("5"), "user:5:rooms");
+    EXPECT_EQ(k.room("1:2"), "room:1:2");
+    EXPECT_EQ(k.room_name("1:2"), "room:1:2:name");
+    EXPECT_EQ(k.online_users(), "online_users");
+    EXPECT_EQ(k.session("abc"), "session:abc");
+    EXPECT_EQ(k.room_last("0"), "redchat:room-last:0");
+    EXPECT_EQ(k.sent("1:2", "1", "c7"), "redchat:sent:1:c7");
+    EXPECT_EQ(k.presence_counts(), "redchat:presence:counts");
+    EXPECT_EQ(k.instance_alive("i"), "redchat:instance:i");
+    EXPECT_EQ(k.failures("user:x"), "redchat:failures:user:x");
+    EXPECT_EQ(k.lua_prelude(),
+              "local function user_key(id) return 'user:' .. id end\n"
+              "local function user_rooms_key(id) return 'user:' .. id .. ':rooms' end\n"
+              "local function room_key(id) return 'room:' .. id end\n"
+              "local function reads_key(id) return 'redchat:reads:' .. id end\n");
+}
+
+TEST(keys, on_a_cluster_what_one_script_touches_shares_a_slot) {
+    namespace routing = chat::routing;
+    const auto& k = keys::redis_cluster;
+    for (const std::string room : {"0", "1:2", "g0123456789abcdef"}) {
+        const auto slot = key_slot(k.room(room));
+        for (const auto& key :
+             {k.room_name(room), k.room_last(room), k.reads(room), k.reactions(room), k.group(room),
+              k.group_members(room), k.sent(room, "7", "c1"), routing::room_channel(room)}) {
+            EXPECT_EQ(key_slot(key), slot) << key;
+        }
+    }
+    EXPECT_EQ(k.room("1:2"), "room:{1:2}");
+    EXPECT_EQ(key_slot(k.user_rooms("7")), key_slot(k.user("7")));
+    EXPECT_EQ(key_slot(routing::user_channel("7")), key_slot(k.user("7")));
+    const auto presence = key_slot(k.online_users());
+    for (const auto& key :
+         {k.presence_counts(), k.presence_instances(), k.presence_of("i"), k.instance_alive("i"),
+          std::string(routing::presence_channel), routing::presence_channel_of("7")}) {
+        EXPECT_EQ(key_slot(key), presence) << key;
+    }
+    EXPECT_EQ(key_slot(k.failures("user:x")), key_slot(k.lockout("address:y")));
+    EXPECT_TRUE(k.lua_prelude().starts_with(
+        "local function user_key(id) return 'user:{' .. id .. '}' end\n"));
 }
 
 }  // namespace
