@@ -1,11 +1,14 @@
 #include "redis/chat_store.hpp"
 
+#include <boost/json/parse.hpp>
+
 #include <charconv>
 #include <cmath>
 
 #include "chat/bus_event.hpp"
 #include "chat/message.hpp"
 #include "chat/routing.hpp"
+#include "chat/rules.hpp"
 #include "core/random_id.hpp"
 #include "core/sha1.hpp"
 #include "redis/command_link.hpp"
@@ -33,6 +36,14 @@ if #newest > 0 then redis.call('HSET', reads_key('0'), id, newest[2]) end
 return id
 )lua";
 
+// On a cluster, registration is in single-slot steps (see create_user): this one gives the new
+// user General's newest message as its read position. KEYS: General's zset, its reads hash.
+// ARGV: the user id.
+constexpr std::string_view join_general_script = R"lua(
+local newest = redis.call('ZREVRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+if #newest > 0 then redis.call('HSET', KEYS[2], ARGV[1], newest[2]) end
+)lua";
+
 // Builds a command from strings and literals. (A braced list of literals inside a coroutine
 // trips a GCC 12 bug, "array used as initializer"; a function template does not.)
 template <typename... Parts>
@@ -53,6 +64,10 @@ constexpr std::string_view publish_lua_prelude = R"lua(
 local function publish_to(channels, envelope)
   for channel in string.gmatch(channels, '%S+') do redis.call('@PUBLISH@', channel, envelope) end
 end
+local function username_of(uid)
+  if @CLUSTER@ then return redis.call('HGET', '@PRESENCE_NAMES@', uid) or '' end
+  return redis.call('HGET', user_key(uid), 'username') or ''
+end
 local function publish_presence(routed, uid, envelope)
   if routed then
     redis.call('@PUBLISH@', '@PRESENCE@', envelope)
@@ -66,15 +81,17 @@ end
 // Stores and publishes a message atomically. The date is the server's clock, raised to 1 ms
 // after the room's last date when needed, so dates (and scores) are unique and increasing per
 // room; the id starts with the date in milliseconds, which makes it a stable paging cursor.
-// The sender has read the room up to the new message. With a client id (a 4th key, '' for
-// none), a repeat returns the message stored the first time and publishes nothing. A group
+// The sender has read the room up to the new message. With a client id (a 4th key, and '1' in
+// ARGV[10]), a repeat returns the message stored the first time and publishes nothing. A group
 // room (a 5th key, its members) takes messages only from members.
-// KEYS: room zset, room-last, reads hash, sent key or '' [, group members]. ARGV: now, random
-// suffix, roomId, from, text (JSON-quoted), serverId, then the sender's id, the sent key's
-// TTL and the channels to publish on. Returns {json, first in room, 0}, {stored json, 0, 1} for a
+// KEYS: room zset, room-last, reads hash, sent key (without a client id any key of the room's
+// slot, unused) [, group members]. ARGV: now, random suffix, roomId, from, text (JSON-quoted),
+// serverId, then the sender's id, the sent key's TTL, the channels to publish on, and '1' with
+// a client id. Returns {json, first in room, 0}, {stored json, 0, 1} for a
 // repeat, {'', 0, 2} for a sender who is no member.
 constexpr std::string_view post_message_script = R"lua(
-if KEYS[4] ~= '' then
+local once = ARGV[10] == '1'
+if once then
   local stored = redis.call('GET', KEYS[4])
   if stored then return {stored, 0, 1} end
 end
@@ -91,7 +108,7 @@ local json = '{"id":"' .. id .. '","roomId":' .. ARGV[3] .. ',"from":' .. ARGV[4
 redis.call('ZADD', KEYS[1], date, json)
 publish_to(ARGV[9], '{"serverId":' .. ARGV[6] .. ',"type":"message","data":' .. json .. '}')
 redis.call('HSET', KEYS[3], ARGV[7], date)
-if KEYS[4] ~= '' then redis.call('SET', KEYS[4], json, 'EX', ARGV[8]) end
+if once then redis.call('SET', KEYS[4], json, 'EX', ARGV[8]) end
 if first then return {json, 1, 0} end
 return {json, 0, 0}
 )lua";
@@ -187,6 +204,7 @@ return {'ok', json}
 // its JSON is built here, where the state is. The helpers below are shared by every group
 // script (prepended to each).
 constexpr std::string_view group_lua_prelude = R"lua(
+local CLUSTER = @CLUSTER@
 local function json_list(list)
   local out = {}
   for i, v in ipairs(list) do out[i] = cjson.encode(v) end
@@ -201,14 +219,17 @@ local function announce(room, server, removed)
     json_list(members) .. ',"removed":' .. json_list(removed) .. '}'
   -- On the channel of every user it concerns: the new members' sockets are not in the room yet.
   local envelope = '{"serverId":' .. server .. ',"type":"group.changed","data":' .. data .. '}'
-  for _, list in ipairs({members, removed}) do
-    for _, uid in ipairs(list) do
-      redis.call('@PUBLISH@', '@USER_CHANNEL@' .. uid .. '}', envelope)
+  if not CLUSTER then  -- on a cluster the users' channels are in other slots: the store publishes
+    for _, list in ipairs({members, removed}) do
+      for _, uid in ipairs(list) do
+        redis.call('@PUBLISH@', '@USER_CHANNEL@' .. uid .. '}', envelope)
+      end
     end
   end
   return {'ok', data}
 end
 local function known_users(from)
+  if CLUSTER then return nil end  -- checked by the store first: users are in other slots
   for i = from, #ARGV do
     if redis.call('EXISTS', user_key(ARGV[i])) == 0 then return ARGV[i] end
   end
@@ -230,8 +251,10 @@ if redis.call('SCARD', KEYS[2]) > tonumber(ARGV[5]) then
 end
 redis.call('HSET', KEYS[1], 'owner', ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3])
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-  redis.call('SADD', user_rooms_key(id), ARGV[1])
+if not CLUSTER then  -- on a cluster the store adds the room to each member's set
+  for _, id in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+    redis.call('SADD', user_rooms_key(id), ARGV[1])
+  end
 end
 return announce(ARGV[1], ARGV[4], {})
 )lua";
@@ -257,7 +280,7 @@ elseif op == 'add' then
   if count > tonumber(ARGV[5]) then return {'too_many'} end
   for i = 6, #ARGV do
     redis.call('SADD', KEYS[2], ARGV[i])
-    redis.call('SADD', user_rooms_key(ARGV[i]), ARGV[1])
+    if not CLUSTER then redis.call('SADD', user_rooms_key(ARGV[i]), ARGV[1]) end
   end
 elseif op == 'remove' then
   local member = ARGV[5]
@@ -266,7 +289,7 @@ elseif op == 'remove' then
     return {'forbidden'}
   end
   if redis.call('SREM', KEYS[2], member) == 0 then return {'not_member'} end
-  redis.call('SREM', user_rooms_key(member), ARGV[1])
+  if not CLUSTER then redis.call('SREM', user_rooms_key(member), ARGV[1]) end
   removed = {member}
   if member == owner then
     local heir = nil
@@ -321,6 +344,17 @@ end
 return out
 )lua";
 
+// One room's part of read_state_script, on a cluster where a user's rooms are in other slots.
+// KEYS: the room's reads hash, its zset. ARGV: the user id. Returns {position or '', count,
+// newest score or ''}.
+constexpr std::string_view read_state_room_script = R"lua(
+local pos = redis.call('HGET', KEYS[1], ARGV[1])
+local n
+if pos then n = redis.call('ZCOUNT', KEYS[2], '(' .. pos, '+inf') else n = redis.call('ZCARD', KEYS[2]) end
+local top = redis.call('ZREVRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+return {pos or '', n, top[2] or ''}
+)lua";
+
 // Sessions: "<user id> <absolute deadline, Redis unix seconds>", with the idle TTL as the key's
 // expiry. Redis's clock decides, so every instance agrees.
 // KEYS: session. ARGV: user id, idle ttl, max age.
@@ -360,6 +394,7 @@ return v
 // instance registers itself (and its heartbeat) here, so that it is swept if it dies even before
 // its first heartbeat.
 constexpr std::string_view presence_join_script = R"lua(
+if @CLUSTER@ then redis.call('HSET', '@PRESENCE_NAMES@', ARGV[1], ARGV[6]) end
 redis.call('SADD', KEYS[4], ARGV[3])
 redis.call('SET', KEYS[5], '1', 'EX', ARGV[4], 'NX')
 redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
@@ -396,7 +431,7 @@ local have = {}
 local entries = redis.call('HGETALL', KEYS[1])
 for i = 1, #entries, 2 do have[entries[i]] = tonumber(entries[i + 1]) or 0 end
 local function announce(uid, online)
-  local name = redis.call('HGET', user_key(uid), 'username') or ''
+  local name = username_of(uid)
   local kind = online and 'user.connected' or 'user.disconnected'
   publish_presence(ARGV[4] == '1', uid, '{"serverId":' .. ARGV[3] .. ',"type":"' .. kind ..
     '","data":{"id":' .. cjson.encode(uid) .. ',"username":' .. cjson.encode(name) ..
@@ -449,7 +484,7 @@ for i = 1, #entries, 2 do
   if total <= 0 then
     redis.call('HDEL', KEYS[2], uid)
     redis.call('SREM', KEYS[3], uid)
-    local name = redis.call('HGET', user_key(uid), 'username') or ''
+    local name = username_of(uid)
     publish_presence(ARGV[3] == '1', uid, '{"serverId":' .. ARGV[2] ..
       ',"type":"user.disconnected","data":{"id":' .. cjson.encode(uid) .. ',"username":' ..
       cjson.encode(name) .. ',"online":false}}')
@@ -503,15 +538,19 @@ end
 // then `text` with its tokens replaced: `@USER_VALUE@` (`user:`, how `username:<name>` names its
 // user), `@CHANNEL@` (`MESSAGES`), `@NAMES@` (the name index), `@PUBLISH@` (SPUBLISH on a
 // cluster, whose channels are sharded), and the routed channels' `@USER_CHANNEL@` (up to the
-// user id, which a `}` closes) and `@PRESENCE@`.
+// user id, which a `}` closes) and `@PRESENCE@`; `@CLUSTER@` (true or false) and
+// `@PRESENCE_NAMES@` (keys::layout::presence_names).
 std::string script_text(std::string_view text, const keys::layout& layout) {
     std::string out = layout.lua_prelude();
+    const std::string presence_names = layout.presence_names();
     out.append(text);
     const std::pair<std::string_view, std::string_view> names[] = {
         {"@USER_VALUE@", keys::user_value_prefix},
         {"@CHANNEL@", keys::messages_channel},
         {"@NAMES@", keys::usernames_index},
         {"@PUBLISH@", layout.cluster() ? "SPUBLISH" : "PUBLISH"},
+        {"@CLUSTER@", layout.cluster() ? "true" : "false"},
+        {"@PRESENCE_NAMES@", presence_names},
         {"@USER_CHANNEL@", chat::routing::user_prefix},
         {"@PRESENCE@", chat::routing::presence_channel},
     };
@@ -558,11 +597,14 @@ struct script_set {
           presence_sweep(joined({publish_lua_prelude, presence_sweep_script}), k),
           presence_rewrite(joined({publish_lua_prelude, presence_rewrite_script}), k),
           login_attempt(login_attempt_script, k),
-          login_success(login_success_script, k) {}
+          login_success(login_success_script, k),
+          join_general(join_general_script, k),
+          read_state_room(read_state_room_script, k) {}
 
     lua_script create_user, put_session, session_user, post_message, mark_read, read_state,
         create_group, change_group, index_usernames, edit_message, toggle_reaction, presence_join,
-        presence_leave, presence_sweep, presence_rewrite, login_attempt, login_success;
+        presence_leave, presence_sweep, presence_rewrite, login_attempt, login_success,
+        join_general, read_state_room;
 };
 
 const script_set& scripts_for(const keys::layout& k) {
@@ -615,6 +657,8 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::optional<chat::user>> create_user(std::string username, std::string hash) override {
+        if (k_.cluster())
+            co_return co_await create_user_in_steps(std::move(username), std::move(hash));
         auto r = co_await eval(lua_.create_user,
                                cmd("2", k_.username(username), keys::total_users, username, hash));
         if (!r)
@@ -625,6 +669,44 @@ class redis_chat_store final : public chat::store {
         if (!id)
             co_return make_error_code(errc::redis_protocol);
         co_return chat::user{std::to_string(*id), username};
+    }
+
+    // On a cluster, where the name, the counter and the user's keys are in different slots: the
+    // user's keys first, then the name (SET NX, the step that decides who gets it), then the
+    // index and General's read position. A name taken meanwhile deletes the keys made for it; a
+    // crash between the steps leaves unreachable keys at worst, never a name without a user.
+    task<std::optional<chat::user>> create_user_in_steps(std::string username, std::string hash) {
+        auto next = co_await redis_.exec(cmd("INCR", keys::total_users));
+        if (!next)
+            co_return next.error();
+        const auto number = next->as_integer();
+        if (!number)
+            co_return make_error_code(errc::redis_protocol);
+        const std::string id = std::to_string(*number);
+        std::vector<command> user_keys;
+        user_keys.push_back(cmd("HSET", k_.user(id), "username", username, "password", hash));
+        user_keys.push_back(cmd("SADD", k_.user_rooms(id), "0"));
+        auto made = co_await redis_.exec_all(std::move(user_keys));
+        if (!made)
+            co_return made.error();
+        auto claimed = co_await redis_.exec(
+            cmd("SET", k_.username(username), std::string(keys::user_value_prefix) + id, "NX"));
+        if (!claimed)
+            co_return claimed.error();
+        if (claimed->is_nil()) {
+            (void)co_await redis_.exec(cmd("DEL", k_.user(id), k_.user_rooms(id)));
+            co_return std::optional<chat::user>{};
+        }
+        std::string entry = chat::search_key(username);
+        entry.push_back('\0');
+        entry.append(id);
+        auto indexed = co_await redis_.exec(cmd("ZADD", keys::usernames_index, "0", entry));
+        if (!indexed)
+            co_return indexed.error();
+        auto general = co_await eval(lua_.join_general, cmd("2", k_.room("0"), k_.reads("0"), id));
+        if (!general)
+            co_return general.error();
+        co_return chat::user{id, username};
     }
 
     task<std::vector<std::optional<std::string>>> usernames(std::vector<std::string> ids) override {
@@ -780,14 +862,16 @@ class redis_chat_store final : public chat::store {
         // On every message: one allocation for the whole command. (Statements, not conditional
         // expressions with temporaries: GCC 12 miscompiles those in coroutines.)
         command c;
-        c.reserve(15);
+        c.reserve(16);
         c.emplace_back(group ? "5" : "4");
         c.push_back(k_.room(room_id));
         c.push_back(k_.room_last(room_id));
         c.push_back(k_.reads(room_id));
-        c.emplace_back();  // the sent key, or '' without a client id
-        if (!client_id.empty())
-            c.back() = k_.sent(room_id, from, client_id);
+        // The sent key; without a client id a key of the room's slot stands in (unused).
+        if (client_id.empty())
+            c.push_back(k_.room_last(room_id));
+        else
+            c.push_back(k_.sent(room_id, from, client_id));
         if (group)
             c.push_back(k_.group_members(room_id));
         c.push_back(chat::format_date(now));
@@ -798,7 +882,11 @@ class redis_chat_store final : public chat::store {
         c.push_back(chat::json_quote(server_id));
         c.push_back(from);
         c.push_back(std::to_string(sent_ttl.count()));
-        c.push_back(channels(chat::routing::room_event_channels(room_id, !group, tutorial_bus_)));
+        c.push_back(channels(event_channels(room_id, !group)));
+        if (client_id.empty())
+            c.emplace_back("0");
+        else
+            c.emplace_back("1");
         auto r = co_await eval(lua_.post_message, std::move(c));
         if (!r)
             co_return r.error();
@@ -817,9 +905,10 @@ class redis_chat_store final : public chat::store {
         command c =
             cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id), room_id,
                 owner, name, chat::json_quote(server_id), std::to_string(max_members));
-        for (auto& m : members)
-            c.push_back(std::move(m));
-        co_return group_result(co_await eval(lua_.create_group, std::move(c)));
+        for (const auto& m : members)
+            c.push_back(m);
+        co_return co_await group_call(lua_.create_group, std::move(c), std::move(members),
+                                      std::move(server_id));
     }
 
     task<std::optional<chat::group_info>> group(std::string room_id) override {
@@ -842,10 +931,9 @@ class redis_chat_store final : public chat::store {
 
     task<chat::group_change> rename_group(std::string room_id, std::string actor, std::string name,
                                           std::string server_id) override {
-        co_return group_result(co_await eval(
-            lua_.change_group,
-            cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id), room_id,
-                actor, chat::json_quote(server_id), "rename", name)));
+        command c = cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id),
+                        room_id, actor, chat::json_quote(server_id), "rename", name);
+        co_return co_await group_call(lua_.change_group, std::move(c), {}, std::move(server_id));
     }
 
     task<chat::group_change> add_group_members(std::string room_id, std::string actor,
@@ -855,18 +943,18 @@ class redis_chat_store final : public chat::store {
         command c =
             cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id), room_id,
                 actor, chat::json_quote(server_id), "add", std::to_string(max_members));
-        for (auto& m : members)
-            c.push_back(std::move(m));
-        co_return group_result(co_await eval(lua_.change_group, std::move(c)));
+        for (const auto& m : members)
+            c.push_back(m);
+        co_return co_await group_call(lua_.change_group, std::move(c), std::move(members),
+                                      std::move(server_id));
     }
 
     task<chat::group_change> remove_group_member(std::string room_id, std::string actor,
                                                  std::string member,
                                                  std::string server_id) override {
-        co_return group_result(co_await eval(
-            lua_.change_group,
-            cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id), room_id,
-                actor, chat::json_quote(server_id), "remove", member)));
+        command c = cmd("3", k_.group(room_id), k_.group_members(room_id), k_.room_name(room_id),
+                        room_id, actor, chat::json_quote(server_id), "remove", member);
+        co_return co_await group_call(lua_.change_group, std::move(c), {}, std::move(server_id));
     }
 
     task<chat::message_change> edit_message(std::string room_id, std::string message_id,
@@ -878,10 +966,9 @@ class redis_chat_store final : public chat::store {
         std::string quoted;
         if (!remove)
             quoted = chat::json_quote(text);
-        command c =
-            cmd("2", k_.room(room_id), k_.reactions(room_id), chat::format_date(score), message_id,
-                author, quoted, chat::format_date(now), chat::json_quote(server_id),
-                channels(chat::routing::room_event_channels(room_id, false, false)));
+        command c = cmd("2", k_.room(room_id), k_.reactions(room_id), chat::format_date(score),
+                        message_id, author, quoted, chat::format_date(now),
+                        chat::json_quote(server_id), channels(event_channels(room_id, false)));
         co_return change_result(co_await eval(lua_.edit_message, std::move(c)));
     }
 
@@ -893,7 +980,7 @@ class redis_chat_store final : public chat::store {
             lua_.toggle_reaction,
             cmd("2", k_.room(room_id), k_.reactions(room_id), chat::format_date(score), message_id,
                 user_id, emoji, std::to_string(max_kinds), chat::json_quote(server_id), room_id,
-                channels(chat::routing::room_event_channels(room_id, false, false)))));
+                channels(event_channels(room_id, false)))));
     }
 
     task<std::vector<std::optional<std::string>>> reactions(
@@ -936,6 +1023,10 @@ class redis_chat_store final : public chat::store {
     }
 
     task<std::size_t> index_usernames() override {
+        // For users registered by tutorial servers, which cannot use a cluster: there, every
+        // user is indexed when registered.
+        if (k_.cluster())
+            co_return std::size_t{0};
         std::string cursor = "0";
         std::size_t seen = 0;
         do {
@@ -956,8 +1047,7 @@ class redis_chat_store final : public chat::store {
     }
 
     task<void> publish_event(std::string room_id, std::string envelope) override {
-        co_return co_await publish_on(chat::routing::room_event_channels(room_id, false, false),
-                                      std::move(envelope));
+        co_return co_await publish_on(event_channels(room_id, false), std::move(envelope));
     }
 
     task<std::vector<std::string>> room_messages_after(std::string room_id, double after,
@@ -977,10 +1067,20 @@ class redis_chat_store final : public chat::store {
             after = envelope.substr(at + 6);
             envelope.resize(at);
         }
-        auto r = co_await eval(
-            lua_.mark_read,
-            cmd("2", k_.room(room_id), k_.reads(room_id), user_id, chat::format_date(position),
-                envelope, after, channels(chat::routing::read_channels(room_id, user_id))));
+        // On a cluster a read in General goes to the reader's channel, in another slot: it is
+        // published after the script.
+        const bool after_script = k_.cluster() && room_id == chat::general_room_id;
+        std::string targets;
+        if (!after_script && k_.cluster())
+            targets = chat::routing::room_channel(room_id);
+        else if (!after_script)
+            targets = channels(chat::routing::read_channels(room_id, user_id));
+        std::string before_date;
+        if (!after_script)
+            before_date = envelope;
+        auto r = co_await eval(lua_.mark_read,
+                               cmd("2", k_.room(room_id), k_.reads(room_id), user_id,
+                                   chat::format_date(position), before_date, after, targets));
         if (!r)
             co_return r.error();
         if (r->is_nil())
@@ -988,10 +1088,18 @@ class redis_chat_store final : public chat::store {
         auto date = r->as_string();
         if (!date)
             co_return make_error_code(errc::redis_protocol);
+        if (after_script && !envelope.empty()) {
+            std::vector<std::string> reader(1, chat::routing::user_channel(user_id));
+            auto published = co_await publish_on(std::move(reader), envelope + *date + after);
+            if (!published)
+                co_return published.error();
+        }
         co_return chat::parse_date(*date);
     }
 
     task<std::vector<chat::room_read_state>> read_state(std::string user_id) override {
+        if (k_.cluster())
+            co_return co_await read_state_per_room(std::move(user_id));
         auto r = co_await eval(lua_.read_state, cmd("1", k_.user_rooms(user_id), user_id));
         if (!r)
             co_return r.error();
@@ -1015,6 +1123,45 @@ class redis_chat_store final : public chat::store {
         co_return out;
     }
 
+    // On a cluster a user's rooms are in other slots than the user: one script per room, sent
+    // together (each node's share in one pipeline).
+    task<std::vector<chat::room_read_state>> read_state_per_room(std::string user_id) {
+        auto rooms = co_await strings(cmd("SMEMBERS", k_.user_rooms(user_id)));
+        if (!rooms)
+            co_return rooms.error();
+        std::vector<command> cmds;
+        for (const auto& room : *rooms) {
+            cmds.push_back(cmd("EVALSHA", lua_.read_state_room.sha, "2", k_.reads(room),
+                               k_.room(room), user_id));
+        }
+        auto r = co_await redis_.exec_all(cmds);
+        if (!r && r.error() == make_error_code(errc::redis_noscript)) {
+            // Not loaded on some node yet: EVAL loads it there.
+            for (auto& c : cmds) {
+                c[0] = "EVAL";
+                c[1] = lua_.read_state_room.body;
+            }
+            r = co_await redis_.exec_all(std::move(cmds));
+        }
+        if (!r)
+            co_return r.error();
+        std::vector<chat::room_read_state> out;
+        for (std::size_t i = 0; i < rooms->size(); ++i) {
+            const auto& e = (*r)[i].elements;
+            if (e.size() != 3 || !e[0].as_string() || !e[2].as_string())
+                co_return make_error_code(errc::redis_protocol);
+            chat::room_read_state st;
+            st.room_id = (*rooms)[i];
+            if (!e[0].str.empty())
+                st.read = chat::parse_date(e[0].str);
+            st.unread = e[1].as_integer().value_or(0);
+            if (!e[2].str.empty())
+                st.newest = chat::parse_date(e[2].str);
+            out.push_back(std::move(st));
+        }
+        co_return out;
+    }
+
     task<std::vector<std::pair<std::string, double>>> room_reads(std::string room_id) override {
         auto r = co_await strings(cmd("HGETALL", k_.reads(room_id)));
         if (!r)
@@ -1034,7 +1181,8 @@ class redis_chat_store final : public chat::store {
                  cmd("5", k_.presence_of(instance_id), k_.presence_counts(), k_.online_users(),
                      k_.presence_instances(), k_.instance_alive(instance_id), user_id, envelope,
                      instance_id, std::to_string(ttl.count()),
-                     channels(chat::routing::presence_channels(user_id, tutorial_bus_)))));
+                     channels(chat::routing::presence_channels(user_id, tutorial_bus_)),
+                     username_in(envelope))));
     }
 
     task<void> presence_leave(std::string instance_id, std::string user_id,
@@ -1157,6 +1305,72 @@ class redis_chat_store final : public chat::store {
     }
 
     // A group script's answer: {'ok', data JSON} or {outcome[, user id]}.
+    // A group script. On a cluster the members' keys and channels are in other slots than the
+    // group's, so the steps the script takes on one Redis come before it (the new members
+    // exist) and after it (each member's room set; group.changed on each one's channel), each
+    // idempotent. A crash in between leaves the group right and a member's room list behind,
+    // until the next change of the group.
+    task<chat::group_change> group_call(const lua_script& script, command c,
+                                        std::vector<std::string> new_users, std::string server_id) {
+        if (k_.cluster() && !new_users.empty()) {
+            std::vector<command> checks;
+            for (const auto& u : new_users)
+                checks.push_back(cmd("EXISTS", k_.user(u)));
+            auto exist = co_await redis_.exec_all(std::move(checks));
+            if (!exist)
+                co_return exist.error();
+            for (std::size_t i = 0; i < new_users.size(); ++i) {
+                if ((*exist)[i].as_integer().value_or(0) == 0) {
+                    chat::group_change missing;
+                    missing.outcome = chat::group_outcome::no_such_user;
+                    missing.user_id = new_users[i];
+                    co_return missing;
+                }
+            }
+        }
+        auto r = co_await eval(script, std::move(c));
+        if (!r)
+            co_return r.error();
+        std::string data;
+        if (r->elements.size() == 2 && r->elements[0].as_string() == "ok")
+            data = r->elements[1].str;
+        auto out = group_result(std::move(r));
+        if (!out || !k_.cluster() || data.empty())
+            co_return out;
+        auto announced = co_await after_group_change(out->group, data, server_id);
+        if (!announced)
+            co_return announced.error();
+        co_return out;
+    }
+
+    task<void> after_group_change(const chat::group_info& group, const std::string& data,
+                                  const std::string& server_id) {
+        std::vector<std::string> removed;
+        boost::system::error_code ec;
+        auto v = boost::json::parse(data, ec);
+        if (!ec && v.is_object()) {
+            if (const auto* list = v.get_object().if_contains("removed");
+                list && list->is_array()) {
+                for (const auto& id : list->get_array()) {
+                    if (id.is_string())
+                        removed.emplace_back(id.get_string());
+                }
+            }
+        }
+        std::vector<command> cmds;
+        for (const auto& m : group.members)
+            cmds.push_back(cmd("SADD", k_.user_rooms(m), group.room_id));
+        for (const auto& m : removed)
+            cmds.push_back(cmd("SREM", k_.user_rooms(m), group.room_id));
+        const std::string envelope = "{\"serverId\":" + chat::json_quote(server_id) +
+                                     ",\"type\":\"group.changed\",\"data\":" + data + "}";
+        for (const auto& m : group.members)
+            cmds.push_back(cmd("SPUBLISH", chat::routing::user_channel(m), envelope));
+        for (const auto& m : removed)
+            cmds.push_back(cmd("SPUBLISH", chat::routing::user_channel(m), envelope));
+        co_return co_await done(redis_.exec_all(std::move(cmds)));
+    }
+
     static result<chat::group_change> group_result(result<reply> r) {
         if (!r)
             return r.error();
@@ -1239,6 +1453,30 @@ class redis_chat_store final : public chat::store {
     }
 
     std::string routed_presence() const { return tutorial_bus_ ? "0" : "1"; }
+
+    // The username of a user.connected envelope (on a cluster the presence scripts keep it, for
+    // the announcements they make later); '' when there is none.
+    std::string username_in(const std::string& envelope) const {
+        if (!k_.cluster())
+            return {};
+        boost::system::error_code ec;
+        auto v = boost::json::parse(envelope, ec);
+        if (ec || !v.is_object())
+            return {};
+        const auto* data = v.get_object().if_contains("data");
+        const auto* name =
+            data && data->is_object() ? data->get_object().if_contains("username") : nullptr;
+        return name && name->is_string() ? std::string(name->get_string()) : std::string();
+    }
+
+    // Where an event in `room_id` is published. On a cluster always on the room's channel: a
+    // script publishes only in its keys' slot, so a private room's events cannot go to its
+    // users' channels from there (chat/routing.hpp has the one-Redis rule).
+    std::vector<std::string> event_channels(const std::string& room_id, bool tutorial_event) const {
+        if (k_.cluster())
+            return {chat::routing::room_channel(room_id)};
+        return chat::routing::room_event_channels(room_id, tutorial_event, tutorial_bus_);
+    }
 
     task<void> publish_on(std::vector<std::string> list, std::string envelope) {
         std::vector<command> cmds;

@@ -60,6 +60,9 @@ class layout {
     std::string presence_counts() const { return presence("counts"); }
     std::string presence_instances() const { return presence("instances"); }
     std::string presence_of(std::string_view instance) const { return presence(instance); }
+    // On a cluster, where a presence script cannot read `user:{<id>}`: the names of users that
+    // came online, for their announcements.
+    std::string presence_names() const { return presence("names"); }
     std::string instance_alive(std::string_view instance) const {
         return cluster_ ? cat("redchat:{presence}:alive:", instance)
                         : cat("redchat:instance:", instance);

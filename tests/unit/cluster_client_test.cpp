@@ -7,10 +7,12 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
 
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -19,7 +21,10 @@
 #include <string>
 #include <vector>
 
+#include "chat/routing.hpp"
+#include "chat/store.hpp"
 #include "core/metrics.hpp"
+#include "redis/chat_store.hpp"
 #include "redis/cluster.hpp"
 #include "redis/cluster_bus.hpp"
 #include "redis/cluster_client.hpp"
@@ -315,6 +320,107 @@ TEST_F(cluster_test, a_killed_master_is_replaced_by_its_replica_with_its_keys_an
     run_until([&] { return published(channel, "after the failover"); });
     run_until([&] { return heard(channel, "after the failover"); });
     run_until([&] { return bus_->ready(); });
+}
+
+// The chat store with the cluster layout, every operation once: no script or command may span
+// two slots (Redis refuses those), and each reads back what the others wrote.
+TEST_F(cluster_test, the_chat_store_runs_on_the_cluster) {
+    auto store = make_chat_store(*client_, false, keys::redis_cluster);
+    auto& db = *store;
+    EXPECT_TRUE(await(db.claim_empty_store()).value());
+    auto pablo = await(db.create_user("Pablo", "hash-p"));
+    ASSERT_TRUE(pablo && *pablo) << (pablo ? "taken" : pablo.error().message());
+    auto joe = await(db.create_user("Joe", "hash-j"));
+    ASSERT_TRUE(joe && *joe);
+    auto again = await(db.create_user("Pablo", "other"));
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(*again);  // taken
+    const auto p = (*pablo)->id;
+    const auto j = (*joe)->id;
+    auto found = await(db.find_user("Pablo"));
+    ASSERT_TRUE(found && *found);
+    EXPECT_EQ((*found)->password_hash, "hash-p");
+    EXPECT_EQ(await(db.usernames({p, j, "999"})).value(),
+              (std::vector<std::optional<std::string>>{"Pablo", "Joe", std::nullopt}));
+    auto matches = await(db.search_users("pa", "", 10));
+    ASSERT_TRUE(matches);
+    ASSERT_EQ(matches->size(), 1u);
+    EXPECT_EQ((*matches)[0].username, "Pablo");
+
+    ASSERT_TRUE(await(db.put_session("s1", p, 60s, 600s)));
+    EXPECT_EQ(await(db.session_user("s1", 60s)).value(), p);
+
+    const std::string room = p + ":" + j;
+    ASSERT_TRUE(await(db.add_room(room, {p, j})));
+    auto rooms = await(db.user_rooms(j));
+    ASSERT_TRUE(rooms);
+    std::sort(rooms->begin(), rooms->end());
+    EXPECT_EQ(*rooms, (std::vector<std::string>{"0", room}));
+    EXPECT_TRUE(await(db.is_room_member(j, room)).value());
+
+    // A private room's message: stored, and published on the room's channel (on a cluster a
+    // script publishes only in its keys' slot).
+    subscribe_and_wait(chat::routing::room_channel(room));
+    auto posted = await(db.post_message(room, p, "hi", 1'800'000'000.0, "srv", "c1", false));
+    ASSERT_TRUE(posted) << posted.error().message();
+    EXPECT_TRUE(posted->first_in_room);
+    auto repeat = await(db.post_message(room, p, "hi", 1'800'000'001.0, "srv", "c1", false));
+    ASSERT_TRUE(repeat);
+    EXPECT_TRUE(repeat->duplicate);
+    run_until([&] { return got_.size() == 1; });
+    auto page = await(db.session_and_page("s1", 60s, room, 0, 10, HUGE_VAL));
+    ASSERT_TRUE(page);
+    EXPECT_EQ(page->user_id, p);
+    ASSERT_EQ(page->messages.size(), 1u);
+
+    auto read = await(db.mark_read(room, j, 1'800'000'000.0, ""));
+    ASSERT_TRUE(read) << read.error().message();
+    auto general = await(db.post_message("0", j, "hello all", 1'800'000'002.0, "srv", "", false));
+    ASSERT_TRUE(general) << general.error().message();
+    auto state = await(db.read_state(p));
+    ASSERT_TRUE(state) << state.error().message();
+    EXPECT_EQ(state->size(), 2u);  // General and the private room
+    for (const auto& r : *state)
+        EXPECT_EQ(r.unread, r.room_id == "0" ? 1 : 0) << r.room_id;
+
+    const std::string group = "g0123456789abcdef";
+    auto made = await(db.create_group(group, p, "team", {j}, 10, "srv"));
+    ASSERT_TRUE(made) << made.error().message();
+    EXPECT_EQ(made->outcome, chat::group_outcome::ok);
+    EXPECT_TRUE(await(db.is_room_member(j, group)).value());
+    auto renamed = await(db.rename_group(group, p, "crew", "srv"));
+    ASSERT_TRUE(renamed);
+    EXPECT_EQ(renamed->group.name, "crew");
+    auto left = await(db.remove_group_member(group, j, j, "srv"));
+    ASSERT_TRUE(left);
+    EXPECT_EQ(left->outcome, chat::group_outcome::ok);
+    EXPECT_FALSE(await(db.is_room_member(j, group)).value());
+    auto in_group =
+        await(db.post_message(group, p, "to the team", 1'800'000'003.0, "srv", "", true));
+    ASSERT_TRUE(in_group) << in_group.error().message();
+
+    const auto id = boost::json::parse(posted->json).at("id").as_string();
+    auto edited = await(db.edit_message(room, std::string(id), 1'800'000'000.0, p, "hi!", false,
+                                        1'800'000'010.0, "srv"));
+    ASSERT_TRUE(edited) << edited.error().message();
+    EXPECT_EQ(edited->outcome, chat::change_outcome::ok);
+    auto reacted =
+        await(db.toggle_reaction(room, std::string(id), 1'800'000'000.0, j, "👍", 8, "srv"));
+    ASSERT_TRUE(reacted) << reacted.error().message();
+    EXPECT_EQ(reacted->outcome, chat::change_outcome::ok);
+
+    ASSERT_TRUE(await(db.presence_join("inst", p, "{}", 30s)));
+    EXPECT_EQ(await(db.online_user_ids()).value(), std::vector<std::string>{p});
+    ASSERT_TRUE(await(db.presence_rewrite("inst", "srv", 30s, {{p, 1}, {j, 2}})));
+    EXPECT_EQ(await(db.online_flags({p, j})).value(), (std::vector<bool>{true, true}));
+    ASSERT_TRUE(await(db.presence_leave("inst", p, "{}")));
+    ASSERT_TRUE(await(db.presence_sweep("inst", "srv", true)));
+    EXPECT_TRUE(await(db.online_user_ids()).value().empty());
+
+    auto wait = await(db.count_login_attempt({{"user:pablo", 5}, {"address:1", 20}}, 900s));
+    ASSERT_TRUE(wait) << wait.error().message();
+    EXPECT_EQ(*wait, 0s);
+    ASSERT_TRUE(await(db.login_succeeded({"user:pablo"}, {"address:1"})));
 }
 
 }  // namespace
