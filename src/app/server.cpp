@@ -35,6 +35,8 @@
 #include "core/random_id.hpp"
 #include "redis/chat_store.hpp"
 #include "redis/client.hpp"
+#include "redis/cluster_bus.hpp"
+#include "redis/cluster_client.hpp"
 #include "socketio/socketio_codec.hpp"
 #include "transport/chat_socket.hpp"
 #include "transport/engineio_server.hpp"
@@ -87,7 +89,7 @@ struct worker {
     std::size_t index = 0;
     io_context_of_worker ioc{1};
     std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
-    std::unique_ptr<redis::client> redis;
+    std::unique_ptr<redis::command_link> redis;  // one Redis, or a cluster
     std::unique_ptr<chat::store> store;
     std::unique_ptr<chat::rest_api> api;
     thread_routes routes;  // outlives the hub, which points to it
@@ -402,7 +404,18 @@ asio::awaitable<void> drain(worker& w, std::chrono::steady_clock::time_point dea
 int run_server(const config::server_config& cfg) {
     std::optional<embedded_redis> own_redis;
     config::redis_endpoint endpoint;
-    if (cfg.redis) {
+    const bool cluster = !cfg.redis_cluster.empty();
+    redis::cluster_client::options cluster_options;
+    if (cluster) {
+        endpoint = cfg.redis_cluster.front();
+        for (const auto& node : cfg.redis_cluster)
+            cluster_options.seeds.push_back({node.host, node.port});
+        cluster_options.username = endpoint.username;
+        cluster_options.password = endpoint.password;
+        cluster_options.timeout = cfg.redis_timeout;
+        spdlog::info("event=redis_configured cluster={} nodes_given={}", endpoint.redacted(),
+                     cfg.redis_cluster.size());
+    } else if (cfg.redis) {
         endpoint = *cfg.redis;
         spdlog::info("event=redis_configured endpoint={}", endpoint.redacted());
     } else {
@@ -443,12 +456,21 @@ int run_server(const config::server_config& cfg) {
         auto w = std::make_unique<worker>();
         w->index = i;
         w->work.emplace(w->ioc.get_executor());
-        w->redis = std::make_unique<redis::client>(
-            w->ioc.get_executor(),
-            redis::client::options{endpoint, cfg.redis_timeout, "redchat-io-" + std::to_string(i),
-                                   &redis_status},
-            stats.for_thread(i));
-        w->store = redis::make_chat_store(*w->redis, cfg.tutorial_bus);
+        const std::string name = "redchat-io-" + std::to_string(i);
+        if (cluster) {
+            auto o = cluster_options;
+            o.name = name;
+            o.reporter = &redis_status;
+            w->redis = std::make_unique<redis::cluster_client>(w->ioc.get_executor(), std::move(o),
+                                                               stats.for_thread(i));
+            w->store = redis::make_chat_store(*w->redis, false, redis::keys::redis_cluster);
+        } else {
+            w->redis = std::make_unique<redis::client>(
+                w->ioc.get_executor(),
+                redis::client::options{endpoint, cfg.redis_timeout, name, &redis_status},
+                stats.for_thread(i));
+            w->store = redis::make_chat_store(*w->redis, cfg.tutorial_bus);
+        }
         w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg, room_rates,
                                                   registration_rates, instance_id);
         w->realtime = std::make_unique<chat::realtime>(*w->store, w->hub, cfg, instance_id,
@@ -473,12 +495,21 @@ int run_server(const config::server_config& cfg) {
         w->eio->set_peers(peers);
 
     worker& home = *workers.front();
-    // The process's one subscriber connection, on thread 0.
+    // The process's one subscriber (on a cluster, one per master), on thread 0.
     // Like every I/O object here, destroyed before the io_context it lives on.
-    std::optional<redis::client> bus;
-    bus.emplace(home.ioc.get_executor(),
-                redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus", &redis_status},
-                stats.for_thread(0));
+    std::unique_ptr<redis::bus_link> bus;
+    if (cluster) {
+        auto o = cluster_options;
+        o.name = "redchat-bus";
+        o.reporter = &redis_status;
+        bus = std::make_unique<redis::cluster_bus>(home.ioc.get_executor(), std::move(o),
+                                                   stats.for_thread(0));
+    } else {
+        bus = std::make_unique<redis::client>(
+            home.ioc.get_executor(),
+            redis::client::options{endpoint, cfg.redis_timeout, "redchat-bus", &redis_status},
+            stats.for_thread(0));
+    }
     bus_state bus_events{bus_lag{{}, instance_id}, {}, false, nullptr};
     bus_lag& lag = bus_events.lag;
     // Routing by room (chat/routing.hpp): each thread's hub says which channels it needs.
@@ -493,9 +524,10 @@ int run_server(const config::server_config& cfg) {
         w->routes.own = &w->ioc;
         w->routes.router = &*router;
         w->routes.index = w->index;
-        w->hub.route_through(&w->routes, cfg.tutorial_bus);
+        // On a cluster a private room's events come on the room's channel (redis-schema.md).
+        w->hub.route_through(&w->routes, cfg.tutorial_bus, cluster);
     }
-    asio::post(home.ioc, [&bus] { bus->start(); });
+    asio::post(home.ioc, [b = bus.get()] { b->start(); });
     // Destroyed before the workers: their I/O objects live on the workers' io_contexts.
     std::optional<transport::listener> listener;
     std::optional<asio::signal_set> signals;

@@ -33,9 +33,10 @@ hub::~hub() {
     }
 }
 
-void hub::route_through(bus_routes* routes, bool tutorial_bus) {
+void hub::route_through(bus_routes* routes, bool tutorial_bus, bool private_rooms_by_room) {
     routes_ = routes;
     tutorial_bus_ = tutorial_bus;
+    private_rooms_by_room_ = private_rooms_by_room;
 }
 
 void hub::add(client_socket& socket) {
@@ -136,7 +137,7 @@ void hub::reroute(client_socket& socket) {
             }
         }
         for (const auto& room : socket.rooms_) {
-            if (room != general_room_id && !private_room_members(room))
+            if (room != general_room_id && (private_rooms_by_room_ || !private_room_members(room)))
                 next.push_back(hold(routing::room_channel(room)));
         }
     }
@@ -232,8 +233,12 @@ std::size_t hub::deliver_one(client_socket& s, const bus_event& ev, const packet
             // The two users now belong to the room: their sockets join it.
             auto members = private_room_members(ev.room_id);
             entitled = members && (me == members->first || me == members->second);
-            if (entitled)
-                s.rooms_.insert(ev.room_id);  // a private room: no channel of its own
+            if (entitled && private_rooms_by_room_ && !s.rooms_.contains(ev.room_id)) {
+                std::vector<std::string> room(1, ev.room_id);
+                join_rooms(s, room);  // its events come on its own channel
+            } else if (entitled) {
+                s.rooms_.insert(ev.room_id);  // its events come on the users' channels
+            }
             break;
         }
         case bus_event_type::typing:

@@ -101,8 +101,9 @@ class hub {
 
     // Routes by room from now on: the hub tells `routes` which channels its sockets need
     // (null: no routing, as in tests without a bus). `tutorial_bus`: presence comes on
-    // `MESSAGES`, so the presence channels are not needed.
-    void route_through(bus_routes* routes, bool tutorial_bus);
+    // `MESSAGES`, so the presence channels are not needed. `private_rooms_by_room`: a private
+    // room's events come on the room's channel (on a Redis Cluster), not on its users'.
+    void route_through(bus_routes* routes, bool tutorial_bus, bool private_rooms_by_room = false);
 
     // A socket is in at most one hub, once; it leaves by remove() or by its destructor.
     void add(client_socket& socket);
@@ -164,6 +165,7 @@ class hub {
     std::unordered_multimap<std::string, client_socket*> watchers_;  // watched user -> socket
     bus_routes* routes_ = nullptr;
     bool tutorial_bus_ = true;
+    bool private_rooms_by_room_ = false;
     std::uint64_t next_serial_ = 0;
     // Channel -> sockets that need it. Node-based: sockets hold pointers to the keys.
     std::unordered_map<std::string, std::uint32_t> channel_refs_;

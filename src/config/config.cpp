@@ -42,6 +42,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
     std::string redis_url;
+    std::string redis_cluster;
     std::string demo = "on";
     std::string tutorial_bus = "on";
     std::string cookie_secure = "off";
@@ -60,6 +61,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
                    "redis://[:password@]host:port[/db] or unix:///path.sock; unset: start a "
                    "private redis-server")
         ->envname("REDIS_URL");
+    app.add_option("--redis-cluster", redis_cluster,
+                   "Nodes of a Redis Cluster, host:port[,host:port...] (each may be a "
+                   "redis://[:password@]host:port URL); instead of --redis-url")
+        ->envname("REDIS_CLUSTER");
     app.add_option("--data-dir", cfg.data_dir, "Data folder of the private redis-server")
         ->envname("DATA_DIR")
         ->capture_default_str();
@@ -86,13 +91,15 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         ->envname("DEMO_DATA")
         ->check(CLI::IsMember({"on", "off"}))
         ->capture_default_str();
-    app.add_option("--tutorial-bus", tutorial_bus,
-                   "Publish the tutorial's events on its MESSAGES channel, which every instance "
-                   "and tutorial server receives (off: route them by room; every instance on one "
-                   "Redis must agree)")
-        ->envname("TUTORIAL_BUS")
-        ->check(CLI::IsMember({"on", "off"}))
-        ->capture_default_str();
+    auto* tutorial_bus_option =
+        app.add_option(
+               "--tutorial-bus", tutorial_bus,
+               "Publish the tutorial's events on its MESSAGES channel, which every instance "
+               "and tutorial server receives (off: route them by room; every instance on one "
+               "Redis must agree)")
+            ->envname("TUTORIAL_BUS")
+            ->check(CLI::IsMember({"on", "off"}))
+            ->capture_default_str();
     app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn, error, critical, off")
         ->envname("LOG_LEVEL")
         ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "critical", "off"}))
@@ -262,8 +269,37 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.redis = *ep;
         cfg.redis_url_text = ep->redacted();
     }
+    if (!redis_cluster.empty()) {
+        if (cfg.redis)
+            return {std::nullopt, 2, "--redis-cluster and --redis-url exclude each other\n"};
+        std::string_view rest = redis_cluster;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            const auto item = rest.substr(0, comma);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            std::string url(item);
+            if (!url.starts_with("redis://"))
+                url = "redis://" + url;
+            auto ep = parse_redis_url(url);
+            if (!ep || !ep->unix_socket.empty() || ep->database != 0) {
+                return {
+                    std::nullopt, 2,
+                    "--redis-cluster: \"" + std::string(item) + "\": " +
+                        (ep ? std::string("a cluster node is host:port, database 0") : ep.problem) +
+                        "\n"};
+            }
+            cfg.redis_cluster.push_back(*ep);
+        }
+        if (cfg.redis_cluster.empty())
+            return {std::nullopt, 2, "--redis-cluster: no node given\n"};
+        cfg.redis_url_text = "cluster " + cfg.redis_cluster.front().redacted();
+        if (tutorial_bus_option->count() > 0 && tutorial_bus == "on") {
+            return {std::nullopt, 2,
+                    "--tutorial-bus on: no tutorial server can use a Redis Cluster\n"};
+        }
+    }
     cfg.demo_data = demo == "on";
-    cfg.tutorial_bus = tutorial_bus == "on";
+    cfg.tutorial_bus = tutorial_bus == "on" && cfg.redis_cluster.empty();
     cfg.cookie_secure = cookie_secure == "on";
     cfg.session_ttl = std::chrono::seconds(session_ttl);
     cfg.session_max_age = std::chrono::seconds(session_max_age);

@@ -55,8 +55,11 @@ struct server_config {
     std::string bind = "127.0.0.1";
     unsigned short port = 8080;
     std::optional<redis_endpoint> redis;  // nullopt: start our own redis-server
-    std::string redis_url_text;           // as given, for logs (redacted)
-    std::string data_dir = "var/redis";   // the embedded Redis's files
+    // A Redis Cluster's nodes (some; the rest is discovered) instead: the cluster key layout,
+    // sharded pub/sub, and no tutorial bus (issue 14).
+    std::vector<redis_endpoint> redis_cluster;
+    std::string redis_url_text;          // as given, for logs (redacted)
+    std::string data_dir = "var/redis";  // the embedded Redis's files
     std::string redis_server_binary = "redis-server";
     std::string web_root;           // empty: the built web client next to the binary
     unsigned threads = 0;           // 0: one per core

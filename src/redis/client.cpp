@@ -401,7 +401,7 @@ void client::on_disconnect(const redisAsyncContext* ac, int status) {
 // connections are up (`/readyz`, `redchat_redis_connections_down`).
 void client::set_state(state next) {
     const auto down = [](state s) { return s != state::stopped && s != state::ready; };
-    if (down(state_) != down(next))
+    if (opts_.counted && down(state_) != down(next))
         stats_.redis_connections_down.fetch_add(down(next) ? 1 : -1, std::memory_order_relaxed);
     state_ = next;
 }

@@ -47,6 +47,9 @@ class client final : public command_link, public bus_link {
         std::chrono::milliseconds timeout{2000};
         std::string name = "redchat";         // CLIENT SETNAME, for `CLIENT LIST`
         status_reporter* reporter = nullptr;  // shared by the process's connections; optional
+        // Counts in redis_connections_down while not up (/readyz). A cluster's node connections
+        // do not: the cluster client counts for all of them (a dead node is no longer needed).
+        bool counted = true;
     };
 
     client(boost::asio::any_io_executor executor, options opts, metrics::shard& stats);

@@ -8,10 +8,20 @@ std::string address_of(const cluster::endpoint& e) {
     return e.host + ":" + std::to_string(e.port);
 }
 
+// The bus's own cluster client only reads the table; the bus counts for the readiness of all.
+cluster_client::options topology_options(cluster_client::options o) {
+    o.counted = false;
+    return o;
+}
+
 }  // namespace
 
 cluster_bus::cluster_bus(boost::asio::any_io_executor executor, options opts, metrics::shard& stats)
-    : executor_(executor), opts_(opts), stats_(stats), topology_(executor, opts, stats) {
+    : executor_(executor),
+      opts_(opts),
+      stats_(stats),
+      topology_(executor, topology_options(opts), stats),
+      health_(executor, stats, opts.counted) {
     topology_.on_table_read([this] {
         for (const auto& c : wanted_)
             place(c);
@@ -30,11 +40,13 @@ void cluster_bus::subscribe(std::vector<std::string> channels, message_handler o
 
 void cluster_bus::start() {
     started_ = true;
+    health_.start([this] { return ready(); });
     topology_.start();  // each table it reads places the wanted channels
 }
 
 void cluster_bus::stop() {
     started_ = false;
+    health_.stop();
     topology_.stop();
     for (auto& [address, s] : subscribers_)
         s->stop();
@@ -73,6 +85,7 @@ shard_subscriber& cluster_bus::subscriber(const cluster::endpoint& node) {
     o.timeout = opts_.timeout;
     o.name = opts_.name + "@" + address;
     o.reporter = opts_.reporter;
+    o.counted = false;  // health_ counts for the bus
     shard_subscriber::handlers on;
     on.on_message = [this](std::string_view channel, std::string_view payload) {
         if (on_message_)

@@ -65,6 +65,7 @@ class cluster_bus final : public bus_link {
     std::unordered_map<std::string, std::string> home_;  // channel -> its subscriber's address
     std::map<std::string, std::unique_ptr<shard_subscriber>> subscribers_;  // by "host:port"
     bool started_ = false;
+    health health_;
 };
 
 }  // namespace redchat::redis

@@ -28,12 +28,50 @@ constexpr std::chrono::milliseconds refresh_spacing{100};
 
 }  // namespace
 
+health::health(asio::any_io_executor executor, metrics::shard& stats, bool counted)
+    : timer_(std::move(executor)), stats_(stats), counted_(counted) {}
+
+health::~health() {
+    *alive_ = false;
+    stop();
+}
+
+void health::start(std::function<bool()> ready) {
+    ready_ = std::move(ready);
+    set_down(true);
+    check();
+}
+
+void health::stop() {
+    timer_.cancel();
+    set_down(false);  // a stopped link is not down, as a stopped connection is not
+    ready_ = nullptr;
+}
+
+void health::set_down(bool down) {
+    if (counted_ && down != down_)
+        stats_.redis_connections_down.fetch_add(down ? 1 : -1, std::memory_order_relaxed);
+    down_ = down;
+}
+
+void health::check() {
+    if (!ready_)
+        return;
+    set_down(!ready_());
+    timer_.expires_after(std::chrono::milliseconds(100));
+    timer_.async_wait([this, alive = alive_](const boost::system::error_code& ec) {
+        if (!ec && *alive)
+            check();
+    });
+}
+
 cluster_client::cluster_client(asio::any_io_executor executor, options opts, metrics::shard& stats)
     : executor_(std::move(executor)),
       opts_(std::move(opts)),
       stats_(stats),
       refresh_timer_(executor_),
-      followup_timer_(executor_) {}
+      followup_timer_(executor_),
+      health_(executor_, stats_, opts_.counted) {}
 
 cluster_client::~cluster_client() {
     *alive_ = false;
@@ -42,6 +80,7 @@ cluster_client::~cluster_client() {
 
 void cluster_client::start() {
     stopped_ = false;
+    health_.start([this] { return ready(); });
     for (const auto& seed : opts_.seeds)
         (void)node(seed);
     request_refresh();
@@ -50,6 +89,7 @@ void cluster_client::start() {
 
 void cluster_client::stop() {
     stopped_ = true;
+    health_.stop();
     refresh_timer_.cancel();
     followup_timer_.cancel();
     followup_pending_ = false;
@@ -92,6 +132,7 @@ client& cluster_client::node(const cluster::endpoint& at) {
     o.timeout = opts_.timeout;
     o.name = opts_.name + "@" + address;
     o.reporter = opts_.reporter;
+    o.counted = false;  // health_ counts for the cluster
     auto c = std::make_unique<client>(executor_, std::move(o), stats_);
     if (!stopped_)
         c->start();
@@ -174,13 +215,26 @@ awaitable<void> cluster_client::refresh() {
         const auto& ep = c->settings().endpoint;
         candidates.push_back({ep.host, ep.port});
     }
+    // Those up first; when none of them answers (at start, every connection is still coming
+    // up), each again, given the call deadline to come up.
     std::vector<std::string> asked;
-    for (const auto& at : candidates) {
+    for (std::size_t i = 0; i < 2 * candidates.size(); ++i) {
+        const bool patient = i >= candidates.size();
+        const auto& at = candidates[i % candidates.size()];
         const auto address = address_of(at);
+        if (i == candidates.size())
+            asked.clear();
         if (std::find(asked.begin(), asked.end(), address) != asked.end())
             continue;
         asked.push_back(address);
         auto& c = node(at);
+        if (patient) {
+            co_await until_ready(c);
+            if (!*alive)
+                co_return;
+            if (stopped_)
+                break;
+        }
         if (!c.ready())
             continue;
         std::vector<command> cmds(1, command{"CLUSTER", "SLOTS"});

@@ -37,6 +37,29 @@
 
 namespace redchat::redis {
 
+// Counts a compound link (a cluster client, the cluster bus) once in redis_connections_down
+// while it is not ready, checked every 100 ms: its node connections come and go with the
+// cluster's topology, and a dead node stops mattering once a replica took over.
+class health {
+  public:
+    health(boost::asio::any_io_executor executor, metrics::shard& stats, bool counted);
+    ~health();
+    // Checks `ready` until stop(); counted as down from the start.
+    void start(std::function<bool()> ready);
+    void stop();
+
+  private:
+    void check();
+    void set_down(bool down);
+
+    boost::asio::steady_timer timer_;
+    metrics::shard& stats_;
+    bool counted_;
+    bool down_ = false;
+    std::function<bool()> ready_;
+    std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
+};
+
 class cluster_client final : public command_link {
   public:
     struct options {
@@ -47,6 +70,9 @@ class cluster_client final : public command_link {
         std::string name = "redchat";             // CLIENT SETNAME, suffixed with the node
         status_reporter* reporter = nullptr;
         std::chrono::milliseconds refresh_interval{5000};  // the table is read again this often
+        // Counts once in redis_connections_down while not ready() (/readyz); its connections to
+        // the nodes do not count themselves.
+        bool counted = true;
     };
 
     // What it did, for tests and metrics.
@@ -62,9 +88,9 @@ class cluster_client final : public command_link {
     cluster_client& operator=(const cluster_client&) = delete;
 
     // Connects to the seeds and reads the slot table (and keeps doing so).
-    void start();
+    void start() override;
     // Stops every node's connection: calls in flight fail with errc::shutting_down.
-    void stop();
+    void stop() override;
     // Every slot has a master, and the connection to each master is up.
     bool ready() const override;
 
@@ -118,6 +144,7 @@ class cluster_client final : public command_link {
     std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
     counters counters_;
     std::function<void()> on_table_read_;
+    health health_;
 };
 
 }  // namespace redchat::redis

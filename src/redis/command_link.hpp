@@ -25,6 +25,9 @@ class command_link {
         std::vector<command> cmds) = 0;
     // Up: every connection it needs has answered its handshake.
     virtual bool ready() const = 0;
+    // Connects (and keeps reconnecting); stops for good, failing the calls in flight.
+    virtual void start() = 0;
+    virtual void stop() = 0;
 };
 
 }  // namespace redchat::redis

@@ -69,7 +69,7 @@ shard_subscriber::~shard_subscriber() {
 
 void shard_subscriber::set_state(state next) {
     const auto down = [](state s) { return s != state::stopped && s != state::ready; };
-    if (down(state_) != down(next))
+    if (opts_.counted && down(state_) != down(next))
         stats_.redis_connections_down.fetch_add(down(next) ? 1 : -1, std::memory_order_relaxed);
     state_ = next;
 }

@@ -44,6 +44,7 @@ class shard_subscriber {
         std::chrono::milliseconds timeout{2000};
         std::string name = "redchat-bus";
         status_reporter* reporter = nullptr;
+        bool counted = true;  // in redis_connections_down while not up (see redis::client)
     };
     using message_handler = std::function<void(std::string_view channel, std::string_view payload)>;
     using channel_handler = std::function<void(std::string_view channel)>;

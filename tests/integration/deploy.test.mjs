@@ -1,7 +1,8 @@
 // Three instances behind nginx running the shipped site (deploy/nginx/redchat.conf; docs/deploy.md),
-// routing by room: the chat through the proxy over WebSocket and long-polling, private rooms
-// private, an instance with no member of a room receiving none of its messages, and the clients of
-// a killed instance moving to the others. nginx hashes on the client's address, so each client
+// routing by room, on one Redis and on a Redis Cluster (3 masters, 3 replicas): the chat through
+// the proxy over WebSocket and long-polling, private rooms private, an instance with no member of
+// a room receiving none of its messages, and the clients of a killed instance moving to the
+// others; on the cluster also a master killed while messages flow. nginx hashes on the client's address, so each client
 // here connects from its own loopback address (127.0.0.x), found to land on the instance it needs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,10 +14,12 @@ import {
   ack,
   loginUser,
   named,
+  startCluster,
   startNginx,
   startRedis,
   startServer,
   waitFor,
+  waitReady,
   hasMessage,
   metric,
 } from './harness.mjs';
@@ -35,21 +38,24 @@ function request(url, { method = 'GET', body, localAddress }) {
   });
 }
 
-describe('three instances behind nginx', () => {
+for (const backend of ['one Redis', 'a Redis Cluster']) describe(`three instances behind nginx, on ${backend}`, () => {
+  const onCluster = backend !== 'one Redis';
   let redis;
+  let cluster;
   const servers = [];
   let nginx;
   const sockets = [];
 
   before(async () => {
-    redis = await startRedis();
+    if (onCluster) cluster = await startCluster();
+    else redis = await startRedis();
     for (let i = 0; i < 3; i++) {
       servers.push(await startServer({
-        redis,
-        env: { TUTORIAL_BUS: 'off' },
+        ...(onCluster ? { cluster } : { redis, env: { TUTORIAL_BUS: 'off' } }),
         extraArgs: ['--trusted-proxies', '127.0.0.1/32'],
       }));
     }
+    for (const s of servers) await waitReady(s, 20000);
     nginx = await startNginx(servers.map((s) => s.port));
   });
 
@@ -58,6 +64,7 @@ describe('three instances behind nginx', () => {
     await nginx?.stop();
     for (const s of servers) await s.stop();
     await redis?.stop();
+    await cluster?.stop();
   });
 
   // The instance nginx sends `address` to: open a polling session through nginx, then ask each

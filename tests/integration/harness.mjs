@@ -177,6 +177,61 @@ class RedisHandle {
 }
 
 // ---------------------------------------------------------------------------------------------
+// A Redis Cluster
+
+/**
+ * Starts a Redis Cluster of `masters` masters with one replica each (redis-server processes on
+ * free loopback ports, each with its cluster bus on another; `redis-cli --cluster create`), and
+ * waits until every node says the cluster is ok.
+ * Returns {nodes (RedisHandles), seeds ("127.0.0.1:p,..."), masterOf(key), replicaOf(port), stop()}.
+ */
+export async function startCluster({ masters = 3, nodeTimeoutMs = 1000 } = {}) {
+  const nodes = [];
+  const stop = async () => { for (const n of nodes) await n.stop(); };
+  try {
+    for (let i = 0; i < masters * 2; i++) {
+      const busPort = await freePort();
+      nodes.push(await startRedis({ extraArgs: ['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf',
+        '--cluster-node-timeout', String(nodeTimeoutMs), '--cluster-port', String(busPort)] }));
+    }
+    const create = spawn('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas', '1', '--cluster-yes'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    create.stdout.on('data', (d) => { out += d; });
+    create.stderr.on('data', (d) => { out += d; });
+    const code = await new Promise((resolve) => create.once('exit', resolve));
+    if (code !== 0) throw new Error(`redis-cli --cluster create failed (${code}):\n${out}`);
+    const clients = nodes.map((n) => n.client());
+    await waitFor('cluster ok on every node', async () => {
+      const infos = await Promise.all(clients.map((c) => c.call('CLUSTER', 'INFO').catch(() => '')));
+      return infos.every((i) => String(i).includes('cluster_state:ok'));
+    }, 20000, 100);
+    const slotOf = async (key) => Number(await clients[0].call('CLUSTER', 'KEYSLOT', key));
+    return {
+      nodes,
+      seeds: nodes.slice(0, 2).map((n) => `127.0.0.1:${n.port}`).join(','),
+      /** The port of the master that serves `key` now, as node 0 sees it. */
+      async masterOf(key) {
+        const slot = await slotOf(key);
+        const ranges = await clients.find((c, i) => nodes[i].running()).call('CLUSTER', 'SLOTS');
+        const range = ranges.find((r) => r[0] <= slot && slot <= r[1]);
+        return Number(range[2][1]);
+      },
+      node(port) { return nodes.find((n) => n.port === port); },
+      /** The port of the replica of the master at `port`. */
+      async replicaOf(port) {
+        const info = await this.node(port).client().call('INFO', 'replication');
+        return Number(/slave0:ip=[^,]+,port=(\d+)/.exec(info)[1]);
+      },
+      stop,
+    };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // A TCP proxy in front of Redis, for faults the network makes
 
 /** A TCP proxy that can go silent: it keeps every connection open but forwards nothing. */
@@ -295,13 +350,15 @@ export async function startNginx(ports) {
  */
 export async function startServer(opts = {}) {
   // opts.privateRedis: no --redis-url; the server starts its own redis-server (in opts.dataDir).
+  // opts.cluster: a startCluster() handle (--redis-cluster).
   const redisUrl = opts.redisUrl || opts.redis?.url;
-  if (!redisUrl && !opts.privateRedis) throw new Error('startServer needs a redis handle or redisUrl');
+  if (!redisUrl && !opts.privateRedis && !opts.cluster) throw new Error('startServer needs a redis handle or redisUrl');
   const webRoot = opts.webRoot || makeTempDir('redchat-web-');
   const args = [
     '--port', String(opts.port || 0),
     '--bind', '127.0.0.1',
-    ...(opts.privateRedis ? ['--data-dir', opts.dataDir] : ['--redis-url', redisUrl]),
+    ...(opts.cluster ? ['--redis-cluster', opts.cluster.seeds]
+      : opts.privateRedis ? ['--data-dir', opts.dataDir] : ['--redis-url', redisUrl]),
     '--demo-data', opts.demoData || 'off',
     '--bcrypt-cost', '4',
     '--threads', '2',

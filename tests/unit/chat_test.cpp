@@ -969,6 +969,30 @@ TEST(hub, an_event_on_a_users_channel_reaches_that_users_sockets_only) {
     EXPECT_EQ(h.deliver(on, packet), 3u);                            // MESSAGES: both
 }
 
+TEST(hub, on_a_cluster_a_private_room_has_a_channel_of_its_own) {
+    using strings = std::vector<std::string>;
+    recording_routes routes;
+    hub h;
+    h.route_through(&routes, false, true);
+    recording_socket pablo, joe;
+    pablo.account = user{"1", "Pablo"};
+    joe.account = user{"2", "Joe"};
+    h.join_rooms(pablo, {"1:2", "0"});
+    h.add(pablo);
+    EXPECT_EQ(routes.wants, (strings{"redchat:bus:user:{1}", "redchat:bus:room:{0}",
+                                     "redchat:bus:{presence}", "redchat:bus:room:{1:2}"}));
+    // show.room makes the other user's socket join the room, and so need its channel.
+    h.add(joe);
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"show", 1});
+    bus_event show{bus_event_type::show_room, "", "1:2", "", "show.room", "{}"};
+    EXPECT_EQ(h.deliver(show, packet, {routing::scope::kind::user, "2"}), 1u);
+    EXPECT_TRUE(joe.rooms().contains("1:2"));
+    EXPECT_EQ(h.channels(), 5u);  // Joe's user channel and the room's, counted once
+    // The room's events come on its channel, for both users.
+    bus_event dm{bus_event_type::message, "", "1:2", "", "message", "{}"};
+    EXPECT_EQ(h.deliver(dm, packet), 2u);
+}
+
 TEST(hub, a_new_member_hears_of_its_group_once_the_bus_carries_the_room) {
     recording_routes routes;
     hub h;

@@ -153,6 +153,35 @@ TEST(command_line, unparsable_redis_url_exits_with_its_cause) {
     EXPECT_NE(tls.output.find("TLS"), std::string::npos) << tls.output;
 }
 
+TEST(command_line, a_redis_cluster_is_nodes_instead_of_a_url_and_has_no_tutorial_bus) {
+    auto out = parse({"--redis-cluster", "10.0.0.1:7000,redis://:pw@10.0.0.2:7001"});
+    ASSERT_TRUE(out.config) << out.output;
+    ASSERT_EQ(out.config->redis_cluster.size(), 2u);
+    EXPECT_EQ(out.config->redis_cluster[0].host, "10.0.0.1");
+    EXPECT_EQ(out.config->redis_cluster[0].port, 7000);
+    EXPECT_EQ(out.config->redis_cluster[1].password, "pw");
+    EXPECT_FALSE(out.config->redis);
+    EXPECT_FALSE(out.config->tutorial_bus);  // no tutorial server can use a cluster
+    {
+        scoped_env env("REDIS_CLUSTER", "10.0.0.3:7002");
+        auto from_env = parse({});
+        ASSERT_TRUE(from_env.config) << from_env.output;
+        ASSERT_EQ(from_env.config->redis_cluster.size(), 1u);
+    }
+    for (const auto& bad : std::vector<std::vector<const char*>>{
+             {"--redis-cluster", "10.0.0.1:7000", "--redis-url", "redis://10.0.0.1:6379"},
+             {"--redis-cluster", "10.0.0.1:7000/3"},  // a cluster has database 0 only
+             {"--redis-cluster", "10.0.0.1:notaport"},
+             {"--redis-cluster", ","},
+             {"--redis-cluster", "10.0.0.1:7000", "--tutorial-bus", "on"},
+         }) {
+        auto refused = parse(bad);
+        EXPECT_FALSE(refused.config) << bad[1];
+        EXPECT_EQ(refused.exit_code, 2);
+        EXPECT_NE(refused.output.find("--"), std::string::npos) << refused.output;
+    }
+}
+
 TEST(command_line, defaults) {
     auto out = parse({});
     ASSERT_TRUE(out.config) << out.output;
