@@ -411,8 +411,9 @@ awaitable<event_outcome> realtime::send(client_socket& socket, json::array args)
         // stored (and delivered) it. Say so, rather than "not stored", so that a client does
         // not resend blindly.
         const auto ec = posted.error();
-        const bool unknown =
-            ec == make_error_code(errc::redis_timeout) || ec == make_error_code(errc::redis_lost);
+        const bool unknown = ec == make_error_code(errc::redis_timeout) ||
+                             ec == make_error_code(errc::redis_lost) ||
+                             ec == make_error_code(errc::redis_unreplicated);
         event_outcome failed =
             refuse(unknown ? "The message may or may not have been stored: " + ec.message()
                            : "The message was not stored: " + ec.message());

@@ -49,6 +49,8 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     long long session_ttl = cfg.session_ttl.count();
     long long session_max_age = cfg.session_max_age.count();
     long long redis_timeout_ms = cfg.redis_timeout.count();
+    int wait_replicas = -1;  // -1: by the kind of Redis
+    long long wait_ms = cfg.redis_wait.count();
     long long shutdown_s = cfg.shutdown_timeout.count();
 
     app.add_option("--port", cfg.port, "TCP port to listen on (0: any free port)")
@@ -121,6 +123,17 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.add_option("--redis-timeout-ms", redis_timeout_ms, "Deadline of every Redis command")
         ->envname("REDIS_TIMEOUT_MS")
         ->check(CLI::Range(10LL, 60'000LL))
+        ->capture_default_str();
+    app.add_option("--redis-wait-replicas", wait_replicas,
+                   "Acknowledge a message once this many replicas have it (WAIT); default 1 on a "
+                   "Redis Cluster, 0 on one Redis")
+        ->envname("REDIS_WAIT_REPLICAS")
+        ->check(CLI::Range(0, 16));
+    app.add_option("--redis-wait-ms", wait_ms,
+                   "How long a message waits for its replicas before its sender is told it may "
+                   "not be stored (less than --redis-timeout-ms)")
+        ->envname("REDIS_WAIT_MS")
+        ->check(CLI::Range(1LL, 60'000LL))
         ->capture_default_str();
     app.add_option("--shutdown-timeout", shutdown_s, "Seconds allowed for a clean shutdown")
         ->envname("SHUTDOWN_TIMEOUT")
@@ -304,6 +317,11 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     cfg.session_ttl = std::chrono::seconds(session_ttl);
     cfg.session_max_age = std::chrono::seconds(session_max_age);
     cfg.redis_timeout = std::chrono::milliseconds(redis_timeout_ms);
+    cfg.redis_wait_replicas = wait_replicas >= 0 ? wait_replicas : cfg.redis_cluster.empty() ? 0 : 1;
+    cfg.redis_wait = std::chrono::milliseconds(wait_ms);
+    if (cfg.redis_wait_replicas > 0 && cfg.redis_wait >= cfg.redis_timeout) {
+        return {std::nullopt, 2, "--redis-wait-ms must be less than --redis-timeout-ms\n"};
+    }
     cfg.shutdown_timeout = std::chrono::seconds(shutdown_s);
     cfg.ping_interval = std::chrono::milliseconds(ping_interval_ms);
     cfg.presence_ttl = std::chrono::seconds(presence_ttl);

@@ -74,6 +74,10 @@ struct server_config {
     std::chrono::seconds session_max_age{30 * 24 * 3600};  // absolute: ends this long after login
     bool cookie_secure = false;
     std::chrono::milliseconds redis_timeout{2000};
+    // A message is acknowledged once this many replicas have it (WAIT), within redis_wait; by
+    // default 1 on a cluster, 0 (no wait) on one Redis.
+    int redis_wait_replicas = 0;
+    std::chrono::milliseconds redis_wait{500};
     std::chrono::seconds shutdown_timeout{10};
     std::chrono::seconds sse_keepalive{15};
     std::chrono::milliseconds ping_interval{25000};

@@ -25,6 +25,8 @@ class category final : public boost::system::error_category {
                 return "Redis does not have the script";
             case errc::redis_protocol:
                 return "Redis returned an unexpected reply";
+            case errc::redis_unreplicated:
+                return "no Redis replica confirmed it in time";
             case errc::bad_input:
                 return "invalid input";
             case errc::not_found:

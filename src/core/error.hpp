@@ -14,6 +14,7 @@ enum class errc {
     redis_error,        // Redis answered with an error reply
     redis_noscript,     // EVALSHA of a script Redis does not have (yet): send it with EVAL
     redis_protocol,     // Redis answered with a reply of an unexpected shape
+    redis_unreplicated,  // done on the master, but too few replicas confirmed it in time (WAIT)
     bad_input,          // the caller's data is malformed or out of bounds
     not_found,
     conflict,

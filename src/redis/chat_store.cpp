@@ -626,8 +626,13 @@ std::string_view user_id_of(std::string_view key) {
 
 class redis_chat_store final : public chat::store {
   public:
-    redis_chat_store(command_link& redis, bool tutorial_bus, const keys::layout& layout)
-        : redis_(redis), tutorial_bus_(tutorial_bus), k_(layout), lua_(scripts_for(layout)) {}
+    redis_chat_store(command_link& redis, bool tutorial_bus, const keys::layout& layout,
+                     durability durable)
+        : redis_(redis),
+          tutorial_bus_(tutorial_bus),
+          k_(layout),
+          lua_(scripts_for(layout)),
+          durable_(durable) {}
 
     task<void> ping() override {
         auto r = co_await redis_.exec(cmd("PING"));
@@ -887,7 +892,7 @@ class redis_chat_store final : public chat::store {
             c.emplace_back("0");
         else
             c.emplace_back("1");
-        auto r = co_await eval(lua_.post_message, std::move(c));
+        auto r = co_await eval(lua_.post_message, std::move(c), durable_.replicas);
         if (!r)
             co_return r.error();
         if (r->elements.size() != 3 || !r->elements[0].as_string()) {
@@ -1426,18 +1431,26 @@ class redis_chat_store final : public chat::store {
 
     // EVALSHA, then EVAL when Redis does not have the script (its first use since Redis
     // started): the script's text crosses the wire once, not with every call.
-    task<reply> eval(const lua_script& script, command args) {
+    // A script by EVALSHA, then EVAL if Redis does not have it yet. With `replicas`, acknowledged
+    // once that many replicas have its writes (WAIT, durability).
+    task<reply> eval(const lua_script& script, command args, int replicas = 0) {
         command c;
         c.reserve(args.size() + 2);
         c.push_back("EVALSHA");
         c.push_back(script.sha);
         for (auto& a : args)
             c.push_back(std::move(a));
-        auto r = co_await redis_.exec(c);
+        auto r = co_await run(c, replicas);
         if (r || r.error() != make_error_code(errc::redis_noscript))
             co_return r;
         c[0] = "EVAL";
         c[1] = script.body;
+        co_return co_await run(std::move(c), replicas);
+    }
+
+    task<reply> run(command c, int replicas) {
+        if (replicas > 0)
+            co_return co_await redis_.exec_replicated(std::move(c), replicas, durable_.wait);
         co_return co_await redis_.exec(std::move(c));
     }
 
@@ -1490,13 +1503,14 @@ class redis_chat_store final : public chat::store {
     bool tutorial_bus_;  // the tutorial's events go on `MESSAGES` (chat/routing.hpp)
     const keys::layout& k_;
     const script_set& lua_;
+    durability durable_;
 };
 
 }  // namespace
 
 std::unique_ptr<chat::store> make_chat_store(command_link& redis, bool tutorial_bus,
-                                             const keys::layout& layout) {
-    return std::make_unique<redis_chat_store>(redis, tutorial_bus, layout);
+                                             const keys::layout& layout, durability durable) {
+    return std::make_unique<redis_chat_store>(redis, tutorial_bus, layout, durable);
 }
 
 }  // namespace redchat::redis

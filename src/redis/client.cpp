@@ -556,6 +556,24 @@ asio::awaitable<result<std::vector<reply>>> client::exec_raw(std::vector<command
     co_return co_await run(std::move(cmds), true);
 }
 
+// The count WAIT answers: enough replicas, or errc::redis_unreplicated.
+result<reply> confirmed(std::vector<reply>& replies, int replicas) {
+    if (replies.back().as_integer().value_or(0) < replicas)
+        return make_error_code(errc::redis_unreplicated);
+    return std::move(replies.front());
+}
+
+asio::awaitable<result<reply>> client::exec_replicated(command cmd, int replicas,
+                                                       std::chrono::milliseconds timeout) {
+    std::vector<command> both;
+    both.push_back(std::move(cmd));
+    both.push_back({"WAIT", std::to_string(replicas), std::to_string(timeout.count())});
+    auto r = co_await exec_all(std::move(both));
+    if (!r)
+        co_return r.error();
+    co_return confirmed(*r, replicas);
+}
+
 asio::awaitable<result<reply>> client::exec(command cmd) {
     std::vector<command> one;
     one.push_back(std::move(cmd));

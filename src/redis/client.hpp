@@ -40,6 +40,10 @@ namespace redchat::redis {
 
 using clock_type = std::chrono::steady_clock;
 
+// WAIT's answer after a command (exec_replicated): the command's reply when at least `replicas`
+// confirmed, else errc::redis_unreplicated.
+result<reply> confirmed(std::vector<reply>& replies, int replicas);
+
 class client final : public command_link, public bus_link {
   public:
     struct options {
@@ -77,6 +81,8 @@ class client final : public command_link, public bus_link {
 
     // One command. An error reply is errc::redis_error.
     boost::asio::awaitable<result<reply>> exec(command cmd) override;
+    boost::asio::awaitable<result<reply>> exec_replicated(
+        command cmd, int replicas, std::chrono::milliseconds timeout) override;
     // Several commands written together and answered together, in order. Any error reply
     // fails the whole call with errc::redis_error (use MULTI/EXEC or a script for atomicity).
     boost::asio::awaitable<result<std::vector<reply>>> exec_all(std::vector<command> cmds) override;

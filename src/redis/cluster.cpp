@@ -128,6 +128,11 @@ std::optional<slot_table> slot_table::from_cluster_slots(const reply& r) {
         if (!host || !port || *port <= 0 || *port > 65535)
             return std::nullopt;
         const auto index = table.index_of(endpoint{*host, static_cast<std::uint16_t>(*port)});
+        if (index != 0) {
+            table.replicas_.resize(table.masters_.size());
+            table.replicas_[index - 1] =
+                static_cast<std::uint8_t>(std::min<std::size_t>(range.elements.size() - 3, 255));
+        }
         for (auto slot = *first; slot <= *last; ++slot)
             table.owner_[static_cast<std::size_t>(slot)] = index;
     }
@@ -162,6 +167,12 @@ void slot_table::fill_empty_hosts(std::string_view host) {
         if (m.host.empty())
             m.host.assign(host);
     }
+}
+
+std::size_t slot_table::replicas_of(std::uint16_t slot) const {
+    if (slot >= slot_count || owner_[slot] == 0 || owner_[slot] > replicas_.size())
+        return 0;
+    return replicas_[owner_[slot] - 1];
 }
 
 bool slot_table::covers_all_slots() const {

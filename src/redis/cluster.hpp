@@ -64,6 +64,9 @@ class slot_table {
     void fill_empty_hosts(std::string_view host);
     // Every master, each once.
     const std::vector<endpoint>& masters() const { return masters_; }
+    // The replicas listed with `slot`'s master (CLUSTER SLOTS leaves out failed ones): how many
+    // could take over from it now.
+    std::size_t replicas_of(std::uint16_t slot) const;
     bool covers_all_slots() const;
 
     // Nodes remembered at most (a cluster has at most a few hundred masters).
@@ -74,6 +77,7 @@ class slot_table {
 
     std::vector<endpoint> masters_;
     std::array<std::uint16_t, slot_count> owner_{};  // slot -> index in masters_ + 1; 0: none
+    std::vector<std::uint8_t> replicas_;             // per master, as listed (at most 255)
 };
 
 }  // namespace redchat::redis::cluster

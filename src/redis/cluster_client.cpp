@@ -286,7 +286,8 @@ boost::system::error_code cluster_client::error_of(const reply& r) {
     return errc::redis_error;
 }
 
-awaitable<result<reply>> cluster_client::run_one(command cmd) {
+awaitable<result<reply>> cluster_client::run_one(command cmd, int wait_replicas,
+                                                 std::chrono::milliseconds wait_timeout) {
     auto alive = alive_;
     const auto key = cluster::routing_key(cmd);
     std::optional<cluster::endpoint> to;  // where a redirection sent it
@@ -310,6 +311,17 @@ awaitable<result<reply>> cluster_client::run_one(command cmd) {
         if (asking)
             cmds.push_back(command{"ASKING"});
         cmds.push_back(cmd);
+        // WAIT for no more replicas than could take over now: after a failover the new master
+        // has none until one comes back, and a message waits for nobody rather than failing.
+        int wait_for = wait_replicas;
+        if (wait_for > 0 && key && table_ && !to) {
+            wait_for = static_cast<int>(std::min<std::size_t>(
+                static_cast<std::size_t>(wait_for), table_->replicas_of(cluster::key_slot(*key))));
+        }
+        if (wait_for > 0) {
+            cmds.push_back(
+                command{"WAIT", std::to_string(wait_for), std::to_string(wait_timeout.count())});
+        }
         auto r = co_await c->exec_raw(std::move(cmds));
         if (!*alive)
             co_return errc::shutting_down;
@@ -332,9 +344,12 @@ awaitable<result<reply>> cluster_client::run_one(command cmd) {
         }
         if (asking && r->front().is_error())
             co_return error_of(r->front());  // ASKING refused
-        auto& answer = r->back();
-        if (!answer.is_error())
+        auto& answer = (*r)[asking ? 1 : 0];
+        if (!answer.is_error()) {
+            if (wait_for > 0 && r->back().as_integer().value_or(0) < wait_for)
+                co_return errc::redis_unreplicated;
             co_return std::move(answer);
+        }
         if (auto moved = cluster::parse_redirect(answer.str)) {
             ++counters_.redirects;
             cluster::endpoint next = moved->to;
@@ -363,6 +378,11 @@ awaitable<result<reply>> cluster_client::run_one(command cmd) {
 
 awaitable<result<reply>> cluster_client::exec(command cmd) {
     co_return co_await run_one(std::move(cmd));
+}
+
+awaitable<result<reply>> cluster_client::exec_replicated(command cmd, int replicas,
+                                                         std::chrono::milliseconds timeout) {
+    co_return co_await run_one(std::move(cmd), replicas, timeout);
 }
 
 awaitable<result<std::vector<reply>>> cluster_client::exec_all(std::vector<command> cmds) {

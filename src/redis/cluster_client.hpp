@@ -97,6 +97,8 @@ class cluster_client final : public command_link {
     // One command, routed by its key (cluster::routing_key); a command without a key goes to
     // any master. An error reply is errc::redis_error (errc::redis_noscript for NOSCRIPT).
     boost::asio::awaitable<result<reply>> exec(command cmd) override;
+    boost::asio::awaitable<result<reply>> exec_replicated(
+        command cmd, int replicas, std::chrono::milliseconds timeout) override;
     // Several commands, answered in order. Those for one node are pipelined together; any
     // error reply fails the whole call, as with redis::client::exec_all.
     boost::asio::awaitable<result<std::vector<reply>>> exec_all(std::vector<command> cmds) override;
@@ -124,7 +126,9 @@ class cluster_client final : public command_link {
     // Resumes once `c` is up, or after the call deadline.
     boost::asio::awaitable<void> until_ready(client& c);
     // One command and the redirections it meets.
-    boost::asio::awaitable<result<reply>> run_one(command cmd);
+    // With `wait_replicas` > 0, WAIT follows it on the node that runs it (exec_replicated).
+    boost::asio::awaitable<result<reply>> run_one(command cmd, int wait_replicas = 0,
+                                                  std::chrono::milliseconds wait_timeout = {});
     // What an error reply that is not a redirection means to the caller.
     boost::system::error_code error_of(const reply& r);
 

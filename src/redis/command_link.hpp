@@ -5,6 +5,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -23,6 +24,10 @@ class command_link {
     // Several commands, answered in order; any error reply fails the whole call.
     virtual boost::asio::awaitable<result<std::vector<reply>>> exec_all(
         std::vector<command> cmds) = 0;
+    // One command, then WAIT on the same connection: its reply once `replicas` replicas have
+    // it, errc::redis_unreplicated when fewer confirm within `timeout` (it ran on the master).
+    virtual boost::asio::awaitable<result<reply>> exec_replicated(
+        command cmd, int replicas, std::chrono::milliseconds timeout) = 0;
     // Up: every connection it needs has answered its handshake.
     virtual bool ready() const = 0;
     // Connects (and keeps reconnecting); stops for good, failing the calls in flight.

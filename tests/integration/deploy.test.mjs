@@ -142,6 +142,41 @@ for (const backend of ['one Redis', 'a Redis Cluster']) describe(`three instance
     assert.equal((await metric(servers[2].base, 'redchat_bus_messages_received_total')) - before, 1);
     assert.ok(!named(cidS, 'message').some((m) => m.roomId === roomId));
 
+    if (onCluster) {
+      // The master of the room's slot dies while Ann sends, each message with a client id and
+      // sent again until acknowledged (as a reliable client does): its replica takes over, and
+      // every acknowledged message is in the history exactly once (acknowledged only once a
+      // replica had it: --redis-wait-replicas 1).
+      const victim = await cluster.masterOf(`room:{${roomId}}`);
+      const acked = [];
+      let killed = false;
+      for (let i = 0; acked.length < 40; i++) {
+        if (i === 10) {
+          await cluster.node(victim).kill();
+          killed = true;
+        }
+        const clientId = `${tag}-${i}`;
+        const deadline = Date.now() + 20000;
+        for (;;) {
+          const r = await annS.timeout(5000).emitWithAck('message', { roomId, message: `flow ${i}`, clientId })
+            .catch(() => ({ error: 'no answer' }));
+          if (!r.error) {
+            acked.push(r.id);
+            break;
+          }
+          assert.ok(killed, `refused before the failover: ${JSON.stringify(r)}`);
+          assert.ok(Date.now() < deadline, `still refused 20 s after the failover: ${JSON.stringify(r)}`);
+          await new Promise((res) => setTimeout(res, 100));
+        }
+      }
+      assert.notEqual(await cluster.masterOf(`room:{${roomId}}`), victim, 'a replica took over');
+      const history = await ann.api.get(`/room/${encodeURIComponent(roomId)}/messages?offset=0&size=100`);
+      assert.equal(history.status, 200, history.text);
+      for (const id of acked) {
+        assert.equal(history.json.filter((m) => m.id === id).length, 1, `message ${id} once`);
+      }
+    }
+
     // Bob's instance dies: his client reconnects through nginx to another one, which joins him
     // to his rooms before answering the connect.
     await servers[1].kill();

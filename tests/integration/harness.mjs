@@ -206,14 +206,21 @@ export async function startCluster({ masters = 3, nodeTimeoutMs = 1000 } = {}) {
       const infos = await Promise.all(clients.map((c) => c.call('CLUSTER', 'INFO').catch(() => '')));
       return infos.every((i) => String(i).includes('cluster_state:ok'));
     }, 20000, 100);
-    const slotOf = async (key) => Number(await clients[0].call('CLUSTER', 'KEYSLOT', key));
+    // Every replica synced with its master: a replica that never was cannot take over.
+    await waitFor('every replica in sync', async () => {
+      const infos = await Promise.all(clients.map((c) => c.call('INFO', 'replication').catch(() => '')));
+      const replicas = infos.filter((i) => String(i).includes('role:slave'));
+      return replicas.length === masters && replicas.every((i) => String(i).includes('master_link_status:up'));
+    }, 20000, 100);
+    const live = () => clients.find((c, i) => nodes[i].running());
+    const slotOf = async (key) => Number(await live().call('CLUSTER', 'KEYSLOT', key));
     return {
       nodes,
       seeds: nodes.slice(0, 2).map((n) => `127.0.0.1:${n.port}`).join(','),
-      /** The port of the master that serves `key` now, as node 0 sees it. */
+      /** The port of the master that serves `key` now, as a running node sees it. */
       async masterOf(key) {
         const slot = await slotOf(key);
-        const ranges = await clients.find((c, i) => nodes[i].running()).call('CLUSTER', 'SLOTS');
+        const ranges = await live().call('CLUSTER', 'SLOTS');
         const range = ranges.find((r) => r[0] <= slot && slot <= r[1]);
         return Number(range[2][1]);
       },

@@ -80,7 +80,10 @@ TEST(cluster, a_slot_table_is_read_from_cluster_slots_and_follows_moves) {
     EXPECT_EQ(table->masters().size(), 3u);  // replicas are not masters
     EXPECT_EQ(*table->master_of(0), (endpoint{"127.0.0.1", 7000}));
     EXPECT_EQ(*table->master_of(key_slot("foo")), (endpoint{"127.0.0.1", 7002}));
+    EXPECT_EQ(table->replicas_of(0), 1u);     // 7003 could take over from 7000
+    EXPECT_EQ(table->replicas_of(5461), 0u);  // 7001 has none (listed)
     table->move(12182, endpoint{"127.0.0.1", 7005});
+    EXPECT_EQ(table->replicas_of(12182), 0u);  // not known until the table is read again
     EXPECT_EQ(*table->master_of(12182), (endpoint{"127.0.0.1", 7005}));
     EXPECT_EQ(*table->master_of(12183), (endpoint{"127.0.0.1", 7002}));
     EXPECT_EQ(table->masters().size(), 4u);

@@ -161,7 +161,14 @@ TEST(command_line, a_redis_cluster_is_nodes_instead_of_a_url_and_has_no_tutorial
     EXPECT_EQ(out.config->redis_cluster[0].port, 7000);
     EXPECT_EQ(out.config->redis_cluster[1].password, "pw");
     EXPECT_FALSE(out.config->redis);
-    EXPECT_FALSE(out.config->tutorial_bus);  // no tutorial server can use a cluster
+    EXPECT_FALSE(out.config->tutorial_bus);               // no tutorial server can use a cluster
+    EXPECT_EQ(out.config->redis_wait_replicas, 1);        // a message waits for a replica
+    EXPECT_EQ(parse({}).config->redis_wait_replicas, 0);  // one Redis: no replica to wait for
+    auto relaxed = parse({"--redis-cluster", "10.0.0.1:7000", "--redis-wait-replicas", "0"});
+    ASSERT_TRUE(relaxed.config) << relaxed.output;
+    EXPECT_EQ(relaxed.config->redis_wait_replicas, 0);
+    auto too_long = parse({"--redis-cluster", "10.0.0.1:7000", "--redis-wait-ms", "3000"});
+    EXPECT_FALSE(too_long.config);  // past the Redis deadline of the same call
     {
         scoped_env env("REDIS_CLUSTER", "10.0.0.3:7002");
         auto from_env = parse({});
