@@ -470,8 +470,9 @@ int run_server(const config::server_config& cfg) {
                 w->ioc.get_executor(),
                 redis::client::options{endpoint, cfg.redis_timeout, name, &redis_status},
                 stats.for_thread(i));
-            w->store = redis::make_chat_store(*w->redis, cfg.tutorial_bus, redis::keys::single_redis,
-                                              {cfg.redis_wait_replicas, cfg.redis_wait});
+            w->store =
+                redis::make_chat_store(*w->redis, cfg.tutorial_bus, redis::keys::single_redis,
+                                       {cfg.redis_wait_replicas, cfg.redis_wait});
         }
         w->api = std::make_unique<chat::rest_api>(*w->store, passwords, cfg, room_rates,
                                                   registration_rates, instance_id);

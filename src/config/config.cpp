@@ -317,7 +317,9 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     cfg.session_ttl = std::chrono::seconds(session_ttl);
     cfg.session_max_age = std::chrono::seconds(session_max_age);
     cfg.redis_timeout = std::chrono::milliseconds(redis_timeout_ms);
-    cfg.redis_wait_replicas = wait_replicas >= 0 ? wait_replicas : cfg.redis_cluster.empty() ? 0 : 1;
+    cfg.redis_wait_replicas = wait_replicas >= 0          ? wait_replicas
+                              : cfg.redis_cluster.empty() ? 0
+                                                          : 1;
     cfg.redis_wait = std::chrono::milliseconds(wait_ms);
     if (cfg.redis_wait_replicas > 0 && cfg.redis_wait >= cfg.redis_timeout) {
         return {std::nullopt, 2, "--redis-wait-ms must be less than --redis-timeout-ms\n"};

@@ -8,14 +8,14 @@ namespace redchat {
 
 enum class errc {
     ok = 0,
-    redis_unavailable,  // no connection to Redis right now
-    redis_timeout,      // Redis did not answer before the call's deadline (it may have run it)
-    redis_lost,         // the connection went with the call in flight (it may have run it)
-    redis_error,        // Redis answered with an error reply
-    redis_noscript,     // EVALSHA of a script Redis does not have (yet): send it with EVAL
-    redis_protocol,     // Redis answered with a reply of an unexpected shape
+    redis_unavailable,   // no connection to Redis right now
+    redis_timeout,       // Redis did not answer before the call's deadline (it may have run it)
+    redis_lost,          // the connection went with the call in flight (it may have run it)
+    redis_error,         // Redis answered with an error reply
+    redis_noscript,      // EVALSHA of a script Redis does not have (yet): send it with EVAL
+    redis_protocol,      // Redis answered with a reply of an unexpected shape
     redis_unreplicated,  // done on the master, but too few replicas confirmed it in time (WAIT)
-    bad_input,          // the caller's data is malformed or out of bounds
+    bad_input,           // the caller's data is malformed or out of bounds
     not_found,
     conflict,
     forbidden,

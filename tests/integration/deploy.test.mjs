@@ -166,7 +166,8 @@ for (const backend of ['one Redis', 'a Redis Cluster']) describe(`three instance
           }
           assert.ok(killed, `refused before the failover: ${JSON.stringify(r)}`);
           assert.ok(Date.now() < deadline, `still refused 20 s after the failover: ${JSON.stringify(r)}`);
-          await new Promise((res) => setTimeout(res, 100));
+          // Sent again once the cluster says a replica took over.
+          await waitFor('a replica took over', async () => (await cluster.masterOf(`room:{${roomId}}`)) !== victim, 20000);
         }
       }
       assert.notEqual(await cluster.masterOf(`room:{${roomId}}`), victim, 'a replica took over');
