@@ -1,11 +1,11 @@
 # The two commands of the README:
 #   make run    set up what is missing, build, and run the server on http://localhost:8080
-#   make test   build and run every test through ctest (release, then ASan+UBSan)
+#   make test   build and run every test through ctest (release, ASan+UBSan, TSan, fuzz)
 # Everything else here is a step of those two.
 
 SHELL := /bin/bash
 PORT ?= 8080
-FUZZ_RUNS ?= 1000000
+FUZZ_RUNS ?= 500000
 FUZZ_SECONDS ?= 300
 DATA_DIR ?= var/redis
 NPM_CI := npm ci --no-audit --no-fund --loglevel=error

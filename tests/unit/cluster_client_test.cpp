@@ -1,5 +1,5 @@
 // redis::cluster_client against a real Redis Cluster started here: six redis-server processes
-// on free loopback ports (3 masters, 3 replicas, made a cluster by `redis-cli --cluster create`).
+// on free loopback ports (3 masters, 3 replicas, made a cluster with CLUSTER MEET and REPLICATE).
 // Routing by slot, MOVED and ASK during a real slot migration, and a master killed; the same
 // for the cluster bus (sharded pub/sub).
 
@@ -18,7 +18,9 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "chat/routing.hpp"
@@ -55,26 +57,54 @@ std::string cli(unsigned short port, const std::string& args) {
     return shell("redis-cli -p " + std::to_string(port) + " " + args);
 }
 
-// Six nodes made one cluster; each node's cluster bus on a port of its own.
+// Six nodes made one cluster by hand (what `redis-cli --cluster create` does, without its
+// one-second polls): three masters with a third of the slots each, the others their replicas.
+// Each node's cluster bus is on a port of its own; a replica syncs at once (no diskless delay).
 class redis_cluster {
   public:
     redis_cluster() {
+        std::vector<unsigned short> bus_ports;
         for (int i = 0; i < 6; ++i) {
+            bus_ports.push_back(free_port());
             nodes_.push_back(std::make_unique<redis_process>(std::vector<std::string>{
                 "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                "--cluster-node-timeout", "1000", "--cluster-port", std::to_string(free_port())}));
+                "--cluster-node-timeout", "1000", "--cluster-port", std::to_string(bus_ports[i]),
+                "--repl-diskless-sync-delay", "0"}));
         }
-        std::string create = "redis-cli --cluster create";
-        for (const auto& n : nodes_) {
+        for (const auto& n : nodes_)
             wait_for([&] { return cli(n->port(), "PING") == "PONG"; });
-            create += " 127.0.0.1:" + std::to_string(n->port());
+        // Distinct epochs, so that no two masters claim their slots with the same one.
+        for (std::size_t i = 0; i < nodes_.size(); ++i)
+            note(cli(nodes_[i]->port(), "CLUSTER SET-CONFIG-EPOCH " + std::to_string(i + 1)));
+        const std::array<std::string, 3> ranges{"0 5460", "5461 10922", "10923 16383"};
+        for (std::size_t i = 0; i < ranges.size(); ++i)
+            note(cli(nodes_[i]->port(), "CLUSTER ADDSLOTSRANGE " + ranges[i]));
+        for (std::size_t i = 1; i < nodes_.size(); ++i) {
+            note(cli(nodes_[0]->port(), "CLUSTER MEET 127.0.0.1 " +
+                                            std::to_string(nodes_[i]->port()) + " " +
+                                            std::to_string(bus_ports[i])));
         }
-        created_ = shell(create + " --cluster-replicas 1 --cluster-yes");
+        // A node can replicate a master it knows.
+        for (std::size_t i = 3; i < nodes_.size(); ++i) {
+            const std::string master = cli(nodes_[i - 3]->port(), "CLUSTER MYID");
+            wait_for([&] { return cli(nodes_[i]->port(), "CLUSTER REPLICATE " + master) == "OK"; });
+        }
+        // Ready: every node knows every other one, sees three replicas, has every slot served,
+        // and each replica has synced (one that never did cannot take over).
         for (const auto& n : nodes_) {
             wait_for([&] {
-                return cli(n->port(), "CLUSTER INFO").find("cluster_state:ok") != std::string::npos;
+                const auto [masters, replicas] = roles(cli(n->port(), "CLUSTER NODES"));
+                return masters == 3 && replicas == 3 &&
+                       cli(n->port(), "CLUSTER INFO").find("cluster_state:ok") != std::string::npos;
             });
         }
+        for (std::size_t i = 3; i < nodes_.size(); ++i) {
+            wait_for([&] {
+                return cli(nodes_[i]->port(), "INFO replication").find("master_link_status:up") !=
+                       std::string::npos;
+            });
+        }
+        note(cli(nodes_[0]->port(), "CLUSTER NODES"));
     }
 
     std::vector<cluster::endpoint> seeds(std::size_t n) const {
@@ -90,6 +120,7 @@ class redis_cluster {
         }
         return nullptr;
     }
+    // What setting the cluster up answered, for a failure message.
     const std::string& creation_log() const { return created_; }
 
     static void wait_for(const std::function<bool()>& done) {
@@ -99,12 +130,36 @@ class redis_cluster {
     }
 
   private:
+    // Masters and replicas in a CLUSTER NODES answer that are plain members (no handshake
+    // going on, no failure suspected): "<id> <addr> <flags> ..." per line, flags like
+    // "myself,master".
+    static std::pair<int, int> roles(const std::string& nodes) {
+        std::pair<int, int> out{0, 0};
+        std::istringstream lines(nodes);
+        for (std::string line; std::getline(lines, line);) {
+            std::istringstream fields(line);
+            std::string id, addr, flags;
+            fields >> id >> addr >> flags;
+            std::set<std::string> set;
+            std::istringstream parts(flags);
+            for (std::string f; std::getline(parts, f, ',');)
+                set.insert(f);
+            if (set.count("handshake") || set.count("noaddr") || set.count("fail") ||
+                set.count("fail?"))
+                continue;
+            out.first += set.count("master") ? 1 : 0;
+            out.second += set.count("slave") ? 1 : 0;
+        }
+        return out;
+    }
+    void note(const std::string& answer) { created_ += answer + "\n"; }
+
     std::vector<std::unique_ptr<redis_process>> nodes_;
     std::string created_;
 };
 
 // A cluster, a command client and a bus on it. (Each test makes its own cluster, in about
-// seven seconds: the tests are few and each covers much.)
+// two seconds: the tests are few and each covers much.)
 class cluster_test : public loop_fixture {
   protected:
     void SetUp() override {

@@ -112,7 +112,8 @@ class loop_fixture : public ::testing::Test {
         while (!done() && std::chrono::steady_clock::now() < deadline) {
             if (ioc_.stopped())
                 ioc_.restart();
-            ioc_.run_for(std::chrono::milliseconds(10));
+            // One handler at a time: the condition is looked at as soon as it may hold.
+            ioc_.run_one_for(std::chrono::milliseconds(10));
         }
         ASSERT_TRUE(done()) << "timed out";
     }
