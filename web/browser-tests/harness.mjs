@@ -72,6 +72,9 @@ async function startRedis() {
   }
 }
 
+// The servers started here, for the diagnosis of a failed step (their log's tail).
+const servers = new Set();
+
 class Server {
   constructor(redisUrl, port) {
     this.redisUrl = redisUrl;
@@ -79,6 +82,7 @@ class Server {
     this.base = `http://127.0.0.1:${port}`;
     this.child = null;
     this.log = '';
+    servers.add(this);
   }
 
   async start() {
@@ -236,11 +240,20 @@ export async function launchBrowser() {
   });
 }
 
+const journals = new WeakMap();
+
 /** A fresh browser context (own cookies) with a page open on the app. */
 export async function openApp(browser, base, { viewport = DESKTOP, colorScheme = 'light', httpErrorsExpected = false } = {}) {
   const context = await browser.newContext({ viewport, colorScheme, locale: 'en-GB', timezoneId: 'UTC', deviceScaleFactor: 1 });
   const page = await context.newPage();
   const problems = [];
+  // The page's recent console lines and failed requests, for diagnosis().
+  const journal = [];
+  journals.set(page, journal);
+  const note = (line) => journal.push(line) > 60 && journal.shift();
+  page.on('console', (msg) => note(`console.${msg.type()}: ${msg.text()}`));
+  page.on('response', (res) => res.status() >= 400 && note(`HTTP ${res.status()} ${res.request().method()} ${res.url()}`));
+  page.on('requestfailed', (req) => note(`failed ${req.method()} ${req.url()}: ${req.failure()?.errorText}`));
   page.on('pageerror', (err) => problems.push(`pageerror: ${err.message}`));
   page.on('console', (msg) => {
     if (msg.type() !== 'error') return;
@@ -279,7 +292,20 @@ export async function loginUi(page, username, password = PASSWORD) {
   await page.getByLabel('Username').fill(username);
   await page.getByLabel('Password').fill(password);
   await page.getByRole('button', { name: 'Log in' }).click();
-  await page.getByRole('navigation', { name: 'Rooms' }).getByRole('button', { name: 'General', exact: true }).waitFor();
+  try {
+    // "General", or "General 1 unread" when a message came after this user last read it.
+    await roomButton(page, 'General').waitFor();
+  } catch (err) {
+    throw new Error(`${username} did not get to the room list: ${err.message}\n${await diagnosis(page)}`);
+  }
+}
+
+/** What a page shows and what the servers logged last: the explanation of a failed wait. */
+export async function diagnosis(page) {
+  const shown = await page.evaluate(() => document.body.innerText).catch((e) => `(unreadable: ${e.message})`);
+  const logs = [...servers].map((s) => s.log.slice(-6000)).join('\n---\n');
+  const journal = (journals.get(page) ?? []).join('\n');
+  return `--- page ${page.url()} shows ---\n${shown.slice(0, 2000)}\n--- page journal ---\n${journal}\n--- server log (tail) ---\n${logs}`;
 }
 
 export function roomsNav(page) {
