@@ -20,3 +20,8 @@ server_port() {
   cat "$1" >&2
   return 2
 }
+
+# Prints a free loopback TCP port (for redis-server, which cannot be told to pick one and say it).
+free_port() {
+  node -e 'const s = require("net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); })'
+}
