@@ -5,11 +5,16 @@
 #include <random>
 
 #include "chat/message.hpp"
+#include "chat/patiently.hpp"
 #include "chat/rules.hpp"
 #include "core/random_id.hpp"
 
 namespace redchat::chat {
 namespace {
+
+// Each step of the load is tried again while Redis fails, for this long: a hiccup of Redis
+// while the server starts must not leave the demo half loaded. Every step is safe to repeat.
+constexpr std::chrono::milliseconds step_patience{10'000};
 
 boost::asio::awaitable<result<void>> store_message(store& db, std::string room, std::string from,
                                                    double date, std::string text) {
@@ -18,14 +23,18 @@ boost::asio::awaitable<result<void>> store_message(store& db, std::string room, 
     // The date is whole milliseconds, as for live messages, so the cursor is exactly its score.
     date = std::round(date * 1000.0) / 1000.0;
     message m{message_id(date), std::move(room), std::move(from), date, std::move(text)};
-    co_return co_await db.append_message(m.room_id, m.date, to_json(m));
+    // Encoded once: a repeated attempt adds the same member again, which changes nothing.
+    const std::string json = to_json(m);
+    co_return co_await patiently(step_patience,
+                                 [&] { return db.append_message(m.room_id, m.date, json); });
 }
 
 // The demo history is old news: its users have read it all (nothing is unread at first login).
 boost::asio::awaitable<result<void>> mark_demo_read(store& db, std::string room,
                                                     std::string user_id) {
     constexpr double far_future = 4'102'444'800;  // 2100: raised to the room's newest message
-    auto r = co_await db.mark_read(std::move(room), std::move(user_id), far_future, std::string());
+    auto r = co_await patiently(
+        step_patience, [&] { return db.mark_read(room, user_id, far_future, std::string()); });
     if (!r)
         co_return r.error();
     co_return result<void>{};
@@ -48,8 +57,9 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
     if (!*claimed)
         co_return false;
 
-    if (auto named =
-            co_await db.set_room_name(std::string(general_room_id), std::string("General"));
+    if (auto named = co_await patiently(
+            step_patience,
+            [&] { return db.set_room_name(std::string(general_room_id), std::string("General")); });
         !named) {
         co_return failure<bool>(named.error());
     }
@@ -69,14 +79,18 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
         auto hashed = co_await hasher.hash(std::string("password123"));
         if (!hashed)
             co_return failure<bool>(errc::bad_input);
-        auto created = co_await db.create_user(std::string(name), *hashed);
+        // A repeated registration finds the name taken (by the first attempt): then the
+        // account is read back below, as for a name someone registered first.
+        auto created = co_await patiently(
+            step_patience, [&] { return db.create_user(std::string(name), *hashed); });
         if (!created)
             co_return failure<bool>(created.error());
         if (*created) {
             users.push_back(**created);
             continue;
         }
-        auto existing = co_await db.find_user(std::string(name));
+        auto existing =
+            co_await patiently(step_patience, [&] { return db.find_user(std::string(name)); });
         if (!existing)
             co_return failure<bool>(existing.error());
         if (!*existing)
@@ -88,7 +102,10 @@ boost::asio::awaitable<result<bool>> load_demo_data(store& db, password_hasher& 
     for (std::size_t a = 0; a < users.size(); ++a) {
         for (std::size_t b = a + 1; b < users.size(); ++b) {
             const std::string room = private_room_id(users[a].id, users[b].id);
-            if (auto added = co_await db.add_room(room, ids(users[a].id, users[b].id)); !added) {
+            if (auto added = co_await patiently(
+                    step_patience,
+                    [&] { return db.add_room(room, ids(users[a].id, users[b].id)); });
+                !added) {
                 co_return failure<bool>(added.error());
             }
             // One greeting from each side, a few minutes back, in a random order.

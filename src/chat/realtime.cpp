@@ -12,6 +12,7 @@
 
 #include "chat/bus_event.hpp"
 #include "chat/message.hpp"
+#include "chat/patiently.hpp"
 #include "chat/rules.hpp"
 
 namespace redchat::chat {
@@ -147,22 +148,6 @@ event_outcome change_refusal(change_outcome o) {
             break;
     }
     return refuse("Unexpected outcome");
-}
-
-// Runs `attempt` (a store call) again after short pauses while it fails, for up to `budget`:
-// for reads a connect cannot do without, while Redis may still be coming up.
-template <typename Attempt>
-auto patiently(std::chrono::milliseconds budget, Attempt attempt) -> decltype(attempt()) {
-    const auto deadline = std::chrono::steady_clock::now() + budget;
-    std::chrono::milliseconds pause{50};
-    for (;;) {
-        auto out = co_await attempt();
-        if (out || std::chrono::steady_clock::now() + pause > deadline)
-            co_return out;
-        asio::steady_timer timer(co_await asio::this_coro::executor, pause);
-        co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-        pause = std::min(pause * 2, std::chrono::milliseconds(500));
-    }
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ class fake_store final : public chat::store {
     std::set<std::string> online;
     long long total_users = -1;  // -1: key absent
     bool unavailable = false;
-    int fail_next = 0;  // this many of the next calls fail as if Redis were down
+    int fail_next = 0;   // this many of the next calls fail as if Redis were down
+    int fail_every = 0;  // when > 0, every n-th call fails (Redis hiccups)
     int calls = 0;
 
     std::string add_user(const std::string& name, const std::string& hash) {
@@ -605,7 +606,7 @@ class fake_store final : public chat::store {
   private:
     std::optional<boost::system::error_code> begin() {
         ++calls;
-        if (unavailable || fail_next > 0) {
+        if (unavailable || fail_next > 0 || (fail_every > 0 && calls % fail_every == 0)) {
             fail_next = std::max(fail_next - 1, 0);
             return make_error_code(errc::redis_unavailable);
         }
