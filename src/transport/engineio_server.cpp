@@ -86,32 +86,66 @@ class open_connection {
 
 namespace {
 
-// The life of an established WebSocket session: each message is one Engine.IO packet; event
-// packets are pipelined (see eio_session::can_pipeline), any other is handled once they are
-// done and before the next is read. Kept small: this frame lives as long as the connection.
-awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
-                                std::shared_ptr<eio_session> session,
-                                std::optional<connection_limiter::slot> address_slot,
-                                open_connection counted) {
-    const auto held = std::move(address_slot);  // released when the connection ends
-    const auto still_counted = std::move(counted);
+// The reading side of an established WebSocket session: each message is one Engine.IO packet;
+// event packets are pipelined (see eio_session::can_pipeline), any other is handled once they
+// are done and before the next is read. While the client is silent nothing runs: a wait for the
+// socket to be readable holds this object, and no coroutine frame is kept (a frame lives as long
+// as it waits, and an idle connection would pay for it). Each burst of input gets a coroutine
+// that reads and handles until the socket has nothing more, then waits again.
+struct websocket_reader {
+    websocket_reader(asio::io_context& context, std::shared_ptr<websocket_connection> connection,
+                     std::shared_ptr<eio_session> eio, std::optional<connection_limiter::slot> slot,
+                     open_connection open)
+        : ioc(context),
+          ws(std::move(connection)),
+          session(std::move(eio)),
+          address_slot(std::move(slot)),
+          counted(std::move(open)) {}
+
+    asio::io_context& ioc;
+    std::shared_ptr<websocket_connection> ws;
+    std::shared_ptr<eio_session> session;
+    std::optional<connection_limiter::slot> address_slot;  // released when the reader ends
+    open_connection counted;                               // likewise
+};
+
+awaitable<void> serve_burst(std::shared_ptr<websocket_reader> reader);
+
+// Waits, holding only `reader`, until the client sends something.
+void wait_for_input(std::shared_ptr<websocket_reader> reader) {
+    auto& ws = *reader->ws;
+    ws.when_readable([reader = std::move(reader)](const boost::system::error_code&) mutable {
+        // An error (the socket closed under the wait) is found by the read that follows.
+        auto& ioc = reader->ioc;
+        asio::co_spawn(ioc, serve_burst(std::move(reader)), asio::detached);
+    });
+}
+
+awaitable<void> serve_burst(std::shared_ptr<websocket_reader> reader) {
+    auto& ws = *reader->ws;
+    auto& session = reader->session;
     const auto closed = [&session] { return session->closed(); };
     while (!session->closed()) {
-        auto msg = co_await ws->read();
-        if (!msg)
+        ws_message msg;
+        const auto got = ws.try_read(msg);
+        if (got == websocket_connection::read_result::would_block) {
+            wait_for_input(std::move(reader));
+            co_return;
+        }
+        if (got == websocket_connection::read_result::closed)
             break;
-        if (msg->opcode == ws_opcode::binary) {
+        if (msg.opcode == ws_opcode::binary) {
             socketio::eio_packet packet;
             packet.type = socketio::eio_type::message;
-            packet.data = std::move(msg->payload);
+            packet.data = std::move(msg.payload);
             packet.binary = true;
             co_await session->pipeline().wait(0, closed);
             co_await session->on_packet(std::move(packet));
             continue;
         }
-        auto packet = socketio::decode_packet(msg->payload);
+        auto packet = socketio::decode_packet(msg.payload);
         if (!packet) {
-            ws->abort(ws_close::protocol_error, "Not an Engine.IO packet");
+            ws.abort(ws_close::protocol_error, "Not an Engine.IO packet");
             break;
         }
         if (session->can_pipeline(*packet)) {
@@ -123,7 +157,7 @@ awaitable<void> serve_websocket(std::shared_ptr<websocket_connection> ws,
         co_await session->on_packet(std::move(*packet));
     }
     session->close();
-    ws->reader_done();
+    ws.reader_done();
 }
 
 }  // namespace
@@ -425,12 +459,12 @@ awaitable<void> engineio_server::websocket_here(
         }
     }
     session->attach_websocket(ws);
-    // From here on, a coroutine of its own: this frame, with the request, the cookie and the
-    // handshake's state, is freed (the address slot moves along).
-    asio::co_spawn(
-        ioc_,
-        serve_websocket(std::move(ws), std::move(session), std::move(held), std::move(counted)),
-        asio::detached);
+    // From here on, the reader: this frame, with the request, the cookie and the handshake's
+    // state, is freed (the address slot moves along). What the upgrade handshake left unread
+    // is read by the first burst.
+    auto reader = std::make_shared<websocket_reader>(ioc_, std::move(ws), std::move(session),
+                                                     std::move(held), std::move(counted));
+    asio::co_spawn(ioc_, serve_burst(std::move(reader)), asio::detached);
 }
 
 void engineio_server::schedule_ping(std::weak_ptr<eio_session> session,

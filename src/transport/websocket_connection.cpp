@@ -114,24 +114,33 @@ websocket_connection::step websocket_connection::decode(std::string_view& in, ws
 }
 
 awaitable<std::optional<ws_message>> websocket_connection::read() {
-    ws_message msg;
-    bool need_bytes = partial_.empty();
     for (;;) {
-        if (need_bytes) {
+        ws_message msg;
+        const auto got = try_read(msg);
+        if (got == read_result::message)
+            co_return msg;
+        if (got == read_result::closed)
+            co_return std::nullopt;
+        auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, nothrow);
+        if (ec || !open_) {
+            shut_down();
+            co_return std::nullopt;
+        }
+    }
+}
+
+websocket_connection::read_result websocket_connection::try_read(ws_message& msg) {
+    for (;;) {
+        if (need_bytes_) {
             if (!open_)
-                co_return std::nullopt;
-            auto [ec] = co_await socket_.async_wait(asio::ip::tcp::socket::wait_read, nothrow);
-            if (ec || !open_) {
-                shut_down();
-                co_return std::nullopt;
-            }
+                return read_result::closed;
             boost::system::error_code rec;
             const std::size_t n = socket_.read_some(asio::buffer(thread_read_buffer), rec);
             if (rec == asio::error::would_block || rec == asio::error::try_again)
-                continue;
+                return read_result::would_block;
             if (rec) {
                 shut_down();
-                co_return std::nullopt;
+                return read_result::closed;
             }
             if (partial_.empty()) {
                 // Nothing pending: decode straight from the thread's buffer, keep only the rest.
@@ -139,11 +148,11 @@ awaitable<std::optional<ws_message>> websocket_connection::read() {
                 const auto next = decode(in, msg);
                 partial_.assign(in);
                 partial_pos_ = 0;
+                need_bytes_ = next == step::need_bytes || partial_.empty();
                 if (next == step::deliver)
-                    co_return msg;
+                    return read_result::message;
                 if (next == step::stop)
-                    co_return std::nullopt;
-                need_bytes = next == step::need_bytes || partial_.empty();
+                    return read_result::closed;
                 continue;
             }
             // Once per read, not per frame: what was decoded leaves the front of the buffer.
@@ -163,11 +172,11 @@ awaitable<std::optional<ws_message>> websocket_connection::read() {
             if (partial_.capacity() > 4096)
                 partial_ = std::string();  // a big message went through: give the memory back
         }
+        need_bytes_ = next == step::need_bytes || partial_.empty();
         if (next == step::deliver)
-            co_return msg;
+            return read_result::message;
         if (next == step::stop)
-            co_return std::nullopt;
-        need_bytes = next == step::need_bytes || partial_.empty();
+            return read_result::closed;
     }
 }
 

@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/metrics.hpp"
@@ -78,6 +79,17 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     // (answered with its close code).
     boost::asio::awaitable<std::optional<ws_message>> read();
 
+    // The same without waiting: a message in `msg`, nothing yet (wait with when_readable and
+    // try again), or the connection is over. A reader that holds no coroutine while its client
+    // is silent is built on these two.
+    enum class read_result : std::uint8_t { message, would_block, closed };
+    read_result try_read(ws_message& msg);
+    // Calls `handler(error_code)` once the socket has something to read (or is closed).
+    template <typename Handler>
+    void when_readable(Handler&& handler) {
+        socket_.async_wait(boost::asio::ip::tcp::socket::wait_read, std::forward<Handler>(handler));
+    }
+
     // Queues a frame. False, with nothing queued, when the queue is full or the connection over.
     bool send(packet_ptr frame);
     // Sends a close frame once everything queued is written, then ends the connection: at once
@@ -119,6 +131,7 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     std::size_t queued_bytes_ = 0;   // not yet accepted by the kernel
     metrics::gauge& queued_gauge_;
     bool open_ = true;
+    bool need_bytes_ = true;         // what is buffered holds no whole frame: read first
     bool marked_ = false;            // in the thread's write_batch
     bool waiting_writable_ = false;  // the kernel's buffer is full
     bool close_queued_ = false;      // a close frame is queued: nothing may follow it
