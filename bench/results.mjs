@@ -78,6 +78,17 @@ const rows = [
     ],
   },
   {
+    // Every socket a distinct logged-in user that watches presence (as our client does): what
+    // a connection costs when nothing is shared between them.
+    name: 'idle-users',
+    args: ['idle', '--connections', '19000', '--users', '19000', '--presence', 'watched', '--duration', '30'],
+    report: [
+      ['RSS per connection', 'server_rss_per_connection_kb', 'KiB'],
+      ['idle CPU', 'server_cpu_percent', '% of a core'],
+      ['dropped', 'dropped', ''],
+    ],
+  },
+  {
     name: 'connect',
     args: ['connect', '--connections', '19000', '--duration', '60'],
     report: [

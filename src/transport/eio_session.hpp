@@ -68,7 +68,9 @@ class eio_application {
 };
 
 // A wait that another part of the same thread ends: wait_until(done) sleeps until wake() and
-// then checks done() again. The timer is made by the first wait (most sessions never wait).
+// then checks done() again. The timer is made by the first wait (most sessions never wait),
+// and held by pointer: a session has two of these, and a timer in place would cost every idle
+// connection its size twice.
 class wake_signal {
   public:
     template <typename Done>
@@ -79,7 +81,7 @@ class wake_signal {
     }
 
   private:
-    std::optional<boost::asio::steady_timer> timer_;
+    std::unique_ptr<boost::asio::steady_timer> timer_;
 };
 
 // The output of a polling session until a long-poll takes it, bounded by its owner.
@@ -228,8 +230,9 @@ template <typename Done>
 boost::asio::awaitable<void> wake_signal::wait_until(Done done) {
     while (!done()) {
         if (!timer_) {
-            timer_.emplace(co_await boost::asio::this_coro::executor,
-                           boost::asio::steady_timer::time_point::max());
+            auto executor = co_await boost::asio::this_coro::executor;
+            timer_ = std::make_unique<boost::asio::steady_timer>(
+                executor, boost::asio::steady_timer::time_point::max());
         }
         timer_->expires_at(boost::asio::steady_timer::time_point::max());
         boost::system::error_code ec;
