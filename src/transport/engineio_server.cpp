@@ -125,9 +125,10 @@ awaitable<void> serve_burst(std::shared_ptr<websocket_reader> reader) {
     auto& ws = *reader->ws;
     auto& session = reader->session;
     const auto closed = [&session] { return session->closed(); };
+    bool may_read = true;  // a burst starts when the socket is readable (or just attached)
     while (!session->closed()) {
         ws_message msg;
-        const auto got = ws.try_read(msg);
+        const auto got = ws.try_read(msg, may_read);
         if (got == websocket_connection::read_result::would_block) {
             wait_for_input(std::move(reader));
             co_return;

@@ -114,9 +114,10 @@ websocket_connection::step websocket_connection::decode(std::string_view& in, ws
 }
 
 awaitable<std::optional<ws_message>> websocket_connection::read() {
+    bool may_read = false;  // what is buffered first, then a read after each readiness
     for (;;) {
         ws_message msg;
-        const auto got = try_read(msg);
+        const auto got = try_read(msg, may_read);
         if (got == read_result::message)
             co_return msg;
         if (got == read_result::closed)
@@ -126,14 +127,18 @@ awaitable<std::optional<ws_message>> websocket_connection::read() {
             shut_down();
             co_return std::nullopt;
         }
+        may_read = true;
     }
 }
 
-websocket_connection::read_result websocket_connection::try_read(ws_message& msg) {
+websocket_connection::read_result websocket_connection::try_read(ws_message& msg, bool& may_read) {
     for (;;) {
         if (need_bytes_) {
             if (!open_)
                 return read_result::closed;
+            if (!may_read)
+                return read_result::would_block;  // wait for readiness first
+            may_read = false;
             boost::system::error_code rec;
             const std::size_t n = socket_.read_some(asio::buffer(thread_read_buffer), rec);
             if (rec == asio::error::would_block || rec == asio::error::try_again)

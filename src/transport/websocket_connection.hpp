@@ -81,9 +81,11 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
 
     // The same without waiting: a message in `msg`, nothing yet (wait with when_readable and
     // try again), or the connection is over. A reader that holds no coroutine while its client
-    // is silent is built on these two.
+    // is silent is built on these two. The socket is read at most once per readiness, as
+    // `may_read` allows (it is cleared by a read): a client that keeps sending gets its turn
+    // after the other connections of the thread, not before.
     enum class read_result : std::uint8_t { message, would_block, closed };
-    read_result try_read(ws_message& msg);
+    read_result try_read(ws_message& msg, bool& may_read);
     // Calls `handler(error_code)` once the socket has something to read (or is closed).
     template <typename Handler>
     void when_readable(Handler&& handler) {
