@@ -144,6 +144,49 @@ TEST_F(websocket_test, delivers_a_masked_text_message_and_a_binary_one) {
     EXPECT_TRUE(ws_->is_open());
 }
 
+// The reader that holds nothing while its client is silent (engineio_server) is built on
+// try_read: it never waits, decodes what is already buffered without reading, and reads the
+// socket at most once per readiness, so that a client that keeps sending waits its turn.
+TEST_F(websocket_test, try_read_never_waits_and_reads_once_per_readiness) {
+    auto ws = open();
+    using result = websocket_connection::read_result;
+    ws_message msg;
+    bool may_read = true;
+    EXPECT_EQ(ws->try_read(msg, may_read), result::would_block);  // nothing was sent
+    EXPECT_FALSE(may_read);                                       // the readiness is used
+
+    const auto wait_readable = [&] {
+        bool readable = false;
+        ws->when_readable([&](const boost::system::error_code&) { readable = true; });
+        return run_until([&] { return readable; });
+    };
+    client_write(client_frame(ws_opcode::text, "4a") + client_frame(ws_opcode::text, "4b"));
+    ASSERT_TRUE(wait_readable());
+    may_read = true;
+    ASSERT_EQ(ws->try_read(msg, may_read), result::message);
+    EXPECT_EQ(msg.payload, "4a");
+    EXPECT_FALSE(may_read);
+    // Already received with the first: decoded without reading.
+    ASSERT_EQ(ws->try_read(msg, may_read), result::message);
+    EXPECT_EQ(msg.payload, "4b");
+    EXPECT_EQ(ws->try_read(msg, may_read), result::would_block);
+
+    // More bytes have arrived, but this readiness was used: the reader waits for the next one.
+    client_write(client_frame(ws_opcode::text, "4c"));
+    ASSERT_TRUE(wait_readable());
+    EXPECT_EQ(ws->try_read(msg, may_read), result::would_block);
+    may_read = true;
+    ASSERT_EQ(ws->try_read(msg, may_read), result::message);
+    EXPECT_EQ(msg.payload, "4c");
+
+    // The client goes away: the connection is over.
+    client_.close();
+    ASSERT_TRUE(wait_readable());
+    may_read = true;
+    EXPECT_EQ(ws->try_read(msg, may_read), result::closed);
+    EXPECT_FALSE(ws->is_open());
+}
+
 // The coalescing the design promises, counted as /metrics shows it: the frames queued for a
 // connection during one loop turn leave in one gather write (at most 64 frames per write).
 TEST_F(websocket_test, frames_queued_in_one_loop_turn_leave_in_one_gather_write) {
