@@ -17,6 +17,13 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const runs = Number(process.env.RUNS ?? 3);
 
 // name, bench/run.sh arguments, and the figures to report: [label, path in the JSON line, unit].
+// What an idle row reports.
+const idleReport = [
+  ['RSS per connection', 'server_rss_per_connection_kb', 'KiB'],
+  ['idle CPU', 'server_cpu_percent', '% of a core'],
+  ['dropped', 'dropped', ''],
+];
+
 const rows = [
   {
     name: 'fanout-max',
@@ -71,22 +78,14 @@ const rows = [
   {
     name: 'idle',
     args: ['idle', '--connections', '19000', '--duration', '30'],
-    report: [
-      ['RSS per connection', 'server_rss_per_connection_kb', 'KiB'],
-      ['idle CPU', 'server_cpu_percent', '% of a core'],
-      ['dropped', 'dropped', ''],
-    ],
+    report: idleReport,
   },
   {
     // Every socket a distinct logged-in user that watches presence (as our client does): what
     // a connection costs when nothing is shared between them.
     name: 'idle-users',
     args: ['idle', '--connections', '19000', '--users', '19000', '--presence', 'watched', '--duration', '30'],
-    report: [
-      ['RSS per connection', 'server_rss_per_connection_kb', 'KiB'],
-      ['idle CPU', 'server_cpu_percent', '% of a core'],
-      ['dropped', 'dropped', ''],
-    ],
+    report: idleReport,
   },
   {
     name: 'connect',

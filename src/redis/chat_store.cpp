@@ -1430,9 +1430,8 @@ class redis_chat_store final : public chat::store {
     }
 
     // EVALSHA, then EVAL when Redis does not have the script (its first use since Redis
-    // started): the script's text crosses the wire once, not with every call.
-    // A script by EVALSHA, then EVAL if Redis does not have it yet. With `replicas`, acknowledged
-    // once that many replicas have its writes (WAIT, durability).
+    // started): the script's text crosses the wire once, not with every call. With `replicas`,
+    // answered once that many replicas have its writes (WAIT, durability).
     task<reply> eval(const lua_script& script, command args, int replicas = 0) {
         command c;
         c.reserve(args.size() + 2);

@@ -2,8 +2,9 @@
 // routing by room, on one Redis and on a Redis Cluster (3 masters, 3 replicas): the chat through
 // the proxy over WebSocket and long-polling, private rooms private, an instance with no member of
 // a room receiving none of its messages, and the clients of a killed instance moving to the
-// others; on the cluster also a master killed while messages flow. nginx hashes on the client's address, so each client
-// here connects from its own loopback address (127.0.0.x), found to land on the instance it needs.
+// others; on the cluster also a master killed while messages flow. nginx hashes on the client's
+// address, so each client here connects from its own loopback address (127.0.0.x), found to land
+// on the instance it needs.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
