@@ -26,6 +26,17 @@ client_socket::~client_socket() {
         hub_->remove(*this);
 }
 
+client_socket::activity& client_socket::active() {
+    if (!activity_)
+        activity_ = std::make_unique<activity>();
+    return *activity_;
+}
+
+const std::vector<std::string>& client_socket::watched() const {
+    static const std::vector<std::string> none;
+    return activity_ ? activity_->watched : none;
+}
+
 hub::~hub() {
     for (auto* s : sockets_) {
         s->hub_ = nullptr;
@@ -58,7 +69,7 @@ void hub::index_presence(client_socket& socket) {
     if (!socket.account)
         return;
     if (socket.watches_presence) {
-        for (const auto& id : socket.watched)
+        for (const auto& id : socket.watched())
             watchers_.emplace(id, &socket);
     } else {
         presence_all_.insert(&socket);
@@ -67,7 +78,7 @@ void hub::index_presence(client_socket& socket) {
 
 void hub::unindex_presence(client_socket& socket) {
     presence_all_.erase(&socket);
-    for (const auto& id : socket.watched)
+    for (const auto& id : socket.watched())
         erase_entry(watchers_, id, &socket);
 }
 
@@ -76,7 +87,7 @@ void hub::watch_presence(client_socket& socket, std::vector<std::string> users) 
     if (here)
         unindex_presence(socket);
     socket.watches_presence = true;
-    socket.watched = std::move(users);
+    socket.active().watched = std::move(users);
     if (here) {
         index_presence(socket);
         reroute(socket);
@@ -132,7 +143,7 @@ void hub::reroute(client_socket& socket) {
             if (!socket.watches_presence) {
                 next.push_back(hold(std::string(routing::presence_channel)));
             } else {
-                for (const auto& id : socket.watched)
+                for (const auto& id : socket.watched())
                     next.push_back(hold(routing::presence_channel_of(id)));
             }
         }

@@ -62,17 +62,25 @@ class client_socket {
     // Rooms this socket is joined to (all checked memberships). Changed through the hub, which
     // routes their events here.
     const std::set<std::string>& rooms() const { return rooms_; }
-    std::optional<token_bucket> send_bucket;  // message rate of this connection
     // The redchat protocol version the client announced in its Socket.IO connect (0: none, the
     // tutorial's protocol exactly; 1: the events of docs/realtime.md "Protocol 1").
     int protocol = 0;
-    std::chrono::steady_clock::time_point last_typing{};  // typing signals are throttled
     // Presence by subscription (protocol 1, docs/realtime.md "Presence"): a socket that watches
-    // gets user.connected / user.disconnected only for the users in `watched` (sorted, unique),
-    // set by `presence.watch`; any other logged-in socket gets them for everyone.
+    // gets user.connected / user.disconnected only for the users in `watched()`, set by
+    // `presence.watch`; any other logged-in socket gets them for everyone.
     bool watches_presence = false;
-    std::vector<std::string> watched;
-    std::optional<token_bucket> read_bucket;  // rate of read-position updates
+
+    // What only a socket that does something needs, made on its first use: an idle connection
+    // holds one pointer for all of it.
+    struct activity {
+        std::optional<token_bucket> send_bucket;              // message rate of this connection
+        std::optional<token_bucket> read_bucket;              // rate of read-position updates
+        std::chrono::steady_clock::time_point last_typing{};  // typing signals are throttled
+        std::vector<std::string> watched;  // sorted, unique (set through hub::watch_presence)
+    };
+    activity& active();
+    // The users this socket watches (empty: none, or it watches everyone).
+    const std::vector<std::string>& watched() const;
 
     // Presence accounting of this socket (chat::realtime): counted once, joined before it
     // leaves. `joining`: the join is on its way to Redis; a disconnect meanwhile is remembered
@@ -90,6 +98,7 @@ class client_socket {
     std::uint64_t serial_ = 0;  // unique per hub: tells a socket from a later one at its address
     std::set<std::string> rooms_;
     std::vector<const std::string*> channels_;  // held in the hub's channel counts
+    std::unique_ptr<activity> activity_;
 };
 
 class hub {

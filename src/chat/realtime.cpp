@@ -438,13 +438,13 @@ awaitable<event_outcome> realtime::typing(client_socket& socket, json::array arg
     // A signal within the interval of the last is dropped: clients repeat it while typing.
     const auto now = std::chrono::steady_clock::now();
     event_outcome ok;
-    if (now - socket.last_typing < cfg_.limit.typing_interval) {
+    if (now - socket.active().last_typing < cfg_.limit.typing_interval) {
         ok.ack_json = R"([{"dropped":true}])";
         co_return ok;
     }
     if (!co_await is_member(socket, *room))
         co_return refuse("You are not a member of this room");
-    socket.last_typing = now;
+    socket.active().last_typing = now;
     const user& who = *socket.account;
     auto published = co_await db_.publish_event(
         *room, make_envelope(server_id_, "typing", typing_data(*room, who.id, who.username)));
@@ -464,9 +464,10 @@ awaitable<event_outcome> realtime::mark_read(client_socket& socket, json::array 
     if (!position)
         co_return refuse("messageId must be a message id or a date");
     const auto now = std::chrono::steady_clock::now();
-    if (!socket.read_bucket)
-        socket.read_bucket.emplace(cfg_.limit.reads_per_second, cfg_.limit.read_burst, now);
-    if (!socket.read_bucket->try_take(now))
+    auto& bucket = socket.active().read_bucket;
+    if (!bucket)
+        bucket.emplace(cfg_.limit.reads_per_second, cfg_.limit.read_burst, now);
+    if (!bucket->try_take(now))
         co_return refuse("You are marking rooms read too fast, slow down", true);
     if (!co_await is_member(socket, *room))
         co_return refuse("You are not a member of this room");
@@ -487,11 +488,10 @@ awaitable<event_outcome> realtime::mark_read(client_socket& socket, json::array 
 std::optional<event_outcome> realtime::over_rate(client_socket& socket) {
     // Token buckets per connection and per user (all threads): a flood is refused, not queued.
     const auto now = std::chrono::steady_clock::now();
-    if (!socket.send_bucket) {
-        socket.send_bucket.emplace(cfg_.limit.messages_per_second, cfg_.limit.message_burst, now);
-    }
-    if (!socket.send_bucket->try_take(now) ||
-        user_rates_.try_take(socket.account->id, now).count() > 0) {
+    auto& bucket = socket.active().send_bucket;
+    if (!bucket)
+        bucket.emplace(cfg_.limit.messages_per_second, cfg_.limit.message_burst, now);
+    if (!bucket->try_take(now) || user_rates_.try_take(socket.account->id, now).count() > 0) {
         return refuse("You are sending messages too fast, slow down", true);
     }
     return std::nullopt;

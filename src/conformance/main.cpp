@@ -66,8 +66,7 @@ class echo_handler final : public eio_handler {
 
 class echo_application final : public eio_application {
   public:
-    awaitable<std::unique_ptr<eio_handler>> open(eio_session& session,
-                                                 const std::optional<std::string>&) override {
+    awaitable<std::unique_ptr<eio_handler>> open(eio_session& session) override {
         co_return std::make_unique<echo_handler>(session);
     }
 };
@@ -107,8 +106,7 @@ class test_socket final : public sio_socket {
 
 class test_application final : public eio_application {
   public:
-    awaitable<std::unique_ptr<eio_handler>> open(eio_session& session,
-                                                 const std::optional<std::string>&) override {
+    awaitable<std::unique_ptr<eio_handler>> open(eio_session& session) override {
         co_return std::make_unique<test_socket>(session);
     }
 };

@@ -35,6 +35,16 @@ std::string random_hex(std::size_t bytes) {
     return out;
 }
 
+std::string random_token(std::size_t chars) {
+    static constexpr char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out(chars, '\0');
+    random_bytes(out.data(), out.size());
+    for (char& c : out)
+        c = alphabet[static_cast<unsigned char>(c) & 63];  // 256 is a multiple of 64: unbiased
+    return out;
+}
+
 std::string random_hex_id() {
     return random_hex(16);
 }

@@ -16,4 +16,8 @@ std::string random_hex_id();
 // `bytes` random bytes as lowercase hex.
 std::string random_hex(std::size_t bytes);
 
+// `chars` random characters of the URL-safe base64 alphabet (A-Z a-z 0-9 - _), 6 random bits
+// each: a 12-character token (72 bits) fits in a std::string without a heap block.
+std::string random_token(std::size_t chars);
+
 }  // namespace redchat

@@ -16,10 +16,8 @@ namespace {
 
 class chat_socket final : public sio_socket, public chat::client_socket {
   public:
-    chat_socket(eio_session& session, chat_application& app, std::optional<std::string> login)
-        : sio_socket(session, {app.config().limit.max_packet_bytes, 0}),
-          app_(app),
-          login_(std::move(login)) {}
+    chat_socket(eio_session& session, chat_application& app)
+        : sio_socket(session, {app.config().limit.max_packet_bytes, 0}), app_(app) {}
 
     // Nothing before the connect is answered: the socket is in the hub from connecting() on.
     void deliver(const packet_ptr& packet) override {
@@ -53,9 +51,11 @@ class chat_socket final : public sio_socket, public chat::client_socket {
                                                  std::string_view auth_json) override {
         if (nsp != "/")
             co_return "Invalid namespace";
-        if (login_) {
-            const std::string cookie = std::move(*login_);
-            login_.reset();
+        // The handshake's cookie decides who this socket is, for its whole life: looked up on
+        // the first connect, where a Redis failure can still close it.
+        if (auto login = session().take_login(); login && !identified_) {
+            identified_ = true;
+            const std::string cookie = std::move(*login);
             auto who = co_await app_.realtime().identify(cookie);
             if (!who) {
                 // Not "anonymous": Redis could not say. Closed without an answer, so that the
@@ -126,18 +126,15 @@ class chat_socket final : public sio_socket, public chat::client_socket {
     void on_protocol_error(std::string_view reason) override { send_error(reason); }
 
     chat_application& app_;
-    std::optional<std::string> login_;  // the handshake's cookie, until accept() looks it up
-    bool joined_ = false;  // connected to "/" and not yet left (realtime knows this socket)
+    bool identified_ = false;  // the handshake's cookie was looked up (once per socket)
+    bool joined_ = false;      // connected to "/" and not yet left (realtime knows this socket)
     std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
 };
 
 }  // namespace
 
-awaitable<std::unique_ptr<eio_handler>> chat_application::open(
-    eio_session& session, const std::optional<std::string>& login) {
-    // The handshake's cookie decides who this socket is, for its whole life: looked up when
-    // the socket connects (accept), where a Redis failure can still close it.
-    co_return std::make_unique<chat_socket>(session, *this, login);
+awaitable<std::unique_ptr<eio_handler>> chat_application::open(eio_session& session) {
+    co_return std::make_unique<chat_socket>(session, *this);
 }
 
 }  // namespace redchat::transport

@@ -28,8 +28,7 @@ class chat_application final : public eio_application {
                      metrics::shard& stats, connection_limiter& per_user)
         : realtime_(realtime), cfg_(cfg), stats_(stats), per_user_(per_user) {}
 
-    boost::asio::awaitable<std::unique_ptr<eio_handler>> open(
-        eio_session& session, const std::optional<std::string>& login) override;
+    boost::asio::awaitable<std::unique_ptr<eio_handler>> open(eio_session& session) override;
 
     chat::realtime& realtime() { return realtime_; }
     const config::server_config& config() const { return cfg_; }

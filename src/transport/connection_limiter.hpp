@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 
 namespace redchat::transport {
 
@@ -14,19 +15,19 @@ class connection_limiter {
   public:
     explicit connection_limiter(std::size_t max_per_key) : max_(max_per_key) {}
 
-    // Holds one connection's place until destroyed.
+    // Holds one connection's place until destroyed. It points at its key's count (an
+    // unordered_map entry does not move), so that a slot is two pointers.
     class slot {
       public:
-        slot(connection_limiter& owner, std::string key) : owner_(&owner), key_(std::move(key)) {}
-        slot(slot&& other) noexcept : owner_(other.owner_), key_(std::move(other.key_)) {
+        slot(slot&& other) noexcept : owner_(other.owner_), entry_(other.entry_) {
             other.owner_ = nullptr;
         }
         slot& operator=(slot&& other) noexcept {
             if (this != &other) {
                 if (owner_ != nullptr)
-                    owner_->release(key_);
+                    owner_->release(*entry_);
                 owner_ = other.owner_;
-                key_ = std::move(other.key_);
+                entry_ = other.entry_;
                 other.owner_ = nullptr;
             }
             return *this;
@@ -34,22 +35,25 @@ class connection_limiter {
         slot(const slot&) = delete;
         ~slot() {
             if (owner_ != nullptr)
-                owner_->release(key_);
+                owner_->release(*entry_);
         }
 
       private:
+        friend class connection_limiter;
+        using entry = std::pair<const std::string, std::size_t>;
+        slot(connection_limiter& owner, entry& e) : owner_(&owner), entry_(&e) {}
         connection_limiter* owner_;
-        std::string key_;
+        entry* entry_;
     };
 
     // A slot, or nullopt when `key` is at its limit.
     std::optional<slot> try_acquire(const std::string& key) {
         std::lock_guard lock(mutex_);
-        auto& n = counts_[key];
-        if (n >= max_)
+        auto& e = *counts_.try_emplace(key, 0).first;
+        if (e.second >= max_)
             return std::nullopt;
-        ++n;
-        return std::optional<slot>(std::in_place, *this, key);
+        ++e.second;
+        return slot(*this, e);
     }
 
     std::size_t count(const std::string& key) {
@@ -59,11 +63,10 @@ class connection_limiter {
     }
 
   private:
-    void release(const std::string& key) {
+    void release(slot::entry& e) {
         std::lock_guard lock(mutex_);
-        auto it = counts_.find(key);
-        if (it != counts_.end() && --it->second == 0)
-            counts_.erase(it);
+        if (--e.second == 0)
+            counts_.erase(counts_.find(e.first));  // by position: `e` is the erased entry
     }
 
     std::size_t max_;

@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <utility>
 
 #include "core/base64.hpp"
 #include "transport/engineio_server.hpp"
@@ -57,6 +58,8 @@ asio::io_context& eio_session::context() {
 }
 
 bool eio_session::same_login(const std::optional<std::string>& cookie) const {
+    if (!login_checked_)
+        return !cookie.has_value();
     if (login_.has_value() != cookie.has_value())
         return false;
     if (!login_)
@@ -68,6 +71,12 @@ bool eio_session::same_login(const std::optional<std::string>& cookie) const {
     for (std::size_t i = 0; i < login_->size(); ++i)
         diff |= static_cast<unsigned char>((*login_)[i] ^ (*cookie)[i]);
     return diff == 0;
+}
+
+std::optional<std::string> eio_session::take_login() {
+    if (login_checked_)
+        return login_;
+    return std::exchange(login_, std::nullopt);
 }
 
 void eio_session::deliver(const packet_ptr& packet) {

@@ -62,9 +62,8 @@ class eio_handler {
 class eio_application {
   public:
     virtual ~eio_application() = default;
-    // `login`: the session cookie of the handshake, for applications that have users.
-    virtual boost::asio::awaitable<std::unique_ptr<eio_handler>> open(
-        eio_session& session, const std::optional<std::string>& login) = 0;
+    // Applications that have users read the handshake's cookie with session.take_login().
+    virtual boost::asio::awaitable<std::unique_ptr<eio_handler>> open(eio_session& session) = 0;
 };
 
 // A wait that another part of the same thread ends: wait_until(done) sleeps until wake() and
@@ -164,11 +163,18 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
     void close_soon();
     bool closed() const { return closed_; }
 
-    // The login cookie of the handshake: every later polling request and the upgrade of this
-    // session must carry the same one (the sid alone is no credential). Kept for polling
-    // sessions only: a WebSocket session gets no further requests.
-    void bind_login(std::optional<std::string> cookie) { login_ = std::move(cookie); }
+    // The login cookie of the handshake. A polling session keeps it: every later polling
+    // request and its upgrade must carry the same one (the sid alone is no credential). A
+    // session born on a WebSocket gets no further requests (`checked` false): it holds the
+    // cookie only until the application takes it, and matches no login but none.
+    void bind_login(std::optional<std::string> cookie, bool checked) {
+        login_ = std::move(cookie);
+        login_checked_ = checked;
+    }
     bool same_login(const std::optional<std::string>& cookie) const;
+    // The login, for the application to look up: a session born on a WebSocket gives it away
+    // (an idle connection should not hold it), a polling session keeps it for the checks.
+    std::optional<std::string> take_login();
     // A polling session's place in the per-address count, given back when it closes.
     void hold_address(connection_limiter::slot slot) { address_slot_.emplace(std::move(slot)); }
 
@@ -222,7 +228,8 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
     bool upgrading_ = false;
     // Pings sent before the handler joined (the connect timeout): at most 1 h / 100 ms = 36,000.
     std::uint16_t unjoined_pings_ = 0;
-    std::optional<std::string> login_;  // the handshake's session cookie (polling sessions)
+    bool login_checked_ = false;        // later requests are checked against login_
+    std::optional<std::string> login_;  // the handshake's session cookie
     std::optional<connection_limiter::slot> address_slot_;  // polling sessions
 };
 

@@ -172,7 +172,9 @@ engineio_server::engineio_server(asio::io_context& ioc, std::size_t thread_index
       cfg_(cfg),
       stats_(stats),
       per_address_(per_address),
-      batch_(ioc, stats),
+      batch_(
+          ioc, stats,
+          {cfg.limit.max_packet_bytes, cfg.limit.max_queued_bytes, cfg.limit.max_queued_messages}),
       // Ticks of a twentieth of the shorter ping period (10 ms to 1 s): pings go out at most a
       // tick late, well within the client's allowance of pingInterval + pingTimeout, and a
       // missing pong is noticed within a tick of its deadline.
@@ -230,11 +232,12 @@ awaitable<std::shared_ptr<eio_session>> engineio_server::open_session(
     std::optional<std::string> cookie, bool websocket) {
     // Not make_shared: the ping wheel's weak_ptr would keep the whole session's memory until its
     // entry fires (a ping interval after the close); apart, it keeps only the control block.
+    // The sid: 72 random bits and the owner thread's index, short enough to be kept inside its
+    // string (no heap block for it, nor for its key in `sessions_`).
     std::shared_ptr<eio_session> session(
-        new eio_session(*this, random_hex(10) + "." + std::to_string(index_)));
-    if (!websocket)
-        session->bind_login(cookie);
-    session->set_handler(co_await app_.open(*session, cookie));
+        new eio_session(*this, random_token(12) + "." + std::to_string(index_)));
+    session->bind_login(std::move(cookie), !websocket);
+    session->set_handler(co_await app_.open(*session));
     sessions_[session->sid()] = session;
     stats_.sockets_opened.fetch_add(1, std::memory_order_relaxed);
     stats_.sockets_open.fetch_add(1, std::memory_order_relaxed);
@@ -415,12 +418,7 @@ awaitable<void> engineio_server::websocket_here(
         if (aec)
             co_return;
     }
-    const auto& limit = cfg_.limit;
-    auto ws = std::make_shared<websocket_connection>(
-        std::move(socket), batch_,
-        websocket_connection::limits{limit.max_packet_bytes, limit.max_queued_bytes,
-                                     limit.max_queued_messages},
-        stats_.queued_output_bytes);
+    auto ws = std::make_shared<websocket_connection>(std::move(socket), batch_);
 
     std::shared_ptr<eio_session> session;
     if (sid.empty()) {

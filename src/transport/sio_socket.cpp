@@ -32,9 +32,26 @@ void sio_socket::ack(std::string_view nsp, std::uint64_t ack_id, std::string_vie
         session_.send_binary(a);
 }
 
+const sio_socket::namespace_state* sio_socket::find_namespace(std::string_view nsp) const {
+    if (nsp == "/")
+        return &root_;
+    if (!others_)
+        return nullptr;
+    auto it = others_->find(nsp);
+    return it == others_->end() ? nullptr : &it->second;
+}
+
+sio_socket::namespace_state& sio_socket::make_namespace(const std::string& nsp) {
+    if (nsp == "/")
+        return root_;
+    if (!others_)
+        others_ = std::make_unique<std::map<std::string, namespace_state, std::less<>>>();
+    return (*others_)[nsp];
+}
+
 bool sio_socket::connected(std::string_view nsp) const {
-    auto it = namespaces_.find(nsp);
-    return it != namespaces_.end() && it->second.connected;
+    const auto* state = find_namespace(nsp);
+    return state != nullptr && state->connected;
 }
 
 void sio_socket::on_protocol_error(std::string_view reason) {
@@ -71,10 +88,9 @@ awaitable<void> sio_socket::on_message(socketio::eio_packet packet) {
 }
 
 awaitable<void> sio_socket::connect(const socketio::sio_packet& packet) {
-    auto it = namespaces_.find(packet.nsp);
-    if (it != namespaces_.end() && it->second.connected) {
+    if (const auto* known = find_namespace(packet.nsp); known != nullptr && known->connected) {
         // A repeated connect keeps the one socket: same id, events still delivered once.
-        send_packet(socketio::encode_connect(packet.nsp, it->second.id));
+        send_packet(socketio::encode_connect(packet.nsp, known->id));
         co_return;
     }
     auto refusal = co_await accept(packet.nsp, packet.data);
@@ -85,9 +101,9 @@ awaitable<void> sio_socket::connect(const socketio::sio_packet& packet) {
             socketio::encode_connect_error(socketio::echoable_namespace(packet.nsp), *refusal));
         co_return;
     }
-    auto& state = namespaces_[packet.nsp];
+    auto& state = make_namespace(packet.nsp);
     if (state.id.empty())
-        state.id = random_hex(10);
+        state.id = random_token(12);  // short enough to stay inside the string
     send_packet(socketio::encode_connect(packet.nsp, state.id));
     // The answer itself can overflow a full queue and close the session: a closed session
     // connects nowhere.
@@ -105,9 +121,8 @@ awaitable<void> sio_socket::dispatch(socketio::sio_packet packet,
             co_await connect(packet);
             break;
         case socketio::sio_type::disconnect: {
-            auto it = namespaces_.find(packet.nsp);
-            if (it != namespaces_.end() && it->second.connected) {
-                it->second.connected = false;
+            if (connected(packet.nsp)) {
+                make_namespace(packet.nsp).connected = false;
                 co_await on_disconnect(packet.nsp);
             }
             break;

@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -86,9 +87,17 @@ class sio_socket : public eio_handler {
                                           std::vector<std::string> attachments);
     boost::asio::awaitable<void> connect(const socketio::sio_packet& packet);
 
+    // The root namespace's state, or null for another one that was never accepted.
+    const namespace_state* find_namespace(std::string_view nsp) const;
+    namespace_state& make_namespace(const std::string& nsp);
+
     eio_session& session_;
     socketio::packet_assembler assembler_;
-    std::map<std::string, namespace_state, std::less<>> namespaces_;  // accepted ones only
+    // The namespaces a client connected: "/", which nearly every client joins, in place (its
+    // id is empty until it is accepted), any other in a map made on first use, so that a
+    // socket of the chat holds no map node.
+    namespace_state root_;
+    std::unique_ptr<std::map<std::string, namespace_state, std::less<>>> others_;
     bool ever_connected_ = false;  // a namespace was connected once (the connect timeout)
 };
 

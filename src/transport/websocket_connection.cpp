@@ -66,13 +66,15 @@ void write_batch::flush_all() {
     }
 }
 
-websocket_connection::websocket_connection(asio::ip::tcp::socket socket, write_batch& batch,
-                                           limits lim, metrics::gauge& queued_gauge)
+// Most of an idle connection's memory is this object (bench/RESULTS.md, "idle"): with
+// make_shared's reference counts it stays within jemalloc's 256-byte class.
+static_assert(sizeof(websocket_connection) <= 240, "a connection grew out of its size class");
+
+websocket_connection::websocket_connection(asio::ip::tcp::socket socket, write_batch& batch)
     : socket_(std::move(socket)),
       batch_(batch),
-      limits_(lim),
-      decoder_(lim.max_message_bytes),
-      queued_gauge_(queued_gauge) {
+      queued_gauge_(batch.queued_gauge()),
+      decoder_(batch.limits().max_message_bytes) {
     boost::system::error_code ec;
     socket_.non_blocking(true, ec);
     socket_.set_option(asio::ip::tcp::no_delay(true), ec);
@@ -170,7 +172,7 @@ websocket_connection::read_result websocket_connection::try_read(ws_message& msg
         std::string_view in(partial_);
         in.remove_prefix(partial_pos_);
         const auto next = decode(in, msg);
-        partial_pos_ = partial_.size() - in.size();
+        partial_pos_ = static_cast<std::uint32_t>(partial_.size() - in.size());
         if (partial_pos_ == partial_.size()) {
             partial_.clear();
             partial_pos_ = 0;
@@ -188,8 +190,8 @@ websocket_connection::read_result websocket_connection::try_read(ws_message& msg
 bool websocket_connection::send(packet_ptr frame) {
     if (!open_ || close_queued_)
         return false;
-    if (queued_bytes_ + frame->bytes.size() > limits_.max_queued_bytes ||
-        queue_.size() - head_ >= limits_.max_queued_frames) {
+    if (queued_bytes_ + frame->bytes.size() > batch_.limits().max_queued_bytes ||
+        queue_.size() - head_ >= batch_.limits().max_queued_frames) {
         return false;
     }
     enqueue(std::move(frame));
@@ -203,7 +205,7 @@ void websocket_connection::enqueue(packet_ptr frame) {
         queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(head_));
         head_ = 0;
     }
-    queued_bytes_ += frame->bytes.size();
+    queued_bytes_ += static_cast<std::uint32_t>(frame->bytes.size());
     add_queued(static_cast<std::int64_t>(frame->bytes.size()));
     queue_.push_back(std::move(frame));
     if (!marked_ && !waiting_writable_) {
@@ -245,13 +247,13 @@ void websocket_connection::flush() {
 
 // Drops `n` written bytes from the front of the queue; returns how many frames are now done.
 std::size_t websocket_connection::consume(std::size_t n) {
-    queued_bytes_ -= n;
+    queued_bytes_ -= static_cast<std::uint32_t>(n);
     add_queued(-static_cast<std::int64_t>(n));
     std::size_t done = 0;
     while (n > 0) {
         const std::size_t left = queue_[head_]->bytes.size() - head_offset_;
         if (n < left) {
-            head_offset_ += n;
+            head_offset_ += static_cast<std::uint32_t>(n);
             return done;
         }
         n -= left;

@@ -31,24 +31,37 @@ namespace redchat::transport {
 
 class websocket_connection;
 
-// The connections of one thread with output queued during the current event-loop turn.
+struct websocket_limits {
+    std::size_t max_message_bytes;
+    std::size_t max_queued_bytes;
+    std::size_t max_queued_frames;
+};
+
+// The connections of one thread with output queued during the current event-loop turn, and
+// what they share: their limits (kept here, so that a connection holds no copy).
 // It counts its gather writes and the frames they completed (redchat_ws_writes_total,
 // redchat_ws_frames_written_total): their ratio is the coalescing the design promises.
 class write_batch {
   public:
-    write_batch(boost::asio::io_context& ioc, metrics::shard& stats) : ioc_(ioc), stats_(stats) {}
+    write_batch(boost::asio::io_context& ioc, metrics::shard& stats, websocket_limits limits)
+        : ioc_(ioc), stats_(stats), limits_(limits) {}
+    const websocket_limits& limits() const { return limits_; }
     void mark(std::shared_ptr<websocket_connection> connection);
     // websocket_connection::flush: one gather write that completed `frames` frames.
     void count_write(std::size_t frames) {
         stats_.ws_writes.fetch_add(1, std::memory_order_relaxed);
         stats_.ws_frames_written.fetch_add(frames, std::memory_order_relaxed);
     }
+    // The count of queued output of the thread's shard (which outlives the batch), kept up to
+    // date by its connections.
+    metrics::gauge& queued_gauge() { return stats_.queued_output_bytes; }
 
   private:
     void flush_all();
 
     boost::asio::io_context& ioc_;
     metrics::shard& stats_;
+    websocket_limits limits_;
     std::vector<std::shared_ptr<websocket_connection>> dirty_;
     bool posted_ = false;
 };
@@ -61,15 +74,10 @@ packet_ptr make_binary_frame(std::string_view bytes);
 
 class websocket_connection : public std::enable_shared_from_this<websocket_connection> {
   public:
-    struct limits {
-        std::size_t max_message_bytes;
-        std::size_t max_queued_bytes;
-        std::size_t max_queued_frames;
-    };
+    using limits = websocket_limits;
 
-    // `queued_gauge`: the process's count of queued output, kept up to date with this queue.
-    websocket_connection(boost::asio::ip::tcp::socket socket, write_batch& batch, limits lim,
-                         metrics::gauge& queued_gauge);
+    // The connection's limits are its batch's (one per thread).
+    websocket_connection(boost::asio::ip::tcp::socket socket, write_batch& batch);
     ~websocket_connection();
     websocket_connection(const websocket_connection&) = delete;
     websocket_connection& operator=(const websocket_connection&) = delete;
@@ -121,17 +129,19 @@ class websocket_connection : public std::enable_shared_from_this<websocket_conne
     void shut_down();
     static boost::asio::awaitable<void> linger(std::shared_ptr<websocket_connection> self);
 
+    // Laid out to stay within 240 bytes (256 with make_shared's count): 32-bit sizes and
+    // positions (frames and queues are bounded far below 4 GiB: at most 1 GiB queued), the
+    // flags together.
     boost::asio::ip::tcp::socket socket_;
-    write_batch& batch_;
-    limits limits_;
+    write_batch& batch_;  // used while the thread runs (a connection may outlive it at the end)
+    metrics::gauge& queued_gauge_;  // the process's count of queued output (outlives us)
     ws_decoder decoder_;
-    std::string partial_;            // received bytes not yet decoded, from partial_pos_
-    std::size_t partial_pos_ = 0;    // decoded bytes at the front of partial_
-    std::vector<packet_ptr> queue_;  // frames not yet (fully) written, from head_
-    std::size_t head_ = 0;           // the first frame not fully written
-    std::size_t head_offset_ = 0;    // its bytes already written
-    std::size_t queued_bytes_ = 0;   // not yet accepted by the kernel
-    metrics::gauge& queued_gauge_;
+    std::string partial_;             // received bytes not yet decoded, from partial_pos_
+    std::vector<packet_ptr> queue_;   // frames not yet (fully) written, from head_
+    std::uint32_t queued_bytes_ = 0;  // not yet accepted by the kernel
+    std::uint32_t partial_pos_ = 0;   // decoded bytes at the front of partial_
+    std::uint32_t head_ = 0;          // the first frame not fully written
+    std::uint32_t head_offset_ = 0;   // its bytes already written
     bool open_ = true;
     bool need_bytes_ = true;         // what is buffered holds no whole frame: read first
     bool marked_ = false;            // in the thread's write_batch

@@ -3,6 +3,7 @@
 // an incremental decoder of client frames. No socket and no timer, so it is unit-tested and
 // fuzzed on its own. Only what a Socket.IO server needs: no extensions (no compression).
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -55,7 +56,8 @@ struct ws_message {
 // across fragments). A violation is final: `error()` then gives the close code to send.
 class ws_decoder {
   public:
-    explicit ws_decoder(std::size_t max_message_bytes) : max_(max_message_bytes) {}
+    explicit ws_decoder(std::size_t max_message_bytes)
+        : max_(static_cast<std::uint32_t>(std::min<std::size_t>(max_message_bytes, UINT32_MAX))) {}
 
     enum class status : std::uint8_t { need_more, message, error };
 
@@ -72,7 +74,7 @@ class ws_decoder {
         return status::error;
     }
 
-    std::size_t max_;
+    std::uint32_t max_;  // 32 bits: a connection holds a decoder, and it stays small
     std::uint16_t error_ = 0;
     bool in_message_ = false;  // a fragmented data message is being assembled
     ws_opcode message_opcode_ = ws_opcode::text;

@@ -771,7 +771,7 @@ TEST(hub, presence_reaches_everyone_but_a_watcher_gets_only_whom_it_watches) {
     EXPECT_TRUE(anon.got.empty());
     // A socket that watches before it joins the hub is found once it joins.
     late.watches_presence = true;
-    late.watched = {"4"};
+    late.active().watched = {"4"};
     h.add(late);
     EXPECT_EQ(h.deliver(alex_off, packet), 2u);
     EXPECT_EQ(h.deliver(mary_on, packet), 2u);  // Alex's socket watches nobody else

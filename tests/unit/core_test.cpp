@@ -30,6 +30,24 @@ TEST(random_id, is_32_lowercase_hex_and_unique) {
     EXPECT_EQ(seen.size(), 1000u);
 }
 
+TEST(random_id, tokens_are_url_safe_unique_and_use_the_whole_alphabet) {
+    std::set<std::string> seen;
+    std::set<char> chars;
+    for (int i = 0; i < 1000; ++i) {
+        auto token = random_token(12);
+        ASSERT_EQ(token.size(), 12u);
+        for (char c : token) {
+            ASSERT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                        (c >= 'A' && c <= 'Z') || c == '-' || c == '_')
+                << token;
+            chars.insert(c);
+        }
+        seen.insert(token);
+    }
+    EXPECT_EQ(seen.size(), 1000u);
+    EXPECT_EQ(chars.size(), 64u);  // 12,000 draws from 64 characters miss one with p < 1e-80
+}
+
 TEST(bcrypt, hash_is_2b_with_requested_cost_and_verifies) {
     auto h = bcrypt::hash("password123", 4);
     ASSERT_TRUE(h);

@@ -58,8 +58,7 @@ class echo_application final : public eio_application {
     };
 
   public:
-    asio::awaitable<std::unique_ptr<eio_handler>> open(eio_session& s,
-                                                       const std::optional<std::string>&) override {
+    asio::awaitable<std::unique_ptr<eio_handler>> open(eio_session& s) override {
         co_return std::make_unique<echo>(s);
     }
 };
@@ -191,7 +190,7 @@ TEST_F(engineio_test, a_get_without_sid_opens_a_session) {
     auto open = open_session(std::nullopt);
     ASSERT_TRUE(open.contains("sid"));
     const std::string sid(open.at("sid").as_string());
-    EXPECT_EQ(sid.size(), 22u);  // 20 hex digits, then the owner thread: ".0"
+    EXPECT_EQ(sid.size(), 14u);  // 12 random characters, then the owner thread: ".0"
     EXPECT_TRUE(sid.ends_with(".0"));
     EXPECT_EQ(open.at("upgrades"), json::parse(R"(["websocket"])"));
     EXPECT_EQ(open.at("pingInterval").as_int64(), 25000);
@@ -218,7 +217,7 @@ TEST_F(engineio_test, a_socketio_connect_is_acknowledged_on_the_next_poll) {
     ASSERT_TRUE(a.body.starts_with("40{")) << a.body;
     const auto ack = json::parse(std::string_view(a.body).substr(2)).as_object();
     ASSERT_TRUE(ack.contains("sid"));
-    EXPECT_EQ(ack.at("sid").as_string().size(), 20u);
+    EXPECT_EQ(ack.at("sid").as_string().size(), 12u);  // random_token(12)
     EXPECT_EQ(ack.size(), 1u);
     EXPECT_EQ(hub_.size(), 1u);  // anonymous, but connected
 }

@@ -11,6 +11,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,7 +51,7 @@ class websocket_test : public ::testing::Test {
     ~websocket_test() override {
         ioc_.destroy_pending();
         ws_.reset();
-        EXPECT_EQ(queued_gauge_.load(), 0);
+        EXPECT_EQ(stats_.queued_output_bytes.load(), 0);
     }
 
     // The server's end of the connection. `send_buffer`: the kernel's send buffer, when a test
@@ -61,7 +62,9 @@ class websocket_test : public ::testing::Test {
         acceptor_.accept(server);
         if (send_buffer > 0)
             server.set_option(asio::socket_base::send_buffer_size(send_buffer));
-        ws_ = std::make_shared<websocket_connection>(std::move(server), batch_, lim, queued_gauge_);
+        // A batch per connection: the limits are the batch's (one per thread in the server).
+        ws_ = std::make_shared<websocket_connection>(std::move(server),
+                                                     batches_.emplace_back(ioc_, stats_, lim));
         return ws_;
     }
 
@@ -118,8 +121,7 @@ class websocket_test : public ::testing::Test {
 
     test_context ioc_;
     metrics::shard stats_{};
-    write_batch batch_{ioc_, stats_};
-    metrics::gauge queued_gauge_{0};
+    std::list<write_batch> batches_;
     tcp::acceptor acceptor_;
     tcp::socket client_;
     std::shared_ptr<websocket_connection> ws_;
@@ -371,12 +373,12 @@ TEST_F(websocket_test, sends_of_one_turn_are_written_together_and_in_order) {
     }
     // Queued, not written: nothing is written per send()...
     EXPECT_EQ(static_cast<std::int64_t>(ws_->queued_bytes()), total);
-    EXPECT_EQ(queued_gauge_.load(), total);
+    EXPECT_EQ(stats_.queued_output_bytes.load(), total);
     EXPECT_EQ(client_.available(), 0u);
     // ...but by the one handler that flushes the turn's output.
     ASSERT_EQ(ioc_.poll_one(), 1u);
     EXPECT_EQ(ws_->queued_bytes(), 0u);
-    EXPECT_EQ(queued_gauge_.load(), 0);
+    EXPECT_EQ(stats_.queued_output_bytes.load(), 0);
     for (int i = 0; i < count; ++i) {
         auto f = next_frame();
         ASSERT_TRUE(f) << i;
@@ -429,13 +431,13 @@ TEST_F(websocket_test, send_refuses_beyond_max_queued_bytes_while_the_client_doe
     ASSERT_TRUE(refused);
     EXPECT_GT(ws_->queued_bytes() + payload.size() + 4, lim.max_queued_bytes);
     EXPECT_LE(ws_->queued_bytes(), lim.max_queued_bytes);
-    EXPECT_EQ(queued_gauge_.load(), static_cast<std::int64_t>(ws_->queued_bytes()));
+    EXPECT_EQ(stats_.queued_output_bytes.load(), static_cast<std::int64_t>(ws_->queued_bytes()));
     EXPECT_TRUE(ws_->is_open());
     // The client goes away without reading: the connection ends and its queue is let go.
     client_.close();
     ASSERT_TRUE(run_until([&] { return reader_ended_ && !ws_->is_open(); }));
     EXPECT_EQ(ws_->queued_bytes(), 0u);
-    EXPECT_EQ(queued_gauge_.load(), 0);
+    EXPECT_EQ(stats_.queued_output_bytes.load(), 0);
     EXPECT_FALSE(ws_->send(make_text_frame(payload)));
 }
 
@@ -444,9 +446,9 @@ TEST_F(websocket_test, abort_lets_go_of_the_queue_and_sends_its_close_code) {
     start_client_reading();
     for (int i = 0; i < 10; ++i)
         ASSERT_TRUE(ws_->send(make_text_frame("dropped")));
-    EXPECT_GT(queued_gauge_.load(), 0);
+    EXPECT_GT(stats_.queued_output_bytes.load(), 0);
     ws_->abort(ws_close::try_again_later, "Too slow");
-    EXPECT_EQ(queued_gauge_.load(), 0);
+    EXPECT_EQ(stats_.queued_output_bytes.load(), 0);
     EXPECT_FALSE(ws_->is_open());
     auto close = next_frame();
     ASSERT_TRUE(close);
