@@ -2,10 +2,14 @@
 
 #include "json_line.hpp"
 
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/write.hpp>
 
 #include <sys/resource.h>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <chrono>
@@ -46,6 +50,7 @@ void add_process_fields(json_line& out, const measurement& m) {
     out.field("server_rss_kb", m.server_rss_kb);
     out.field("server_context_switches", m.server_context_switches);
     out.field("server_syscalls", m.server_syscalls);
+    out.field("server_allocations", m.server_allocations);
     out.field("redis_cpu_s", m.redis_cpu_s);
     out.field("bench_cpu_s", m.bench_cpu_s);
 }
@@ -238,10 +243,47 @@ socket_set& harness::new_socket_set(socketio_handler* inner) {
     return *socket_sets_.back();
 }
 
+namespace {
+
+// One sample of the server's /metrics (a blocking GET on a connection of its own), or nullopt
+// when the server does not expose it.
+std::optional<unsigned long long> read_server_metric(const server_target& target,
+                                                     std::string_view name) {
+    asio::io_context ioc;
+    asio::ip::tcp::socket socket(ioc);
+    boost::system::error_code ec;
+    socket.connect(target.endpoint, ec);
+    if (ec)
+        return std::nullopt;
+    const std::string request =
+        "GET /metrics HTTP/1.1\r\nHost: " + target.host_header + "\r\nConnection: close\r\n\r\n";
+    asio::write(socket, asio::buffer(request), ec);
+    std::string response;
+    std::array<char, 16384> chunk{};
+    while (!ec) {
+        const auto n = socket.read_some(asio::buffer(chunk), ec);
+        response.append(chunk.data(), n);
+    }
+    const std::string key = "\n" + std::string(name) + " ";
+    const auto at = response.find(key);
+    if (at == std::string::npos)
+        return std::nullopt;
+    unsigned long long value = 0;
+    const char* first = response.data() + at + key.size();
+    const auto [end, err] = std::from_chars(first, response.data() + response.size(), value);
+    if (err != std::errc{} || end == first)
+        return std::nullopt;
+    return value;
+}
+
+}  // namespace
+
 harness::probe_point harness::probe() {
-    return probe_point{clock_type::now(),       pool_.snapshot(),  server_.cpu_seconds(),
-                       redis_.cpu_seconds(),    own_cpu_seconds(), server_.context_switches(),
-                       server_syscalls_.total()};
+    return probe_point{
+        clock_type::now(),        pool_.snapshot(),
+        server_.cpu_seconds(),    redis_.cpu_seconds(),
+        own_cpu_seconds(),        server_.context_switches(),
+        server_syscalls_.total(), read_server_metric(target_, "redchat_allocations_total")};
 }
 
 measurement harness::since(const probe_point& start) {
@@ -259,6 +301,8 @@ measurement harness::since(const probe_point& start) {
         m.server_context_switches = *end.server_context_switches - *start.server_context_switches;
     if (start.server_syscalls && end.server_syscalls)
         m.server_syscalls = *end.server_syscalls - *start.server_syscalls;
+    if (start.server_allocations && end.server_allocations)
+        m.server_allocations = *end.server_allocations - *start.server_allocations;
     return m;
 }
 

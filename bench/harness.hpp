@@ -57,6 +57,9 @@ struct measurement {
     std::optional<long> server_rss_kb;                          // at the end of the interval
     std::optional<unsigned long long> server_context_switches;  // over the interval
     std::optional<unsigned long long> server_syscalls;          // over the interval
+    // Memory allocation requests over the interval, from the server's /metrics
+    // (redchat_allocations_total: jemalloc builds only, counted as thread caches flush).
+    std::optional<unsigned long long> server_allocations;
 };
 
 class harness {
@@ -107,6 +110,7 @@ class harness {
         double bench_cpu_s = 0;
         std::optional<unsigned long long> server_context_switches;
         std::optional<unsigned long long> server_syscalls;
+        std::optional<unsigned long long> server_allocations;
     };
     probe_point probe();
     measurement since(const probe_point& start);

@@ -55,6 +55,7 @@ const rows = [
       ['deliveries per message', 'deliveries_per_message', ''],
       ['delivery p50', 'latency_ms.p50', 'ms'],
       ['server CPU per message', 'server_cpu_us_per_message', 'µs'],
+      ['allocations per message', 'server_allocations_per_message', ''],
     ],
   },
   {
@@ -64,6 +65,7 @@ const rows = [
       ['server CPU per message', 'server_cpu_us_per_message', 'µs'],
       ['system calls per message', 'server_syscalls_per_message', ''],
       ['context switches per message', 'server_context_switches_per_message', ''],
+      ['allocations per message', 'server_allocations_per_message', ''],
     ],
   },
   {

@@ -86,7 +86,8 @@ int run_pair_rooms(const bench_options& o, const server_target& target, bool rec
         return v;
     };
     out.field("server_context_switches_per_message", per_message(m.server_context_switches))
-        .field("server_syscalls_per_message", per_message(m.server_syscalls));
+        .field("server_syscalls_per_message", per_message(m.server_syscalls))
+        .field("server_allocations_per_message", per_message(m.server_allocations));
     const auto reads = get(d, counter::reads_acked);
     if (receipts) {
         out.field("reads_sent", get(d, counter::reads_sent))

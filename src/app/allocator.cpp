@@ -16,14 +16,36 @@ std::string_view allocator_name() {
     return "jemalloc";
 }
 
-void release_free_memory() {
-    // Every arena's unused dirty pages, now rather than after jemalloc's decay time.
 #define REDCHAT_STRINGIFY_(x) #x
 #define REDCHAT_STRINGIFY(x) REDCHAT_STRINGIFY_(x)
+
+void release_free_memory() {
+    // Every arena's unused dirty pages, now rather than after jemalloc's decay time.
     mallctl("arena." REDCHAT_STRINGIFY(MALLCTL_ARENAS_ALL) ".purge", nullptr, nullptr, nullptr, 0);
+}
+
+std::optional<std::uint64_t> allocation_requests() {
+    // Statistics are a snapshot, refreshed by writing "epoch"; MALLCTL_ARENAS_ALL sums every
+    // arena.
+    std::uint64_t epoch = 1;
+    std::size_t size = sizeof epoch;
+    if (mallctl("epoch", &epoch, &size, &epoch, size) != 0)
+        return std::nullopt;
+    std::uint64_t total = 0;
+    for (const char* name :
+         {"stats.arenas." REDCHAT_STRINGIFY(MALLCTL_ARENAS_ALL) ".small.nrequests",
+          "stats.arenas." REDCHAT_STRINGIFY(MALLCTL_ARENAS_ALL) ".large.nrequests"}) {
+        std::uint64_t n = 0;
+        size = sizeof n;
+        if (mallctl(name, &n, &size, nullptr, 0) != 0)
+            return std::nullopt;  // a jemalloc built without statistics
+        total += n;
+    }
+    return total;
+}
+
 #undef REDCHAT_STRINGIFY
 #undef REDCHAT_STRINGIFY_
-}
 
 #elif defined(REDCHAT_ALLOCATOR_MIMALLOC)
 
@@ -33,6 +55,10 @@ std::string_view allocator_name() {
 
 void release_free_memory() {
     mi_collect(true);
+}
+
+std::optional<std::uint64_t> allocation_requests() {
+    return std::nullopt;
 }
 
 #else
@@ -46,6 +72,10 @@ void release_free_memory() {
     // glibc keeps freed memory in its arenas; only the top of each heap goes back by itself.
     malloc_trim(0);
 #endif
+}
+
+std::optional<std::uint64_t> allocation_requests() {
+    return std::nullopt;
 }
 
 #endif

@@ -3,6 +3,8 @@
 // one (CMake option REDCHAT_ALLOCATOR; the release preset picks the one bench/RESULTS.md
 // measured best). Sanitizer builds keep glibc's: the sanitizers replace malloc themselves.
 
+#include <cstdint>
+#include <optional>
 #include <string_view>
 
 namespace redchat::app {
@@ -12,5 +14,10 @@ std::string_view allocator_name();
 
 // Hands free memory back to the system, after a wave of disconnects.
 void release_free_memory();
+
+// Allocation requests since the start (small and large), as jemalloc counts them: its thread
+// caches pass on their counts when they flush, so a reading trails by a few hundred requests
+// per thread. nullopt with another allocator. bench/ divides it by the messages of a run.
+std::optional<std::uint64_t> allocation_requests();
 
 }  // namespace redchat::app

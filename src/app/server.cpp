@@ -424,6 +424,9 @@ int run_server(const config::server_config& cfg) {
     }
 
     metrics::registry stats(cfg.threads);
+    stats.add_process_counter("redchat_allocations_total",
+                              "Memory allocation requests since the start (jemalloc builds only).",
+                              allocation_requests);
     // Every Redis connection reports its troubles here: one log line per change of cause.
     redis::status_reporter redis_status(endpoint.redacted());
     const transport::origin_policy origins(

@@ -101,6 +101,10 @@ std::int64_t registry::connections_open() const {
     return n;
 }
 
+void registry::add_process_counter(std::string name, std::string help, process_reading read) {
+    process_counters_.push_back({std::move(name), std::move(help), std::move(read)});
+}
+
 std::string registry::render() const {
     std::string out;
     auto sum = [&](auto member) {
@@ -209,6 +213,12 @@ std::string registry::render() const {
          sum(&shard::bus_messages_received));
     line("redchat_bus_channels", "gauge", "Pub/sub channels this instance subscribes to.",
          sum_signed(&shard::bus_channels));
+    for (const auto& p : process_counters_) {
+        if (const auto value = p.read()) {
+            out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", p.name, p.help, p.name,
+                               p.name, *value);
+        }
+    }
     return out;
 }
 

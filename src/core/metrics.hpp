@@ -5,7 +5,9 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,8 +95,20 @@ class registry {
     // The whole exposition, summed over shards.
     std::string render() const;
 
+    // A counter of the whole process, read when the exposition is rendered (from any thread:
+    // `read` must be thread-safe); left out while `read` says nullopt. Added before the
+    // threads start.
+    using process_reading = std::function<std::optional<std::uint64_t>()>;
+    void add_process_counter(std::string name, std::string help, process_reading read);
+
   private:
+    struct process_counter {
+        std::string name;
+        std::string help;
+        process_reading read;
+    };
     std::vector<std::unique_ptr<shard>> shards_;
+    std::vector<process_counter> process_counters_;
 };
 
 }  // namespace redchat::metrics

@@ -1,5 +1,6 @@
 #include "socketio/socketio_codec.hpp"
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -72,8 +73,12 @@ result<sio_packet> decode(std::string_view text, std::string* reason, std::size_
     if (data.size() > max_data_bytes)
         return fail(reason, "packet too large");
     if (!data.empty()) {
+        // Checked only: the tree is dropped here, so it is built in a stack buffer (and a few
+        // growing blocks beyond it), not with an allocation per value.
+        unsigned char buffer[2048];
+        json::monotonic_resource arena(buffer, sizeof buffer);
         boost::system::error_code ec;
-        json::value v = json::parse(data, ec);
+        json::value v = json::parse(data, ec, &arena);
         if (ec)
             return fail(reason, "packet data is not valid JSON");
         switch (p.type) {

@@ -120,6 +120,30 @@ describe('metrics', () => {
     assert.ok(after.get('redchat_http_request_duration_seconds_count') >= before.get('redchat_http_request_duration_seconds_count') + 4);
   });
 
+  test('a jemalloc build counts its allocation requests; another leaves the series out', async () => {
+    // The server names its allocator when it starts listening (allocator=jemalloc|glibc|...).
+    const allocator = stack.server.logs().match(/event=listening .*allocator=(\w+)/)?.[1];
+    assert.ok(allocator, 'the listening line names the allocator');
+    const read = async () => parseProm((await metrics()).text);
+    const first = await read();
+    if (allocator !== 'jemalloc') {
+      assert.equal(first.series.has('redchat_allocations_total'), false);
+      return;
+    }
+    assert.equal(first.type.get('redchat_allocations_total'), 'counter');
+    assert.ok(first.help.has('redchat_allocations_total'));
+    const before = first.series.get('redchat_allocations_total');
+    assert.ok(Number.isInteger(before) && before > 0, `a count: ${before}`);
+    // Thread caches pass their counts on when they flush, so the counter moves in steps: a
+    // hundred renderings of the metrics (each some hundred allocations) make it move.
+    for (let i = 0; i < 100; i++) await metrics();
+    const later = await waitFor('the allocation count to move', async () => {
+      const n = (await read()).series.get('redchat_allocations_total');
+      return n > before && n;
+    }, 5000);
+    assert.ok(later > before);
+  });
+
   test('the open /stream gauge and the connection gauge count an open stream', async () => {
     const ctl = new AbortController();
     try {

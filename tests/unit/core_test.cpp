@@ -210,6 +210,24 @@ TEST(metrics, render_sums_shards_and_skips_empty_series) {
     EXPECT_NE(text.find("redchat_connections_open 3\n"), std::string::npos);
 }
 
+TEST(metrics, process_counters_are_read_at_each_render_and_left_out_while_unknown) {
+    metrics::registry reg(1);
+    std::optional<std::uint64_t> value;
+    int reads = 0;
+    reg.add_process_counter("redchat_test_total", "A test counter.", [&] {
+        ++reads;
+        return value;
+    });
+    EXPECT_EQ(reg.render().find("redchat_test_total"), std::string::npos);
+    value = 42;
+    EXPECT_NE(reg.render().find("# HELP redchat_test_total A test counter.\n"
+                                "# TYPE redchat_test_total counter\nredchat_test_total 42\n"),
+              std::string::npos);
+    value = 43;
+    EXPECT_NE(reg.render().find("redchat_test_total 43\n"), std::string::npos);
+    EXPECT_EQ(reads, 3);
+}
+
 TEST(cidr, parses_and_matches_v4_v6_and_mapped_addresses) {
     auto lan = parse_cidr("10.0.0.0/8");
     ASSERT_TRUE(lan);
