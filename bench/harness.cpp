@@ -8,6 +8,8 @@
 #include <boost/asio/write.hpp>
 
 #include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <array>
 #include <atomic>
@@ -246,7 +248,8 @@ socket_set& harness::new_socket_set(socketio_handler* inner) {
 namespace {
 
 // One sample of the server's /metrics (a blocking GET on a connection of its own), or nullopt
-// when the server does not expose it.
+// when the server does not expose it or does not answer within 5 s (a stalled server must not
+// hang the tool at the end of a run).
 std::optional<unsigned long long> read_server_metric(const server_target& target,
                                                      std::string_view name) {
     asio::io_context ioc;
@@ -255,6 +258,9 @@ std::optional<unsigned long long> read_server_metric(const server_target& target
     socket.connect(target.endpoint, ec);
     if (ec)
         return std::nullopt;
+    const timeval limit{5, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof limit);
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &limit, sizeof limit);
     const std::string request =
         "GET /metrics HTTP/1.1\r\nHost: " + target.host_header + "\r\nConnection: close\r\n\r\n";
     asio::write(socket, asio::buffer(request), ec);

@@ -31,6 +31,7 @@ namespace redchat::transport {
 
 class websocket_connection;
 
+// What a WebSocket connection may receive in one message and hold queued for its client.
 struct websocket_limits {
     std::size_t max_message_bytes;
     std::size_t max_queued_bytes;
