@@ -12,6 +12,16 @@ namespace redchat::app {
 
 #if defined(REDCHAT_ALLOCATOR_JEMALLOC)
 
+}  // namespace redchat::app
+
+// jemalloc's options, read once at start (MALLOC_CONF in the environment is applied after these).
+// A background thread hands pages freed for longer than the decay time (10 s) back to the
+// system. Without it only the next allocation in the same arena does, so an idle server kept
+// the pages of its last burst, such as a round of pings (bench/RESULTS.md, "Idle connections").
+const char* malloc_conf = "background_thread:true";
+
+namespace redchat::app {
+
 std::string_view allocator_name() {
     return "jemalloc";
 }

@@ -31,15 +31,18 @@ bus_router::bus_router(redis::bus_link& subscriber, std::chrono::milliseconds re
                 receive_(channel, payload, nullptr);
                 return;
             }
-            auto it = threads_.find(std::string(channel));
+            auto it = threads_.find(channel);
             if (it != threads_.end())
                 receive_(channel, payload, &it->second);  // else: dropped meanwhile
         });
     subscriber_.on_active([this](std::string_view channel) { on_active(channel); });
 }
 
-void bus_router::want(std::size_t thread, const std::string& channel) {
-    auto& list = threads_[channel];
+void bus_router::want(std::size_t thread, std::string_view channel) {
+    auto entry = threads_.find(channel);
+    if (entry == threads_.end())
+        entry = threads_.emplace(compact_string(channel), std::vector<std::uint16_t>{}).first;
+    auto& list = entry->second;
     const auto t = static_cast<std::uint16_t>(thread);
     auto at = std::lower_bound(list.begin(), list.end(), t);
     if (at != list.end() && *at == t)
@@ -51,7 +54,7 @@ void bus_router::want(std::size_t thread, const std::string& channel) {
     }
 }
 
-void bus_router::drop(std::size_t thread, const std::string& channel) {
+void bus_router::drop(std::size_t thread, std::string_view channel) {
     auto it = threads_.find(channel);
     if (it == threads_.end())
         return;
@@ -62,8 +65,8 @@ void bus_router::drop(std::size_t thread, const std::string& channel) {
         return;
     list.erase(at);
     if (list.empty()) {
-        threads_.erase(it);
         subscriber_.drop_channel(channel);
+        threads_.erase(it);
         stats_.bus_channels.fetch_sub(1, std::memory_order_relaxed);
     }
 }

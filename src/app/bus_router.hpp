@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "core/compact_string.hpp"
 #include "core/metrics.hpp"
 #include "redis/bus_link.hpp"
 
@@ -31,8 +32,8 @@ class bus_router {
     bus_router(redis::bus_link& subscriber, std::chrono::milliseconds ready_timeout,
                metrics::shard& stats, receive_fn receive);
 
-    void want(std::size_t thread, const std::string& channel);
-    void drop(std::size_t thread, const std::string& channel);
+    void want(std::size_t thread, std::string_view channel);
+    void drop(std::size_t thread, std::string_view channel);
     // Resumes once every channel of `channels` is subscribed, or after the timeout.
     boost::asio::awaitable<void> ready(std::vector<std::string> channels);
 
@@ -47,8 +48,11 @@ class bus_router {
     std::chrono::milliseconds ready_timeout_;
     metrics::shard& stats_;
     receive_fn receive_;
-    std::unordered_map<std::string, std::vector<std::uint16_t>> threads_;  // sorted, unique
-    std::unordered_map<std::string, std::vector<waiter*>> waiting_;        // channel -> its waiters
+    // channel -> the threads that need it (sorted, unique); compact keys, no heap block each
+    std::unordered_map<compact_string, std::vector<std::uint16_t>, compact_string_hash,
+                       std::equal_to<>>
+        threads_;
+    std::unordered_map<std::string, std::vector<waiter*>> waiting_;  // channel -> its waiters
 };
 
 }  // namespace redchat::app

@@ -68,11 +68,11 @@ struct thread_routes final : chat::bus_routes {
     bus_router* router = nullptr;
     std::size_t index = 0;
 
-    void want(const std::string& channel) override {
-        asio::post(*home, [r = router, i = index, channel] { r->want(i, channel); });
+    void want(std::string_view channel) override {
+        asio::post(*home, [r = router, i = index, c = compact_string(channel)] { r->want(i, c); });
     }
-    void drop(const std::string& channel) override {
-        asio::post(*home, [r = router, i = index, channel] { r->drop(i, channel); });
+    void drop(std::string_view channel) override {
+        asio::post(*home, [r = router, i = index, c = compact_string(channel)] { r->drop(i, c); });
     }
     asio::awaitable<void> ready(std::vector<std::string> channels) override {
         co_await asio::co_spawn(*home, router->ready(std::move(channels)), asio::use_awaitable);

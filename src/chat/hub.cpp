@@ -37,6 +37,40 @@ const std::vector<std::string>& client_socket::watched() const {
     return activity_ ? activity_->watched : none;
 }
 
+bool room_set::contains(std::string_view room) const {
+    return std::binary_search(rooms_.begin(), rooms_.end(), room, std::less<>{});
+}
+
+bool room_set::insert(std::string_view room) {
+    auto at = std::lower_bound(rooms_.begin(), rooms_.end(), room, std::less<>{});
+    if (at != rooms_.end() && *at == room)
+        return false;
+    rooms_.emplace(at, room);
+    return true;
+}
+
+bool room_set::insert_all(const std::vector<std::string>& rooms) {
+    if (rooms.size() <= 4) {  // the usual case: a room or two, inserted in place
+        bool more = false;
+        for (const auto& room : rooms)
+            more = insert(room) || more;
+        return more;
+    }
+    const std::size_t before = rooms_.size();
+    rooms_.insert(rooms_.end(), rooms.begin(), rooms.end());
+    std::sort(rooms_.begin(), rooms_.end());
+    rooms_.erase(std::unique(rooms_.begin(), rooms_.end()), rooms_.end());
+    return rooms_.size() > before;
+}
+
+std::size_t room_set::erase(std::string_view room) {
+    auto at = std::lower_bound(rooms_.begin(), rooms_.end(), room, std::less<>{});
+    if (at == rooms_.end() || *at != room)
+        return 0;
+    rooms_.erase(at);
+    return 1;
+}
+
 hub::~hub() {
     for (auto* s : sockets_) {
         s->hub_ = nullptr;
@@ -95,9 +129,7 @@ void hub::watch_presence(client_socket& socket, std::vector<std::string> users) 
 }
 
 void hub::join_rooms(client_socket& socket, const std::vector<std::string>& room_ids) {
-    bool more = false;
-    for (const auto& id : room_ids)
-        more = socket.rooms_.insert(id).second || more;
+    const bool more = socket.rooms_.insert_all(room_ids);
     if (more && socket.hub_ == this)
         reroute(socket);
 }
@@ -135,13 +167,13 @@ void hub::update_user(client_socket& socket, const std::optional<user>& before) 
 // presence channel or its watched users' channels. New holds come before old releases, so that
 // a channel needed before and after is never dropped in between.
 void hub::reroute(client_socket& socket) {
-    std::vector<const std::string*> next;
+    std::vector<const compact_string*> next;
     if (routes_ != nullptr && socket.hub_ == this && socket.account) {
         next.push_back(hold(routing::user_channel(socket.account->id)));
         next.push_back(hold(routing::room_channel(general_room_id)));
         if (!tutorial_bus_) {
             if (!socket.watches_presence) {
-                next.push_back(hold(std::string(routing::presence_channel)));
+                next.push_back(hold(routing::presence_channel));
             } else {
                 for (const auto& id : socket.watched())
                     next.push_back(hold(routing::presence_channel_of(id)));
@@ -157,14 +189,16 @@ void hub::reroute(client_socket& socket) {
     socket.channels_ = std::move(next);
 }
 
-const std::string* hub::hold(std::string channel) {
-    auto [it, fresh] = channel_refs_.try_emplace(std::move(channel), 0);
+const compact_string* hub::hold(std::string_view channel) {
+    auto it = channel_refs_.find(channel);
+    if (it == channel_refs_.end())
+        it = channel_refs_.emplace(compact_string(channel), 0).first;
     if (++it->second == 1)
         routes_->want(it->first);
     return &it->first;
 }
 
-void hub::release(const std::string& channel) {
+void hub::release(std::string_view channel) {
     auto it = channel_refs_.find(channel);
     if (it == channel_refs_.end() || --it->second > 0)
         return;
@@ -189,7 +223,7 @@ boost::asio::awaitable<void> hub::routes_ready(const client_socket& socket) {
     std::vector<std::string> names;
     names.reserve(socket.channels_.size());
     for (const auto* channel : socket.channels_)
-        names.push_back(*channel);
+        names.push_back(channel->str());
     co_await routes_->ready(std::move(names));
 }
 

@@ -20,8 +20,8 @@ class bus_link {
     // The channels subscribed for good and where every message goes. Before start().
     virtual void subscribe(std::vector<std::string> channels, message_handler on_message) = 0;
     // Channels that change at run time, sent at the end of the loop turn.
-    virtual void want_channel(const std::string& channel) = 0;
-    virtual void drop_channel(const std::string& channel) = 0;
+    virtual void want_channel(std::string_view channel) = 0;
+    virtual void drop_channel(std::string_view channel) = 0;
     // Redis confirmed the channel (and it is still wanted).
     virtual bool channel_active(std::string_view channel) const = 0;
     // Hears of each channel once Redis confirmed it (again after a reconnect or a move).

@@ -114,12 +114,12 @@ void client::subscribe(std::vector<std::string> channels, message_handler on_mes
         subs_.want(c);
 }
 
-void client::want_channel(const std::string& channel) {
+void client::want_channel(std::string_view channel) {
     subs_.want(channel);
     schedule_subscriptions();
 }
 
-void client::drop_channel(const std::string& channel) {
+void client::drop_channel(std::string_view channel) {
     subs_.drop(channel);
     schedule_subscriptions();
 }

@@ -68,8 +68,8 @@ class client final : public command_link, public bus_link {
     // A subscriber's changing channels: subscribed or unsubscribed at the end of the loop turn,
     // several in one command. `on_active` hears of each channel once Redis confirmed it (also
     // again after a reconnect).
-    void want_channel(const std::string& channel) override;
-    void drop_channel(const std::string& channel) override;
+    void want_channel(std::string_view channel) override;
+    void drop_channel(std::string_view channel) override;
     bool channel_active(std::string_view channel) const override { return subs_.active(channel); }
     void on_active(channel_handler handler) override { on_active_ = std::move(handler); }
 

@@ -118,13 +118,15 @@ void cluster_bus::place(const std::string& channel) {
     subscriber(*owner).want(channel);
 }
 
-void cluster_bus::want_channel(const std::string& channel) {
+void cluster_bus::want_channel(std::string_view name) {
+    const std::string channel(name);
     if (!wanted_.insert(channel).second)
         return;
     place(channel);
 }
 
-void cluster_bus::drop_channel(const std::string& channel) {
+void cluster_bus::drop_channel(std::string_view name) {
+    const std::string channel(name);
     if (wanted_.erase(channel) == 0)
         return;
     auto home = home_.find(channel);

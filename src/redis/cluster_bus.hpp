@@ -37,8 +37,8 @@ class cluster_bus final : public bus_link {
     ~cluster_bus() override;
 
     void subscribe(std::vector<std::string> channels, message_handler on_message) override;
-    void want_channel(const std::string& channel) override;
-    void drop_channel(const std::string& channel) override;
+    void want_channel(std::string_view channel) override;
+    void drop_channel(std::string_view channel) override;
     bool channel_active(std::string_view channel) const override;
     void on_active(channel_handler handler) override { on_active_ = std::move(handler); }
     void start() override;

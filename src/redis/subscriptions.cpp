@@ -2,15 +2,17 @@
 
 namespace redchat::redis {
 
-void subscription_set::touch(const std::string& channel, entry& e) {
+void subscription_set::touch(const compact_string& channel, entry& e) {
     if (!e.dirty) {
         e.dirty = true;
         dirty_.push_back(channel);
     }
 }
 
-void subscription_set::want(const std::string& channel) {
-    auto [it, fresh] = channels_.try_emplace(channel);
+void subscription_set::want(std::string_view channel) {
+    auto it = channels_.find(channel);
+    if (it == channels_.end())
+        it = channels_.emplace(compact_string(channel), entry{}).first;
     if (it->second.wanted)
         return;
     it->second.wanted = true;
@@ -18,7 +20,7 @@ void subscription_set::want(const std::string& channel) {
     touch(it->first, it->second);
 }
 
-void subscription_set::drop(const std::string& channel) {
+void subscription_set::drop(std::string_view channel) {
     auto it = channels_.find(channel);
     if (it == channels_.end() || !it->second.wanted)
         return;
@@ -37,10 +39,10 @@ subscription_set::changes subscription_set::take() {
         e.dirty = false;
         if (e.wanted && e.st == state::idle) {
             e.st = state::subscribing;
-            out.subscribe.push_back(std::move(name));
+            out.subscribe.push_back(name.str());
         } else if (!e.wanted && e.st == state::active) {
             e.st = state::unsubscribing;
-            out.unsubscribe.push_back(std::move(name));
+            out.unsubscribe.push_back(name.str());
         } else if (!e.wanted && e.st == state::idle) {
             channels_.erase(it);
         }
@@ -51,7 +53,7 @@ subscription_set::changes subscription_set::take() {
 }
 
 bool subscription_set::subscribed(std::string_view channel) {
-    auto it = channels_.find(std::string(channel));
+    auto it = channels_.find(channel);
     if (it == channels_.end() || it->second.st != state::subscribing)
         return false;
     entry& e = it->second;
@@ -64,7 +66,7 @@ bool subscription_set::subscribed(std::string_view channel) {
 }
 
 void subscription_set::unsubscribed(std::string_view channel) {
-    auto it = channels_.find(std::string(channel));
+    auto it = channels_.find(channel);
     if (it == channels_.end() || it->second.st != state::unsubscribing)
         return;
     it->second.st = state::idle;
@@ -72,7 +74,7 @@ void subscription_set::unsubscribed(std::string_view channel) {
 }
 
 void subscription_set::lost(std::string_view channel) {
-    auto it = channels_.find(std::string(channel));
+    auto it = channels_.find(channel);
     if (it == channels_.end() || it->second.st == state::idle)
         return;
     it->second.st = state::idle;
@@ -94,7 +96,7 @@ void subscription_set::reset() {
 }
 
 bool subscription_set::active(std::string_view channel) const {
-    auto it = channels_.find(std::string(channel));
+    auto it = channels_.find(channel);
     return it != channels_.end() && it->second.wanted && it->second.st == state::active;
 }
 

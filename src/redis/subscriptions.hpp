@@ -8,17 +8,20 @@
 // unsubscribe confirmation arrives, so a SUBSCRIBE sent before it would be lost.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
 
+#include "core/compact_string.hpp"
+
 namespace redchat::redis {
 
 class subscription_set {
   public:
-    void want(const std::string& channel);
-    void drop(const std::string& channel);
+    void want(std::string_view channel);
+    void drop(std::string_view channel);
 
     // What to send now: SUBSCRIBE these, UNSUBSCRIBE those.
     struct changes {
@@ -48,10 +51,11 @@ class subscription_set {
         state st = state::idle;
         bool dirty = false;  // in dirty_
     };
-    void touch(const std::string& channel, entry& e);
+    void touch(const compact_string& channel, entry& e);
 
-    std::unordered_map<std::string, entry> channels_;
-    std::vector<std::string> dirty_;  // channels take() must look at
+    // Compact keys: a channel name is kept without a heap block of its own.
+    std::unordered_map<compact_string, entry, compact_string_hash, std::equal_to<>> channels_;
+    std::vector<compact_string> dirty_;  // channels take() must look at
     std::size_t wanted_ = 0;
 };
 

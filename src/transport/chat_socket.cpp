@@ -131,6 +131,10 @@ class chat_socket final : public sio_socket, public chat::client_socket {
     std::optional<connection_limiter::slot> user_slot_;  // for the per-user socket cap
 };
 
+// Every open socket of the chat holds one (bench/RESULTS.md, "Idle connections"): it stays
+// within jemalloc's 256-byte class.
+static_assert(sizeof(chat_socket) <= 256, "a chat socket grew out of its size class");
+
 }  // namespace
 
 awaitable<std::unique_ptr<eio_handler>> chat_application::open(eio_session& session) {

@@ -2,6 +2,8 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
+
 #include "core/random_id.hpp"
 
 namespace redchat::transport {
@@ -90,7 +92,7 @@ awaitable<void> sio_socket::on_message(socketio::eio_packet packet) {
 awaitable<void> sio_socket::connect(const socketio::sio_packet& packet) {
     if (const auto* known = find_namespace(packet.nsp); known != nullptr && known->connected) {
         // A repeated connect keeps the one socket: same id, events still delivered once.
-        send_packet(socketio::encode_connect(packet.nsp, known->id));
+        send_packet(socketio::encode_connect(packet.nsp, known->id_text()));
         co_return;
     }
     auto refusal = co_await accept(packet.nsp, packet.data);
@@ -102,9 +104,12 @@ awaitable<void> sio_socket::connect(const socketio::sio_packet& packet) {
         co_return;
     }
     auto& state = make_namespace(packet.nsp);
-    if (state.id.empty())
-        state.id = random_token(12);  // short enough to stay inside the string
-    send_packet(socketio::encode_connect(packet.nsp, state.id));
+    if (!state.has_id) {
+        const std::string id = random_token(namespace_state::id_size);
+        std::copy(id.begin(), id.end(), state.id.begin());
+        state.has_id = true;
+    }
+    send_packet(socketio::encode_connect(packet.nsp, state.id_text()));
     // The answer itself can overflow a full queue and close the session: a closed session
     // connects nowhere.
     if (session_.closed())

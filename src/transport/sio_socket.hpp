@@ -9,6 +9,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -80,8 +81,13 @@ class sio_socket : public eio_handler {
 
   private:
     struct namespace_state {
-        std::string id;  // the socket id of this namespace, kept across reconnects
+        // The socket id of this namespace (12 random characters), kept across reconnects; in
+        // place rather than in a std::string, which would be twice the size.
+        static constexpr std::size_t id_size = 12;
+        std::array<char, id_size> id{};
+        bool has_id = false;
         bool connected = false;
+        std::string_view id_text() const { return {id.data(), has_id ? id_size : 0}; }
     };
     boost::asio::awaitable<void> dispatch(socketio::sio_packet packet,
                                           std::vector<std::string> attachments);
@@ -97,8 +103,8 @@ class sio_socket : public eio_handler {
     // id is empty until it is accepted), any other in a map made on first use, so that a
     // socket of the chat holds no map node.
     namespace_state root_;
-    std::unique_ptr<std::map<std::string, namespace_state, std::less<>>> others_;
     bool ever_connected_ = false;  // a namespace was connected once (the connect timeout)
+    std::unique_ptr<std::map<std::string, namespace_state, std::less<>>> others_;
 };
 
 }  // namespace redchat::transport

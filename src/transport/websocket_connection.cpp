@@ -7,6 +7,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <unistd.h>
+
 #include <array>
 #include <chrono>
 #include <span>
@@ -66,12 +68,34 @@ void write_batch::flush_all() {
     }
 }
 
-// Most of an idle connection's memory is this object (bench/RESULTS.md, "idle"): with
-// make_shared's reference counts it stays within jemalloc's 256-byte class.
-static_assert(sizeof(websocket_connection) <= 240, "a connection grew out of its size class");
+// An idle connection holds this object (bench/RESULTS.md, "idle"): with make_shared's reference
+// counts it stays within jemalloc's 192-byte class.
+static_assert(sizeof(websocket_connection) <= 176, "a connection grew out of its size class");
+
+namespace {
+
+// The same open socket with the io_context's own executor: the descriptor leaves the reactor and
+// comes back under the new type. A socket that fails to move stays closed, and the connection's
+// first read ends it.
+websocket_connection::socket_type adopt(asio::ip::tcp::socket socket, asio::io_context& ioc) {
+    websocket_connection::socket_type adopted(ioc.get_executor());
+    boost::system::error_code ec;
+    const auto local = socket.local_endpoint(ec);
+    if (ec)
+        return adopted;
+    const auto native = socket.release(ec);
+    if (ec)
+        return adopted;
+    adopted.assign(local.protocol(), native, ec);
+    if (ec)
+        ::close(native);
+    return adopted;
+}
+
+}  // namespace
 
 websocket_connection::websocket_connection(asio::ip::tcp::socket socket, write_batch& batch)
-    : socket_(std::move(socket)),
+    : socket_(adopt(std::move(socket), batch.context())),
       batch_(batch),
       queued_gauge_(batch.queued_gauge()),
       decoder_(batch.limits().max_message_bytes) {

@@ -117,7 +117,8 @@ ws_decoder::status ws_decoder::next(std::string_view& in, ws_message& out) {
         if (!is_control(op)) {
             if ((op == ws_opcode::continuation) != in_message_)
                 return fail(ws_close::protocol_error);  // a stray or missing continuation
-            if (length > max_ || message_.size() + length > max_)
+            const std::uint64_t assembled = message_ ? message_->size() : 0;
+            if (length > max_ || assembled + length > max_)
                 return fail(ws_close::too_big);  // refused before its bytes are buffered
         }
         if (in.size() < header + 4 + length)
@@ -126,15 +127,17 @@ ws_decoder::status ws_decoder::next(std::string_view& in, ws_message& out) {
         const char* data = in.data() + header + 4;
         const auto n = static_cast<std::size_t>(length);
 
+        // A whole message in one frame is unmasked straight into `out`; fragments are assembled
+        // in a buffer that exists only while a fragmented message is under way.
         std::string* target = &out.payload;
-        if (is_control(op)) {
+        if (is_control(op) || (fin && !in_message_)) {
             out.payload.clear();
         } else {
             if (!in_message_) {
-                message_.clear();
+                message_ = std::make_unique<std::string>();
                 message_opcode_ = op;
             }
-            target = &message_;
+            target = message_.get();
         }
         const std::size_t start = target->size();
         target->resize(start + n);
@@ -151,12 +154,16 @@ ws_decoder::status ws_decoder::next(std::string_view& in, ws_message& out) {
             in_message_ = true;
             continue;
         }
-        in_message_ = false;
-        if (message_opcode_ == ws_opcode::text && !is_valid_utf8(message_))
+        ws_opcode opcode = op;
+        if (in_message_) {
+            opcode = message_opcode_;
+            out.payload = std::move(*message_);
+            message_.reset();
+            in_message_ = false;
+        }
+        if (opcode == ws_opcode::text && !is_valid_utf8(out.payload))
             return fail(ws_close::invalid_payload);
-        out.opcode = message_opcode_;
-        out.payload = std::move(message_);
-        message_ = std::string();
+        out.opcode = opcode;
         return status::message;
     }
 }

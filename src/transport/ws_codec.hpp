@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -78,7 +79,7 @@ class ws_decoder {
     std::uint16_t error_ = 0;
     bool in_message_ = false;  // a fragmented data message is being assembled
     ws_opcode message_opcode_ = ws_opcode::text;
-    std::string message_;
+    std::unique_ptr<std::string> message_;  // a fragmented message so far (none while idle)
 };
 
 // The close code of a close frame's payload (1005, "no status", when it has none).

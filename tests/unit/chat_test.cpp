@@ -719,6 +719,23 @@ struct recording_socket final : client_socket {
     void deliver(const packet_ptr& packet) override { got.emplace_back(packet->packet()); }
 };
 
+TEST(room_set, keeps_rooms_sorted_and_unique_whether_added_one_by_one_or_many_at_once) {
+    room_set rooms;
+    EXPECT_TRUE(rooms.insert("0"));
+    EXPECT_FALSE(rooms.insert("0"));
+    EXPECT_TRUE(rooms.insert_all({"2:3", "1:2"}));                       // a few: in place
+    EXPECT_FALSE(rooms.insert_all({"1:2", "0"}));                        // nothing new
+    EXPECT_TRUE(rooms.insert_all({"g5", "g1", "0", "g3", "g1", "g4"}));  // many: merged
+    EXPECT_EQ(std::vector<std::string>(rooms.begin(), rooms.end()),
+              (std::vector<std::string>{"0", "1:2", "2:3", "g1", "g3", "g4", "g5"}));
+    EXPECT_TRUE(rooms.contains("g3"));
+    EXPECT_FALSE(rooms.contains("g2"));
+    EXPECT_EQ(rooms.erase("g3"), 1u);
+    EXPECT_EQ(rooms.erase("g3"), 0u);
+    EXPECT_FALSE(rooms.contains("g3"));
+    EXPECT_EQ(rooms.size(), 6u);
+}
+
 TEST(hub, delivers_to_entitled_sockets_only) {
     hub h;
     recording_socket pablo, joe, mary, anon, pablo_tab2;
@@ -895,8 +912,8 @@ TEST(routing, events_go_to_the_channels_of_their_room) {
 struct recording_routes final : bus_routes {
     std::vector<std::string> wants, drops;
     std::vector<std::pair<std::vector<std::string>, std::function<void()>>> waiting;
-    void want(const std::string& c) override { wants.push_back(c); }
-    void drop(const std::string& c) override { drops.push_back(c); }
+    void want(std::string_view c) override { wants.emplace_back(c); }
+    void drop(std::string_view c) override { drops.emplace_back(c); }
     boost::asio::awaitable<void> ready(std::vector<std::string>) override { co_return; }
     void when_ready(std::vector<std::string> c, std::function<void()> done) override {
         waiting.emplace_back(std::move(c), std::move(done));

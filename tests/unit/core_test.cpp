@@ -3,10 +3,12 @@
 #include <atomic>
 #include <set>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "core/bcrypt.hpp"
 #include "core/cidr.hpp"
+#include "core/compact_string.hpp"
 #include "core/error.hpp"
 #include "core/keyed_buckets.hpp"
 #include "core/metrics.hpp"
@@ -46,6 +48,58 @@ TEST(random_id, tokens_are_url_safe_unique_and_use_the_whole_alphabet) {
     }
     EXPECT_EQ(seen.size(), 1000u);
     EXPECT_EQ(chars.size(), 64u);  // 12,000 draws from 64 characters miss one with p < 1e-80
+}
+
+TEST(compact_string, keeps_up_to_31_bytes_inside_and_longer_ones_on_the_heap) {
+    const std::string channel = "redchat:bus:user:{1234567890}";  // 29 bytes
+    compact_string a(channel);
+    EXPECT_EQ(a.view(), channel);
+    EXPECT_FALSE(a.on_heap());
+    compact_string edge(std::string(31, 'x'));
+    EXPECT_FALSE(edge.on_heap());
+    EXPECT_EQ(edge.size(), 31u);
+    const std::string long_name(32, 'y');
+    compact_string b(long_name);
+    EXPECT_TRUE(b.on_heap());
+    EXPECT_EQ(b.view(), long_name);
+    EXPECT_EQ(compact_string().view(), "");
+    EXPECT_EQ(compact_string(std::string_view{}).size(), 0u);
+}
+
+TEST(compact_string, copies_and_moves_keep_the_text_and_leave_the_source_empty_or_intact) {
+    const std::string long_name(100, 'z');
+    for (const std::string& text : {std::string("short"), long_name}) {
+        compact_string a(text);
+        compact_string copy(a);
+        EXPECT_EQ(copy.view(), text);
+        EXPECT_EQ(a.view(), text);
+        compact_string moved(std::move(a));
+        EXPECT_EQ(moved.view(), text);
+        EXPECT_EQ(a.view(), "");  // NOLINT: a moved-from compact string is empty
+        compact_string assigned("other");
+        assigned = moved;
+        EXPECT_EQ(assigned.view(), text);
+        assigned = compact_string(long_name);  // replaces (and frees) what it held
+        EXPECT_EQ(assigned.view(), long_name);
+        const compact_string& self = assigned;
+        assigned = self;
+        EXPECT_EQ(assigned.view(), long_name);
+        assigned = std::move(moved);
+        EXPECT_EQ(assigned.view(), text);
+        EXPECT_EQ(assigned, compact_string(text));
+        EXPECT_FALSE(assigned == compact_string("else"));
+    }
+}
+
+TEST(compact_string, keys_an_unordered_map_searchable_by_string_view) {
+    std::unordered_map<compact_string, int, compact_string_hash, std::equal_to<>> map;
+    map.emplace(compact_string("redchat:bus:room:{1:2}"), 1);
+    map.emplace(compact_string(std::string(40, 'r')), 2);
+    const std::string_view probe = "redchat:bus:room:{1:2}";
+    ASSERT_NE(map.find(probe), map.end());
+    EXPECT_EQ(map.find(probe)->second, 1);
+    EXPECT_EQ(map.find(std::string(40, 'r'))->second, 2);
+    EXPECT_EQ(map.find(std::string_view("redchat:bus:room:{1:3}")), map.end());
 }
 
 TEST(bcrypt, hash_is_2b_with_requested_cost_and_verifies) {
