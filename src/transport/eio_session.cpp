@@ -251,11 +251,22 @@ void eio_session::start_pipelined(socketio::eio_packet p) {
     asio::co_spawn(context(), run_pipelined(shared_from_this(), std::move(p)), asio::detached);
 }
 
+bool eio_session::answer_at_once(const socketio::eio_packet& p) {
+    if (p.type != socketio::eio_type::pong || !pipeline_.idle())
+        return false;
+    on_pong();
+    return true;
+}
+
+void eio_session::on_pong() {
+    if (ping_state_ == ping_state::awaiting_pong)
+        ping_state_ = ping_state::answered;
+}
+
 awaitable<void> eio_session::on_packet(socketio::eio_packet p) {
     switch (p.type) {
         case socketio::eio_type::pong:
-            if (ping_state_ == ping_state::awaiting_pong)
-                ping_state_ = ping_state::answered;
+            on_pong();
             break;
         case socketio::eio_type::ping:  // not sent by EIO 4 clients, answered anyway
             send(socketio::encode_packet(socketio::eio_type::pong, p.data));

@@ -122,6 +122,7 @@ class packet_pipeline {
         const auto ready = [this, limit, &stop] { return in_flight_ <= limit || stop(); };
         co_await done_.wait_until(ready);
     }
+    bool idle() const { return in_flight_ == 0; }
     void started() { ++in_flight_; }
     void finished() {
         --in_flight_;
@@ -207,8 +208,12 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
 
     // One Engine.IO packet of the client. Polling handles each to completion before the next.
     boost::asio::awaitable<void> on_packet(socketio::eio_packet p);
+    // Handles `p` at once when that needs no waiting and keeps the order: a pong, with no
+    // packet in flight. False: nothing was done, `p` goes to on_packet.
+    bool answer_at_once(const socketio::eio_packet& p);
 
   private:
+    void on_pong();
     void drop_slow();
     static boost::asio::awaitable<void> close_after(std::shared_ptr<eio_session> self);
     static boost::asio::awaitable<void> run_pipelined(std::shared_ptr<eio_session> self,

@@ -109,32 +109,70 @@ struct websocket_reader {
     open_connection counted;                               // likewise
 };
 
-awaitable<void> serve_burst(std::shared_ptr<websocket_reader> reader);
+// `first`: a message read already (by on_readable), handled before anything else is read.
+awaitable<void> serve_burst(std::shared_ptr<websocket_reader> reader,
+                            std::optional<ws_message> first = std::nullopt, bool may_read = true);
+
+void on_readable(std::shared_ptr<websocket_reader> reader);
 
 // Waits, holding only `reader`, until the client sends something.
 void wait_for_input(std::shared_ptr<websocket_reader> reader) {
     auto& ws = *reader->ws;
     ws.when_readable([reader = std::move(reader)](const boost::system::error_code&) mutable {
         // An error (the socket closed under the wait) is found by the read that follows.
-        auto& ioc = reader->ioc;
-        asio::co_spawn(ioc, serve_burst(std::move(reader)), asio::detached);
+        on_readable(std::move(reader));
     });
 }
 
-awaitable<void> serve_burst(std::shared_ptr<websocket_reader> reader) {
+// What an idle client sends, its pong, is answered right here, without a coroutine: a round of
+// pings to every idle connection then makes no coroutine frame per connection. Anything else
+// (and a pong behind packets still in flight) goes to a burst coroutine, in order.
+void on_readable(std::shared_ptr<websocket_reader> reader) {
     auto& ws = *reader->ws;
-    auto& session = reader->session;
-    const auto closed = [&session] { return session->closed(); };
-    bool may_read = true;  // a burst starts when the socket is readable (or just attached)
-    while (!session->closed()) {
+    auto& session = *reader->session;
+    bool may_read = true;  // the socket is readable
+    while (!session.closed()) {
         ws_message msg;
         const auto got = ws.try_read(msg, may_read);
         if (got == websocket_connection::read_result::would_block) {
             wait_for_input(std::move(reader));
-            co_return;
+            return;
         }
         if (got == websocket_connection::read_result::closed)
             break;
+        if (msg.opcode == ws_opcode::text) {
+            const auto packet = socketio::decode_packet(msg.payload);
+            if (packet && session.answer_at_once(*packet))
+                continue;
+        }
+        auto& ioc = reader->ioc;
+        asio::co_spawn(ioc, serve_burst(std::move(reader), std::move(msg), may_read),
+                       asio::detached);
+        return;
+    }
+    session.close();
+    ws.reader_done();
+}
+
+awaitable<void> serve_burst(std::shared_ptr<websocket_reader> reader,
+                            std::optional<ws_message> first, bool may_read) {
+    auto& ws = *reader->ws;
+    auto& session = reader->session;
+    const auto closed = [&session] { return session->closed(); };
+    while (!session->closed()) {
+        ws_message msg;
+        if (first) {
+            msg = std::move(*first);
+            first.reset();
+        } else {
+            const auto got = ws.try_read(msg, may_read);
+            if (got == websocket_connection::read_result::would_block) {
+                wait_for_input(std::move(reader));
+                co_return;
+            }
+            if (got == websocket_connection::read_result::closed)
+                break;
+        }
         if (msg.opcode == ws_opcode::binary) {
             socketio::eio_packet packet;
             packet.type = socketio::eio_type::message;

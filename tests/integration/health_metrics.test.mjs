@@ -2,6 +2,7 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import {
   SERVER_BIN,
@@ -142,6 +143,28 @@ describe('metrics', () => {
       return n > before && n;
     }, 5000);
     assert.ok(later > before);
+  });
+
+  test('a jemalloc build hands free pages back from background threads', async () => {
+    const allocator = stack.server.logs().match(/event=listening .*allocator=(\w+)/)?.[1];
+    assert.ok(allocator, 'the listening line names the allocator');
+    const pid = stack.server.child.pid;
+    const threadNames = () =>
+      readdirSync(`/proc/${pid}/task`).map((t) => {
+        try {
+          return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+        } catch {
+          return '';  // the thread ended meanwhile
+        }
+      });
+    if (allocator !== 'jemalloc') {
+      assert.equal(threadNames().includes('jemalloc_bg_thd'), false);
+      return;
+    }
+    // jemalloc starts them as the arenas are first used: a few requests use them.
+    for (let i = 0; i < 20; i++) await metrics();
+    await waitFor('a jemalloc background thread', async () =>
+      threadNames().includes('jemalloc_bg_thd'), 5000);
   });
 
   test('the open /stream gauge and the connection gauge count an open stream', async () => {
