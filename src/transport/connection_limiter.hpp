@@ -19,6 +19,7 @@ class connection_limiter {
     // unordered_map entry does not move), so that a slot is two pointers.
     class slot {
       public:
+        slot() = default;  // holds no place (a session keeps one without an optional's flag)
         slot(slot&& other) noexcept : owner_(other.owner_), entry_(other.entry_) {
             other.owner_ = nullptr;
         }
@@ -42,8 +43,8 @@ class connection_limiter {
         friend class connection_limiter;
         using entry = std::pair<const std::string, std::size_t>;
         slot(connection_limiter& owner, entry& e) : owner_(&owner), entry_(&e) {}
-        connection_limiter* owner_;
-        entry* entry_;
+        connection_limiter* owner_ = nullptr;
+        entry* entry_ = nullptr;
     };
 
     // A slot, or nullopt when `key` is at its limit.

@@ -177,7 +177,7 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
     // (an idle connection should not hold it), a polling session keeps it for the checks.
     std::optional<std::string> take_login();
     // A polling session's place in the per-address count, given back when it closes.
-    void hold_address(connection_limiter::slot slot) { address_slot_.emplace(std::move(slot)); }
+    void hold_address(connection_limiter::slot slot) { address_slot_ = std::move(slot); }
 
     // Heartbeat: starts the pings (once the open packet is queued); the server's wheel calls
     // on_ping_timer() when this session's timer is due.
@@ -208,9 +208,10 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
 
     // One Engine.IO packet of the client. Polling handles each to completion before the next.
     boost::asio::awaitable<void> on_packet(socketio::eio_packet p);
-    // Handles `p` at once when that needs no waiting and keeps the order: a pong, with no
-    // packet in flight. False: nothing was done, `p` goes to on_packet.
-    bool answer_at_once(const socketio::eio_packet& p);
+    // Handles the Engine.IO packet `text` at once when that needs no waiting and keeps the
+    // order: a pong, with no packet in flight. Looks at its type only, so that any other packet
+    // costs nothing here. False: nothing was done, the packet goes to on_packet.
+    bool answer_at_once(std::string_view text);
 
   private:
     void on_pong();
@@ -233,9 +234,9 @@ class eio_session final : public std::enable_shared_from_this<eio_session> {
     bool upgrading_ = false;
     // Pings sent before the handler joined (the connect timeout): at most 1 h / 100 ms = 36,000.
     std::uint16_t unjoined_pings_ = 0;
-    bool login_checked_ = false;        // later requests are checked against login_
-    std::optional<std::string> login_;  // the handshake's session cookie
-    std::optional<connection_limiter::slot> address_slot_;  // polling sessions
+    bool login_checked_ = false;             // later requests are checked against login_
+    std::optional<std::string> login_;       // the handshake's session cookie
+    connection_limiter::slot address_slot_;  // polling sessions (empty for others)
 };
 
 template <typename Done>
