@@ -76,7 +76,8 @@ class compact_string {
     }
     void assign(std::string_view s) {
         if (s.size() <= inline_capacity) {
-            std::memcpy(bytes_, s.data(), s.size());
+            if (!s.empty())  // an empty view may have no data pointer, which memcpy must not get
+                std::memcpy(bytes_, s.data(), s.size());
             bytes_[tag_at] = static_cast<char>(s.size());
             return;
         }
