@@ -114,7 +114,7 @@ static_assert(sizeof(websocket_reader) <= 64, "a reader grew out of its size cla
 
 // `first`: a message read already (by on_readable), handled before anything else is read.
 awaitable<void> serve_burst(std::shared_ptr<websocket_reader> reader,
-                            std::optional<ws_message> first = std::nullopt, bool may_read = true);
+                            std::optional<ws_message> first, bool may_read);
 
 void on_readable(std::shared_ptr<websocket_reader> reader);
 
@@ -498,10 +498,10 @@ awaitable<void> engineio_server::websocket_here(
     session->attach_websocket(ws);
     // From here on, the reader: this frame, with the request, the cookie and the handshake's
     // state, is freed (the address slot moves along). What the upgrade handshake left unread
-    // is read by the first burst.
+    // is read next, as if the socket had just become readable.
     auto reader = std::make_shared<websocket_reader>(std::move(ws), std::move(session),
                                                      std::move(held), std::move(counted));
-    asio::co_spawn(ioc_, serve_burst(std::move(reader)), asio::detached);
+    asio::post(ioc_, [reader = std::move(reader)]() mutable { on_readable(std::move(reader)); });
 }
 
 void engineio_server::schedule_ping(std::weak_ptr<eio_session> session,

@@ -145,7 +145,7 @@ describe('metrics', () => {
     assert.ok(later > before);
   });
 
-  test('a jemalloc build hands free pages back from background threads', async () => {
+  test('a jemalloc build runs jemalloc\'s background purge threads; another runs none', async () => {
     const allocator = stack.server.logs().match(/event=listening .*allocator=(\w+)/)?.[1];
     assert.ok(allocator, 'the listening line names the allocator');
     const pid = stack.server.child.pid;
