@@ -18,6 +18,7 @@ listener::listener(asio::io_context& home, std::vector<asio::io_context*> thread
       threads_(std::move(threads)),
       on_accept_(std::move(on_accept)),
       retry_timer_(home),
+      settle_timer_(home),
       stats_(stats) {
     tcp::endpoint endpoint(asio::ip::make_address(address), port);
     acceptor_.open(endpoint.protocol());
@@ -35,6 +36,7 @@ void listener::stop() {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     retry_timer_.cancel();
+    settle_timer_.cancel();
 }
 
 void listener::accept_next() {
@@ -49,7 +51,12 @@ void listener::accept_next() {
                 // EMFILE and friends: keep accepting, but after a pause, rather than spin on
                 // a connection the process cannot take or die.
                 stats_.accept_errors.fetch_add(1, std::memory_order_relaxed);
-                if (backoff_.count() == 0) {
+                if (settling_) {
+                    settling_ = false;
+                    settle_timer_.cancel();
+                }
+                if (!failing_) {
+                    failing_ = true;
                     // The errno's text from libc: an error_category's virtual message()
                     // trips UBSan's vptr check across the GCC-built libraries.
                     char text[128];
@@ -62,8 +69,8 @@ void listener::accept_next() {
                 return;
             }
             if (backoff_.count() > 0) {
-                spdlog::info("event=accept_recovered");
                 backoff_ = std::chrono::milliseconds(0);
+                settle();
             }
             socket.set_option(tcp::no_delay(true));
             asio::post(*threads_[index], [this, index, s = std::move(socket)]() mutable {
@@ -80,6 +87,20 @@ void listener::back_off() {
     retry_timer_.async_wait([this](const boost::system::error_code& ec) {
         if (!ec && acceptor_.is_open())
             accept_next();
+    });
+}
+
+void listener::settle() {
+    settling_ = true;
+    settle_timer_.expires_after(settle_time);
+    settle_timer_.async_wait([this](const boost::system::error_code& ec) {
+        // A handler already queued when a failure re-armed the timer finds its expiry ahead.
+        if (ec || !settling_ || !acceptor_.is_open() ||
+            settle_timer_.expiry() > std::chrono::steady_clock::now())
+            return;
+        settling_ = false;
+        failing_ = false;
+        spdlog::info("event=accept_recovered");
     });
 }
 

@@ -36,6 +36,12 @@ class listener {
     // After a failed accept (EMFILE, ENFILE, ENOBUFS...): wait before the next try, doubling
     // from 10 ms to 1 s, instead of spinning on a listen queue the process cannot serve.
     void back_off();
+    // A success after failures: the episode ends (one `accept_recovered` line) once accepts
+    // have worked for `settle_time` without a failure. Accepting the backlog that piled up can
+    // run out of descriptors again at once; that is the same episode, not a new log line.
+    void settle();
+
+    static constexpr std::chrono::seconds settle_time{1};
 
     boost::asio::ip::tcp::acceptor acceptor_;
     std::vector<boost::asio::io_context*> threads_;
@@ -43,7 +49,10 @@ class listener {
     std::size_t next_ = 0;
     unsigned short port_ = 0;
     boost::asio::steady_timer retry_timer_;
+    boost::asio::steady_timer settle_timer_;
     std::chrono::milliseconds backoff_{0};
+    bool failing_ = false;   // an episode of failed accepts is open (its line is logged)
+    bool settling_ = false;  // accepts work again; `settle_timer_` will close the episode
     metrics::shard& stats_;  // counts failed accepts (redchat_accept_errors_total)
 };
 
