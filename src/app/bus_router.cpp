@@ -7,10 +7,14 @@
 #include <algorithm>
 
 #include "chat/routing.hpp"
+#include "config/config.hpp"
 
 namespace redchat::app {
 
 namespace asio = boost::asio;
+
+static_assert(config::max_threads <= sizeof(bus_router::thread_mask) * 8,
+              "a channel's threads are bits of one mask");
 
 bus_router::bus_router(redis::bus_link& subscriber, std::chrono::milliseconds ready_timeout,
                        metrics::shard& stats, receive_fn receive)
@@ -41,14 +45,13 @@ bus_router::bus_router(redis::bus_link& subscriber, std::chrono::milliseconds re
 void bus_router::want(std::size_t thread, std::string_view channel) {
     auto entry = threads_.find(channel);
     if (entry == threads_.end())
-        entry = threads_.emplace(compact_string(channel), std::vector<std::uint16_t>{}).first;
-    auto& list = entry->second;
-    const auto t = static_cast<std::uint16_t>(thread);
-    auto at = std::lower_bound(list.begin(), list.end(), t);
-    if (at != list.end() && *at == t)
+        entry = threads_.emplace(compact_string(channel), thread_mask{0}).first;
+    const thread_mask bit = thread_mask{1} << thread;
+    if ((entry->second & bit) != 0)
         return;
-    list.insert(at, t);
-    if (list.size() == 1) {
+    const bool first = entry->second == 0;
+    entry->second |= bit;
+    if (first) {
         subscriber_.want_channel(channel);
         stats_.bus_channels.fetch_add(1, std::memory_order_relaxed);
     }
@@ -58,13 +61,11 @@ void bus_router::drop(std::size_t thread, std::string_view channel) {
     auto it = threads_.find(channel);
     if (it == threads_.end())
         return;
-    auto& list = it->second;
-    const auto t = static_cast<std::uint16_t>(thread);
-    auto at = std::lower_bound(list.begin(), list.end(), t);
-    if (at == list.end() || *at != t)
+    const thread_mask bit = thread_mask{1} << thread;
+    if ((it->second & bit) == 0)
         return;
-    list.erase(at);
-    if (list.empty()) {
+    it->second &= ~bit;
+    if (it->second == 0) {
         subscriber_.drop_channel(channel);
         threads_.erase(it);
         stats_.bus_channels.fetch_sub(1, std::memory_order_relaxed);

@@ -24,9 +24,11 @@ namespace redchat::app {
 
 class bus_router {
   public:
+    // The I/O threads that need a channel: bit i for thread i (config::max_threads is 64).
+    using thread_mask = std::uint64_t;
     // `threads`: the threads a message goes to; null for every thread.
     using receive_fn = std::function<void(std::string_view channel, std::string_view payload,
-                                          const std::vector<std::uint16_t>* threads)>;
+                                          const thread_mask* threads)>;
 
     // Subscribes `subscriber` to the tutorial's and our control channel for good.
     bus_router(redis::bus_link& subscriber, std::chrono::milliseconds ready_timeout,
@@ -48,10 +50,9 @@ class bus_router {
     std::chrono::milliseconds ready_timeout_;
     metrics::shard& stats_;
     receive_fn receive_;
-    // channel -> the threads that need it (sorted, unique); compact keys, no heap block each
-    std::unordered_map<compact_string, std::vector<std::uint16_t>, compact_string_hash,
-                       std::equal_to<>>
-        threads_;
+    // channel -> the threads that need it; compact keys and a mask: a 48-byte node, no other
+    // block per channel
+    std::unordered_map<compact_string, thread_mask, compact_string_hash, std::equal_to<>> threads_;
     std::unordered_map<std::string, std::vector<waiter*>> waiting_;  // channel -> its waiters
 };
 

@@ -11,6 +11,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -160,7 +161,7 @@ struct bus_state {
 // the channel addresses. Our event types come only on our channels.
 void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_state& bus,
              std::string_view channel, std::string_view payload,
-             const std::vector<std::uint16_t>* threads) {
+             const bus_router::thread_mask* threads) {
     const bool own = channel != chat::routing::tutorial_channel;
     if (!bus.last || own != bus.last_own || payload != bus.last_payload) {
         bus.last.reset();
@@ -192,8 +193,8 @@ void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_state& bus,
             hand(*w);
         return;
     }
-    for (auto t : *threads)
-        hand(*workers[t]);
+    for (auto left = *threads; left != 0; left &= left - 1)
+        hand(*workers[static_cast<std::size_t>(std::countr_zero(left))]);
 }
 
 // A congested bus that has carried none of our messages for a while is clear again.
@@ -208,7 +209,7 @@ asio::awaitable<void> bus_lag_loop(worker& home, std::vector<std::unique_ptr<wor
     }
 }
 
-asio::awaitable<std::unordered_map<std::string, int>> presence_of(worker& w) {
+asio::awaitable<chat::realtime::presence_counts> presence_of(worker& w) {
     co_return w.realtime->presence_snapshot();
 }
 
@@ -222,7 +223,7 @@ asio::awaitable<void> presence_round(worker& w, std::vector<std::unique_ptr<work
     for (auto& other : workers) {
         auto part = co_await asio::co_spawn(other->ioc, presence_of(*other), asio::use_awaitable);
         for (auto& [user_id, n] : part)
-            total[user_id] += n;
+            total[user_id.str()] += n;
     }
     std::vector<std::pair<std::string, int>> counts(total.begin(), total.end());
     auto rewritten = co_await w.store->presence_rewrite(instance_id, instance_id, cfg.presence_ttl,
@@ -522,7 +523,7 @@ int run_server(const config::server_config& cfg) {
     std::optional<bus_router> router;
     router.emplace(*bus, cfg.redis_timeout, stats.for_thread(0),
                    [&workers, &bus_events](std::string_view channel, std::string_view payload,
-                                           const std::vector<std::uint16_t>* threads) {
+                                           const bus_router::thread_mask* threads) {
                        fan_out(workers, bus_events, channel, payload, threads);
                    });
     for (auto& w : workers) {

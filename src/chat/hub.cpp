@@ -8,8 +8,8 @@ namespace redchat::chat {
 namespace {
 
 // Takes `socket`'s entry under `key` out of an index.
-void erase_entry(std::unordered_multimap<std::string, client_socket*>& index,
-                 const std::string& key, const client_socket* socket) {
+template <class Index, class Key>
+void erase_entry(Index& index, const Key& key, const client_socket* socket) {
     auto [first, last] = index.equal_range(key);
     for (auto it = first; it != last; ++it) {
         if (it->second == socket) {
@@ -93,7 +93,7 @@ void hub::add(client_socket& socket) {
     socket.serial_ = ++next_serial_;
     sockets_.insert(&socket);
     if (socket.account)
-        by_user_.emplace(socket.account->id, &socket);
+        by_user_.emplace(compact_string(socket.account->id), &socket);
     index_presence(socket);
     reroute(socket);
 }
@@ -156,7 +156,7 @@ void hub::update_user(client_socket& socket, const std::optional<user>& before) 
     if (!sockets_.contains(&socket))
         return;
     if (socket.account)
-        by_user_.emplace(socket.account->id, &socket);
+        by_user_.emplace(compact_string(socket.account->id), &socket);
     unindex_presence(socket);
     index_presence(socket);
     reroute(socket);

@@ -171,7 +171,7 @@ class hub {
 
     std::size_t size() const { return sockets_.size(); }
     // Local sockets of a user (presence accounting, tests).
-    std::size_t sockets_of(const std::string& user_id) const { return by_user_.count(user_id); }
+    std::size_t sockets_of(std::string_view user_id) const { return by_user_.count(user_id); }
 
   private:
     // The event to one candidate socket, if it is entitled to it; a show.room or a group change
@@ -192,7 +192,9 @@ class hub {
     void deliver_when_routed(client_socket& s, std::string channel, packet_ptr packet);
 
     std::unordered_set<client_socket*> sockets_;
-    std::unordered_multimap<std::string, client_socket*> by_user_;
+    // user id -> its sockets here (the key in place: a 48-byte node, no block of its own)
+    std::unordered_multimap<compact_string, client_socket*, compact_string_hash, std::equal_to<>>
+        by_user_;
     std::unordered_set<client_socket*> presence_all_;                // logged in, watching everyone
     std::unordered_multimap<std::string, client_socket*> watchers_;  // watched user -> socket
     bus_routes* routes_ = nullptr;

@@ -234,7 +234,10 @@ awaitable<void> realtime::connected(client_socket& socket) {
     const user account = *socket.account;
     socket.presence = state::joining;
     socket.leave_pending = false;
-    ++presence_local_[account.id];
+    auto counted = presence_local_.find(account.id);
+    if (counted == presence_local_.end())
+        counted = presence_local_.emplace(compact_string(account.id), 0).first;
+    ++counted->second;
     auto joined = co_await db_.presence_join(
         instance_id_, account.id,
         make_envelope(server_id_, "user.connected",

@@ -77,9 +77,10 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
     app.add_option("--web-root", cfg.web_root,
                    "Folder of the web client (default: web/dist of the source tree)")
         ->envname("WEB_ROOT");
-    app.add_option("--threads", cfg.threads, "I/O threads (0: one per CPU this process may use)")
+    app.add_option("--threads", cfg.threads,
+                   "I/O threads, at most 64 (0: one per CPU this process may use, up to 64)")
         ->envname("THREADS")
-        ->check(CLI::Range(0u, 256u))
+        ->check(CLI::Range(0u, static_cast<unsigned>(max_threads)))
         ->capture_default_str();
     app.add_option("--password-threads", cfg.password_threads, "bcrypt worker threads")
         ->envname("PASSWORD_THREADS")
@@ -346,7 +347,7 @@ parse_outcome parse_command_line(int argc, const char* const* argv) {
         cfg.allow_localhost_origins = localhost_origins == "on";
     }
     if (cfg.threads == 0)
-        cfg.threads = usable_cpus();
+        cfg.threads = std::min(usable_cpus(), max_threads);
     return {cfg, 0, {}};
 }
 

@@ -62,7 +62,7 @@ struct server_config {
     std::string data_dir = "var/redis";  // the embedded Redis's files
     std::string redis_server_binary = "redis-server";
     std::string web_root;           // empty: the built web client next to the binary
-    unsigned threads = 0;           // 0: one per core
+    unsigned threads = 0;           // 0: one per core (up to max_threads)
     unsigned password_threads = 2;  // bcrypt worker pool
     int bcrypt_cost = 10;
     bool demo_data = true;
@@ -105,6 +105,10 @@ struct parse_outcome {
 
 // Flags win over environment variables, which win over defaults.
 parse_outcome parse_command_line(int argc, const char* const* argv);
+
+// I/O threads of one process at most: the bus router keeps a channel's threads in a 64-bit mask.
+// A bigger machine runs more instances (docs/deploy.md).
+inline constexpr unsigned max_threads = 64;
 
 // The CPUs this process may use: its affinity mask, capped by a cgroup CPU quota (--threads 0).
 unsigned usable_cpus();

@@ -3,11 +3,14 @@
 // mutex guards a counter update, never I/O: threads still share nothing they do I/O on.
 
 #include <cstddef>
+#include <functional>
 #include <mutex>
 #include <optional>
-#include <string>
+#include <string_view>
 #include <unordered_map>
 #include <utility>
+
+#include "core/compact_string.hpp"
 
 namespace redchat::transport {
 
@@ -41,23 +44,26 @@ class connection_limiter {
 
       private:
         friend class connection_limiter;
-        using entry = std::pair<const std::string, std::size_t>;
+        using entry = std::pair<const compact_string, std::size_t>;
         slot(connection_limiter& owner, entry& e) : owner_(&owner), entry_(&e) {}
         connection_limiter* owner_ = nullptr;
         entry* entry_ = nullptr;
     };
 
     // A slot, or nullopt when `key` is at its limit.
-    std::optional<slot> try_acquire(const std::string& key) {
+    std::optional<slot> try_acquire(std::string_view key) {
         std::lock_guard lock(mutex_);
-        auto& e = *counts_.try_emplace(key, 0).first;
+        auto it = counts_.find(key);
+        if (it == counts_.end())
+            it = counts_.emplace(compact_string(key), 0).first;
+        auto& e = *it;
         if (e.second >= max_)
             return std::nullopt;
         ++e.second;
         return slot(*this, e);
     }
 
-    std::size_t count(const std::string& key) {
+    std::size_t count(std::string_view key) {
         std::lock_guard lock(mutex_);
         auto it = counts_.find(key);
         return it == counts_.end() ? 0 : it->second;
@@ -72,7 +78,8 @@ class connection_limiter {
 
     std::size_t max_;
     std::mutex mutex_;
-    std::unordered_map<std::string, std::size_t> counts_;
+    // A key (a user id, an address) kept in place: a node of 48 bytes and no block of its own.
+    std::unordered_map<compact_string, std::size_t, compact_string_hash, std::equal_to<>> counts_;
 };
 
 }  // namespace redchat::transport

@@ -271,12 +271,12 @@ awaitable<std::shared_ptr<eio_session>> engineio_server::open_session(
     // Not make_shared: the ping wheel's weak_ptr would keep the whole session's memory until its
     // entry fires (a ping interval after the close); apart, it keeps only the control block.
     // The sid: 72 random bits and the owner thread's index, short enough to be kept inside its
-    // string (no heap block for it, nor for its key in `sessions_`).
+    // string (no heap block for it).
     std::shared_ptr<eio_session> session(
         new eio_session(*this, random_token(12) + "." + std::to_string(index_)));
     session->bind_login(std::move(cookie), !websocket);
     session->set_handler(co_await app_.open(*session));
-    sessions_[session->sid()] = session;
+    sessions_.emplace(std::string_view(session->sid()), session);
     stats_.sockets_opened.fetch_add(1, std::memory_order_relaxed);
     stats_.sockets_open.fetch_add(1, std::memory_order_relaxed);
     const std::string upgrades = websocket ? "[]" : "[\"websocket\"]";

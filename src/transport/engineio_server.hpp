@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -93,7 +94,9 @@ class engineio_server {
     metrics::shard& stats_;
     connection_limiter& per_address_;
     std::vector<engineio_server*> peers_;
-    std::unordered_map<std::string, std::shared_ptr<eio_session>> sessions_;
+    // sid -> session. The key views the session's own sid, which lives (and stays put) as long
+    // as the entry holds the session: a 48-byte node.
+    std::unordered_map<std::string_view, std::shared_ptr<eio_session>> sessions_;
     write_batch batch_;  // WebSocket output of this thread, flushed once per loop turn
     std::chrono::milliseconds ping_tick_;
     timer_wheel<std::weak_ptr<eio_session>> ping_wheel_;  // every session's next ping or deadline

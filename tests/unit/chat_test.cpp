@@ -1122,8 +1122,9 @@ TEST_F(realtime_test, identify_tells_an_unknown_session_from_a_redis_failure) {
 TEST_F(realtime_test, a_failed_presence_join_is_never_uncounted) {
     db_.fail_presence_join = true;
     run(rt_.connected(pablo_));
-    EXPECT_EQ(hub_.size(), 1u);                     // connected all the same
-    EXPECT_EQ(rt_.presence_snapshot().at("1"), 1);  // counted here, for the periodic rewrite
+    EXPECT_EQ(hub_.size(), 1u);  // connected all the same
+    EXPECT_EQ(rt_.presence_snapshot().at(compact_string("1")),
+              1);  // counted here, for the periodic rewrite
     run(rt_.disconnected(pablo_));
     run(rt_.disconnected(pablo_));  // a repeated disconnect changes nothing
     for (const auto& c : db_.presence_calls)
@@ -1157,16 +1158,16 @@ TEST_F(realtime_test, a_socket_is_counted_once_and_leaves_the_hub_when_destroyed
     run(rt_.connected(pablo_));
     run(rt_.connected(pablo_));  // a repeated connect
     EXPECT_EQ(db_.presence_calls.size(), 1u);
-    EXPECT_EQ(rt_.presence_snapshot().at("1"), 1);
+    EXPECT_EQ(rt_.presence_snapshot().at(compact_string("1")), 1);
     {
         recording_socket short_lived;
         short_lived.account = user{"1", "Pablo"};
         run(rt_.connected(short_lived));
         EXPECT_EQ(hub_.size(), 2u);
-        EXPECT_EQ(rt_.presence_snapshot().at("1"), 2);
+        EXPECT_EQ(rt_.presence_snapshot().at(compact_string("1")), 2);
         run(rt_.disconnected(short_lived));
         run(rt_.connected(short_lived));  // connect, disconnect, connect again: counted again
-        EXPECT_EQ(rt_.presence_snapshot().at("1"), 2);
+        EXPECT_EQ(rt_.presence_snapshot().at(compact_string("1")), 2);
     }  // destroyed without a disconnect: the hub holds no dangling pointer
     EXPECT_EQ(hub_.size(), 1u);
     EXPECT_EQ(hub_.sockets_of("1"), 1u);

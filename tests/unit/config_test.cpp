@@ -138,9 +138,19 @@ TEST(command_line, trusted_proxies_are_validated) {
 TEST(command_line, threads_default_to_the_usable_cpus) {
     auto out = parse({});
     ASSERT_TRUE(out.config);
-    EXPECT_EQ(out.config->threads, usable_cpus());
+    EXPECT_EQ(out.config->threads, std::min(usable_cpus(), max_threads));
     EXPECT_GE(usable_cpus(), 1u);
     EXPECT_LE(usable_cpus(), std::max(1u, std::thread::hardware_concurrency()));
+}
+
+TEST(command_line, threads_are_at_most_64) {
+    auto most = parse({"--threads", "64"});
+    ASSERT_TRUE(most.config) << most.output;
+    EXPECT_EQ(most.config->threads, 64u);
+    auto more = parse({"--threads", "65"});
+    EXPECT_FALSE(more.config);
+    EXPECT_NE(more.exit_code, 0);
+    EXPECT_NE(more.output.find("--threads"), std::string::npos) << more.output;
 }
 
 TEST(command_line, unparsable_redis_url_exits_with_its_cause) {
