@@ -209,7 +209,7 @@ asio::awaitable<void> bus_lag_loop(worker& home, std::vector<std::unique_ptr<wor
     }
 }
 
-asio::awaitable<chat::realtime::presence_counts> presence_of(worker& w) {
+asio::awaitable<std::unordered_map<std::string, int>> presence_of(worker& w) {
     co_return w.realtime->presence_snapshot();
 }
 
@@ -223,7 +223,7 @@ asio::awaitable<void> presence_round(worker& w, std::vector<std::unique_ptr<work
     for (auto& other : workers) {
         auto part = co_await asio::co_spawn(other->ioc, presence_of(*other), asio::use_awaitable);
         for (auto& [user_id, n] : part)
-            total[user_id.str()] += n;
+            total[user_id] += n;
     }
     std::vector<std::pair<std::string, int>> counts(total.begin(), total.end());
     auto rewritten = co_await w.store->presence_rewrite(instance_id, instance_id, cfg.presence_ttl,

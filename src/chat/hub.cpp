@@ -93,9 +93,75 @@ void hub::add(client_socket& socket) {
     socket.serial_ = ++next_serial_;
     sockets_.insert(&socket);
     if (socket.account)
-        by_user_.emplace(compact_string(socket.account->id), &socket);
+        index_user(socket);
     index_presence(socket);
     reroute(socket);
+}
+
+void hub::index_user(client_socket& socket) {
+    const std::string& id = socket.account->id;
+    auto it = users_.find(id);
+    if (it == users_.end())
+        it = users_.emplace(compact_string(id), user_entry{}).first;
+    auto& e = it->second;
+    if (e.first == nullptr) {
+        e.first = &socket;
+        return;
+    }
+    if (!e.more)
+        e.more = std::make_unique<std::vector<client_socket*>>();
+    e.more->push_back(&socket);
+}
+
+void hub::unindex_user(std::string_view user_id, const client_socket* socket) {
+    auto it = users_.find(user_id);
+    if (it == users_.end())
+        return;
+    auto& e = it->second;
+    if (e.first == socket) {
+        e.first = nullptr;
+        if (e.more) {  // another socket takes the first place
+            e.first = e.more->back();
+            e.more->pop_back();
+        }
+    } else if (e.more) {
+        std::erase(*e.more, socket);
+    }
+    if (e.more && e.more->empty())
+        e.more.reset();
+    drop_if_unused(it);
+}
+
+void hub::drop_if_unused(user_index::iterator it) {
+    if (it->second.first == nullptr && it->second.presence <= 0)
+        users_.erase(it);
+}
+
+std::size_t hub::sockets_of(std::string_view user_id) const {
+    auto it = users_.find(user_id);
+    if (it == users_.end() || it->second.first == nullptr)
+        return 0;
+    return 1 + (it->second.more ? it->second.more->size() : 0);
+}
+
+void hub::count_presence(std::string_view user_id, int delta) {
+    auto it = users_.find(user_id);
+    if (it == users_.end()) {
+        if (delta <= 0)
+            return;
+        it = users_.emplace(compact_string(user_id), user_entry{}).first;
+    }
+    it->second.presence += delta;
+    drop_if_unused(it);
+}
+
+std::unordered_map<std::string, int> hub::presence_counts() const {
+    std::unordered_map<std::string, int> counts;
+    for (const auto& [id, e] : users_) {
+        if (e.presence > 0)
+            counts.emplace(id.str(), e.presence);
+    }
+    return counts;
 }
 
 // Presence reaches logged-in sockets only: an anonymous one is in neither index.
@@ -146,17 +212,17 @@ void hub::remove(client_socket& socket) {
     sockets_.erase(&socket);
     unindex_presence(socket);
     if (socket.account)
-        erase_entry(by_user_, socket.account->id, &socket);
+        unindex_user(socket.account->id, &socket);
     reroute(socket);
 }
 
 void hub::update_user(client_socket& socket, const std::optional<user>& before) {
     if (before)
-        erase_entry(by_user_, before->id, &socket);
+        unindex_user(before->id, &socket);
     if (!sockets_.contains(&socket))
         return;
     if (socket.account)
-        by_user_.emplace(compact_string(socket.account->id), &socket);
+        index_user(socket);
     unindex_presence(socket);
     index_presence(socket);
     reroute(socket);
@@ -330,12 +396,16 @@ std::size_t hub::deliver_one(client_socket& s, const bus_event& ev, const packet
     return 1;
 }
 
-std::size_t hub::deliver_to_user(const std::string& user_id, const bus_event& ev,
+std::size_t hub::deliver_to_user(std::string_view user_id, const bus_event& ev,
                                  const packet_ptr& packet) {
-    std::size_t n = 0;
-    auto [first, last] = by_user_.equal_range(user_id);
-    for (auto it = first; it != last; ++it)
-        n += deliver_one(*it->second, ev, packet);
+    auto it = users_.find(user_id);
+    if (it == users_.end() || it->second.first == nullptr)
+        return 0;
+    std::size_t n = deliver_one(*it->second.first, ev, packet);
+    if (it->second.more) {
+        for (auto* s : *it->second.more)
+            n += deliver_one(*s, ev, packet);
+    }
     return n;
 }
 
@@ -352,7 +422,7 @@ std::size_t hub::deliver(const bus_event& ev, const packet_ptr& packet,
     if (ev.type == bus_event_type::user_connected || ev.type == bus_event_type::user_disconnected)
         return deliver_presence(ev, packet, scope);
     if (scope.what == kind::user)
-        return deliver_to_user(std::string(scope.id), ev, packet);
+        return deliver_to_user(scope.id, ev, packet);
     if (scope.what != kind::everyone)
         return 0;
     // The candidates: the users an event names, else every socket here.

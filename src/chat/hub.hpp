@@ -171,13 +171,20 @@ class hub {
 
     std::size_t size() const { return sockets_.size(); }
     // Local sockets of a user (presence accounting, tests).
-    std::size_t sockets_of(std::string_view user_id) const { return by_user_.count(user_id); }
+    std::size_t sockets_of(std::string_view user_id) const;
+
+    // This thread's presence count of a user (chat::realtime: its sockets whose join was sent
+    // and whose leave is not done; it outlives the sockets' time in the hub). Kept in the
+    // user's entry beside its sockets: one record per user and thread.
+    void count_presence(std::string_view user_id, int delta);
+    // user id -> count, for the periodic rewrite of the instance's presence.
+    std::unordered_map<std::string, int> presence_counts() const;
 
   private:
     // The event to one candidate socket, if it is entitled to it; a show.room or a group change
     // also moves the socket into or out of the room.
     std::size_t deliver_one(client_socket& s, const bus_event& ev, const packet_ptr& packet);
-    std::size_t deliver_to_user(const std::string& user_id, const bus_event& ev,
+    std::size_t deliver_to_user(std::string_view user_id, const bus_event& ev,
                                 const packet_ptr& packet);
     std::size_t deliver_to_all(const bus_event& ev, const packet_ptr& packet);
     std::size_t deliver_presence(const bus_event& ev, const packet_ptr& packet,
@@ -192,9 +199,21 @@ class hub {
     void deliver_when_routed(client_socket& s, std::string channel, packet_ptr packet);
 
     std::unordered_set<client_socket*> sockets_;
-    // user id -> its sockets here (the key in place: a 48-byte node, no block of its own)
-    std::unordered_multimap<compact_string, client_socket*, compact_string_hash, std::equal_to<>>
-        by_user_;
+    // A user's record on this thread: its sockets here and its presence count. The entry goes
+    // once both are none. 64 bytes with its key in place, for the two indexes that took a
+    // node each.
+    struct user_entry {
+        client_socket* first = nullptr;                     // a socket of the user, if any
+        std::unique_ptr<std::vector<client_socket*>> more;  // its other sockets (rare)
+        int presence = 0;
+    };
+    using user_index =
+        std::unordered_map<compact_string, user_entry, compact_string_hash, std::equal_to<>>;
+    void index_user(client_socket& socket);
+    void unindex_user(std::string_view user_id, const client_socket* socket);
+    void drop_if_unused(user_index::iterator it);
+
+    user_index users_;
     std::unordered_set<client_socket*> presence_all_;                // logged in, watching everyone
     std::unordered_multimap<std::string, client_socket*> watchers_;  // watched user -> socket
     bus_routes* routes_ = nullptr;

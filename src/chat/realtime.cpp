@@ -234,10 +234,7 @@ awaitable<void> realtime::connected(client_socket& socket) {
     const user account = *socket.account;
     socket.presence = state::joining;
     socket.leave_pending = false;
-    auto counted = presence_local_.find(account.id);
-    if (counted == presence_local_.end())
-        counted = presence_local_.emplace(compact_string(account.id), 0).first;
-    ++counted->second;
+    hub_.count_presence(account.id, 1);
     auto joined = co_await db_.presence_join(
         instance_id_, account.id,
         make_envelope(server_id_, "user.connected",
@@ -281,9 +278,7 @@ awaitable<void> realtime::leave(client_socket& socket, user account) {
 }
 
 void realtime::forget_local(const std::string& user_id) {
-    auto it = presence_local_.find(user_id);
-    if (it != presence_local_.end() && --it->second <= 0)
-        presence_local_.erase(it);
+    hub_.count_presence(user_id, -1);
 }
 
 awaitable<event_outcome> realtime::on_event(client_socket& socket, std::string name,

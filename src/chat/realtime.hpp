@@ -18,7 +18,6 @@
 #include "chat/hub.hpp"
 #include "chat/store.hpp"
 #include "config/config.hpp"
-#include "core/compact_string.hpp"
 #include "core/keyed_buckets.hpp"
 
 namespace redchat::chat {
@@ -83,9 +82,10 @@ class realtime {
     // This thread's presence as it should be in Redis: per user, the sockets whose join was
     // sent and whose leave is not done. The instance rewrites its whole presence from these
     // periodically, so that counts lost to failures converge instead of drifting.
-    using presence_counts =
-        std::unordered_map<compact_string, int, compact_string_hash, std::equal_to<>>;
-    const presence_counts& presence_snapshot() const { return presence_local_; }
+    // (Counted in the hub's record of each user: hub::count_presence.)
+    std::unordered_map<std::string, int> presence_snapshot() const {
+        return hub_.presence_counts();
+    }
 
   private:
     boost::asio::awaitable<event_outcome> join(client_socket& socket, boost::json::array args);
@@ -120,7 +120,6 @@ class realtime {
     bool bus_congested_ = false;
     std::vector<boost::asio::steady_timer*> bus_waiters_;  // messages held back, woken when clear
     keyed_buckets& user_rates_;
-    presence_counts presence_local_;  // user id -> sockets counted (keys in place: 48-byte nodes)
 };
 
 }  // namespace redchat::chat

@@ -770,6 +770,43 @@ TEST(hub, delivers_to_entitled_sockets_only) {
     EXPECT_EQ(h.deliver(private_room, packet), 2u);
 }
 
+TEST(hub, a_users_record_keeps_its_sockets_and_its_presence_count_until_both_are_gone) {
+    hub h;
+    recording_socket first, second, third;
+    for (auto* s : {&first, &second, &third})
+        s->account = user{"1", "Pablo"};
+    for (auto* s : {&first, &second, &third})
+        h.add(*s);
+    h.count_presence("1", 1);
+    auto packet = std::make_shared<const outgoing_packet>(outgoing_packet{"hp", 1});
+    const routing::scope pablo_only{routing::scope::kind::user, "1"};
+    bus_event dm{bus_event_type::message, "", "1:2", "", "message", "{}"};
+    EXPECT_EQ(h.deliver(dm, packet, pablo_only), 3u);  // all three of Pablo's sockets
+    EXPECT_EQ(h.sockets_of("1"), 3u);
+    h.remove(first);  // the first one goes: another takes its place
+    EXPECT_EQ(h.sockets_of("1"), 2u);
+    EXPECT_EQ(h.deliver(dm, packet, pablo_only), 2u);
+    EXPECT_EQ(first.got.size(), 1u);
+    h.remove(third);
+    h.remove(second);
+    EXPECT_EQ(h.sockets_of("1"), 0u);
+    EXPECT_EQ(h.deliver(dm, packet, pablo_only), 0u);
+    // The count outlives the sockets (its leave is on the way), and goes with the last leave.
+    EXPECT_EQ(h.presence_counts(), (std::unordered_map<std::string, int>{{"1", 1}}));
+    h.count_presence("1", -1);
+    EXPECT_TRUE(h.presence_counts().empty());
+    // A user counted again, then a socket of it, then neither.
+    h.count_presence("1", 1);
+    h.add(second);
+    h.count_presence("1", -1);
+    EXPECT_EQ(h.sockets_of("1"), 1u);
+    EXPECT_TRUE(h.presence_counts().empty());
+    h.remove(second);
+    EXPECT_EQ(h.sockets_of("1"), 0u);
+    h.count_presence("2", -1);  // never counted: nothing to take away
+    EXPECT_TRUE(h.presence_counts().empty());
+}
+
 TEST(hub, presence_reaches_everyone_but_a_watcher_gets_only_whom_it_watches) {
     hub h;
     recording_socket legacy, watcher, anon, late;
@@ -1123,7 +1160,7 @@ TEST_F(realtime_test, a_failed_presence_join_is_never_uncounted) {
     db_.fail_presence_join = true;
     run(rt_.connected(pablo_));
     EXPECT_EQ(hub_.size(), 1u);  // connected all the same
-    EXPECT_EQ(rt_.presence_snapshot().at(compact_string("1")),
+    EXPECT_EQ(rt_.presence_snapshot().at("1"),
               1);  // counted here, for the periodic rewrite
     run(rt_.disconnected(pablo_));
     run(rt_.disconnected(pablo_));  // a repeated disconnect changes nothing
@@ -1158,16 +1195,16 @@ TEST_F(realtime_test, a_socket_is_counted_once_and_leaves_the_hub_when_destroyed
     run(rt_.connected(pablo_));
     run(rt_.connected(pablo_));  // a repeated connect
     EXPECT_EQ(db_.presence_calls.size(), 1u);
-    EXPECT_EQ(rt_.presence_snapshot().at(compact_string("1")), 1);
+    EXPECT_EQ(rt_.presence_snapshot().at("1"), 1);
     {
         recording_socket short_lived;
         short_lived.account = user{"1", "Pablo"};
         run(rt_.connected(short_lived));
         EXPECT_EQ(hub_.size(), 2u);
-        EXPECT_EQ(rt_.presence_snapshot().at(compact_string("1")), 2);
+        EXPECT_EQ(rt_.presence_snapshot().at("1"), 2);
         run(rt_.disconnected(short_lived));
         run(rt_.connected(short_lived));  // connect, disconnect, connect again: counted again
-        EXPECT_EQ(rt_.presence_snapshot().at(compact_string("1")), 2);
+        EXPECT_EQ(rt_.presence_snapshot().at("1"), 2);
     }  // destroyed without a disconnect: the hub holds no dangling pointer
     EXPECT_EQ(hub_.size(), 1u);
     EXPECT_EQ(hub_.sockets_of("1"), 1u);
