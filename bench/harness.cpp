@@ -245,11 +245,6 @@ socket_set& harness::new_socket_set(socketio_handler* inner) {
     return *socket_sets_.back();
 }
 
-namespace {
-
-// One sample of the server's /metrics (a blocking GET on a connection of its own), or nullopt
-// when the server does not expose it or does not answer within 5 s (a stalled server must not
-// hang the tool at the end of a run).
 std::optional<unsigned long long> read_server_metric(const server_target& target,
                                                      std::string_view name) {
     asio::io_context ioc;
@@ -281,8 +276,6 @@ std::optional<unsigned long long> read_server_metric(const server_target& target
         return std::nullopt;
     return value;
 }
-
-}  // namespace
 
 harness::probe_point harness::probe() {
     return probe_point{

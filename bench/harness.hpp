@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace redchat::bench {
@@ -154,6 +155,12 @@ void add_process_fields(json_line& out, const measurement& m);
 
 // `text` as a JSON string literal.
 std::string json_quote(std::string_view text);
+
+// One sample of the server's /metrics (a blocking GET on a connection of its own), or nullopt
+// when the server does not expose it or does not answer within 5 s (a stalled server must not
+// hang the tool at the end of a run).
+std::optional<unsigned long long> read_server_metric(const server_target& target,
+                                                     std::string_view name);
 
 // n per second over `seconds` (0 when no time passed).
 inline double per_second(std::uint64_t n, double seconds) {

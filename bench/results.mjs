@@ -20,6 +20,7 @@ const runs = Number(process.env.RUNS ?? 3);
 // What an idle row reports.
 const idleReport = [
   ['RSS per connection', 'server_rss_per_connection_kb', 'KiB'],
+  ['live heap per connection', 'server_heap_per_connection_kb', 'KiB'],
   ['idle CPU', 'server_cpu_percent', '% of a core'],
   ['dropped', 'dropped', ''],
 ];
@@ -129,12 +130,19 @@ const rows = [
   },
 ];
 
-const pick = (obj, dotted) => dotted.split('.').reduce((o, k) => o?.[k], obj);
+// A figure of a run, or NaN when the run did not report it (an older server, another
+// allocator): printed as "—" rather than as a zero.
+const pick = (obj, dotted) => {
+  const v = dotted.split('.').reduce((o, k) => o?.[k], obj);
+  return v === null || v === undefined ? NaN : Number(v);
+};
 const median = (xs) => {
+  if (xs.some(Number.isNaN)) return NaN;
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
-const fmt = (x) => (Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : Number(x.toPrecision(3)).toString());
+const fmt = (x) =>
+  Number.isNaN(x) ? '—' : Math.abs(x) >= 100 ? Math.round(x).toLocaleString('en-US') : Number(x.toPrecision(3)).toString();
 
 const wanted = process.argv.slice(2);
 const selected = rows.filter((r) => wanted.length === 0 || wanted.includes(r.name));
@@ -167,7 +175,7 @@ if (servers.length === 0) {
     const results = [];
     for (let i = 0; i < runs; i++) results.push(runOnce(row));
     for (const [label, key, unit] of row.report) {
-      const values = results.map((r) => Number(pick(r, key)));
+      const values = results.map((r) => pick(r, key));
       console.log(`| ${row.name} | \`${row.args.join(' ')}\` | ${label} | ${fmt(median(values))}${unit ? ` ${unit}` : ''} | ${values.map(fmt).join(', ')} |`);
     }
   }
@@ -181,12 +189,12 @@ if (servers.length === 0) {
       servers.forEach((s, k) => results[k].push(runOnce(row, s.dir)));
     }
     for (const [label, key, unit] of row.report) {
-      const medians = results.map((rs) => median(rs.map((r) => Number(pick(r, key)))));
+      const medians = results.map((rs) => median(rs.map((r) => pick(r, key))));
       const cells = results.map((rs, k) => {
-        const values = rs.map((r) => Number(pick(r, key)));
-        return `${fmt(medians[k])}${unit ? ` ${unit}` : ''} (${values.map(fmt).join(', ')})`;
+        const values = rs.map((r) => pick(r, key));
+        return Number.isNaN(medians[k]) && values.every(Number.isNaN) ? '—' : `${fmt(medians[k])}${unit ? ` ${unit}` : ''} (${values.map(fmt).join(', ')})`;
       });
-      const ratio = medians[0] ? fmt(medians.at(-1) / medians[0]) : '—';
+      const ratio = medians[0] && !Number.isNaN(medians.at(-1)) ? fmt(medians.at(-1) / medians[0]) : '—';
       console.log(`| ${row.name} | \`${row.args.join(' ')}\` | ${label} | ${cells.join(' | ')} | ${ratio} |`);
     }
   }

@@ -18,6 +18,10 @@ int run_idle(const bench_options& o, const server_target& target) {
         return exit_setup_failed;
 
     const auto rss_before = h.server().rss_kb();
+    // The live heap too (jemalloc builds): steadier than the RSS, which also holds freed pages
+    // until jemalloc's decay hands them back.
+    constexpr std::string_view heap_metric = "redchat_heap_allocated_bytes";
+    const auto heap_before = read_server_metric(h.target(), heap_metric);
     const stop_at_exit stop{h};
     auto& set = h.new_socket_set(nullptr);
     if (o.presence == "watched")
@@ -35,6 +39,7 @@ int run_idle(const bench_options& o, const server_target& target) {
     const auto pings_before = set.pings_answered();
     const auto m = h.measure("idle");
     const auto pings = set.pings_answered() - pings_before;
+    const auto heap_after = read_server_metric(h.target(), heap_metric);
     const auto total = h.pool().snapshot();
     set.close_all();
     h.stop();
@@ -55,7 +60,13 @@ int run_idle(const bench_options& o, const server_target& target) {
     if (rss_before && m.server_rss_kb)
         kb_per_connection =
             static_cast<double>(*m.server_rss_kb - *rss_before) / static_cast<double>(connected);
+    std::optional<double> heap_kb_per_connection;
+    if (heap_before && heap_after)
+        heap_kb_per_connection =
+            (static_cast<double>(*heap_after) - static_cast<double>(*heap_before)) / 1024.0 /
+            static_cast<double>(connected);
     out.field("server_rss_per_connection_kb", kb_per_connection)
+        .field("server_heap_per_connection_kb", heap_kb_per_connection)
         .field("pings_answered", pings)
         .field("dropped", get(total, counter::dropped))
         .field("connect_failed", get(total, counter::connect_failed));

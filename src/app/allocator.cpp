@@ -34,24 +34,42 @@ void release_free_memory() {
     mallctl("arena." REDCHAT_STRINGIFY(MALLCTL_ARENAS_ALL) ".purge", nullptr, nullptr, nullptr, 0);
 }
 
-std::optional<std::uint64_t> allocation_requests() {
-    // Statistics are a snapshot, refreshed by writing "epoch"; MALLCTL_ARENAS_ALL sums every
-    // arena.
+namespace {
+
+// Statistics are a snapshot, refreshed by writing "epoch".
+bool refresh_statistics() {
     std::uint64_t epoch = 1;
     std::size_t size = sizeof epoch;
-    if (mallctl("epoch", &epoch, &size, &epoch, size) != 0)
+    return mallctl("epoch", &epoch, &size, &epoch, size) == 0;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> allocation_requests() {
+    // MALLCTL_ARENAS_ALL sums every arena.
+    if (!refresh_statistics())
         return std::nullopt;
     std::uint64_t total = 0;
     for (const char* name :
          {"stats.arenas." REDCHAT_STRINGIFY(MALLCTL_ARENAS_ALL) ".small.nrequests",
           "stats.arenas." REDCHAT_STRINGIFY(MALLCTL_ARENAS_ALL) ".large.nrequests"}) {
         std::uint64_t n = 0;
-        size = sizeof n;
+        std::size_t size = sizeof n;
         if (mallctl(name, &n, &size, nullptr, 0) != 0)
             return std::nullopt;  // a jemalloc built without statistics
         total += n;
     }
     return total;
+}
+
+std::optional<std::uint64_t> heap_allocated_bytes() {
+    if (!refresh_statistics())
+        return std::nullopt;
+    std::size_t allocated = 0;
+    std::size_t size = sizeof allocated;
+    if (mallctl("stats.allocated", &allocated, &size, nullptr, 0) != 0)
+        return std::nullopt;  // a jemalloc built without statistics
+    return allocated;
 }
 
 #undef REDCHAT_STRINGIFY
@@ -71,6 +89,10 @@ std::optional<std::uint64_t> allocation_requests() {
     return std::nullopt;
 }
 
+std::optional<std::uint64_t> heap_allocated_bytes() {
+    return std::nullopt;
+}
+
 #else
 
 std::string_view allocator_name() {
@@ -85,6 +107,10 @@ void release_free_memory() {
 }
 
 std::optional<std::uint64_t> allocation_requests() {
+    return std::nullopt;
+}
+
+std::optional<std::uint64_t> heap_allocated_bytes() {
     return std::nullopt;
 }
 

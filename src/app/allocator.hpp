@@ -20,4 +20,10 @@ void release_free_memory();
 // per thread. nullopt with another allocator. bench/ divides it by the messages of a run.
 std::optional<std::uint64_t> allocation_requests();
 
+// Bytes held by live allocations now (jemalloc's stats.allocated; with thread caches' blocks,
+// so it is exact to a few hundred kilobytes). nullopt with another allocator. bench/ divides
+// its growth by the connections of an idle run: a steadier figure than the RSS, which also
+// holds freed pages until jemalloc's decay hands them back.
+std::optional<std::uint64_t> heap_allocated_bytes();
+
 }  // namespace redchat::app

@@ -428,6 +428,9 @@ int run_server(const config::server_config& cfg) {
     stats.add_process_counter("redchat_allocations_total",
                               "Memory allocation requests since the start (jemalloc builds only).",
                               allocation_requests);
+    stats.add_process_gauge("redchat_heap_allocated_bytes",
+                            "Bytes held by live allocations now (jemalloc builds only).",
+                            heap_allocated_bytes);
     // Every Redis connection reports its troubles here: one log line per change of cause.
     redis::status_reporter redis_status(endpoint.redacted());
     const transport::origin_policy origins(

@@ -102,7 +102,11 @@ std::int64_t registry::connections_open() const {
 }
 
 void registry::add_process_counter(std::string name, std::string help, process_reading read) {
-    process_counters_.push_back({std::move(name), std::move(help), std::move(read)});
+    process_counters_.push_back({std::move(name), std::move(help), std::move(read), "counter"});
+}
+
+void registry::add_process_gauge(std::string name, std::string help, process_reading read) {
+    process_counters_.push_back({std::move(name), std::move(help), std::move(read), "gauge"});
 }
 
 std::string registry::render() const {
@@ -215,8 +219,8 @@ std::string registry::render() const {
          sum_signed(&shard::bus_channels));
     for (const auto& p : process_counters_) {
         if (const auto value = p.read()) {
-            out += fmt::format("# HELP {} {}\n# TYPE {} counter\n{} {}\n", p.name, p.help, p.name,
-                               p.name, *value);
+            out += fmt::format("# HELP {} {}\n# TYPE {} {}\n{} {}\n", p.name, p.help, p.name,
+                               p.type, p.name, *value);
         }
     }
     return out;

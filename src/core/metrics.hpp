@@ -100,12 +100,15 @@ class registry {
     // threads start.
     using process_reading = std::function<std::optional<std::uint64_t>()>;
     void add_process_counter(std::string name, std::string help, process_reading read);
+    // The same for a gauge (a value that goes up and down).
+    void add_process_gauge(std::string name, std::string help, process_reading read);
 
   private:
     struct process_counter {
         std::string name;
         std::string help;
         process_reading read;
+        const char* type;  // "counter" or "gauge"
     };
     std::vector<std::unique_ptr<shard>> shards_;
     std::vector<process_counter> process_counters_;

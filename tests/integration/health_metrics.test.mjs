@@ -7,6 +7,8 @@ import net from 'node:net';
 import {
   SERVER_BIN,
   api,
+  connectSocket,
+  connected,
   describeRes,
   freePort,
   makeTempDir,
@@ -165,6 +167,33 @@ describe('metrics', () => {
     for (let i = 0; i < 20; i++) await metrics();
     await waitFor('a jemalloc background thread', async () =>
       threadNames().includes('jemalloc_bg_thd'), 5000);
+  });
+
+  test('a jemalloc build reports its live heap, which grows with open sockets; another leaves it out', async () => {
+    const allocator = stack.server.logs().match(/event=listening .*allocator=(\w+)/)?.[1];
+    assert.ok(allocator, 'the listening line names the allocator');
+    const heap = async () => {
+      const prom = parseProm((await metrics()).text);
+      return { type: prom.type.get('redchat_heap_allocated_bytes'), bytes: prom.series.get('redchat_heap_allocated_bytes') };
+    };
+    const before = await heap();
+    if (allocator !== 'jemalloc') {
+      assert.equal(before.bytes, undefined);
+      return;
+    }
+    assert.equal(before.type, 'gauge');
+    assert.ok(Number.isInteger(before.bytes) && before.bytes > 0, `bytes: ${before.bytes}`);
+    // 300 open sockets (anonymous: no user records, no channels) hold about 240 KiB; thread
+    // caches may hide a few tens of kilobytes of it.
+    const sockets = [];
+    try {
+      for (let i = 0; i < 300; i++) sockets.push(connected(connectSocket(stack.base)));
+      await Promise.all(sockets);
+      const during = await heap();
+      assert.ok(during.bytes - before.bytes > 100 * 1024, `grew by ${during.bytes - before.bytes} bytes`);
+    } finally {
+      for (const s of await Promise.allSettled(sockets)) s.value?.close();
+    }
   });
 
   test('the open /stream gauge and the connection gauge count an open stream', async () => {

@@ -282,6 +282,15 @@ TEST(metrics, process_counters_are_read_at_each_render_and_left_out_while_unknow
     EXPECT_EQ(reads, 3);
 }
 
+TEST(metrics, a_process_gauge_is_typed_as_one) {
+    metrics::registry reg(1);
+    reg.add_process_gauge("redchat_test_bytes", "A test gauge.",
+                          [] { return std::optional<std::uint64_t>(7); });
+    EXPECT_NE(reg.render().find("# HELP redchat_test_bytes A test gauge.\n"
+                                "# TYPE redchat_test_bytes gauge\nredchat_test_bytes 7\n"),
+              std::string::npos);
+}
+
 TEST(cidr, parses_and_matches_v4_v6_and_mapped_addresses) {
     auto lan = parse_cidr("10.0.0.0/8");
     ASSERT_TRUE(lan);
