@@ -133,7 +133,7 @@ void hub::unindex_user(std::string_view user_id, const client_socket* socket) {
 }
 
 void hub::drop_if_unused(user_index::iterator it) {
-    if (it->second.first == nullptr && it->second.presence <= 0)
+    if (it->second.first == nullptr && it->second.presence == 0)
         users_.erase(it);
 }
 
@@ -151,7 +151,8 @@ void hub::count_presence(std::string_view user_id, int delta) {
             return;
         it = users_.emplace(compact_string(user_id), user_entry{}).first;
     }
-    it->second.presence += delta;
+    // Never below none: an extra leave must not cancel the next join's count.
+    it->second.presence = std::max(0, it->second.presence + delta);
     drop_if_unused(it);
 }
 

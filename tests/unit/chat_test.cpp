@@ -805,6 +805,11 @@ TEST(hub, a_users_record_keeps_its_sockets_and_its_presence_count_until_both_are
     EXPECT_EQ(h.sockets_of("1"), 0u);
     h.count_presence("2", -1);  // never counted: nothing to take away
     EXPECT_TRUE(h.presence_counts().empty());
+    // A leave too many while a socket keeps the record does not cancel the next join's count.
+    h.add(second);
+    h.count_presence("1", -1);
+    h.count_presence("1", 1);
+    EXPECT_EQ(h.presence_counts(), (std::unordered_map<std::string, int>{{"1", 1}}));
 }
 
 TEST(hub, presence_reaches_everyone_but_a_watcher_gets_only_whom_it_watches) {
@@ -1159,9 +1164,8 @@ TEST_F(realtime_test, identify_tells_an_unknown_session_from_a_redis_failure) {
 TEST_F(realtime_test, a_failed_presence_join_is_never_uncounted) {
     db_.fail_presence_join = true;
     run(rt_.connected(pablo_));
-    EXPECT_EQ(hub_.size(), 1u);  // connected all the same
-    EXPECT_EQ(rt_.presence_snapshot().at("1"),
-              1);  // counted here, for the periodic rewrite
+    EXPECT_EQ(hub_.size(), 1u);                     // connected all the same
+    EXPECT_EQ(rt_.presence_snapshot().at("1"), 1);  // counted here, for the periodic rewrite
     run(rt_.disconnected(pablo_));
     run(rt_.disconnected(pablo_));  // a repeated disconnect changes nothing
     for (const auto& c : db_.presence_calls)
