@@ -171,6 +171,10 @@ std::string registry::render() const {
          "Redis commands that timed out or lost their connection.", sum(&shard::redis_failures));
     line("redchat_redis_reconnects_total", "counter", "Redis connections re-established.",
          sum(&shard::redis_reconnects));
+    line("redchat_redis_write_waits_total", "counter",
+         "Times a Redis connection had more to write than its socket took and waited (Redis "
+         "reading slower than we write).",
+         sum(&shard::redis_write_waits));
     line("redchat_redis_connections_down", "gauge",
          "Redis connections (commands of each thread, and the subscriber) not connected now.",
          sum_signed(&shard::redis_connections_down));

@@ -61,6 +61,7 @@ struct shard {
     counter redis_errors{0};    // error replies
     counter redis_failures{0};  // timeouts and lost connections
     counter redis_reconnects{0};
+    counter redis_write_waits{0};     // a command longer than the socket took at once
     gauge redis_connections_down{0};  // started Redis connections not connected right now
     counter connections_accepted{0};
     counter accept_errors{0};  // failed accepts (out of file descriptors...)

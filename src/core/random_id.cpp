@@ -2,13 +2,15 @@
 
 #include <sys/random.h>
 
+#include <array>
 #include <cerrno>
 #include <cstdlib>
-#include <vector>
+#include <cstring>
 
 namespace redchat {
+namespace {
 
-void random_bytes(void* out, std::size_t size) {
+void getrandom_all(void* out, std::size_t size) {
     auto* p = static_cast<unsigned char*>(out);
     while (size > 0) {
         const ssize_t n = ::getrandom(p, size, 0);
@@ -22,15 +24,46 @@ void random_bytes(void* out, std::size_t size) {
     }
 }
 
+// Small requests (a message id's 4 bytes, a session's 16) are served from a per-thread block
+// of the kernel's bytes, one getrandom(2) per 512 bytes instead of one per id. A byte is handed
+// out once and wiped as it goes.
+struct random_pool {
+    static constexpr std::size_t size = 512;
+    std::array<unsigned char, size> bytes{};
+    std::size_t used = size;
+
+    void take(unsigned char* out, std::size_t n) {
+        if (size - used < n) {
+            getrandom_all(bytes.data(), size);
+            used = 0;
+        }
+        std::memcpy(out, bytes.data() + used, n);
+        std::memset(bytes.data() + used, 0, n);
+        used += n;
+    }
+};
+
+constexpr std::size_t pooled_max = 64;
+
+}  // namespace
+
+void random_bytes(void* out, std::size_t size) {
+    if (size > pooled_max) {
+        getrandom_all(out, size);
+        return;
+    }
+    thread_local random_pool pool;
+    pool.take(static_cast<unsigned char*>(out), size);
+}
+
 std::string random_hex(std::size_t bytes) {
     static constexpr char digits[] = "0123456789abcdef";
-    std::vector<unsigned char> raw(bytes);
-    random_bytes(raw.data(), raw.size());
-    std::string out;
-    out.reserve(bytes * 2);
-    for (unsigned char c : raw) {
-        out.push_back(digits[c >> 4]);
-        out.push_back(digits[c & 0xf]);
+    std::string out(bytes * 2, '\0');
+    random_bytes(out.data(), bytes);  // then spread from the back, two digits per byte
+    for (std::size_t i = bytes; i-- > 0;) {
+        const auto c = static_cast<unsigned char>(out[i]);
+        out[2 * i] = digits[c >> 4];
+        out[2 * i + 1] = digits[c & 0xf];
     }
     return out;
 }

@@ -7,7 +7,8 @@
 namespace redchat {
 
 // Fills `out` with `size` random bytes. Never fails: getrandom on Linux blocks only until the
-// pool is first seeded, and a failure there is a broken system (we abort).
+// pool is first seeded, and a failure there is a broken system (we abort). Requests of up to 64
+// bytes come from a per-thread block of the kernel's bytes, refilled 512 at a time.
 void random_bytes(void* out, std::size_t size);
 
 // 128 random bits as 32 lowercase hex characters.

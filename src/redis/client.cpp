@@ -289,7 +289,7 @@ void client::connect_to(const std::string& host) {
     if (ep.unix_socket.empty())
         (void)redisEnableKeepAlive(&ac->c);  // the kernel notices a peer that vanished, too
     ac->data = this;
-    attach_to_asio(ac, executor_);
+    attach_to_asio(ac, executor_, &stats_.redis_write_waits);
     redisAsyncSetConnectCallback(ac, &client::on_connect);
     redisAsyncSetDisconnectCallback(ac, &client::on_disconnect);
     ctx_ = ac;

@@ -1,10 +1,12 @@
 #include "redis/hiredis_asio.hpp"
 
+#include <fcntl.h>
 #include <hiredis/async.h>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
 
 #include <memory>
+#include <optional>
 
 namespace redchat::redis {
 namespace {
@@ -13,11 +15,20 @@ namespace asio = boost::asio;
 
 // Shared with the pending waits, so a wait that completes after hiredis freed the context finds
 // `ac == nullptr` instead of freed memory.
+//
+// Reads wait on `descriptor`, writes on `write_waiter`: a second descriptor over a dup of the
+// socket that lives only while a write waits (the connect, or a command larger than the socket
+// takes at once). Asio keeps a descriptor registered for writability for good once anything
+// has waited to write on it, and then every command this process writes wakes its thread a
+// second time, when Redis reads the command and the socket turns writable again. The waiter
+// takes that registration with it when it closes.
 struct watcher {
     watcher(asio::any_io_executor ex, redisAsyncContext* context)
         : descriptor(ex, context->c.fd), ac(context) {}
     asio::posix::stream_descriptor descriptor;
+    std::optional<asio::posix::stream_descriptor> write_waiter;
     redisAsyncContext* ac;
+    std::atomic<std::uint64_t>* write_waits = nullptr;
     bool want_read = false;
     bool want_write = false;
     bool reading = false;
@@ -57,20 +68,44 @@ void arm_read(const watcher_ptr& w) {
                              });
 }
 
-void arm_write(const watcher_ptr& w) {
-    if (w->writing || w->ac == nullptr || !w->want_write)
+// Closes the write waiter once nothing waits to write (its descriptor is a dup of ours).
+void drop_write_waiter(const watcher_ptr& w) {
+    if (w->writing || !w->write_waiter)
         return;
+    boost::system::error_code ignored;
+    w->write_waiter->close(ignored);
+    w->write_waiter.reset();
+}
+
+void on_writable(const watcher_ptr& w, const boost::system::error_code& ec) {
+    w->writing = false;
+    if (ec || w->ac == nullptr || !w->want_write) {
+        drop_write_waiter(w);
+        return;
+    }
+    w->in_write = true;
+    redisAsyncHandleWrite(w->ac);  // may free the context
+    w->in_write = false;
+    arm_write(w);
+}
+
+void arm_write(const watcher_ptr& w) {
+    if (w->writing || w->ac == nullptr || !w->want_write) {
+        drop_write_waiter(w);
+        return;
+    }
+    if ((w->ac->c.flags & REDIS_CONNECTED) != 0 && w->write_waits != nullptr)
+        w->write_waits->fetch_add(1, std::memory_order_relaxed);
+    if (!w->write_waiter) {
+        const int fd = ::fcntl(w->ac->c.fd, F_DUPFD_CLOEXEC, 0);
+        if (fd >= 0)
+            w->write_waiter.emplace(w->descriptor.get_executor(), fd);
+    }
+    // Out of descriptors: wait on our own (which then stays registered for writability).
+    auto& on = w->write_waiter ? *w->write_waiter : w->descriptor;
     w->writing = true;
-    w->descriptor.async_wait(asio::posix::descriptor_base::wait_write,
-                             [w](const boost::system::error_code& ec) {
-                                 w->writing = false;
-                                 if (ec || w->ac == nullptr || !w->want_write)
-                                     return;
-                                 w->in_write = true;
-                                 redisAsyncHandleWrite(w->ac);  // may free the context
-                                 w->in_write = false;
-                                 arm_write(w);
-                             });
+    on.async_wait(asio::posix::descriptor_base::wait_write,
+                  [w](const boost::system::error_code& ec) { on_writable(w, ec); });
 }
 
 watcher_ptr& from(void* privdata) {
@@ -127,15 +162,21 @@ void cleanup(void* privdata) {
     boost::system::error_code ignored;
     w->descriptor.cancel(ignored);
     (void)w->descriptor.release();  // hiredis closes the fd itself
+    if (w->write_waiter) {
+        w->write_waiter->close(ignored);  // our dup; its pending wait completes as aborted
+        w->write_waiter.reset();
+    }
     delete holder;
 }
 
 }  // namespace
 
-bool attach_to_asio(redisAsyncContext* ac, asio::any_io_executor executor) {
+bool attach_to_asio(redisAsyncContext* ac, asio::any_io_executor executor,
+                    std::atomic<std::uint64_t>* write_waits) {
     if (ac->ev.data != nullptr)
         return false;
     auto* holder = new watcher_ptr(std::make_shared<watcher>(std::move(executor), ac));
+    (*holder)->write_waits = write_waits;
     ac->ev.data = holder;
     ac->ev.addRead = add_read;
     ac->ev.delRead = del_read;

@@ -32,6 +32,32 @@ TEST(random_id, is_32_lowercase_hex_and_unique) {
     EXPECT_EQ(seen.size(), 1000u);
 }
 
+// Small requests come from a per-thread block refilled from the kernel: across refills, on
+// two threads, and beside requests too large for the block, no bytes are handed out twice.
+TEST(random_id, pooled_bytes_are_never_handed_out_twice) {
+    std::vector<std::string> a;
+    std::vector<std::string> b;
+    std::thread other([&] {
+        for (int i = 0; i < 2000; ++i)
+            b.push_back(random_hex(8));
+    });
+    for (int i = 0; i < 2000; ++i) {
+        a.push_back(random_hex(8));  // 125 refills of the 512-byte block
+        if (i % 100 == 0)
+            a.push_back(random_hex(100).substr(0, 16));  // from the kernel directly
+    }
+    other.join();
+    std::set<std::string> seen(a.begin(), a.end());
+    seen.insert(b.begin(), b.end());
+    EXPECT_EQ(seen.size(), a.size() + b.size());
+    std::set<char> digits;
+    for (const auto& id : a) {
+        ASSERT_EQ(id.size(), 16u);
+        digits.insert(id.begin(), id.end());
+    }
+    EXPECT_EQ(digits.size(), 16u);  // every hex digit shows up
+}
+
 TEST(random_id, tokens_are_url_safe_unique_and_use_the_whole_alphabet) {
     std::set<std::string> seen;
     std::set<char> chars;

@@ -92,6 +92,39 @@ TEST_F(redis_client_test, a_hung_server_misses_the_deadline_and_the_connection_i
     c->stop();
 }
 
+// A command longer than the socket takes at once (Redis is stopped, so nothing is read) waits
+// for writability, is written in full once Redis reads again, and the connection goes on.
+TEST_F(redis_client_test, a_command_longer_than_the_socket_takes_waits_and_the_link_goes_on) {
+    redis_process server;
+    auto c = make(endpoint_for(server.port()), 10s);
+    run_until([&] { return c->ready(); });
+    server.pause();
+    const std::size_t size = 16u << 20;
+    std::optional<result<reply>> set;
+    asio::co_spawn(ioc_, c->exec({"SET", "big", std::string(size, 'x')}),
+                   [&](std::exception_ptr e, result<reply> r) {
+                       if (e)
+                           std::rethrow_exception(e);
+                       set.emplace(std::move(r));
+                   });
+    run_until([&] { return stats_.for_thread(0).redis_write_waits.load() >= 1; });
+    EXPECT_FALSE(set.has_value());
+    server.resume();
+    run_until([&] { return set.has_value(); });
+    ASSERT_TRUE(*set) << set->error().message();
+    auto length = await(c->exec({"STRLEN", "big"}));
+    ASSERT_TRUE(length);
+    EXPECT_EQ(length->as_integer(), static_cast<std::int64_t>(size));
+    std::vector<command> cmds;
+    for (int i = 0; i < 100; ++i)
+        cmds.push_back({"INCR", "n"});
+    auto all = await(c->exec_all(std::move(cmds)));
+    ASSERT_TRUE(all);
+    EXPECT_EQ(all->back().as_integer(), 100);
+    EXPECT_EQ(stats_.redis_connections_down(), 0);
+    c->stop();
+}
+
 TEST_F(redis_client_test, calls_while_disconnected_fail_at_once) {
     const auto port = free_port();  // nothing listens there
     auto c = make(endpoint_for(port));
