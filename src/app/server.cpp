@@ -24,6 +24,7 @@
 #include "app/allocator.hpp"
 #include "app/bus_router.hpp"
 #include "app/embedded_redis.hpp"
+#include "app/inbox.hpp"
 #include "app/password_pool.hpp"
 #include "chat/bus_event.hpp"
 #include "chat/bus_lag.hpp"
@@ -32,6 +33,7 @@
 #include "chat/realtime.hpp"
 #include "chat/rest_api.hpp"
 #include "chat/routing.hpp"
+#include "core/compact_string.hpp"
 #include "core/keyed_buckets.hpp"
 #include "core/random_id.hpp"
 #include "redis/chat_store.hpp"
@@ -85,6 +87,20 @@ struct thread_routes final : chat::bus_routes {
     }
 };
 
+// A bus event as every thread gets it: parsed, and encoded once (the Socket.IO packet inside its
+// WebSocket frame).
+struct encoded_event {
+    chat::bus_event event;
+    packet_ptr packet;
+};
+
+// One bus event for one thread, and the channel it came on (whom it is for: chat::routing's
+// scope of the channel).
+struct bus_delivery {
+    std::shared_ptr<const encoded_event> event;
+    compact_string channel;
+};
+
 // Everything that belongs to one I/O thread. Only that thread touches it once running.
 struct worker {
     std::size_t index = 0;
@@ -100,6 +116,7 @@ struct worker {
     std::unique_ptr<transport::engineio_server> eio;
     transport::session_registry sessions;
     std::unique_ptr<transport::http_services> services;
+    std::optional<inbox<bus_delivery>> bus_events;  // from the subscriber's thread
 };
 
 double now_seconds() {
@@ -139,13 +156,6 @@ struct bus_lag {
     }
 };
 
-// A bus event as every thread gets it: parsed, and encoded once (the Socket.IO packet inside its
-// WebSocket frame).
-struct encoded_event {
-    chat::bus_event event;
-    packet_ptr packet;
-};
-
 // The subscriber's state on thread 0: the lag gate, and the last event, which the next message
 // often repeats (a private room's event comes once on each of its two users' channels, one
 // right after the other): then it is neither parsed nor encoded again.
@@ -181,12 +191,8 @@ void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_state& bus,
         bus.last_payload.assign(payload);
         bus.last_own = own;
     }
-    auto ch = std::make_shared<const std::string>(channel);
     auto hand = [&](worker& w) {
-        asio::post(w.ioc, [&w, e = bus.last, ch] {
-            // Whom it is for: chat::routing::scope_of the channel it came on.
-            w.hub.deliver(e->event, e->packet, chat::routing::scope_of(*ch));
-        });
+        w.bus_events->push(bus_delivery{bus.last, compact_string(channel)});
     };
     if (threads == nullptr) {
         for (auto& w : workers)
@@ -395,6 +401,7 @@ asio::awaitable<void> drain(worker& w, std::chrono::steady_clock::time_point dea
         // This instance's connections leave presence in one step (other users see them go).
         (void)co_await w.store->presence_sweep(instance_id, instance_id, true);
     }
+    w.bus_events->stop();
     w.redis->stop();
     w.work.reset();
     w.ioc.stop();
@@ -493,6 +500,12 @@ int run_server(const config::server_config& cfg) {
                                                        stats, files, cfg, w->sessions, *w->eio,
                                                        origins, per_address, startup});
         w->api->set_startup_gate(&startup);
+        w->bus_events.emplace(w->ioc, [&hub = w->hub](std::vector<bus_delivery>& batch) {
+            for (const auto& d : batch)
+                hub.deliver(d.event->event, d.event->packet,
+                            chat::routing::scope_of(d.channel.view()));
+        });
+        asio::post(w->ioc, [&w = *w] { w.bus_events->start(); });
         contexts.push_back(&w->ioc);
         asio::post(w->ioc, [r = w->redis.get()] { r->start(); });
         workers.push_back(std::move(w));
