@@ -166,6 +166,10 @@ struct bus_state {
     std::shared_ptr<const encoded_event> last;
 };
 
+void deliver(worker& w, const bus_delivery& d) {
+    w.hub.deliver(d.event->event, d.event->packet, chat::routing::scope_of(d.channel.view()));
+}
+
 // One bus event, parsed and encoded once for the whole process, then handed to every thread
 // that needs its channel (`threads`; null: all), which queues that same buffer to each receiver
 // the channel addresses. Our event types come only on our channels.
@@ -192,7 +196,13 @@ void fan_out(std::vector<std::unique_ptr<worker>>& workers, bus_state& bus,
         bus.last_own = own;
     }
     auto hand = [&](worker& w) {
-        w.bus_events->push(bus_delivery{bus.last, compact_string(channel)});
+        bus_delivery d{bus.last, compact_string(channel)};
+        if (w.ioc.get_executor().running_in_this_thread()) {
+            // The subscriber's own thread: a post there is a queue push, without a system call.
+            asio::post(w.ioc, [&w, d = std::move(d)] { deliver(w, d); });
+            return;
+        }
+        w.bus_events->push(std::move(d));
     };
     if (threads == nullptr) {
         for (auto& w : workers)
@@ -500,10 +510,9 @@ int run_server(const config::server_config& cfg) {
                                                        stats, files, cfg, w->sessions, *w->eio,
                                                        origins, per_address, startup});
         w->api->set_startup_gate(&startup);
-        w->bus_events.emplace(w->ioc, [&hub = w->hub](std::vector<bus_delivery>& batch) {
+        w->bus_events.emplace(w->ioc, [&w = *w](std::vector<bus_delivery>& batch) {
             for (const auto& d : batch)
-                hub.deliver(d.event->event, d.event->packet,
-                            chat::routing::scope_of(d.channel.view()));
+                deliver(w, d);
         });
         asio::post(w->ioc, [&w = *w] { w.bus_events->start(); });
         contexts.push_back(&w->ioc);
