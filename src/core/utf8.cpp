@@ -1,5 +1,8 @@
 #include "core/utf8.hpp"
 
+#include <cstdint>
+#include <cstring>
+
 namespace redchat {
 
 std::optional<char32_t> next_code_point(std::string_view s, std::size_t& i) {
@@ -36,8 +39,21 @@ std::optional<char32_t> next_code_point(std::string_view s, std::size_t& i) {
 }
 
 std::optional<std::size_t> utf8_length(std::string_view s) {
+    constexpr std::uint64_t high_bits = 0x8080808080808080ULL;
     std::size_t count = 0;
-    for (std::size_t i = 0; i < s.size();) {
+    std::size_t i = 0;
+    while (i < s.size()) {
+        // Eight ASCII bytes at a time: most of a chat text, and all of the JSON around it.
+        while (s.size() - i >= 8) {
+            std::uint64_t word = 0;
+            std::memcpy(&word, s.data() + i, sizeof word);
+            if ((word & high_bits) != 0)
+                break;
+            i += 8;
+            count += 8;
+        }
+        if (i == s.size())
+            break;
         if (!next_code_point(s, i))
             return std::nullopt;
         ++count;

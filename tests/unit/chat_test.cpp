@@ -7,6 +7,9 @@
 
 #include <cmath>
 #include <optional>
+#include <random>
+#include <string>
+#include <vector>
 
 #include "chat/bus_event.hpp"
 #include "chat/bus_lag.hpp"
@@ -17,6 +20,7 @@
 #include "chat/rest_api.hpp"
 #include "chat/routing.hpp"
 #include "chat/rules.hpp"
+#include "core/utf8.hpp"
 #include "fake_store.hpp"
 
 namespace redchat::chat {
@@ -49,6 +53,36 @@ void run(boost::asio::awaitable<void> task) {
 }
 
 // ---- rules ----
+
+// utf8_length skips ASCII eight bytes at a time: against a decoder that takes one code point at
+// a time, on texts where multi-byte characters and invalid bytes fall at every offset of those
+// blocks (a fixed seed, so every run sees the same texts).
+TEST(rules, utf8_length_agrees_with_one_code_point_at_a_time) {
+    const std::vector<std::string> pieces{
+        "a",    "bcdefgh",      "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80",
+        "\xc3", "\xed\xa0\x80", "\xff",     "\x80",         "0123456789abcdef"};
+    std::mt19937 random(12345);
+    std::uniform_int_distribution<std::size_t> pick(0, pieces.size() - 1);
+    std::uniform_int_distribution<int> length(0, 12);
+    int valid = 0;
+    for (int round = 0; round < 20000; ++round) {
+        std::string text;
+        for (int n = length(random); n > 0; --n)
+            text += pieces[pick(random)];
+        std::optional<std::size_t> expected = 0;
+        for (std::size_t i = 0; i < text.size();) {
+            if (!next_code_point(text, i)) {
+                expected.reset();
+                break;
+            }
+            ++*expected;
+        }
+        ASSERT_EQ(utf8_length(text), expected) << "round " << round;
+        valid += expected ? 1 : 0;
+    }
+    EXPECT_GT(valid, 1000);  // both outcomes were exercised
+    EXPECT_LT(valid, 19000);
+}
 
 TEST(rules, utf8_length_counts_code_points_and_rejects_invalid) {
     EXPECT_EQ(utf8_length(""), 0u);
