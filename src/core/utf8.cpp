@@ -54,8 +54,11 @@ std::optional<std::size_t> utf8_length(std::string_view s) {
         }
         if (i == s.size())
             break;
-        if (!next_code_point(s, i))
+        if (static_cast<unsigned char>(s[i]) < 0x80) {
+            ++i;  // an ASCII byte between others
+        } else if (!next_code_point(s, i)) {
             return std::nullopt;
+        }
         ++count;
     }
     return count;
