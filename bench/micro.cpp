@@ -38,33 +38,17 @@ std::optional<std::size_t> utf8_length_reference(std::string_view s) {
     return count;
 }
 
-void utf8_length_ascii(benchmark::State& state) {
+// `count` (the current utf8_length or the old loop) over `text`.
+void utf8(benchmark::State& state, std::optional<std::size_t> (*count)(std::string_view),
+          const std::string* text) {
     for (auto _ : state)
-        benchmark::DoNotOptimize(redchat::utf8_length(ascii_text));
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * ascii_text.size()));
+        benchmark::DoNotOptimize(count(*text));
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * text->size()));
 }
-BENCHMARK(utf8_length_ascii);
-
-void utf8_length_ascii_reference(benchmark::State& state) {
-    for (auto _ : state)
-        benchmark::DoNotOptimize(utf8_length_reference(ascii_text));
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * ascii_text.size()));
-}
-BENCHMARK(utf8_length_ascii_reference);
-
-void utf8_length_mixed(benchmark::State& state) {
-    for (auto _ : state)
-        benchmark::DoNotOptimize(redchat::utf8_length(mixed_text));
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * mixed_text.size()));
-}
-BENCHMARK(utf8_length_mixed);
-
-void utf8_length_mixed_reference(benchmark::State& state) {
-    for (auto _ : state)
-        benchmark::DoNotOptimize(utf8_length_reference(mixed_text));
-    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * mixed_text.size()));
-}
-BENCHMARK(utf8_length_mixed_reference);
+BENCHMARK_CAPTURE(utf8, length_ascii, &redchat::utf8_length, &ascii_text);
+BENCHMARK_CAPTURE(utf8, length_ascii_reference, &utf8_length_reference, &ascii_text);
+BENCHMARK_CAPTURE(utf8, length_mixed, &redchat::utf8_length, &mixed_text);
+BENCHMARK_CAPTURE(utf8, length_mixed_reference, &utf8_length_reference, &mixed_text);
 
 // A message as the tutorial's bus carries it (compat-spec: serverId, type, data).
 const std::string envelope =

@@ -21,16 +21,14 @@ namespace {
 namespace asio = boost::asio;
 
 // Four threads push at once: the owner gets every item once, each thread's in the order it
-// pushed them, in batches.
+// pushed them. (How many drains that takes depends on timing, so it is not asserted.)
 TEST(inbox, delivers_every_item_once_in_each_senders_order) {
     constexpr int senders = 4;
     constexpr int per_sender = 20000;
     asio::io_context owner(1);
     std::vector<std::vector<int>> seen(senders);
-    int batches = 0;
     int total = 0;
     inbox<std::pair<int, int>> box(owner, [&](std::vector<std::pair<int, int>>& batch) {
-        ++batches;
         for (auto [from, seq] : batch)
             seen[static_cast<std::size_t>(from)].push_back(seq);
         total += static_cast<int>(batch.size());
@@ -55,8 +53,6 @@ TEST(inbox, delivers_every_item_once_in_each_senders_order) {
         for (int i = 0; i < per_sender; ++i)
             ASSERT_EQ(from[static_cast<std::size_t>(i)], i);
     }
-    EXPECT_GE(batches, 1);
-    EXPECT_LE(batches, total);
 }
 
 // Once stopped, the inbox holds no work on its loop (run() returns), drains nothing more, and
